@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "FleetRules",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "FleetRules", targets: ["FleetRules"]),
+        .executable(name: "fleetrules", targets: ["fleetrules"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        // The embeddable library: no networking packages, so it builds in seconds.
+        .target(
+            name: "FleetRules",
+            dependencies: ["CYAML"]
+        ),
+        .executableTarget(
+            name: "fleetrules",
+            dependencies: [
+                "FleetRules",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "FleetRulesTests",
+            dependencies: ["FleetRules"],
+            exclude: ["Fixtures"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

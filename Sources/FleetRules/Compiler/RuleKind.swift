@@ -1,0 +1,29 @@
+/// The seven kinds of rule; a rule mapping's first key names its kind.
+public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
+    case alert, forecast, compliance, drift, limit, correlation, balance
+
+    /// Keys this kind accepts beyond the common ones.
+    public var fields: [FieldSpec] {
+        switch self {
+        case .alert: AlertRule.fields
+        case .forecast: ForecastRule.fields
+        case .compliance: ComplianceRule.fields
+        case .drift: DriftRule.fields
+        case .limit: LimitRule.fields
+        case .correlation: CorrelationRule.fields
+        case .balance: BalanceRule.fields
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .alert: "a condition that must hold `for` a duration before it fires"
+        case .forecast: "predicts when a metric crosses a threshold and acts before it does"
+        case .compliance: "versions against baselines, deny lists, staleness and rollouts"
+        case .drift: "a sensor slowly leaving the truth, tested against a reference"
+        case .limit: "an operating range for a metric, with a duration"
+        case .correlation: "a significant statistical link between two signals per group"
+        case .balance: "gateways whose load differs from their group's mean, and the moves that fix it"
+        }
+    }
+}

@@ -1,0 +1,106 @@
+/// The stable codes of every diagnostic; docs/ERRORS.md lists them (a test keeps it in step).
+public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
+    // Reading files and YAML.
+    case cannotRead = "E0001"
+    case yamlSyntax = "E0002"
+    case invalidUTF8 = "E0003"
+    case fileTooLarge = "E0004"
+    case aliasLimit = "E0005"
+    case nestingTooDeep = "E0006"
+    case emptyFile = "E0007"
+    case tabIndentation = "E0008"
+    case tooManyRules = "E0009"
+    case unsupportedYAML = "E0010"
+
+    // Document structure.
+    case version = "E0101"
+    case notAMapping = "E0102"
+    case unknownKey = "E0103"
+    case wrongType = "E0104"
+    case missingField = "E0105"
+    case duplicateKey = "E0106"
+    case duplicateName = "E0107"
+    case unknownRuleKind = "E0108"
+    case invalidName = "E0109"
+    case invalidValue = "E0110"
+    case conflictingMetric = "E0111"
+    case invalidDuration = "E0112"
+    case invalidTimestamp = "E0113"
+    case invalidTemplate = "E0114"
+
+    // Expressions.
+    case expressionSyntax = "E0201"
+    case unknownName = "E0202"
+    case unknownMetric = "E0203"
+    case unknownFunction = "E0204"
+    case wrongArguments = "E0205"
+    case typeMismatch = "E0206"
+    case unitMismatch = "E0207"
+    case invalidRegex = "E0208"
+    case invalidVersion = "E0209"
+    case invalidRange = "E0210"
+    case macroRecursion = "E0211"
+    case notBoolean = "E0212"
+
+    // Warnings: legal but almost certainly not what the author meant.
+    case unusedList = "W0301"
+    case unusedMacro = "W0302"
+    case neverFires = "W0303"
+    case alwaysTrue = "W0304"
+    case shadowedRule = "W0305"
+    case shorterThanInterval = "W0306"
+    case unknownUnit = "W0307"
+
+    public var defaultSeverity: Severity {
+        rawValue.hasPrefix("W") ? .warning : .error
+    }
+
+    /// What the code means, one line, for docs/ERRORS.md and `--format json` consumers.
+    public var title: String {
+        switch self {
+        case .cannotRead: "a path cannot be read"
+        case .yamlSyntax: "the file is not well-formed YAML"
+        case .invalidUTF8: "the file is not valid UTF-8"
+        case .fileTooLarge: "the file is larger than the limit (8 MiB)"
+        case .aliasLimit: "YAML aliases expand to more nodes than the limit (billion-laughs guard)"
+        case .nestingTooDeep: "YAML nesting is deeper than the limit (64 levels)"
+        case .emptyFile: "the file holds no document"
+        case .tabIndentation: "a tab is used for indentation"
+        case .tooManyRules: "more rules than the limit (10,000 per policy set)"
+        case .unsupportedYAML: "a YAML feature FleetRules does not accept (several documents, complex keys, merge keys)"
+        case .version: "the `fleetrules:` version key is missing or not supported"
+        case .notAMapping: "a file or rule is not a mapping"
+        case .unknownKey: "a key is not known at this place"
+        case .wrongType: "a value has the wrong YAML type"
+        case .missingField: "a required field is missing"
+        case .duplicateKey: "a key appears twice in one mapping"
+        case .duplicateName: "a rule id, list or macro name is defined twice"
+        case .unknownRuleKind: "a rule does not start with a known kind"
+        case .invalidName: "a rule id or name is not lowercase letters, digits, `-` or `_`"
+        case .invalidValue: "a value is not one of the accepted values or out of its range"
+        case .conflictingMetric: "a metric is declared twice with different units or ranges"
+        case .invalidDuration: "a duration is malformed or not positive"
+        case .invalidTimestamp: "a timestamp is not RFC 3339"
+        case .invalidTemplate: "a summary template is malformed or names an unknown field"
+        case .expressionSyntax: "an expression cannot be parsed"
+        case .unknownName: "an identifier is not an attribute, list, macro or `now`"
+        case .unknownMetric: "a metric is not declared in `metrics`"
+        case .unknownFunction: "a function does not exist"
+        case .wrongArguments: "a function gets the wrong number or kind of arguments"
+        case .typeMismatch: "operand types do not fit the operator"
+        case .unitMismatch: "operands have different units"
+        case .invalidRegex: "a `matches` pattern is not a valid regular expression"
+        case .invalidVersion: "a version literal cannot be parsed"
+        case .invalidRange: "a version range cannot be parsed"
+        case .macroRecursion: "a macro refers to itself, directly or through other macros"
+        case .notBoolean: "a condition is not a boolean expression"
+        case .unusedList: "a list is never referenced"
+        case .unusedMacro: "a macro is never referenced"
+        case .neverFires: "a condition can never hold given the declared metric ranges"
+        case .alwaysTrue: "a condition always holds given the declared metric ranges"
+        case .shadowedRule: "a rule repeats the condition of an earlier rule"
+        case .shorterThanInterval: "a `for` or window is shorter than the metric's reporting interval"
+        case .unknownUnit: "a metric's unit is not one FleetRules knows"
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import FleetRules
+import Foundation
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check policy files: syntax, names, types, units, and rules that can never fire.",
+        discussion: """
+            Prints each problem as `file:line:col: severity[CODE]: message` with the source line,
+            a caret under the offending token and a hint. Exit code 0 when clean, 1 on errors
+            (and on warnings with --warnings-as-errors), 2 on usage problems.
+
+            Example:
+              fleetrules check rules/
+              fleetrules check rules/battery.yaml --format json
+            """
+    )
+
+    @Argument(help: "Policy files or folders of *.yaml files.")
+    var paths: [String]
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    @Flag(help: "Treat warnings as errors.")
+    var warningsAsErrors = false
+
+    @Option(help: "Colour the text output: auto, always or never.")
+    var color: ColorMode = .auto
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+    enum ColorMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
+
+    func run() throws {
+        let files: [String]
+        do {
+            files = try PolicyLoader.files(for: paths)
+        } catch {
+            Self.failUsage(error.description)
+        }
+        let result = PolicyLoader().check(files: files)
+        let failed = result.hasErrors || (warningsAsErrors && result.warningCount > 0)
+        switch format {
+        case .json:
+            let json = JSONValue.object([
+                ("files", .array(result.files.map { .string($0) })),
+                ("rules", .number(Double(result.ruleCount))),
+                ("errors", .number(Double(result.errorCount))),
+                ("warnings", .number(Double(result.warningCount))),
+                ("diagnostics", .array(result.diagnostics.map(DiagnosticRenderer.json))),
+            ])
+            print(json.serialized(pretty: true))
+        case .text:
+            let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) == 1)
+            let renderer = DiagnosticRenderer(sources: result.sources, color: useColor)
+            if !result.diagnostics.isEmpty { print(renderer.text(result.diagnostics)) }
+            print(Self.summary(result))
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    static func summary(_ r: PolicyCheck) -> String {
+        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+        let status = r.hasErrors ? "failed" : "ok"
+        return "check \(status): \(plural(r.files.count, "file")), \(plural(r.ruleCount, "rule")), "
+            + "\(plural(r.errorCount, "error")), \(plural(r.warningCount, "warning"))"
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import FleetRules
+import Foundation
+
+/// The `fleetrules` command: thin subcommands over the FleetRules library.
+@main
+struct FleetRulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleetrules",
+        abstract: "Rules and policies for fleets of IoT devices: check, plan and run them over telemetry.",
+        discussion: """
+            Exit codes: 0 success, 1 problems found (errors in rules, failed checks), 2 usage errors.
+            """,
+        version: "0.1.0",
+        subcommands: [CheckCommand.self, SchemaCommand.self]
+    )
+
+    /// Parses and runs like ParsableCommand.main(), but maps usage errors to exit code 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if code == .success {
+                    print(message)
+                } else {
+                    FileHandle.standardError.write(Data((message + "\n").utf8))
+                }
+            }
+            if code == .success { Foundation.exit(0) }
+            Foundation.exit(code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// Raised for usage problems (bad paths, bad flag combinations): exit code 2.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+}
+
+extension ParsableCommand {
+    static func failUsage(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(2)
+    }
+}
