@@ -1,0 +1,34 @@
+# FleetRules: `make demo` runs the main job on the example fleet; `make test` is what CI runs.
+SWIFT ?= swift
+BUILD_FLAGS ?=
+BIN = .build/debug/fleetrules
+
+.PHONY: all deps build test demo schema clean
+
+all: build
+
+# Installs what the machine lacks: libyaml and SQLite headers (Debian packages) and the
+# Python packages the schema test uses.
+deps:
+	@if ! pkg-config --exists yaml-0.1 2>/dev/null || [ ! -f /usr/include/sqlite3.h ]; then \
+		echo "installing libyaml-dev libsqlite3-dev"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libyaml-dev libsqlite3-dev pkg-config; \
+	fi
+	@python3 -c "import jsonschema, yaml" 2>/dev/null || python3 -m pip install -q jsonschema pyyaml
+
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+test: build
+	$(SWIFT) test $(BUILD_FLAGS)
+	python3 scripts/validate_schema.py $(BIN) rules
+
+demo: build
+	$(BIN) check rules/
+
+schema: build
+	@$(BIN) schema
+
+clean:
+	rm -rf .build
