@@ -7,13 +7,13 @@ BIN = .build/debug/fleetrules
 
 all: build
 
-# Installs what the machine lacks: libyaml and SQLite headers (Debian packages) and the
+# Installs what the machine lacks: libyaml, zlib and SQLite headers (Debian packages) and the
 # Python packages the schema test uses.
 deps:
-	@if ! pkg-config --exists yaml-0.1 2>/dev/null || [ ! -f /usr/include/sqlite3.h ]; then \
-		echo "installing libyaml-dev libsqlite3-dev"; \
+	@if ! pkg-config --exists yaml-0.1 zlib 2>/dev/null || [ ! -f /usr/include/sqlite3.h ]; then \
+		echo "installing libyaml-dev libsqlite3-dev zlib1g-dev"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libyaml-dev libsqlite3-dev pkg-config; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libyaml-dev libsqlite3-dev zlib1g-dev pkg-config; \
 	fi
 	@python3 -c "import jsonschema, yaml" 2>/dev/null || python3 -m pip install -q jsonschema pyyaml
 

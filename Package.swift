@@ -17,10 +17,15 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         // The embeddable library: no networking packages, so it builds in seconds.
         .target(
             name: "FleetRules",
-            dependencies: ["CYAML"]
+            dependencies: ["CYAML", "CZlib"]
         ),
         .executableTarget(
             name: "fleetrules",

@@ -35,7 +35,12 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
     /// Parses a range; the error text says what is wrong with which part.
     public static func parse(_ text: String) -> Result<VersionRange, RangeError> {
         var sets: [[Comparator]] = []
-        for alternative in text.components(separatedBy: "||") {
+        let alternatives = text.components(separatedBy: "||")
+        for alternative in alternatives {
+            // npm reads an empty alternative as "any version", which turns `a ||` into a range that matches everything.
+            if alternatives.count > 1, alternative.trimmingCharacters(in: .whitespaces).isEmpty {
+                return .failure(RangeError(message: "'||' must have a range on both sides (use * for any version)"))
+            }
             switch parseSet(alternative.trimmingCharacters(in: .whitespaces)) {
             case .success(let set): sets.append(set)
             case .failure(let e): return .failure(e)
@@ -153,6 +158,9 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
     private static func parseComparator(_ token: Substring) -> Result<[Comparator], RangeError> {
         var t = token
         var op = ""
+        for (wrong, right) in [("=>", ">="), ("=<", "<=")] where t.hasPrefix(wrong) {
+            return .failure(RangeError(message: "unknown operator '\(wrong)' in '\(token)'; write '\(right)'"))
+        }
         for candidate in ["~>", ">=", "<=", ">", "<", "=", "~", "^"] where t.hasPrefix(candidate) {
             op = candidate
             t = t.dropFirst(candidate.count)

@@ -23,17 +23,21 @@ struct DecodeContext {
         }
         var out: [String: YAMLEntry] = [:]
         let known = spec.map(\.name) + also
+        var suggested: Set<String> = []
         for entry in unique(entries) {
             if known.contains(entry.name) {
                 out[entry.name] = entry
             } else {
+                let closest = Suggestion.closest(to: entry.name, in: known)
+                if let closest { suggested.insert(closest) }
                 diagnostics.error(
                     .unknownKey, "unknown key '\(entry.name)' in \(place)", at: entry.key.range,
-                    hint: Suggestion.hint(for: entry.name, in: known)
+                    hint: closest.map { "did you mean '\($0)'?" }
                         ?? "accepted keys: \(known.joined(separator: ", "))")
             }
         }
-        for f in spec where f.required && out[f.name] == nil {
+        // A misspelled required key is reported once, as the unknown key with its correction.
+        for f in spec where f.required && out[f.name] == nil && !suggested.contains(f.name) {
             diagnostics.error(
                 .missingField, "\(place) is missing the required key '\(f.name)'", at: node.range,
                 hint: "\(f.name): \(f.doc)")
@@ -49,6 +53,7 @@ struct DecodeContext {
             if let first = seen[e.name] {
                 diagnostics.error(
                     .duplicateKey, "duplicate key '\(e.name)'", at: e.key.range,
+                    hint: "a key may appear only once in a mapping; merge the two or remove one",
                     notes: [Diagnostic.Note(message: "first defined here", range: first.key.range)])
                 continue
             }
@@ -66,9 +71,10 @@ struct DecodeContext {
         return unique(entries)
     }
 
-    mutating func sequence(_ node: YAMLNode, _ place: String) -> [YAMLNode]? {
+    mutating func sequence(_ node: YAMLNode, _ place: String, hint: String? = nil) -> [YAMLNode]? {
         guard case .sequence(let items) = node.kind else {
-            diagnostics.error(.wrongType, "\(place) must be a list, found \(node.typeDescription)", at: node.range)
+            diagnostics.error(
+                .wrongType, "\(place) must be a list, found \(node.typeDescription)", at: node.range, hint: hint)
             return nil
         }
         return items
@@ -113,7 +119,12 @@ struct DecodeContext {
 
     mutating func number(_ node: YAMLNode, _ place: String) -> Double? {
         if case .scalar(let s, .plain) = node.kind, let v = Double(s), v.isFinite { return v }
-        diagnostics.error(.wrongType, "\(place) must be a number, found \(node.typeDescription)", at: node.range)
+        var hint: String?
+        if case .scalar(let s, _) = node.kind, s.hasSuffix("%"), let v = Double(s.dropLast()) {
+            hint = "`%` literals belong in expressions; write the plain number here, e.g. \(JSONValue.format(v))"
+        }
+        diagnostics.error(
+            .wrongType, "\(place) must be a number, found \(node.typeDescription)", at: node.range, hint: hint)
         return nil
     }
 
@@ -135,8 +146,8 @@ struct DecodeContext {
         return nil
     }
 
-    /// A positive duration such as `10m`, `1h30m`, `7d`.
-    mutating func duration(_ node: YAMLNode, _ place: String) -> Double? {
+    /// A positive duration such as `10m`, `1h30m`, `7d`; `allowZero` also accepts `0s` (e.g. `for: 0s`, fire at once).
+    mutating func duration(_ node: YAMLNode, _ place: String, allowZero: Bool = false) -> Double? {
         guard case .scalar(let raw, _) = node.kind, !node.isNull else {
             diagnostics.error(.wrongType, "\(place) must be a duration, found \(node.typeDescription)", at: node.range)
             return nil
@@ -157,28 +168,37 @@ struct DecodeContext {
         guard let v = DurationText.seconds(s) else {
             diagnostics.error(
                 .invalidDuration, "invalid duration '\(s)' in \(place)", at: node.range,
-                hint: "durations are a number and a unit: ms, s, m, h, d or w (e.g. 10m, 1h30m, 7d)")
+                hint: DurationText.respelled(s).map { "write \($0)" }
+                    ?? "durations are a number and a unit: ms, s, m, h, d or w (e.g. 10m, 1h30m, 7d)")
             return nil
         }
-        guard v > 0 else {
-            diagnostics.error(.invalidDuration, "\(place) must be longer than zero", at: node.range)
+        guard v > 0 || (allowZero && v == 0) else {
+            diagnostics.error(
+                .invalidDuration, "\(place) must be longer than zero", at: node.range,
+                hint: "use a positive duration such as 5m or 1h")
             return nil
         }
         return v
     }
 
     mutating func timestamp(_ node: YAMLNode, _ place: String) -> Double? {
-        guard case .scalar(let s, _) = node.kind, let t = Timestamp.parse(s) else {
+        guard case .scalar(let s, _) = node.kind, !node.isNull, let t = Timestamp.parse(s) else {
+            let found = if case .scalar(let s, _) = node.kind, !node.isNull { "'\(s)'" } else { node.typeDescription }
             diagnostics.error(
-                .invalidTimestamp, "\(place) must be an RFC 3339 timestamp, found \(node.typeDescription)",
-                at: node.range, hint: "e.g. 2026-03-02T00:00:00Z")
+                .invalidTimestamp, "\(place) must be an RFC 3339 timestamp, found \(found)",
+                at: node.range, hint: "date, time and zone, with a valid day and time, e.g. 2026-03-02T00:00:00Z")
             return nil
         }
         return t
     }
 
     mutating func choice(_ node: YAMLNode, _ place: String, _ options: [String]) -> String? {
-        guard let s = string(node, place) else { return nil }
+        guard case .scalar(let s, _) = node.kind, !node.isNull else {
+            diagnostics.error(
+                .wrongType, "\(place) must be one of \(options.joined(separator: ", ")); found \(node.typeDescription)",
+                at: node.range)
+            return nil
+        }
         guard options.contains(s) else {
             diagnostics.error(
                 .invalidValue, "\(place) must be one of \(options.joined(separator: ", ")); found '\(s)'", at: node.range,
@@ -214,7 +234,8 @@ struct DecodeContext {
         guard let items = sequence(node, place) else { return nil }
         guard items.count == 2 else {
             diagnostics.error(
-                .invalidValue, "\(place) must have two items [min, max], found \(items.count)", at: node.range)
+                .invalidValue, "\(place) must have two items [min, max], found \(items.count)", at: node.range,
+                hint: "write [min, max]; null leaves an end open, e.g. [20, null]")
             return nil
         }
         let lo = items[0].isNull ? nil : number(items[0], "\(place) minimum")
@@ -228,7 +249,7 @@ struct DecodeContext {
         if let lo, let hi, lo > hi {
             diagnostics.error(
                 .invalidValue, "\(place) minimum \(JSONValue.format(lo)) is above its maximum \(JSONValue.format(hi))",
-                at: node.range)
+                at: node.range, hint: "write the smaller bound first: [\(JSONValue.format(hi)), \(JSONValue.format(lo))]")
             return nil
         }
         return (lo, hi)

@@ -176,10 +176,12 @@ struct ExpressionChecker {
         if let f = WindowFunction(rawValue: name) {
             let expected = f.takesWindow ? 2 : 1
             guard args.count == expected else {
+                var metric = "metric"
+                if let first = args.first, case .identifier(let written) = first.kind { metric = written }
                 d.error(
                     .wrongArguments, "\(name)() takes \(expected) argument\(expected == 1 ? "" : "s"), got \(args.count)",
                     at: e.range,
-                    hint: f.takesWindow ? "write \(name)(metric, 1h)" : "write \(name)(metric)")
+                    hint: f.takesWindow ? "write \(name)(\(metric), 1h)" : "write \(name)(\(metric))")
                 return nil
             }
             guard case .identifier(let metricName) = args[0].kind else {
@@ -389,23 +391,33 @@ struct ExpressionChecker {
                     values.append(.string(s))
                     if elementType == nil { elementType = .string }
                     if elementType != .string {
-                        d.error(.typeMismatch, "a list mixes strings and numbers", at: item.range)
+                        d.error(
+                            .typeMismatch, "a list mixes strings and numbers", at: item.range,
+                            hint: "quote the numbers to make them strings")
                         return nil
                     }
                 case .number(let n, _):
                     values.append(.number(n))
                     if elementType == nil { elementType = .number(unit: nil) }
                     if elementType != .number(unit: nil) {
-                        d.error(.typeMismatch, "a list mixes strings and numbers", at: item.range)
+                        d.error(
+                            .typeMismatch, "a list mixes strings and numbers", at: item.range,
+                            hint: "quote the numbers to make them strings")
                         return nil
                     }
                 default:
-                    d.error(.typeMismatch, "list items must be strings or numbers", at: item.range)
+                    d.error(
+                        .typeMismatch, "list items must be strings or numbers", at: item.range,
+                        hint: "quote text items, e.g. [\"plant-a\", \"plant-c\"], or declare a list under `lists:`")
                     return nil
                 }
             }
         default:
-            d.error(.typeMismatch, "`in` needs a list on the right: [a, b] or a list name", at: rhs.range)
+            var hint: String?
+            if case .binary(.subtract, _, _) = rhs.kind {
+                hint = "`\(rhs.rangeText)` is read as a subtraction; list names use '_', not '-'"
+            }
+            d.error(.typeMismatch, "`in` needs a list on the right: [a, b] or a list name", at: rhs.range, hint: hint)
             return nil
         }
         guard let left else { return nil }
@@ -490,7 +502,13 @@ struct ExpressionChecker {
         case (.version, .version), (.duration, .duration), (.timestamp, .timestamp):
             break
         default:
-            d.error(.typeMismatch, "cannot compare a \(a.type) with a \(b.type)", at: e.range)
+            var hint: String?
+            for (text, number) in [(a, b), (b, a)] where text.type == .string {
+                if case .attribute(let name) = text.expr, case .constant(.number(let n)) = number.expr {
+                    hint = "'\(name)' is text; write the number in quotes: \"\(JSONValue.format(n))\""
+                }
+            }
+            d.error(.typeMismatch, "cannot compare a \(a.type) with a \(b.type)", at: e.range, hint: hint)
             return nil
         }
         var c = Checked(expr: .compare(cop, a.expr, b.expr), type: .bool, range: e.range)
@@ -550,7 +568,9 @@ struct ExpressionChecker {
             switch op {
             case .add, .subtract:
                 if let (x, y) = unitMismatch(a, b) {
-                    d.error(.unitMismatch, "cannot \(op == .add ? "add" : "subtract") \(x) and \(y)", at: e.range)
+                    d.error(
+                        .unitMismatch, "cannot \(op == .add ? "add" : "subtract") \(x) and \(y)", at: e.range,
+                        hint: "both sides of '\(op.rawValue)' need the same unit; compare them separately instead")
                     return nil
                 }
                 c.type = .number(unit: a.adaptable ? ub : ua)

@@ -249,9 +249,18 @@ public struct PolicyLoader: Sendable {
             return nil
         }
         guard let version = entries.first(where: { $0.name == "fleetrules" }) else {
+            // A misspelled version key is reported where it is written, with the right spelling.
+            let misspelled = entries.first { Suggestion.closest(to: $0.name, in: ["fleetrules"]) != nil }
             ctx.diagnostics.error(
-                .version, "missing the version key `fleetrules: 1`", at: root.range,
-                hint: "add `fleetrules: 1` as the first line")
+                .version, "missing the version key `fleetrules: 1`", at: misspelled?.key.range ?? root.range,
+                hint: misspelled.map { "did you mean 'fleetrules' instead of '\($0.name)'?" }
+                    ?? "add `fleetrules: 1` as the first line")
+            return nil
+        }
+        if case .scalar("1", let style) = version.value.kind, style != .plain {
+            ctx.diagnostics.error(
+                .version, "the language version must be the number 1, not a string", at: version.value.range,
+                hint: "write `fleetrules: 1` without quotes")
             return nil
         }
         guard case .scalar("1", .plain) = version.value.kind else {
@@ -273,6 +282,13 @@ public struct PolicyLoader: Sendable {
         if let e = f["metrics"], let entries = ctx.mapping(e.value, "metrics") {
             for entry in entries {
                 guard let decl = metric(entry, &ctx) else { continue }
+                if attributes[decl.name] != nil {
+                    // `zone == "x"` would read the attribute and `last(zone)` the metric: one name, two meanings.
+                    ctx.diagnostics.error(
+                        .conflictingMetric, "metric '\(decl.name)' has the name of an inventory attribute",
+                        at: entry.key.range, hint: "rename the metric, e.g. '\(decl.name)_\(decl.unit == "count" ? "count" : "value")'")
+                    continue
+                }
                 if let existing = metrics[decl.name] {
                     if existing.unit != decl.unit || existing.range != decl.range {
                         ctx.diagnostics.error(
@@ -291,9 +307,23 @@ public struct PolicyLoader: Sendable {
                 guard let t = ctx.choice(entry.value, "attribute type", ["string", "number", "version"]) else { continue }
                 let type: ValueType = t == "number" ? .number(unit: nil) : t == "version" ? .version : .string
                 if let existing = attributes[entry.name], existing != type {
+                    if Scope.standardAttributes[entry.name] != nil {
+                        ctx.diagnostics.error(
+                            .conflictingMetric,
+                            "'\(entry.name)' is a standard inventory attribute of type \(existing); it cannot be declared as \(t)",
+                            at: entry.key.range, hint: "remove it from `attributes:`, or give the column another name")
+                    } else {
+                        ctx.diagnostics.error(
+                            .conflictingMetric, "attribute '\(entry.name)' is declared as \(existing) elsewhere",
+                            at: entry.key.range)
+                    }
+                    continue
+                }
+                if let metric = metrics[entry.name] {
                     ctx.diagnostics.error(
-                        .conflictingMetric, "attribute '\(entry.name)' is declared as \(existing) elsewhere",
-                        at: entry.key.range)
+                        .conflictingMetric, "attribute '\(entry.name)' has the name of a metric", at: entry.key.range,
+                        hint: "give the inventory column another name",
+                        notes: [Diagnostic.Note(message: "the metric is declared here", range: metric.location)])
                     continue
                 }
                 attributes[entry.name] = type
@@ -345,22 +375,31 @@ public struct PolicyLoader: Sendable {
             }
         }
         if let e = f["defaults"], let d = ctx.fields(e.value, LanguageSpec.defaults, in: "defaults") {
-            if let n = d["for"] { pf.defaults.forDuration = ctx.duration(n.value, "for") }
+            if let n = d["for"] { pf.defaults.forDuration = ctx.duration(n.value, "for", allowZero: true) }
             if let n = d["severity"] { pf.defaults.severity = ctx.severity(n.value) }
             if let n = d["labels"] { pf.defaults.labels = ctx.labels(n.value) ?? [:] }
         }
         if let e = f["rules"] {
             if e.value.isNull {
                 pf.ruleNodes = []
-            } else if let items = ctx.sequence(e.value, "rules") {
+            } else if let items = ctx.sequence(e.value, "rules", hint: "start each rule with '- ' and its kind, e.g. `- alert: battery-low`") {
                 pf.ruleNodes = items
             }
         }
         return pf
     }
 
+    /// List and macro names are read inside expressions, where `-` is subtraction.
     private func checkName(_ entry: YAMLEntry, _ place: String, _ ctx: inout DecodeContext) -> Bool {
-        ctx.name(entry.key, place) != nil
+        guard let name = ctx.name(entry.key, place) else { return false }
+        if name.contains("-") {
+            ctx.diagnostics.error(
+                .invalidName, "invalid \(place) '\(name)': expressions would read '-' as a minus sign",
+                at: entry.key.range,
+                hint: "use '_' instead: '\(name.replacingOccurrences(of: "-", with: "_"))'")
+            return false
+        }
+        return true
     }
 
     private func metric(_ entry: YAMLEntry, _ ctx: inout DecodeContext) -> MetricDecl? {

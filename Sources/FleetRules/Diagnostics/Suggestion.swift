@@ -11,7 +11,10 @@ public enum Suggestion {
                 best = (candidate, d)
             }
         }
-        return best?.name
+        if let best { return best.name }
+        // An abbreviation (`warn`, `crit`) names the one candidate it starts.
+        let prefixed = candidates.filter { $0 != word && w.count >= 3 && $0.lowercased().hasPrefix(word.lowercased()) }
+        return prefixed.count == 1 ? prefixed.first : nil
     }
 
     /// A ready-made hint, `did you mean 'x'?`, or nil when nothing is close.

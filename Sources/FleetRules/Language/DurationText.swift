@@ -31,6 +31,19 @@ public enum DurationText {
         return total
     }
 
+    /// `15min`, `2 hours`, `30sec` in the language's units (`15m`, `2h`, `30s`), or nil.
+    public static func respelled(_ text: String) -> String? {
+        let words: [String: String] = [
+            "sec": "s", "secs": "s", "second": "s", "seconds": "s", "min": "m", "mins": "m", "minute": "m",
+            "minutes": "m", "hr": "h", "hrs": "h", "hour": "h", "hours": "h", "day": "d", "days": "d", "week": "w",
+            "weeks": "w",
+        ]
+        let number = text.prefix { $0.isNumber || $0 == "." }
+        let unit = text.dropFirst(number.count).trimmingCharacters(in: .whitespaces).lowercased()
+        guard !number.isEmpty, let short = words[unit], seconds(number + short) != nil else { return nil }
+        return number + short
+    }
+
     /// The shortest readable form: 90 → "1m30s", 86400 → "1d".
     public static func format(_ seconds: Double) -> String {
         if seconds < 1, seconds > 0 { return "\(Int((seconds * 1000).rounded()))ms" }

@@ -53,6 +53,11 @@ public struct ScalarLocator: Sendable {
     public var file: String
     /// Source position of each line of the value (block scalars span several lines).
     var lineStarts: [SourcePosition]
+    /// Source position of every Unicode scalar of the value, traced through line folding and
+    /// escapes; empty when the value could not be traced (then `lineStarts` is used).
+    var scalarPositions: [SourcePosition] = []
+    /// Offset in the value where each of its lines (split at "\n") starts.
+    var valueLineOffsets: [Int] = [0]
 
     /// For a scalar node: plain and quoted scalars map column by column from their start;
     /// literal/folded blocks map each value line to its source line.
@@ -82,6 +87,73 @@ public struct ScalarLocator: Sendable {
             }
             lineStarts = starts.isEmpty ? [node.start] : starts
         }
+        if let traced = Self.trace(value, style, node.start, sourceLines) {
+            scalarPositions = traced
+            valueLineOffsets = [0]
+            for (i, c) in value.unicodeScalars.enumerated() where c == "\n" { valueLineOffsets.append(i + 1) }
+        }
+    }
+
+    /// Walks the value and its source text together: folded line breaks and indentation are
+    /// skipped in the source, `\x` escapes and `''` map several source characters to one.
+    static func trace(
+        _ value: String, _ style: YAMLNode.ScalarStyle, _ start: SourcePosition, _ sourceLines: [Substring]
+    ) -> [SourcePosition]? {
+        let v = Array(value.unicodeScalars)
+        guard !v.isEmpty else { return nil }
+        var out: [SourcePosition] = []
+        out.reserveCapacity(v.count)
+        var line = start.line
+        var k = start.column - 1
+        switch style {
+        case .plain: break
+        case .singleQuoted, .doubleQuoted: k += 1
+        case .literal, .folded:
+            line += 1
+            k = 0
+        }
+        var last = SourcePosition(line: start.line, column: start.column)
+        var i = 0
+        while i < v.count {
+            guard line >= 1, line - 1 < sourceLines.count else { return nil }
+            let src = Array(sourceLines[line - 1].unicodeScalars)
+            let here = k < src.count ? src[k] : nil
+            if let here, here == v[i], !(style == .doubleQuoted && here == "\\") {
+                last = SourcePosition(line: line, column: k + 1)
+                out.append(last)
+                i += 1
+                k += 1
+            } else if v[i] == " " || v[i] == "\n" || v[i] == "\t" {
+                // A folded line break or block indentation: no source character of its own.
+                out.append(SourcePosition(line: last.line, column: last.column + 1))
+                i += 1
+            } else if here == nil || here == "\r" {
+                line += 1
+                k = 0
+            } else if here == " " || here == "\t" {
+                k += 1
+            } else if style == .doubleQuoted, here == "\\" {
+                let next = k + 1 < src.count ? src[k + 1] : nil
+                if next == nil {
+                    // An escaped line break continues the string on the next line.
+                    line += 1
+                    k = 0
+                    continue
+                }
+                out.append(SourcePosition(line: line, column: k + 1))
+                last = out[out.count - 1]
+                i += 1
+                k += next == "x" ? 4 : next == "u" ? 6 : next == "U" ? 10 : 2
+            } else if style == .singleQuoted, here == "'", v[i] == "'", k + 1 < src.count, src[k + 1] == "'" {
+                last = SourcePosition(line: line, column: k + 1)
+                out.append(last)
+                i += 1
+                k += 2
+            } else {
+                return nil
+            }
+        }
+        return out
     }
 
     public init(file: String, start: SourcePosition) {
@@ -91,6 +163,11 @@ public struct ScalarLocator: Sendable {
 
     /// The file position of the scalar at `line` (0-based, within the value) and `column` (0-based).
     func position(line: Int, column: Int) -> SourcePosition {
+        if let lastTraced = scalarPositions.last {
+            let offset = max(0, valueLineOffsets[max(0, min(line, valueLineOffsets.count - 1))] + column)
+            if offset < scalarPositions.count { return scalarPositions[offset] }
+            return SourcePosition(line: lastTraced.line, column: lastTraced.column + offset - scalarPositions.count + 1)
+        }
         let base = lineStarts[min(line, lineStarts.count - 1)]
         return SourcePosition(line: base.line, column: base.column + column)
     }

@@ -213,7 +213,11 @@ public struct ExpressionParser {
                 switch e {
                 case "n": text.append("\n")
                 case "t": text.append("\t")
-                default: text.append(e)
+                case "\\", "\"", "'": text.append(e)
+                default:
+                    // Kept as written, so regular expressions like `matches "^s-\d+$"` mean what they say.
+                    text.append("\\")
+                    text.append(e)
                 }
                 j += 2
                 continue
@@ -335,7 +339,13 @@ public struct ExpressionParser {
             let inner = try parseExpression(minPrecedence: 1)
             let close = current
             guard case .symbol(")") = close.kind else {
-                throw failure("expected ')', found \(describe(close))", at: close, hint: "the '(' here is not closed")
+                if case .end = close.kind {
+                    throw failure("unclosed '('", at: t, hint: "add ')' where the group ends")
+                }
+                let open = range(t, t).start
+                throw failure(
+                    "expected ')', found \(describe(close))", at: close,
+                    hint: "the '(' at \(open.line):\(open.column) is not closed; join conditions with `and` or `or`")
             }
             _ = advance()
             var e = inner

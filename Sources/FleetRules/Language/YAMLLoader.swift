@@ -198,7 +198,8 @@ private final class ParseSession {
                     if case .scalar = key.kind {} else {
                         return Diagnostic(
                             .unsupportedYAML, "mapping keys must be plain names, not \(key.typeDescription)",
-                            at: key.range)
+                            at: key.range,
+                            hint: "a value starting with `{` or `[` is YAML flow syntax; quote it, e.g. summary: \"{{device}} battery low\"")
                     }
                     if case .scalar("<<", .plain) = key.kind {
                         return Diagnostic(
@@ -296,9 +297,24 @@ private final class ParseSession {
                 at = position(parser.context_mark)
                 message = "unclosed quoted string"
                 hint = "close the string with a matching quote on the same value"
+            } else if context.contains("flow mapping") || context.contains("flow sequence") {
+                let (open, close) = context.contains("flow mapping") ? ("{", "}") : ("[", "]")
+                let opened = position(parser.context_mark)
+                if opened.line < at.line {
+                    // The parser only notices on a later line; the mistake is the bracket left open.
+                    at = opened
+                    message = "unclosed '\(open)'"
+                    hint = "close it with '\(close)', and separate items with ','"
+                } else {
+                    hint = "separate items with ',' and close the \(open)…\(close) with '\(close)'"
+                }
             }
         }
-        if problem.contains("did not find expected key") || problem.contains("mapping values are not allowed")
+        if problem.contains("mapping values are not allowed"),
+            String(String.UnicodeScalarView(lineScalars.prefix(max(0, at.column - 1)))).contains(": ")
+        {
+            hint = "a ': ' inside a plain value starts a mapping; put the value in quotes"
+        } else if problem.contains("did not find expected key") || problem.contains("mapping values are not allowed")
             || problem.contains("did not find expected '-' indicator")
         {
             hint = "check the indentation of this line against the lines above it"

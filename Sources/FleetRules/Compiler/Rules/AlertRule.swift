@@ -15,19 +15,21 @@ public struct AlertRule: Sendable {
     static let placeholders = ["value"]
 
     static func decode(_ f: [String: YAMLEntry], _ ctx: inout DecodeContext, _ defaults: RuleDefaults) -> AlertRule? {
-        guard let whenEntry = f["when"], let when = ctx.condition(whenEntry.value, "when") else { return nil }
-        ctx.warnIfConstant(when, what: "the alert")
-        var forDuration = defaults.forDuration ?? 0
+        // Every field is checked even after an error, so one run reports all of the rule's mistakes.
+        let when = f["when"].flatMap { ctx.condition($0.value, "when") }
+        if let when { ctx.warnIfConstant(when, what: "the alert") }
+        var forDuration: Double? = defaults.forDuration ?? 0
         if let e = f["for"] {
-            guard let v = ctx.duration(e.value, "for") else { return nil }
-            forDuration = v
-            ctx.warnIfShorterThanInterval(v, node: e.value, reading: when.expr)
+            forDuration = ctx.duration(e.value, "for", allowZero: true)
+            if let v = forDuration, let when { ctx.warnIfShorterThanInterval(v, node: e.value, reading: when.expr) }
         }
         var clear: TypedExpression?
+        var clearOK = true
         if let e = f["clear"] {
-            guard let c = ctx.condition(e.value, "clear") else { return nil }
-            clear = c.expr
+            clear = ctx.condition(e.value, "clear")?.expr
+            clearOK = clear != nil
         }
+        guard let when, let forDuration, clearOK else { return nil }
         return AlertRule(condition: when.expr, forDuration: forDuration, clear: clear)
     }
 }
@@ -62,7 +64,7 @@ extension DecodeContext {
     mutating func warnIfShorterThanInterval(_ seconds: Double, node: YAMLNode, reading e: TypedExpression) {
         let slowest = e.windows.compactMap { ref in checker.scope.metrics[ref.metric]?.interval.map { (ref.metric, $0) } }
             .max { $0.1 < $1.1 }
-        if let (metric, interval) = slowest, seconds < interval {
+        if let (metric, interval) = slowest, seconds > 0, seconds < interval {
             diagnostics.warning(
                 .shorterThanInterval,
                 "`for: \(DurationText.format(seconds))` is shorter than \(metric)'s reporting interval \(DurationText.format(interval))",

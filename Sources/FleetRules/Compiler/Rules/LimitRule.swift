@@ -14,14 +14,18 @@ public struct LimitRule: Sendable {
     static let placeholders = ["value", "metric", "min", "max"]
 
     static func decode(_ f: [String: YAMLEntry], _ ctx: inout DecodeContext, _ defaults: RuleDefaults) -> LimitRule? {
-        guard let m = f["metric"].flatMap({ ctx.metric($0.value, "metric") }) else { return nil }
-        guard let rangeEntry = f["range"], let (lo, hi) = ctx.numberRange(rangeEntry.value, "range") else { return nil }
-        var forDuration = defaults.forDuration ?? 0
+        // Every field is checked even after an error, so one run reports all of the rule's mistakes.
+        let metric = f["metric"].flatMap { ctx.metric($0.value, "metric") }
+        let rangeEntry = f["range"]
+        let range = rangeEntry.flatMap { ctx.numberRange($0.value, "range") }
+        var forDuration: Double? = defaults.forDuration ?? 0
         if let e = f["for"] {
-            guard let v = ctx.duration(e.value, "for") else { return nil }
-            forDuration = v
-            ctx.warnIfShorterThanInterval(v, node: e.value, reading: .window(.last, metric: m.name, seconds: nil))
+            forDuration = ctx.duration(e.value, "for", allowZero: true)
+            if let v = forDuration, let metric {
+                ctx.warnIfShorterThanInterval(v, node: e.value, reading: .window(.last, metric: metric.name, seconds: nil))
+            }
         }
+        guard let m = metric, let rangeEntry, let (lo, hi) = range, let forDuration else { return nil }
         if let declared = m.range {
             let f = { (v: Double) in JSONValue.format(v) }
             let declaredText = "\(m.name) is declared in [\(f(declared.lowerBound)), \(f(declared.upperBound))]"

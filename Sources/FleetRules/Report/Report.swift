@@ -1,0 +1,150 @@
+/// The result of a run: input statistics, prioritized alerts, maintenance, rebalancing and
+/// compliance, serialised as the stable JSON report (`"format": 1`).
+public struct Report: Sendable {
+    /// An alert episode with the device's place and its priority.
+    public struct Alert: Sendable {
+        public var episode: AlertEpisode
+        public var site: String
+        public var zone: String
+        public var priority: Double
+    }
+
+    /// A maintenance task from a firing rule.
+    public struct Task: Sendable {
+        public var device: String
+        public var zone: String
+        public var task: String
+        public var due: Double
+        public var rule: String
+        public var parts: [String]
+    }
+
+    /// One site visit on one day.
+    public struct Visit: Sendable {
+        public var site: String
+        public var date: String
+        public var tasks: [Task]
+    }
+
+    public var packs: [String]
+    public var from: Double?
+    public var to: Double?
+    public var input: InputStats
+    public var devices: Int
+    public var devicesReporting: Int
+    public var alerts: [Alert]
+    public var maintenance: [Visit]
+    /// Rules compiled but not evaluated by this version of the engine.
+    public var notEvaluated: [String]
+
+    /// The JSON report; byte-identical for identical inputs.
+    public func json() -> JSONValue {
+        var rejected: [(String, JSONValue)] = []
+        for reason in RejectReason.allCases.sorted() {
+            if let n = input.rejected[reason] { rejected.append((reason.rawValue, .number(Double(n)))) }
+        }
+        let examples: [JSONValue] = input.examples.map { e in
+            var m: [(String, JSONValue)] = [("reason", .string(e.reason.rawValue))]
+            if let o = e.origin {
+                m.append(("file", .string(o.file)))
+                m.append(("line", .number(Double(o.line))))
+            }
+            m.append(("message", .string(e.message)))
+            return .object(m)
+        }
+        let alertsJSON: [JSONValue] = alerts.map { a in
+            let e = a.episode
+            return .object([
+                ("rule", .string(e.rule)), ("kind", .string(e.kind.rawValue)), ("device", .string(e.device)),
+                ("site", .string(a.site)), ("zone", .string(a.zone)), ("severity", .string(e.severity.rawValue)),
+                ("priority", .number(a.priority)), ("since", .string(Timestamp.format(e.since))),
+                ("until", e.until.map { .string(Timestamp.format($0)) } ?? .null),
+                ("value", e.value.map { .number($0) } ?? .null), ("summary", .string(e.summary)),
+                ("labels", .object(e.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+                ("evidence", .object(e.evidence)),
+            ])
+        }
+        let maintenanceJSON: [JSONValue] = maintenance.map { v in
+            .object([
+                ("site", .string(v.site)), ("date", .string(v.date)),
+                (
+                    "tasks",
+                    .array(
+                        v.tasks.map { t in
+                            .object([
+                                ("device", .string(t.device)), ("zone", .string(t.zone)), ("task", .string(t.task)),
+                                ("due", .string(Timestamp.format(t.due))), ("rule", .string(t.rule)),
+                                ("parts", .array(t.parts.map { .string($0) })),
+                            ])
+                        })
+                ),
+            ])
+        }
+        return .object([
+            ("format", 1),
+            ("pack", .string(packs.joined(separator: ","))),
+            ("window", .object([("from", .string(from.map(Timestamp.format))), ("to", .string(to.map(Timestamp.format)))])),
+            (
+                "input",
+                .object([
+                    ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
+                    ("devices_reporting", .number(Double(devicesReporting))), ("rejected", .object(rejected)),
+                    ("examples", .array(examples)),
+                ])
+            ),
+            ("alerts", .array(alertsJSON)),
+            ("maintenance", .array(maintenanceJSON)),
+            ("rebalancing", .array([])),
+            ("compliance", .object([])),
+            ("not_evaluated", .array(notEvaluated.map { .string($0) })),
+        ])
+    }
+}
+
+extension Engine {
+    /// The report of everything processed so far; call `finish()` first at the end of a replay.
+    public func report() -> Report {
+        var openBySiteRule: [String: Int] = [:]
+        for e in episodes where e.until == nil {
+            openBySiteRule["\(attribute("site", device: e.device))|\(e.rule)", default: 0] += 1
+        }
+        var alerts: [Report.Alert] = episodes.map { e in
+            let site = attribute("site", device: e.device)
+            let others = max(0, openBySiteRule["\(site)|\(e.rule)", default: 0] - (e.until == nil ? 1 : 0))
+            let p = Priority.score(
+                severity: e.severity, criticality: attribute("criticality", device: e.device), ongoing: e.until == nil,
+                sameSiteOthers: others)
+            return Report.Alert(episode: e, site: site, zone: attribute("zone", device: e.device), priority: p)
+        }
+        alerts.sort { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.episode.since != b.episode.since { return a.episode.since < b.episode.since }
+            if a.episode.rule != b.episode.rule { return a.episode.rule < b.episode.rule }
+            return a.episode.device < b.episode.device
+        }
+        // Tasks of alerts still firing, one visit per site and day of the earliest due task.
+        var bySiteDay: [String: Report.Visit] = [:]
+        for a in alerts where a.episode.until == nil {
+            guard let m = a.episode.maintenance else { continue }
+            let date = String(Timestamp.format(a.episode.since).prefix(10))
+            let key = "\(a.site)|\(date)"
+            let task = Report.Task(
+                device: a.episode.device, zone: a.zone, task: m.task, due: a.episode.since, rule: a.episode.rule,
+                parts: m.parts)
+            bySiteDay[key, default: Report.Visit(site: a.site, date: date, tasks: [])].tasks.append(task)
+        }
+        let visits = bySiteDay.values.map { v -> Report.Visit in
+            var v = v
+            v.tasks.sort { ($0.due, $0.device, $0.task) < ($1.due, $1.device, $1.task) }
+            return v
+        }.sorted { ($0.date, $0.site) < ($1.date, $1.site) }
+        let notEvaluated = plan.operators.compactMap { op -> String? in
+            if case .notEvaluated = op.evaluation { return op.rule.id }
+            return nil
+        }
+        return Report(
+            packs: plan.policy.packs.map(\.name), from: stats.firstTimestamp, to: stats.lastTimestamp, input: stats,
+            devices: inventory.count, devicesReporting: devicesSeen, alerts: alerts, maintenance: visits,
+            notEvaluated: notEvaluated)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// The terminal view of a report: alerts by priority, one line each, then maintenance and input.
+public enum TableRenderer {
+    public static func render(_ r: Report, limit: Int? = nil) -> String {
+        var out = ""
+        let window = "\(r.from.map(Timestamp.format) ?? "-") → \(r.to.map(Timestamp.format) ?? "-")"
+        out += "FleetRules report  pack \(r.packs.joined(separator: ","))  \(window)\n"
+        out += "input: \(r.input.readings) readings from \(r.devicesReporting)/\(r.devices) devices"
+        if r.input.rejectedTotal > 0 {
+            let parts = r.input.rejected.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
+            out += ", rejected \(r.input.rejectedTotal) (\(parts.joined(separator: ", ")))"
+        }
+        out += "\n\n"
+        let firing = r.alerts.count { $0.episode.until == nil }
+        out += "ALERTS (\(r.alerts.count) episodes, \(firing) still firing)\n"
+        let rows = r.alerts.prefix(limit ?? r.alerts.count).map { a -> [String] in
+            let e = a.episode
+            return [
+                Engine.format(a.priority), e.severity.rawValue.uppercased(), e.rule, e.device, a.site,
+                short(e.since), e.until.map(short) ?? "firing", e.summary,
+            ]
+        }
+        out += table(["PRIO", "SEVERITY", "RULE", "DEVICE", "SITE", "SINCE", "UNTIL", "SUMMARY"], rows)
+        if let limit, r.alerts.count > limit { out += "… \(r.alerts.count - limit) more in the JSON report\n" }
+        if !r.maintenance.isEmpty {
+            out += "\nMAINTENANCE\n"
+            let rows = r.maintenance.flatMap { v in
+                v.tasks.map { [v.date, v.site, $0.zone, $0.device, $0.task, $0.rule] }
+            }
+            out += table(["DATE", "SITE", "ZONE", "DEVICE", "TASK", "RULE"], rows)
+        }
+        if !r.input.examples.isEmpty {
+            out += "\nREJECTED INPUT (first examples)\n"
+            for e in r.input.examples {
+                let at = e.origin.map { "\($0.file):\($0.line): " } ?? ""
+                out += "  \(at)\(e.reason.rawValue): \(e.message)\n"
+            }
+        }
+        if !r.notEvaluated.isEmpty {
+            out += "\nnot evaluated by this version: \(r.notEvaluated.joined(separator: ", "))\n"
+        }
+        return out
+    }
+
+    static func short(_ t: Double) -> String {
+        let s = Timestamp.format(t)
+        return String(s.dropFirst(5).prefix(11)).replacingOccurrences(of: "T", with: " ")
+    }
+
+    /// Left-aligned columns; the last column is not padded.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                i == cells.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count)
+            }.joined(separator: "  ") + "\n"
+        }
+        return line(header) + rows.map(line).joined()
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// Interns byte strings (field names, device ids) to dense integer ids without allocating a
+/// String per lookup: open addressing over FNV-1a hashes of the raw bytes.
+public struct ByteInterner: Sendable {
+    private var storage: [UInt8] = []
+    private var offsets: [Int] = [0]
+    private var slots: [Int32]
+    private var mask: Int
+    public private(set) var names: [String] = []
+
+    public init(capacity: Int = 64) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+    }
+
+    public var count: Int { names.count }
+
+    static func hash(_ b: UnsafeBufferPointer<UInt8>) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in b {
+            h ^= UInt64(byte)
+            h = h &* 0x100_0000_01b3
+        }
+        return Int(truncatingIfNeeded: h ^ (h >> 29))
+    }
+
+    private func equals(_ id: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = offsets[id]
+        let length = offsets[id + 1] - start
+        guard length == b.count else { return false }
+        if length == 0 { return true }
+        return storage.withUnsafeBufferPointer { s in memcmp(s.baseAddress! + start, b.baseAddress!, length) == 0 }
+    }
+
+    /// The id of `b`, or nil when it was never interned.
+    public func find(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = Self.hash(b) & mask
+        while true {
+            let id = slots[i]
+            if id < 0 { return nil }
+            if equals(Int(id), b) { return Int(id) }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// The id of `b`, interning it when new.
+    public mutating func intern(_ b: UnsafeBufferPointer<UInt8>) -> Int {
+        if let id = find(b) { return id }
+        let id = names.count
+        storage.append(contentsOf: b)
+        offsets.append(storage.count)
+        names.append(String(decoding: b, as: UTF8.self))
+        if names.count * 2 > slots.count { grow() } else { insertSlot(b, id) }
+        return id
+    }
+
+    public mutating func intern(_ s: String) -> Int {
+        var s = s
+        return s.withUTF8 { intern($0) }
+    }
+
+    public func find(_ s: String) -> Int? {
+        var s = s
+        return s.withUTF8 { find($0) }
+    }
+
+    private mutating func insertSlot(_ b: UnsafeBufferPointer<UInt8>, _ id: Int) {
+        var i = Self.hash(b) & mask
+        while slots[i] >= 0 { i = (i + 1) & mask }
+        slots[i] = Int32(id)
+    }
+
+    private mutating func grow() {
+        let size = slots.count * 2
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+        let copy = storage
+        copy.withUnsafeBufferPointer { s in
+            for id in 0..<names.count {
+                let b = UnsafeBufferPointer(rebasing: s[offsets[id]..<offsets[id + 1]])
+                insertSlot(b, id)
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import FleetRules
+import Foundation
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Replay telemetry through the rules in event time and write the report.",
+        discussion: """
+            Telemetry is JSON Lines (one flat object per line) or CSV with a header; `-` reads
+            stdin and `.gz` files are decompressed. Several files are merged in event time.
+            Bad lines are counted per reason in the report's `input` section; --strict makes
+            any rejection fail the run (exit 1).
+
+            Example:
+              fleetrules run rules/ --telemetry examples/fleet/telemetry.jsonl.gz \\
+                  --inventory examples/fleet/inventory.csv --out report.json
+            """
+    )
+
+    @Argument(help: "Policy files or folders.")
+    var paths: [String]
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Telemetry files (JSON Lines or CSV, .gz allowed, - for stdin).")
+    var telemetry: [String]
+
+    @Option(help: "Inventory CSV (device,type,site,zone,gateway,reachable,firmware,criticality,power,…).")
+    var inventory: String
+
+    @Option(help: "Write the report here instead of stdout.")
+    var out: String?
+
+    @Option(help: "Report format: json or table (default: table on a terminal, else json).")
+    var format: Format?
+
+    @Option(help: "How far out of order readings may arrive, e.g. 5m.")
+    var lateness: String = "5m"
+
+    @Flag(help: "Exit 1 when any input was rejected.")
+    var strict = false
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case json, table }
+
+    func validate() throws {
+        if telemetry.isEmpty { throw ValidationError("give at least one --telemetry file") }
+        guard let l = DurationText.seconds(lateness), l >= 0 else {
+            throw ValidationError("--lateness must be a duration such as 5m")
+        }
+    }
+
+    func run() throws {
+        for path in telemetry where path != "-" && !FileManager.default.fileExists(atPath: path) {
+            Self.failUsage("\(path): no such telemetry file")
+        }
+        let (policy, _) = PolicyInput.load(paths)
+        let plan = policy.compile(lateness: DurationText.seconds(lateness) ?? 300)
+        let inv = PolicyInput.inventory(inventory)
+        var engine = Engine(plan: plan, inventory: inv)
+        let bar = ProgressBar()
+        do {
+            try Replay.run(&engine, files: telemetry, progress: bar.update)
+        } catch {
+            bar.done()
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        bar.done()
+        let report = engine.report()
+        let chosen = format ?? (out == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json)
+        let text = chosen == .json ? report.json().serialized(pretty: true) + "\n" : TableRenderer.render(report)
+        if let out {
+            do {
+                try text.write(toFile: out, atomically: true, encoding: .utf8)
+            } catch {
+                FileHandle.standardError.write(Data("error: cannot write \(out): \(error.localizedDescription)\n".utf8))
+                throw ExitCode(1)
+            }
+            FileHandle.standardError.write(
+                Data("wrote \(out): \(report.alerts.count) alerts, \(report.input.readings) readings, \(report.input.rejectedTotal) rejected\n".utf8))
+        } else {
+            print(text, terminator: "")
+        }
+        if strict && report.input.rejectedTotal > 0 {
+            FileHandle.standardError.write(Data("error: \(report.input.rejectedTotal) readings rejected (--strict)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
