@@ -14,6 +14,7 @@ struct CheckCommand: ParsableCommand {
             Example:
               fleetrules check rules/
               fleetrules check rules/battery.yaml --format json
+              fleetrules check rules/ --data telemetry.jsonl --inventory inventory.csv
             """
     )
 
@@ -26,11 +27,22 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Treat warnings as errors.")
     var warningsAsErrors = false
 
+    @Option(name: .long, parsing: .upToNextOption, help: "Telemetry to check the rules against (JSON Lines or CSV, .gz allowed).")
+    var data: [String] = []
+
+    @Option(help: "Inventory CSV for the data checks.")
+    var inventory: String?
+
     @Option(help: "Colour the text output: auto, always or never.")
     var color: ColorMode = .auto
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
     enum ColorMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
+
+    func validate() throws {
+        if inventory != nil && data.isEmpty { throw ValidationError("--inventory needs --data") }
+        if !data.isEmpty && inventory == nil { throw ValidationError("--data needs --inventory") }
+    }
 
     func run() throws {
         let files: [String]
@@ -39,7 +51,19 @@ struct CheckCommand: ParsableCommand {
         } catch {
             Self.failUsage(error.description)
         }
-        let result = PolicyLoader().check(files: files)
+        var result = PolicyLoader().check(files: files)
+        if !data.isEmpty, let policy = result.policy {
+            for path in data where path != "-" && !FileManager.default.fileExists(atPath: path) {
+                Self.failUsage("\(path): no such telemetry file")
+            }
+            var engine = Engine(plan: policy.compile(), inventory: PolicyInput.inventory(inventory))
+            do {
+                try Replay.run(&engine, files: data)
+            } catch {
+                Self.failUsage("\(error)")
+            }
+            result.diagnostics += DataChecks.run(engine, dataFiles: data)
+        }
         let failed = result.hasErrors || (warningsAsErrors && result.warningCount > 0)
         switch format {
         case .json:

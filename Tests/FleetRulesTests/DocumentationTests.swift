@@ -89,7 +89,7 @@ enum Docs {
         var k = 0
         while k + 5 <= scalars.count {
             let c = scalars[k]
-            if c == "E" || c == "W", k == 0 || !isWordChar(scalars[k - 1]),
+            if c == "E" || c == "W" || c == "I", k == 0 || !isWordChar(scalars[k - 1]),
                 scalars[(k + 1)..<(k + 5)].allSatisfy({ ("0"..."9").contains($0) }),
                 k + 5 == scalars.count || !isWordChar(scalars[k + 5])
             {

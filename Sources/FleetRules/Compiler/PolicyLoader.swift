@@ -12,6 +12,7 @@ public struct PolicyCheck: Sendable {
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
     public var errorCount: Int { diagnostics.count { $0.severity == .error } }
     public var warningCount: Int { diagnostics.count { $0.severity == .warning } }
+    public var infoCount: Int { diagnostics.count { $0.severity == .info } }
 }
 
 /// A path given on the command line that does not exist or holds no policy file.

@@ -51,8 +51,17 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case shorterThanInterval = "W0306"
     case unknownUnit = "W0307"
 
+    // Data checks (`fleetrules check --data`): the rules against real telemetry and inventory.
+    case metricNotInData = "W0401"
+    case attributeNotInData = "W0402"
+    case fieldUnused = "I0403"
+    case neverFired = "W0404"
+    case firesForMost = "W0405"
+    case notEvaluated = "I0406"
+    case rejectedInput = "W0407"
+
     public var defaultSeverity: Severity {
-        rawValue.hasPrefix("W") ? .warning : .error
+        rawValue.hasPrefix("W") ? .warning : rawValue.hasPrefix("I") ? .info : .error
     }
 
     /// What the code means, one line, for docs/ERRORS.md and `--format json` consumers.
@@ -101,6 +110,13 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .shadowedRule: "a rule repeats the condition of an earlier rule"
         case .shorterThanInterval: "a `for` or window is shorter than the metric's reporting interval"
         case .unknownUnit: "a metric's unit is not one FleetRules knows"
+        case .metricNotInData: "a metric the rules read never occurs in the data"
+        case .attributeNotInData: "an attribute the rules read is neither an inventory column nor a telemetry field"
+        case .fieldUnused: "a field occurs in the data but no rule reads it"
+        case .neverFired: "a rule never fired on the data"
+        case .firesForMost: "a rule fired for more than 90% of the devices it applies to (threshold likely mis-set)"
+        case .notEvaluated: "a rule kind this version does not evaluate, so the data checks skip it"
+        case .rejectedInput: "some telemetry lines were rejected (malformed, unknown device, out of range, …)"
         }
     }
 }

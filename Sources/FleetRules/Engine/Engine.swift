@@ -127,18 +127,21 @@ public struct Engine: Sendable {
                 if case .window(.absent, let metric, let w?) = node, let mi = plan.metricIndex[metric] {
                     clocks.append((mi, w))
                 }
+                // `age(m) > 2h` turns true just after the threshold: event time resolves to whole seconds.
                 if case .compare(_, .window(.age, let metric, _), .constant(.duration(let d))) = node,
                     let mi = plan.metricIndex[metric]
                 {
                     clocks.append((mi, d))
+                    clocks.append((mi, d + 1))
                 }
                 if case .compare(_, .constant(.duration(let d)), .window(.age, let metric, _)) = node,
                     let mi = plan.metricIndex[metric]
                 {
                     clocks.append((mi, d))
+                    clocks.append((mi, d + 1))
                 }
             }
-            let firstWindow = condition.windows.first { $0.function != .absent && $0.function != .age }
+            let firstWindow = condition.windows.first { $0.function != .absent }
             compiled.append(
                 Compiled(
                     condition: RuntimeExpression(condition, attributeSlot: slot, aggregateId: aggregate),
@@ -453,7 +456,16 @@ public struct Engine: Sendable {
         phase[o][d] = 2
         since[o][d] = start
         var v: Double?
-        if let a = compiled[o]?.valueAggregate, case .number(let n)? = aggregateValue(a, device: d, at: t) { v = n }
+        var valueIsDuration = false
+        if let a = compiled[o]?.valueAggregate {
+            switch aggregateValue(a, device: d, at: t) {
+            case .number(let n)?: v = n
+            case .duration(let s)?:
+                v = s
+                valueIsDuration = true
+            default: break
+            }
+        }
         var evidence: [(String, JSONValue)] = []
         switch rule.body {
         case .alert(let a):
@@ -468,7 +480,7 @@ public struct Engine: Sendable {
         }
         let episode = AlertEpisode(
             rule: rule.id, kind: rule.kind, pack: rule.pack, device: inventory.rows[d][0], severity: rule.severity,
-            since: start, until: nil, value: v, summary: summary(rule, device: d, value: v), labels: rule.labels,
+            since: start, until: nil, value: v, summary: summary(rule, device: d, value: v, duration: valueIsDuration), labels: rule.labels,
             evidence: evidence, maintenance: rule.maintenance)
         openEpisode[o][d] = Int32(episodes.count)
         episodes.append(episode)
@@ -484,7 +496,7 @@ public struct Engine: Sendable {
         newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[e]))
     }
 
-    private func summary(_ rule: Rule, device d: Int, value: Double?) -> String {
+    private func summary(_ rule: Rule, device d: Int, value: Double?, duration: Bool) -> String {
         guard let template = rule.summary else {
             let v = value.map { " (value \(Self.format($0)))" } ?? ""
             return "\(inventory.rows[d][0]): \(rule.id)\(v)"
@@ -499,15 +511,15 @@ public struct Engine: Sendable {
                 break
             }
             let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            out += placeholder(name, rule: rule, device: d, value: value)
+            out += placeholder(name, rule: rule, device: d, value: value, duration: duration)
             rest = rest[close.upperBound...]
         }
         return out + rest
     }
 
-    private func placeholder(_ name: String, rule: Rule, device d: Int, value: Double?) -> String {
+    private func placeholder(_ name: String, rule: Rule, device d: Int, value: Double?, duration: Bool) -> String {
         switch name {
-        case "value": return value.map(Self.format) ?? "n/a"
+        case "value": return value.map { duration ? DurationText.format($0) : Self.format($0) } ?? "n/a"
         case "rule": return rule.id
         case "pack": return rule.pack
         case "severity": return rule.severity.rawValue
