@@ -34,6 +34,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // examples/embedding: the embedding API as a user calls it; built and run by `make test`.
+        .executableTarget(
+            name: "embedding-example",
+            dependencies: ["FleetRules"],
+            path: "examples/embedding"
+        ),
         .testTarget(
             name: "FleetRulesTests",
             dependencies: ["FleetRules"],

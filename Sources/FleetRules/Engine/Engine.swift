@@ -1,5 +1,15 @@
 import Foundation
 
+/// A device of the engine's inventory, for the fast ingest path.
+public struct DeviceHandle: Sendable, Hashable {
+    public let index: Int
+}
+
+/// A declared metric, for the fast ingest path.
+public struct MetricHandle: Sendable, Hashable {
+    public let index: Int
+}
+
 /// The event-time evaluator: feed it readings (in roughly time order), drain alerts, get a report.
 ///
 /// Readings are held back by `plan.lateness` so that out-of-order arrivals are placed in time
@@ -7,55 +17,70 @@ import Foundation
 /// they read arrives, and at the exact event times a `for` duration or an `absent`/`age`
 /// threshold elapses. The engine is a value type with no global state: the same input gives
 /// the same output.
+///
+/// State is kept struct-of-arrays: per metric and per operator one flat array indexed
+/// `metric * devices + device`, so a device costs a few dozen bytes per threshold rule.
 public struct Engine: Sendable {
     public let plan: EvaluationPlan
     public let inventory: Inventory
+    private let program: EngineProgram
+    private let n: Int
+    // Hot parts of the program, held directly so the inner loop does not go through the class.
+    private let operators: [EngineProgram.Operator?]
+    private let opActive: [Bool]
+    private let opCondition: [EngineProgram.Kernel?]
+    private let opClear: [EngineProgram.Kernel?]
+    private let opDynamicScope: [RuntimeExpression?]
+    private let opFor: [Double]
+    private let opClocks: [[(metric: Int, after: Double)]]
+    private let operatorsForMetric: [[Int]]
+    private let ringMetric: [Bool]
+    private let runningWidths: [[Double]]
 
     // Devices.
     private var attributes: [[String]]
-    private var attributeSlots: [String: Int]
-    private var siteSlot: Int?
-    private var zoneSlot: Int?
-    private var gatewaySlot: Int?
-    private var criticalitySlot: Int?
     private var seen: [Bool]
 
-    // Metric state, struct-of-arrays: [metric][device].
-    private var lastValue: [[Double]]
-    private var lastTime: [[Double]]
-    private var rings: [[WindowRing]]
+    // Metric state, flat [metric * n + device].
+    private var lastValue: [Double]
+    private var lastTime: [Double]
+    private var rings: [WindowRing]
 
-    // Rule state: [operator][device].
-    private struct Compiled: Sendable {
-        var condition: RuntimeExpression
-        var clear: RuntimeExpression?
-        var scope: RuntimeExpression?
-        var forDuration: Double
-        var valueAggregate: Int?
-        /// (metric, duration) pairs whose elapsing can flip the condition (absent/age).
-        var clocks: [(metric: Int, after: Double)]
-    }
-    private var compiled: [Compiled?]
-    private var applies: [[Bool]?]
-    private var phase: [[UInt8]]
-    private var since: [[Double]]
-    private var openEpisode: [[Int32]]
-    /// Time of the pending absent/age timer per operator and device (-inf: none), so each keeps one.
-    private var clockArmed: [[Double]]
-    private var operatorsForMetric: [[Int]]
+    // Operator state, flat [operator * n + device].
+    private var applies: [Bool]
+    private var phase: [UInt8]
+    private var since: [Double]
+    private var openEpisode: [Int32]
+    /// Time of the pending absent/age timer (-inf: none), so each operator and device keeps one.
+    private var clockArmed: [Double]
+    private var opStamp: [Int]
+    private var readingStamp = 0
 
-    // Time.
+    // Reorder buffer: in-order arrivals queue up in `fifo`; stragglers go to a heap.
     private struct Pending: Sendable, Comparable {
         static func < (a: Pending, b: Pending) -> Bool { (a.time, a.sequence) < (b.time, b.sequence) }
         static func == (a: Pending, b: Pending) -> Bool { a.sequence == b.sequence }
         var time: Double
         var sequence: Int
-        var device: Int
-        var gateway: String?
-        var values: [(metric: Int, value: Double)]
-        var strings: [(slot: Int, value: String)]
+        var device: Int32
+        var gateway: Int32
+        var slot: Int32
+        var count: Int32
+        var hasStrings: Bool
     }
-    private var pending = MinHeap<Pending>()
+    private var fifo: [Pending] = []
+    private var fifoHead = 0
+    private var stragglers = MinHeap<Pending>()
+    private var lastQueued = -Double.infinity
+    // Values of pending readings: fixed-size slots of `slotSize` (metric, value) pairs.
+    private let slotSize: Int
+    private var poolMetric: [Int32] = []
+    private var poolValue: [Double] = []
+    private var freeSlots: [Int32] = []
+    private var pendingStrings: [Int: [(slot: Int, value: String)]] = [:]
+    private var gatewayNames: [String] = []
+    private var gatewayIndex: [String: Int32] = [:]
+
     private struct Timer: Sendable, Comparable {
         static func < (a: Timer, b: Timer) -> Bool { (a.time, a.device, a.op) < (b.time, b.device, b.op) }
         var time: Double
@@ -65,7 +90,6 @@ public struct Engine: Sendable {
     private var timers = MinHeap<Timer>()
     private var sequence = 0
     private var maxTime: Double?
-    private var processedTime: Double?
     private var clocksStarted = false
 
     /// Readings further ahead of the latest accepted one than this are rejected as `future`.
@@ -84,100 +108,66 @@ public struct Engine: Sendable {
     private var currentDevice = 0
     /// Event time of the evaluation in progress.
     internal private(set) var now: Double = 0
+    private var scratchValues: [(Int, Double)] = []
 
     public init(plan: EvaluationPlan, inventory: Inventory) {
         self.plan = plan
         self.inventory = inventory
+        let program = EngineProgram(plan: plan, inventory: inventory)
+        self.program = program
+        operators = program.operators
+        opActive = program.operators.map { $0 != nil }
+        opCondition = program.operators.map { $0?.condition }
+        opClear = program.operators.map { $0?.clear }
+        opDynamicScope = program.operators.map { op in op.flatMap { $0.staticScope ? nil : $0.scope } }
+        opFor = program.operators.map { $0?.forDuration ?? 0 }
+        opClocks = program.operators.map { $0?.clocks ?? [] }
+        operatorsForMetric = program.operatorsForMetric
+        ringMetric = program.ringMetric
+        runningWidths = program.runningWidths
         let n = inventory.count
-        var slots: [String: Int] = [:]
-        for (i, c) in inventory.columns.enumerated() { slots[c] = i }
-        // Attributes the rules use but the inventory lacks still get a slot: telemetry may report them.
-        var extra = Array(plan.policy.attributes.keys).sorted()
-        extra.removeAll { slots[$0] != nil }
-        for name in extra { slots[name] = slots.count }
-        attributeSlots = slots
-        let width = slots.count
-        attributes = inventory.rows.map { $0 + Array(repeating: "", count: width - $0.count) }
-        siteSlot = slots["site"]
-        zoneSlot = slots["zone"]
-        gatewaySlot = slots["gateway"]
-        criticalitySlot = slots["criticality"]
+        self.n = n
+        let width = program.attributeCount
+        attributes = inventory.rows.map { $0 + Array(repeating: "", count: max(0, width - $0.count)) }
         seen = Array(repeating: false, count: n)
         let m = plan.metrics.count
-        lastValue = Array(repeating: Array(repeating: .nan, count: n), count: m)
-        lastTime = Array(repeating: Array(repeating: -.infinity, count: n), count: m)
-        rings = (0..<m).map { plan.retention[$0] > 0 ? Array(repeating: WindowRing(), count: n) : [] }
+        lastValue = Array(repeating: .nan, count: m * n)
+        lastTime = Array(repeating: -.infinity, count: m * n)
+        rings = Array(repeating: WindowRing(), count: program.ringMetric.contains(true) ? m * n : 0)
+        slotSize = max(1, m)
         memoStamp = Array(repeating: -1, count: plan.aggregates.count)
         memoValue = Array(repeating: nil, count: plan.aggregates.count)
-        var index: [WindowRef: Int] = [:]
-        for a in plan.aggregates { index[a.ref] = a.id }
-        func slot(_ name: String) -> Int { slots[name] ?? 0 }
-        func aggregate(_ ref: WindowRef) -> Int { index[ref] ?? 0 }
-        compiled = []
-        applies = []
-        operatorsForMetric = Array(repeating: [], count: m)
-        for (o, op) in plan.operators.enumerated() {
-            guard case .condition(let condition, let forDuration, let clear) = op.evaluation else {
-                compiled.append(nil)
-                applies.append(nil)
-                continue
-            }
-            var clocks: [(Int, Double)] = []
-            condition.visit { node in
-                if case .window(.absent, let metric, let w?) = node, let mi = plan.metricIndex[metric] {
-                    clocks.append((mi, w))
-                }
-                // `age(m) > 2h` turns true just after the threshold: event time resolves to whole seconds.
-                if case .compare(_, .window(.age, let metric, _), .constant(.duration(let d))) = node,
-                    let mi = plan.metricIndex[metric]
-                {
-                    clocks.append((mi, d))
-                    clocks.append((mi, d + 1))
-                }
-                if case .compare(_, .constant(.duration(let d)), .window(.age, let metric, _)) = node,
-                    let mi = plan.metricIndex[metric]
-                {
-                    clocks.append((mi, d))
-                    clocks.append((mi, d + 1))
-                }
-            }
-            let firstWindow = condition.windows.first { $0.function != .absent }
-            compiled.append(
-                Compiled(
-                    condition: RuntimeExpression(condition, attributeSlot: slot, aggregateId: aggregate),
-                    clear: clear.map { RuntimeExpression($0, attributeSlot: slot, aggregateId: aggregate) },
-                    scope: op.rule.scope.map { RuntimeExpression($0, attributeSlot: slot, aggregateId: aggregate) },
-                    forDuration: forDuration, valueAggregate: firstWindow.map(aggregate), clocks: clocks))
-            // Static scopes (inventory only) are decided once per device.
-            if let scope = op.rule.scope, scope.windows.isEmpty, !Self.mentionsNow(scope),
-                let s = compiled[o]?.scope
-            {
-                var flags: [Bool] = []
-                for d in 0..<n {
-                    var inputs = DeviceInputs(attributes: attributes[d], now: 0, lookup: { _ in nil })
-                    if case .bool(true)? = s.evaluate(&inputs) { flags.append(true) } else { flags.append(false) }
-                }
-                applies.append(flags)
-            } else {
-                applies.append(nil)
-            }
-            for id in op.aggregates { operatorsForMetric[plan.aggregates[id].metric].append(o) }
-        }
-        for i in 0..<m { operatorsForMetric[i] = Array(Set(operatorsForMetric[i])).sorted() }
         let ops = plan.operators.count
-        phase = Array(repeating: Array(repeating: 0, count: n), count: ops)
-        since = Array(repeating: Array(repeating: 0, count: n), count: ops)
-        openEpisode = Array(repeating: Array(repeating: -1, count: n), count: ops)
-        clockArmed = Array(repeating: Array(repeating: -.infinity, count: n), count: ops)
-    }
-
-    private static func mentionsNow(_ e: TypedExpression) -> Bool {
-        var found = false
-        e.visit { if case .now = $0 { found = true } }
-        return found
+        phase = Array(repeating: 0, count: ops * n)
+        since = Array(repeating: 0, count: ops * n)
+        openEpisode = Array(repeating: -1, count: ops * n)
+        clockArmed = Array(repeating: -.infinity, count: ops * n)
+        opStamp = Array(repeating: -1, count: ops)
+        applies = Array(repeating: true, count: ops * n)
+        for (o, op) in program.operators.enumerated() {
+            guard let op, op.staticScope, let scope = op.scope else { continue }
+            for d in 0..<n {
+                currentDevice = d
+                if case .bool(true)? = scope.evaluate(&self) {} else { applies[o * n + d] = false }
+            }
+        }
     }
 
     // MARK: ingest
+
+    /// The handle of an inventory device, for `ingest(time:device:metric:value:)`.
+    public func device(_ id: String) -> DeviceHandle? { inventory.deviceIndex[id].map(DeviceHandle.init) }
+
+    /// The handle of a declared metric.
+    public func metric(_ name: String) -> MetricHandle? { plan.metricIndex[name].map(MetricHandle.init) }
+
+    /// Fast path: one value of one metric, by handle (no string hashing).
+    @discardableResult
+    public mutating func ingest(time: Double, device: DeviceHandle, metric: MetricHandle, value: Double) -> RejectReason? {
+        scratchValues.removeAll(keepingCapacity: true)
+        scratchValues.append((metric.index, value))
+        return accept(time: time, device: device.index, gateway: nil, strings: [], origin: nil)
+    }
 
     /// Accepts one reading; returns the reason when it is rejected (it is also counted).
     @discardableResult
@@ -186,29 +176,31 @@ public struct Engine: Sendable {
             stats.reject(.unknownDevice, "device '\(reading.device)' is not in the inventory", origin)
             return .unknownDevice
         }
-        var values: [(Int, Double)] = []
+        scratchValues.removeAll(keepingCapacity: true)
+        for (name, v) in reading.metrics {
+            stats.fieldsSeen[name, default: 0] += 1
+            if let m = plan.metricIndex[name] { scratchValues.append((m, v)) }
+        }
+        if scratchValues.count > 1 { scratchValues.sort { $0.0 < $1.0 } }
         var strings: [(Int, String)] = []
-        for (name, v) in reading.metrics.sorted(by: { $0.key < $1.key }) {
-            stats.fieldsSeen[name, default: 0] += 1
-            if let m = plan.metricIndex[name] { values.append((m, v)) }
-        }
-        for (name, v) in reading.attributes.sorted(by: { $0.key < $1.key }) {
-            stats.fieldsSeen[name, default: 0] += 1
-            if let m = plan.metricIndex[name] {
-                stats.reject(.nonNumeric, "metric '\(name)' has the non-numeric value '\(v)'", origin)
-                _ = m
-                continue
+        if !reading.attributes.isEmpty {
+            for (name, v) in reading.attributes.sorted(by: { $0.key < $1.key }) {
+                stats.fieldsSeen[name, default: 0] += 1
+                if plan.metricIndex[name] != nil {
+                    stats.reject(.nonNumeric, "metric '\(name)' has the non-numeric value '\(v)'", origin)
+                    continue
+                }
+                if let s = program.attributeSlots[name] { strings.append((s, v)) }
             }
-            if let s = attributeSlots[name] { strings.append((s, v)) }
         }
-        return accept(time: reading.timestamp, device: d, gateway: reading.gateway, values: values, strings: strings, origin: origin)
+        return accept(time: reading.timestamp, device: d, gateway: reading.gateway, strings: strings, origin: origin)
     }
 
     public mutating func ingest(contentsOf readings: some Sequence<Reading>) {
         for r in readings { ingest(r) }
     }
 
-    /// Fast path for the file decoder: `fieldMetric`/`fieldSlot` map decoder field ids.
+    /// Fast path for the file decoder: field ids map to metrics and attribute slots via `fields`.
     mutating func ingest(
         _ line: inout DecodedLine, fields: inout FieldMapping, names: ByteInterner, origin: ReadingOrigin?
     ) {
@@ -218,13 +210,12 @@ public struct Engine: Sendable {
                 origin)
             return
         }
-        fields.update(names, plan: plan, slots: attributeSlots)
-        var values: [(Int, Double)] = []
-        values.reserveCapacity(line.numbers.count)
+        fields.update(names, plan: plan, slots: program.attributeSlots)
+        scratchValues.removeAll(keepingCapacity: true)
         for (f, v) in line.numbers {
             fields.counts[f] += 1
             let m = fields.metric[f]
-            if m >= 0 { values.append((m, v)) }
+            if m >= 0 { scratchValues.append((m, v)) }
         }
         var strings: [(Int, String)] = []
         for (f, v) in line.strings {
@@ -237,7 +228,7 @@ public struct Engine: Sendable {
             if s >= 0 { strings.append((s, v)) }
         }
         let gateway = line.gateway.map { String(decoding: $0, as: UTF8.self) }
-        accept(time: line.timestamp, device: d, gateway: gateway, values: values, strings: strings, origin: origin)
+        accept(time: line.timestamp, device: d, gateway: gateway, strings: strings, origin: origin)
     }
 
     mutating func recordRejection(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
@@ -249,13 +240,13 @@ public struct Engine: Sendable {
         for (f, n) in fields.counts.enumerated() where n > 0 { stats.fieldsSeen[names.names[f], default: 0] += n }
     }
 
+    /// Validates a reading whose values are in `scratchValues` and queues it in event time.
     @discardableResult
     private mutating func accept(
-        time t: Double, device d: Int, gateway: String?, values: [(Int, Double)], strings: [(Int, String)],
-        origin: ReadingOrigin?
+        time t: Double, device d: Int, gateway: String?, strings: [(Int, String)], origin: ReadingOrigin?
     ) -> RejectReason? {
         guard t.isFinite, t >= earliestAccepted else {
-            stats.reject(.tooOld, "timestamp \(Timestamp.format(t)) is before 2000-01-01", origin)
+            stats.reject(.tooOld, "timestamp \(t.isFinite ? Timestamp.format(t) : "\(t)") is before 2000-01-01", origin)
             return .tooOld
         }
         if let maxTime, t > maxTime + maxForwardJump {
@@ -272,36 +263,93 @@ public struct Engine: Sendable {
                 origin)
             return .late
         }
-        var kept = values
         var outOfRange = false
-        kept.removeAll { (m, v) in
-            if let r = plan.metrics[m].range, !r.contains(v) || v.isNaN {
+        var kept = 0
+        for i in scratchValues.indices {
+            let (m, v) = scratchValues[i]
+            if !(v >= program.rangeLow[m] && v <= program.rangeHigh[m]) {
                 if !outOfRange {
                     stats.reject(
                         .outOfRange,
-                        "\(plan.metrics[m].name) = \(JSONValue.format(v)) is outside [\(JSONValue.format(r.lowerBound)), \(JSONValue.format(r.upperBound))]",
+                        "\(plan.metrics[m].name) = \(JSONValue.format(v)) is outside [\(JSONValue.format(program.rangeLow[m])), \(JSONValue.format(program.rangeHigh[m]))]",
                         origin)
                 }
                 outOfRange = true
-                return true
+                continue
             }
-            return false
+            if kept < slotSize {
+                scratchValues[kept] = (m, v)
+                kept += 1
+            }
         }
-        if outOfRange, kept.isEmpty, strings.isEmpty { return .outOfRange }
+        if outOfRange, kept == 0, strings.isEmpty { return .outOfRange }
         stats.readings += 1
-        stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
-        stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
+        if stats.firstTimestamp == nil || t < stats.firstTimestamp! { stats.firstTimestamp = t }
+        if stats.lastTimestamp == nil || t > stats.lastTimestamp! { stats.lastTimestamp = t }
         maxTime = max(maxTime ?? t, t)
         sequence += 1
-        pending.push(Pending(time: t, sequence: sequence, device: d, gateway: gateway, values: kept, strings: strings))
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else {
+            slot = Int32(poolMetric.count / slotSize)
+            poolMetric.append(contentsOf: repeatElement(0, count: slotSize))
+            poolValue.append(contentsOf: repeatElement(0, count: slotSize))
+        }
+        let base = Int(slot) * slotSize
+        for i in 0..<kept {
+            poolMetric[base + i] = Int32(scratchValues[i].0)
+            poolValue[base + i] = scratchValues[i].1
+        }
+        var g: Int32 = -1
+        if let gateway {
+            if let known = gatewayIndex[gateway] {
+                g = known
+            } else {
+                g = Int32(gatewayNames.count)
+                gatewayIndex[gateway] = g
+                gatewayNames.append(gateway)
+            }
+        }
+        if !strings.isEmpty { pendingStrings[sequence] = strings }
+        let p = Pending(
+            time: t, sequence: sequence, device: Int32(d), gateway: g, slot: slot, count: Int32(kept),
+            hasStrings: !strings.isEmpty)
+        if t >= lastQueued {
+            fifo.append(p)
+            lastQueued = t
+        } else {
+            stragglers.push(p)
+        }
         release(upTo: (maxTime ?? t) - plan.lateness)
         return outOfRange ? .outOfRange : nil
     }
 
+    /// The earliest buffered reading, from the in-order queue or the stragglers.
+    private func nextPending() -> Pending? {
+        let a = fifoHead < fifo.count ? fifo[fifoHead] : nil
+        guard let b = stragglers.min else { return a }
+        guard let a else { return b }
+        return b < a ? b : a
+    }
+
+    private mutating func popPending() {
+        let fromFifo = fifoHead < fifo.count && (stragglers.min.map { !($0 < fifo[fifoHead]) } ?? true)
+        if fromFifo {
+            fifoHead += 1
+            if fifoHead > 4096, fifoHead * 2 > fifo.count {
+                fifo.removeFirst(fifoHead)
+                fifoHead = 0
+            }
+        } else {
+            _ = stragglers.pop()
+        }
+    }
+
     /// Processes buffered readings and timers up to event time `w`.
     private mutating func release(upTo w: Double) {
-        while let next = pending.min, next.time <= w {
-            _ = pending.pop()
+        while let next = nextPending(), next.time <= w {
+            popPending()
             startClocksIfNeeded(at: next.time)
             fireTimers(before: next.time)
             process(next)
@@ -333,12 +381,12 @@ public struct Engine: Sendable {
         guard !clocksStarted else { return }
         clocksStarted = true
         // Devices that never report must still trip `absent`: arm every clock from the first event.
-        for (o, c) in compiled.enumerated() {
-            guard let c, !c.clocks.isEmpty else { continue }
-            let first = c.clocks.map(\.after).min() ?? 0
-            for d in 0..<inventory.count where applies[o]?[d] ?? true {
+        for (o, op) in program.operators.enumerated() {
+            guard let op, !op.clocks.isEmpty else { continue }
+            let first = op.clocks.map(\.after).min() ?? 0
+            for d in 0..<n where applies[o * n + d] {
                 timers.push(Timer(time: t + first, device: d, op: o))
-                clockArmed[o][d] = t + first
+                clockArmed[o * n + d] = t + first
             }
         }
     }
@@ -358,86 +406,115 @@ public struct Engine: Sendable {
     }
 
     private mutating func fire(_ timer: Timer) {
-        if clockArmed[timer.op][timer.device] == timer.time { clockArmed[timer.op][timer.device] = -.infinity }
+        let k = timer.op * n + timer.device
+        if clockArmed[k] == timer.time { clockArmed[k] = -.infinity }
         evaluate(op: timer.op, device: timer.device, at: timer.time)
     }
 
     private mutating func process(_ r: Pending) {
-        let d = r.device
+        let d = Int(r.device)
         let t = r.time
-        processedTime = t
         seen[d] = true
-        for (slot, v) in r.strings { attributes[d][slot] = v }
-        if let g = r.gateway, let slot = gatewaySlot { attributes[d][slot] = g }
-        var ops: [Int] = []
-        for (m, v) in r.values {
-            // A reading older than the device's latest (within lateness, from another file) only adds history.
-            if t >= lastTime[m][d] {
-                lastValue[m][d] = v
-                lastTime[m][d] = t
-            }
-            let keep = plan.retention[m]
-            if keep > 0 { rings[m][d].append(t, v, keep: keep) }
-            ops.append(contentsOf: operatorsForMetric[m])
+        if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
+            for (slot, v) in strings { attributes[d][slot] = v }
         }
-        if r.values.count > 1 { ops = Array(Set(ops)).sorted() }
-        for o in ops { evaluate(op: o, device: d, at: t) }
+        if r.gateway >= 0, let slot = program.gatewaySlot, attributes[d][slot] != gatewayNames[Int(r.gateway)] {
+            attributes[d][slot] = gatewayNames[Int(r.gateway)]
+        }
+        let base = Int(r.slot) * slotSize
+        let count = Int(r.count)
+        for i in 0..<count {
+            let m = Int(poolMetric[base + i])
+            let v = poolValue[base + i]
+            let k = m * n + d
+            // A reading older than the device's latest (within lateness, from another file) only adds history.
+            if t >= lastTime[k] {
+                lastValue[k] = v
+                lastTime[k] = t
+            }
+            if ringMetric[m] { rings[k].append(t, v, keep: plan.retention[m], runningWidths: runningWidths[m]) }
+        }
+        readingStamp += 1
+        for i in 0..<count {
+            let m = Int(poolMetric[base + i])
+            for o in operatorsForMetric[m] where opStamp[o] != readingStamp {
+                opStamp[o] = readingStamp
+                evaluate(op: o, device: d, at: t)
+            }
+        }
+        freeSlots.append(r.slot)
+    }
+
+    private mutating func holds(_ kernel: EngineProgram.Kernel, device d: Int, at t: Double) -> Bool {
+        switch kernel {
+        case .threshold(let a, let op, let value):
+            stamp += 1
+            currentDevice = d
+            now = t
+            guard let v = aggregateValueUpdating(a, device: d, at: t)?.number, !v.isNaN else { return false }
+            return RuntimeExpression.order(op, v, value)
+        case .general(let e):
+            if case .bool(true)? = value(e, device: d, at: t) { return true }
+            return false
+        }
     }
 
     private mutating func evaluate(op o: Int, device d: Int, at t: Double) {
-        guard let c = compiled[o] else { return }
-        if let flags = applies[o] {
-            if !flags[d] { return }
-        } else if let scope = c.scope {
+        guard opActive[o] else { return }
+        let k = o * n + d
+        if !applies[k] { return }
+        if let scope = opDynamicScope[o] {
             guard case .bool(true)? = value(scope, device: d, at: t) else {
-                if phase[o][d] == 2 { resolve(op: o, device: d, at: t) }
-                phase[o][d] = 0
+                if phase[k] == 2 { resolve(op: o, device: d, at: t) }
+                phase[k] = 0
                 return
             }
         }
-        let holds: Bool
-        if case .bool(true)? = value(c.condition, device: d, at: t) { holds = true } else { holds = false }
-        switch phase[o][d] {
+        guard let condition = opCondition[o] else { return }
+        let holding = holds(condition, device: d, at: t)
+        let forDuration = opFor[o]
+        switch phase[k] {
         case 0:
-            if holds {
-                if c.forDuration <= 0 {
+            if holding {
+                if forDuration <= 0 {
                     fire(op: o, device: d, since: t, at: t)
                 } else {
-                    phase[o][d] = 1
-                    since[o][d] = t
-                    timers.push(Timer(time: t + c.forDuration, device: d, op: o))
+                    phase[k] = 1
+                    since[k] = t
+                    timers.push(Timer(time: t + forDuration, device: d, op: o))
                 }
             }
         case 1:
-            if !holds {
-                phase[o][d] = 0
-            } else if t - since[o][d] >= c.forDuration {
-                fire(op: o, device: d, since: since[o][d] + c.forDuration, at: t)
+            if !holding {
+                phase[k] = 0
+            } else if t - since[k] >= forDuration {
+                fire(op: o, device: d, since: since[k] + forDuration, at: t)
             }
         default:
-            if let clear = c.clear {
-                if case .bool(true)? = value(clear, device: d, at: t) { resolve(op: o, device: d, at: t) }
-            } else if !holds {
+            if let clear = opClear[o] {
+                if holds(clear, device: d, at: t) { resolve(op: o, device: d, at: t) }
+            } else if !holding {
                 resolve(op: o, device: d, at: t)
             }
         }
-        if !c.clocks.isEmpty { armClock(op: o, device: d, at: t, c.clocks) }
+        if !opClocks[o].isEmpty { armClock(op: o, device: d, at: t, opClocks[o]) }
     }
 
     /// Schedules the next event time at which an absent/age threshold elapses for this device.
     private mutating func armClock(op o: Int, device d: Int, at t: Double, _ clocks: [(metric: Int, after: Double)]) {
         var next = Double.infinity
         for (m, after) in clocks {
-            let last = lastTime[m][d]
+            let last = lastTime[m * n + d]
             guard last.isFinite else { continue }
             let due = last + after
             if due > t { next = min(next, due) }
         }
         // Due times only move later as readings arrive: an earlier pending timer re-arms when it fires.
-        let armed = clockArmed[o][d]
+        let k = o * n + d
+        let armed = clockArmed[k]
         if next.isFinite, !(armed > t && armed <= next) {
             timers.push(Timer(time: next, device: d, op: o))
-            clockArmed[o][d] = next
+            clockArmed[k] = next
         }
     }
 
@@ -453,12 +530,12 @@ public struct Engine: Sendable {
     private mutating func fire(op o: Int, device d: Int, since start: Double, at t: Double) {
         let op = plan.operators[o]
         let rule = op.rule
-        phase[o][d] = 2
-        since[o][d] = start
+        phase[o * n + d] = 2
+        since[o * n + d] = start
         var v: Double?
         var valueIsDuration = false
-        if let a = compiled[o]?.valueAggregate {
-            switch aggregateValue(a, device: d, at: t) {
+        if let a = program.operators[o]?.valueAggregate {
+            switch aggregateValueUpdating(a, device: d, at: t) {
             case .number(let n)?: v = n
             case .duration(let s)?:
                 v = s
@@ -482,17 +559,18 @@ public struct Engine: Sendable {
             rule: rule.id, kind: rule.kind, pack: rule.pack, device: inventory.rows[d][0], severity: rule.severity,
             since: start, until: nil, value: v, summary: summary(rule, device: d, value: v, duration: valueIsDuration), labels: rule.labels,
             evidence: evidence, maintenance: rule.maintenance)
-        openEpisode[o][d] = Int32(episodes.count)
+        openEpisode[o * n + d] = Int32(episodes.count)
         episodes.append(episode)
         newEvents.append(AlertEvent(change: .fired, time: start, episode: episode))
     }
 
     private mutating func resolve(op o: Int, device d: Int, at t: Double) {
-        phase[o][d] = 0
-        let e = Int(openEpisode[o][d])
+        let k = o * n + d
+        phase[k] = 0
+        let e = Int(openEpisode[k])
         guard e >= 0 else { return }
         episodes[e].until = t
-        openEpisode[o][d] = -1
+        openEpisode[k] = -1
         newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[e]))
     }
 
@@ -534,7 +612,7 @@ public struct Engine: Sendable {
             default: break
             }
         }
-        if let slot = attributeSlots[name] { return attributes[d][slot] }
+        if let slot = program.attributeSlots[name] { return attributes[d][slot] }
         return ""
     }
 
@@ -547,40 +625,38 @@ public struct Engine: Sendable {
     // MARK: inputs
 
     func aggregateValue(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
-        let a = plan.aggregates[id]
-        let m = a.metric
-        switch a.ref.function {
+        let m = program.aggregateMetric[id]
+        let k = m * n + d
+        switch program.aggregateFunction[id] {
         case .last:
-            let v = lastValue[m][d]
+            let v = lastValue[k]
             return v.isNaN ? nil : .number(v)
         case .age:
-            let last = lastTime[m][d]
+            let last = lastTime[k]
             return last.isFinite ? .duration(t - last) : nil
         case .absent:
-            let last = lastTime[m][d]
-            return .bool(!(last.isFinite && last > t - (a.ref.seconds ?? 0)))
-        default:
-            guard plan.retention[m] > 0, let w = a.ref.seconds else { return nil }
-            return rings[m][d].aggregate(a.ref.function, at: t, width: w).map { .number($0) }
+            let last = lastTime[k]
+            return .bool(!(last.isFinite && last > t - program.aggregateWidth[id]))
+        case let f:
+            guard program.ringMetric[m] else { return nil }
+            return rings[k].aggregate(f, at: t, width: program.aggregateWidth[id]).map { .number($0) }
         }
     }
 
-    /// Inputs for static scopes: attributes only.
-    private struct DeviceInputs: EvaluationInputs {
-        let attributes: [String]
-        let now: Double
-        let lookup: (Int) -> RuntimeValue?
-        func attribute(_ slot: Int) -> String? {
-            slot < attributes.count && !attributes[slot].isEmpty ? attributes[slot] : nil
-        }
-        mutating func aggregate(_ id: Int) -> RuntimeValue? { lookup(id) }
+    /// Like `aggregateValue`, but reads (and advances) the running sums where the function has them.
+    mutating func aggregateValueUpdating(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
+        let r = program.runningIndex[id]
+        guard r >= 0 else { return aggregateValue(id, device: d, at: t) }
+        let k = program.aggregateMetric[id] * n + d
+        return rings[k].runningValue(r, program.aggregateFunction[id], at: t, width: program.aggregateWidth[id])
+            .map { .number($0) }
     }
 
     // MARK: queries for reports
 
     /// Attribute value of a device by name ("" when unknown).
     public func attribute(_ name: String, device: String) -> String {
-        guard let d = inventory.deviceIndex[device], let slot = attributeSlots[name] else { return "" }
+        guard let d = inventory.deviceIndex[device], let slot = program.attributeSlots[name] else { return "" }
         return attributes[d][slot]
     }
 
@@ -589,7 +665,7 @@ public struct Engine: Sendable {
 
     /// Devices a rule applies to (by its static `where`), for the "fires for most devices" check.
     public func applicableDevices(rule index: Int) -> Int {
-        applies[index]?.count { $0 } ?? inventory.count
+        (0..<n).count { applies[index * n + $0] }
     }
 }
 
@@ -602,7 +678,7 @@ extension Engine: EvaluationInputs {
     /// Shared aggregates are computed once per (device, time) evaluation, whichever rule asks.
     mutating func aggregate(_ id: Int) -> RuntimeValue? {
         if memoStamp[id] == stamp { return memoValue[id] }
-        let v = aggregateValue(id, device: currentDevice, at: now)
+        let v = aggregateValueUpdating(id, device: currentDevice, at: now)
         memoStamp[id] = stamp
         memoValue[id] = v
         return v

@@ -1,11 +1,23 @@
 /// The raw (time, value) points of one metric of one device, oldest first, trimmed to the
-/// longest window any rule reads.
+/// longest window any rule reads. Points are addressed by absolute index (dropped points keep
+/// their numbers) so running windows can point into the ring.
 struct WindowRing: Sendable {
     private var times: ContiguousArray<Double> = []
     private var values: ContiguousArray<Double> = []
     private var start = 0
+    /// Absolute index of `times[0]`.
+    private var base = 0
+    /// Running sums of the windows rules read on this metric, in the order of the program.
+    var running: ContiguousArray<RunningWindow> = []
 
     var count: Int { times.count - start }
+    /// Absolute index one past the newest point.
+    var endIndex: Int { base + times.count }
+    /// Absolute index of the oldest point kept.
+    var startIndex: Int { base + start }
+
+    func time(_ absolute: Int) -> Double { times[absolute - base] }
+    func value(_ absolute: Int) -> Double { values[absolute - base] }
 
     mutating func append(_ t: Double, _ v: Double, keep: Double) {
         times.append(t)
@@ -15,6 +27,7 @@ struct WindowRing: Sendable {
         if start > 64, start * 2 > times.count {
             times.removeFirst(start)
             values.removeFirst(start)
+            base += start
             start = 0
         }
     }
@@ -30,7 +43,7 @@ struct WindowRing: Sendable {
         return lo
     }
 
-    /// Computes a window function over (t − w, t]; nil when the window is empty (or too small).
+    /// Computes a window function over (t − w, t] by scanning; nil when the window is empty.
     func aggregate(_ f: WindowFunction, at t: Double, width w: Double) -> Double? {
         let lo = firstIndex(after: t - w)
         var hi = times.count
@@ -90,6 +103,125 @@ struct WindowRing: Sendable {
             guard d > 0 else { return nil }
             return (Double(n) * sxy - sx * sy) / d
         case .last, .age, .absent, .count:
+            return nil
+        }
+    }
+}
+
+/// Running sums of one window aggregate for one device, so avg/sum/count/stddev/slope/rate/
+/// delta cost O(1) per reading instead of a scan of the window. Lives inside its ring.
+struct RunningWindow: Sendable {
+    /// Absolute ring index of the oldest point inside the window.
+    var head = 0
+    var n = 0
+    var sum = 0.0
+    var sumSquares = 0.0
+    var sx = 0.0
+    var sxx = 0.0
+    var sxy = 0.0
+    /// Origin of x (hours) for the slope sums, reset when the window empties or is recomputed.
+    var origin = 0.0
+    var evictions = 0
+
+    static func supports(_ f: WindowFunction) -> Bool {
+        switch f {
+        case .avg, .sum, .count, .stddev, .slope, .rate, .delta: true
+        default: false
+        }
+    }
+
+    mutating func include(_ t: Double, _ v: Double) {
+        let x = (t - origin) / 3600
+        n += 1
+        sum += v
+        sumSquares += v * v
+        sx += x
+        sxx += x * x
+        sxy += x * v
+    }
+
+    mutating func exclude(_ t: Double, _ v: Double) {
+        let x = (t - origin) / 3600
+        n -= 1
+        sum -= v
+        sumSquares -= v * v
+        sx -= x
+        sxx -= x * x
+        sxy -= x * v
+    }
+}
+
+extension WindowRing {
+    /// Drops points with time ≤ `cutoff` from running window `i`; recomputes from the ring now
+    /// and then so rounding errors of the running subtraction cannot build up.
+    mutating func evictRunning(_ i: Int, before cutoff: Double) {
+        let current = running[i]
+        if current.n > 0, current.head >= startIndex, current.head < endIndex, time(current.head) > cutoff { return }
+        var w = current
+        w.head = max(w.head, startIndex)
+        var dropped = false
+        while w.n > 0, w.head < endIndex, time(w.head) <= cutoff {
+            w.exclude(time(w.head), value(w.head))
+            w.head += 1
+            w.evictions += 1
+            dropped = true
+        }
+        if w.n == 0 {
+            w = RunningWindow()
+            w.head = endIndex
+        } else if dropped, w.evictions >= 512 {
+            let from = w.head
+            w = RunningWindow()
+            w.head = from
+            w.origin = time(from)
+            for j in from..<endIndex { w.include(time(j), value(j)) }
+        }
+        running[i] = w
+    }
+
+    /// Appends a point: running windows first drop what leaves them, then the ring trims to
+    /// `keep`, then every running window takes the new point.
+    mutating func append(_ t: Double, _ v: Double, keep: Double, runningWidths: [Double]) {
+        while running.count < runningWidths.count { running.append(RunningWindow()) }
+        for (i, w) in runningWidths.enumerated() { evictRunning(i, before: t - w) }
+        append(t, v, keep: keep)
+        let last = endIndex - 1
+        for i in runningWidths.indices {
+            if running[i].n == 0 {
+                running[i].head = last
+                running[i].origin = t
+            }
+            running[i].include(t, v)
+        }
+    }
+
+    /// The running aggregate `i` at time `t` (≥ the newest point), evicting what left the window.
+    mutating func runningValue(_ i: Int, _ f: WindowFunction, at t: Double, width w: Double) -> Double? {
+        guard i < running.count else { return f == .count ? 0 : nil }
+        evictRunning(i, before: t - w)
+        let r = running[i]
+        if f == .count { return Double(r.n) }
+        guard r.n > 0 else { return nil }
+        let count = Double(r.n)
+        switch f {
+        case .avg: return r.sum / count
+        case .sum: return r.sum
+        case .stddev:
+            guard r.n > 1 else { return 0 }
+            let variance = (r.sumSquares - r.sum * r.sum / count) / (count - 1)
+            return max(0, variance).squareRoot()
+        case .slope:
+            guard r.n > 1 else { return nil }
+            let d = count * r.sxx - r.sx * r.sx
+            guard d > 1e-12 * max(1, count * r.sxx) else { return nil }
+            return (count * r.sxy - r.sx * r.sum) / d
+        case .delta:
+            return value(endIndex - 1) - value(r.head)
+        case .rate:
+            let last = endIndex - 1
+            guard r.n > 1, time(last) > time(r.head) else { return nil }
+            return (value(last) - value(r.head)) / (time(last) - time(r.head)) * 3600
+        default:
             return nil
         }
     }

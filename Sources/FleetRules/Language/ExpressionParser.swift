@@ -17,6 +17,10 @@ public struct ExpressionParser {
     private let locator: ScalarLocator
     private var tokens: [Token] = []
     private var index = 0
+    /// Nesting of the tree being built (groups, operands, chained operators); bounded so that
+    /// the recursive parser, checker and evaluator cannot exhaust the stack.
+    private var depth = 0
+    static let maxDepth = 100
 
     /// Parses `text`; problems go to `diagnostics` and nil is returned.
     public static func parse(
@@ -253,7 +257,19 @@ public struct ExpressionParser {
         }
     }
 
+    private mutating func nest(at token: Token) throws {
+        depth += 1
+        if depth > Self.maxDepth {
+            throw failure(
+                "the expression nests deeper than \(Self.maxDepth) levels", at: token,
+                hint: "split it into macros, or use `in [..]` instead of long chains of `or`")
+        }
+    }
+
     private mutating func parseExpression(minPrecedence: Int) throws -> Expression {
+        let entryDepth = depth
+        defer { depth = entryDepth }
+        try nest(at: current)
         var lhs = try parseUnary(minPrecedence: minPrecedence)
         while true {
             let t = current
@@ -263,6 +279,8 @@ public struct ExpressionParser {
                     hint: s == "=" ? "compare with `==`" : "write `\(s == "&&" ? "and" : "or")`")
             }
             guard let op = binaryOperator(t), op.precedence >= minPrecedence else { break }
+            // Each chained operator puts the tree built so far one level deeper.
+            try nest(at: t)
             _ = advance()
             if op == .in, case .identifier("not") = current.kind {
                 throw failure("`in not` is not an operator", at: current, hint: "write `not (x in list)`")
@@ -289,6 +307,9 @@ public struct ExpressionParser {
             throw failure("unknown operator '!'", at: t, hint: "write `not`")
         }
         if case .symbol("-") = t.kind {
+            let entryDepth = depth
+            defer { depth = entryDepth }
+            try nest(at: t)
             _ = advance()
             let operand = try parseUnary(minPrecedence: 7)
             if case .number(let n, let p) = operand.kind {

@@ -27,6 +27,29 @@ public struct Replay {
         engine.finish()
     }
 
+    /// Telemetry already in memory (a request body, a benchmark), decoded into the engine; the
+    /// engine is not finished, so a live service can keep feeding it.
+    public static func feed(
+        _ engine: inout Engine, bytes: [UInt8], format: Format = .jsonLines, origin: String = "input"
+    ) {
+        var decoder = TelemetryDecoder()
+        var mapping = FieldMapping(inventory: engine.inventory)
+        var splitter = LineSplitter()
+        let f: TelemetryDecoder.Format = format == .csv ? .csv : .jsonLines
+        for chunk in [bytes, []] {
+            splitter.feed(chunk) { line, number in
+                let at = ReadingOrigin(file: origin, line: number)
+                if let (reason, message) = decoder.decode(line, format: f, accept: { decoded, names in
+                    engine.ingest(&decoded, fields: &mapping, names: names, origin: at)
+                }) {
+                    engine.rejectLine(reason, message, at)
+                }
+            }
+        }
+        mapping.update(decoder.fields, plan: engine.plan, slots: [:])
+        engine.absorb(mapping, names: decoder.fields)
+    }
+
     /// One file, decoded straight from its bytes into the engine.
     static func stream(_ engine: inout Engine, path: String, progress: Progress?) throws {
         let source = try ByteSource(path: path)

@@ -1,0 +1,126 @@
+/// The immutable, shared part of an engine: operators lowered to runtime form, which operators
+/// each metric wakes, metric ranges and attribute slots. One instance serves any number of engines.
+final class EngineProgram: Sendable {
+    /// How a condition is evaluated: common threshold shapes skip the expression interpreter.
+    enum Kernel: Sendable {
+        case threshold(aggregate: Int, op: ComparisonOperator, value: Double)
+        case general(RuntimeExpression)
+    }
+
+    struct Operator: Sendable {
+        var condition: Kernel
+        var clear: Kernel?
+        var scope: RuntimeExpression?
+        /// Scope decided once per device from inventory attributes.
+        var staticScope: Bool
+        var forDuration: Double
+        var valueAggregate: Int?
+        /// (metric, duration) pairs whose elapsing can flip the condition (absent/age).
+        var clocks: [(metric: Int, after: Double)]
+    }
+
+    let operators: [Operator?]
+    let operatorsForMetric: [[Int]]
+    let attributeSlots: [String: Int]
+    let attributeCount: Int
+    let rangeLow: [Double]
+    let rangeHigh: [Double]
+    /// Offset of each metric's rings in the flat ring array, or -1 when only the latest value is kept.
+    let ringMetric: [Bool]
+    let aggregateMetric: [Int]
+    let aggregateFunction: [WindowFunction]
+    let aggregateWidth: [Double]
+    /// Per aggregate, its position among its metric's running (incremental) aggregates, or -1.
+    let runningIndex: [Int]
+    /// Per metric, the widths of its running aggregates, in position order.
+    let runningWidths: [[Double]]
+    let siteSlot: Int?
+    let gatewaySlot: Int?
+
+    init(plan: EvaluationPlan, inventory: Inventory) {
+        var slots: [String: Int] = [:]
+        for (i, c) in inventory.columns.enumerated() { slots[c] = i }
+        // Attributes the rules use but the inventory lacks still get a slot: telemetry may report them.
+        for name in plan.policy.attributes.keys.sorted() where slots[name] == nil { slots[name] = slots.count }
+        attributeSlots = slots
+        attributeCount = slots.count
+        siteSlot = slots["site"]
+        gatewaySlot = slots["gateway"]
+        rangeLow = plan.metrics.map { $0.range?.lowerBound ?? -.infinity }
+        rangeHigh = plan.metrics.map { $0.range?.upperBound ?? .infinity }
+        ringMetric = plan.retention.map { $0 > 0 }
+        aggregateMetric = plan.aggregates.map(\.metric)
+        aggregateFunction = plan.aggregates.map(\.ref.function)
+        aggregateWidth = plan.aggregates.map { $0.ref.seconds ?? 0 }
+        var running: [Int] = []
+        var widths = Array(repeating: [Double](), count: plan.metrics.count)
+        for a in plan.aggregates {
+            if RunningWindow.supports(a.ref.function), let w = a.ref.seconds {
+                running.append(widths[a.metric].count)
+                widths[a.metric].append(w)
+            } else {
+                running.append(-1)
+            }
+        }
+        runningIndex = running
+        runningWidths = widths
+
+        var index: [WindowRef: Int] = [:]
+        for a in plan.aggregates { index[a.ref] = a.id }
+        let slot = { (name: String) in slots[name] ?? 0 }
+        let aggregate = { (ref: WindowRef) in index[ref] ?? 0 }
+        func kernel(_ e: TypedExpression) -> Kernel {
+            switch e {
+            case .compare(let op, .window(let f, let m, let s), .constant(.number(let v))) where f != .absent && f != .age:
+                return .threshold(aggregate: aggregate(WindowRef(function: f, metric: m, seconds: s)), op: op, value: v)
+            default:
+                return .general(RuntimeExpression(e, attributeSlot: slot, aggregateId: aggregate))
+            }
+        }
+        var ops: [Operator?] = []
+        var forMetric = Array(repeating: [Int](), count: plan.metrics.count)
+        for (o, op) in plan.operators.enumerated() {
+            guard case .condition(let condition, let forDuration, let clear) = op.evaluation else {
+                ops.append(nil)
+                continue
+            }
+            var clocks: [(Int, Double)] = []
+            condition.visit { node in
+                if case .window(.absent, let metric, let w?) = node, let mi = plan.metricIndex[metric] {
+                    clocks.append((mi, w))
+                }
+                // `age(m) > 2h` turns true just after the threshold: event time resolves to whole seconds.
+                if case .compare(_, .window(.age, let metric, _), .constant(.duration(let d))) = node,
+                    let mi = plan.metricIndex[metric]
+                {
+                    clocks.append((mi, d))
+                    clocks.append((mi, d + 1))
+                }
+                if case .compare(_, .constant(.duration(let d)), .window(.age, let metric, _)) = node,
+                    let mi = plan.metricIndex[metric]
+                {
+                    clocks.append((mi, d))
+                    clocks.append((mi, d + 1))
+                }
+            }
+            let firstWindow = condition.windows.first { $0.function != .absent }
+            var staticScope = false
+            if let scope = op.rule.scope {
+                var mentionsNow = false
+                scope.visit { if case .now = $0 { mentionsNow = true } }
+                staticScope = scope.windows.isEmpty && !mentionsNow
+            }
+            ops.append(
+                Operator(
+                    condition: kernel(condition), clear: clear.map(kernel),
+                    scope: op.rule.scope.map { RuntimeExpression($0, attributeSlot: slot, aggregateId: aggregate) },
+                    staticScope: staticScope, forDuration: forDuration, valueAggregate: firstWindow.map(aggregate),
+                    clocks: clocks))
+            for id in op.aggregates where !forMetric[plan.aggregates[id].metric].contains(o) {
+                forMetric[plan.aggregates[id].metric].append(o)
+            }
+        }
+        operators = ops
+        operatorsForMetric = forMetric.map { $0.sorted() }
+    }
+}
