@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 BIN = .build/debug/fleetrules
 
-.PHONY: all deps build test demo schema clean
+.PHONY: all deps build test demo schema bench clean
 
 all: build
 
@@ -23,12 +23,21 @@ build: deps
 test: build
 	$(SWIFT) test $(BUILD_FLAGS)
 	python3 scripts/validate_schema.py $(BIN) rules
+	$(BIN) check rules/ --warnings-as-errors
+	.build/debug/embedding-example > /dev/null
 
+# The main job on the example fleet: check the packs, then replay three days of telemetry.
 demo: build
 	$(BIN) check rules/
+	$(BIN) run rules/ --telemetry examples/fleet/telemetry.jsonl.gz --inventory examples/fleet/inventory.csv --format table
 
 schema: build
 	@$(BIN) schema
+
+# Release-build figures for the engine's throughput targets (see docs/PERFORMANCE.md).
+bench:
+	$(SWIFT) build -c release
+	.build/release/fleetrules bench --devices 10000 --readings 1000000
 
 clean:
 	rm -rf .build

@@ -28,7 +28,11 @@ enum CLI {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
         let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
         let stderrData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -116,5 +120,135 @@ enum CLI {
         #expect(r.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         #expect(object?["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
+    }
+}
+
+@Suite(.serialized) struct PlanAndRunCommandTests {
+    static let telemetry = "examples/fleet/telemetry.jsonl.gz"
+    static let inventory = "examples/fleet/inventory.csv"
+
+    @Test func planSharesAggregatesAcrossRules() throws {
+        let path = try CLI.temporaryFile(
+            "p.yaml",
+            """
+            fleetrules: 1
+            pack: p
+            metrics:
+              temperature: { unit: celsius, range: [-40, 125] }
+            rules:
+              - alert: warm
+                when: avg(temperature, 1h) > 30
+              - alert: cold
+                when: avg(temperature, 1h) < 2
+            """)
+        let text = try CLI.run(["plan", path])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("#0 avg(temperature, 1h)  ← warm, cold  shared by 2 rules"))
+        let json = try CLI.run(["plan", path, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let aggregates = try #require(object?["aggregates"] as? [[String: Any]])
+        #expect(aggregates.count == 1)
+        #expect(aggregates.first?["readers"] as? [String] == ["warm", "cold"])
+        let dot = try CLI.run(["plan", path, "--format", "dot"])
+        #expect(dot.stdout.hasPrefix("digraph plan {"))
+        #expect(dot.stdout.contains("a0 -> r0;") && dot.stdout.contains("a0 -> r1;"))
+    }
+
+    @Test func planOfTheExamplePacks() throws {
+        let r = try CLI.run(["plan", "rules/"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("bytes of state per device"))
+    }
+
+    @Test func runWritesTheJSONReport() throws {
+        let out = try CLI.temporaryFile("report.json", "")
+        let r = try CLI.run(["run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: out))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(report["format"] as? Int == 1)
+        for key in ["pack", "window", "input", "alerts", "maintenance", "rebalancing", "compliance"] {
+            #expect(report[key] != nil, "missing \(key)")
+        }
+        let input = try #require(report["input"] as? [String: Any])
+        #expect((input["rejected"] as? [String: Int])?["unknown_device"] == 1)
+    }
+
+    @Test func runTableSortsAlertsByPriority() throws {
+        let r = try CLI.run(["run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--format", "table"])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("PRIO") })
+        var priorities: [Double] = []
+        for line in lines[(header + 1)...] {
+            guard let p = Double(line.split(separator: " ").first ?? "") else { break }
+            priorities.append(p)
+        }
+        #expect(priorities.count > 5)
+        #expect(priorities == priorities.sorted(by: >))
+    }
+
+    @Test func strictFailsOnRejectedInput() throws {
+        let r = try CLI.run(["run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--strict", "--format", "json"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("rejected (--strict)"))
+    }
+
+    @Test func runReadsStdin() throws {
+        let rules = try CLI.temporaryFile(
+            "s.yaml",
+            """
+            fleetrules: 1
+            pack: s
+            metrics:
+              battery_pct: { unit: percent, range: [0, 100] }
+            rules:
+              - alert: empty
+                when: last(battery_pct) < 5
+            """)
+        let line = #"{"ts":"2026-03-01T00:00:00Z","device":"d-0001","battery_pct":3}"#
+        let r = try CLI.run(["run", rules, "--telemetry", "-", "--inventory", Self.inventory, "--format", "json"], stdin: line + "\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"rule\": \"empty\""))
+    }
+
+    @Test func checkWithDataReportsNamesAndSilentRules() throws {
+        let r = try CLI.run(["check", "rules/", "--data", Self.telemetry, "--inventory", Self.inventory])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.stdout.contains("warning[W0404]: rule 'battery-critical' never fired"))
+        #expect(r.stdout.contains("warning[W0407]: unknown_device: device 'd-9999' is not in the inventory"))
+        let misspelt = try CLI.temporaryFile(
+            "m.yaml",
+            """
+            fleetrules: 1
+            pack: m
+            metrics:
+              battery_pc: { unit: percent, range: [0, 100] }
+            rules:
+              - alert: low
+                when: last(battery_pc) < 20
+            """)
+        let m = try CLI.run(["check", misspelt, "--data", Self.telemetry, "--inventory", Self.inventory])
+        #expect(m.stdout.contains("m.yaml:4:3: warning[W0401]: metric 'battery_pc' (read by low) never occurs in the data"))
+        #expect(m.stdout.contains("did you mean 'battery_pct'?"))
+    }
+
+    @Test func missingTelemetryIsAUsageError() throws {
+        #expect(try CLI.run(["run", "rules/", "--telemetry", "nope.jsonl", "--inventory", Self.inventory]).status == 2)
+        #expect(try CLI.run(["run", "rules/", "--inventory", Self.inventory]).status == 2)
+    }
+
+    @Test func embeddingExampleRuns() throws {
+        let binary = CLI.binary.deletingLastPathComponent().appendingPathComponent("embedding-example")
+        let process = Process()
+        process.executableURL = binary
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(text.contains("fired 2026-03-01T00:40:00Z battery-low sensor-1 battery at 16%"))
+        #expect(text.contains("alerts: 1, readings: 24"))
     }
 }

@@ -294,8 +294,20 @@ struct DecodeContext {
 
     /// A boolean condition, checked; nil after reporting problems.
     mutating func condition(_ node: YAMLNode, _ place: String) -> Checked? {
-        guard let e = expression(node, place) else { return nil }
-        return checker.condition(e, &diagnostics)
+        guard let e = expression(node, place), let c = checker.condition(e, &diagnostics) else { return nil }
+        return withinExpansionLimit(c, place)
+    }
+
+    /// The checked expression, or nil with E0213 when inlining its macros makes it too large.
+    private mutating func withinExpansionLimit(_ c: Checked, _ place: String) -> Checked? {
+        let limit = ExpressionChecker.maxExpandedNodes
+        guard c.expr.expandedSize(limit: limit) <= limit else {
+            diagnostics.error(
+                .expansionLimit, "\(place) expands to more than \(limit) nodes once its macros are inlined", at: c.range,
+                hint: "macros are inlined where they are used; refer to a large macro fewer times")
+            return nil
+        }
+        return c
     }
 
     /// A numeric expression such as `avg(humidity, 1h)`.
@@ -305,7 +317,7 @@ struct DecodeContext {
             diagnostics.error(.typeMismatch, "\(place) must be a number, but this is a \(c.type)", at: e.range)
             return nil
         }
-        return c
+        return withinExpansionLimit(c, place)
     }
 
     /// A metric name declared under `metrics:`.

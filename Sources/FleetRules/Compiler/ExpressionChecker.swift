@@ -31,6 +31,9 @@ struct ExpressionChecker {
 
     init(scope: Scope) { self.scope = scope }
 
+    /// Largest condition, macros inlined, that a rule or macro may expand to (billion-laughs guard).
+    static let maxExpandedNodes = 100_000
+
     /// Checks a condition that must be boolean; reports E0212 otherwise.
     mutating func condition(_ e: Expression, _ d: inout DiagnosticBag) -> Checked? {
         guard let c = check(e, &d) else { return nil }
@@ -71,6 +74,13 @@ struct ExpressionChecker {
         var result: Checked?
         if let expression = decl.expression { result = condition(expression, &d) }
         macroStack.removeLast()
+        if let r = result, r.expr.expandedSize(limit: Self.maxExpandedNodes) > Self.maxExpandedNodes {
+            d.error(
+                .expansionLimit,
+                "macro '\(name)' expands to more than \(Self.maxExpandedNodes) nodes once the macros it uses are inlined",
+                at: decl.location, hint: "a macro that uses another macro twice doubles in size; use each macro once")
+            result = nil
+        }
         if macroResults[name] == nil { macroResults[name] = .some(result) }
         return .some(macroResults[name] ?? nil)
     }

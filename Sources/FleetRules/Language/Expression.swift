@@ -114,9 +114,14 @@ public struct ScalarLocator: Sendable {
         }
         var last = SourcePosition(line: start.line, column: start.column)
         var i = 0
+        var src: [Unicode.Scalar] = []
+        var srcLine = 0
         while i < v.count {
             guard line >= 1, line - 1 < sourceLines.count else { return nil }
-            let src = Array(sourceLines[line - 1].unicodeScalars)
+            if srcLine != line {
+                src = Array(sourceLines[line - 1].unicodeScalars)
+                srcLine = line
+            }
             let here = k < src.count ? src[k] : nil
             if let here, here == v[i], !(style == .doubleQuoted && here == "\\") {
                 last = SourcePosition(line: line, column: k + 1)

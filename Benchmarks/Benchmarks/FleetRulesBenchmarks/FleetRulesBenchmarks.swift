@@ -1,0 +1,61 @@
+import Benchmark
+import FleetRules
+import Foundation
+
+/// The performance targets of the engine, measured on a synthetic fleet of 10k devices:
+/// decode 1M JSON lines, run the rules/ packs over 1M readings, ingest 1M readings through the
+/// embedding API (threshold rules), with thresholds so a regression fails `swift package benchmark`.
+let benchmarks: @Sendable () -> Void = {
+    let devices = 10_000
+    let readings = 1_000_000
+    let telemetry = Workloads.telemetry(devices: devices, readings: readings)
+    let inventory = Workloads.inventory(devices: devices)
+    let rulesPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("rules").path
+
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
+        scalingFactor: .mega,
+        maxDuration: .seconds(20),
+        maxIterations: 5
+    )
+
+    Benchmark("decode 1M JSON lines") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(Workloads.decode(telemetry))
+        }
+    }
+
+    if let policy = try? Policy.load(paths: [rulesPath]) {
+        let plan = policy.compile()
+        Benchmark("run rules/ over 1M readings") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(Workloads.replay(plan, inventory: inventory, bytes: telemetry).stats.readings)
+            }
+        }
+    }
+
+    if let threshold = try? Policy.parse(Workloads.thresholdPack).compile() {
+        let batch = Workloads.readings(devices: devices, count: readings)
+        Benchmark("embedding API ingest 1M readings, threshold rules") { benchmark in
+            for _ in benchmark.scaledIterations {
+                var engine = Engine(plan: threshold, inventory: inventory)
+                engine.ingest(contentsOf: batch)
+                engine.finish()
+                blackHole(engine.episodes.count)
+            }
+        }
+        Benchmark("embedding API ingest with handles, 1M readings") { benchmark in
+            for _ in benchmark.scaledIterations {
+                var engine = Engine(plan: threshold, inventory: inventory)
+                guard let metric = engine.metric("battery_pct") else { return }
+                let handles = (0..<devices).compactMap { engine.device("d-\($0)") }
+                for (i, r) in batch.enumerated() {
+                    engine.ingest(time: r.timestamp, device: handles[i % devices], metric: metric, value: r.metrics["battery_pct"] ?? 0)
+                }
+                engine.finish()
+                blackHole(engine.episodes.count)
+            }
+        }
+    }
+}
