@@ -251,11 +251,16 @@ public struct PolicyLoader: Sendable {
         }
         guard let version = entries.first(where: { $0.name == "fleetrules" }) else {
             // A misspelled version key is reported where it is written, with the right spelling.
-            let misspelled = entries.first { Suggestion.closest(to: $0.name, in: ["fleetrules"]) != nil }
+            let misspelled = entries.first {
+                $0.name == "version" || Suggestion.closest(to: $0.name, in: ["fleetrules"]) != nil
+            }
             ctx.diagnostics.error(
                 .version, "missing the version key `fleetrules: 1`", at: misspelled?.key.range ?? root.range,
-                hint: misspelled.map { "did you mean 'fleetrules' instead of '\($0.name)'?" }
-                    ?? "add `fleetrules: 1` as the first line")
+                hint: misspelled.map {
+                    $0.name == "version"
+                        ? "the version key is named `fleetrules`: write `fleetrules: 1`"
+                        : "did you mean 'fleetrules' instead of '\($0.name)'?"
+                } ?? "add `fleetrules: 1` as the first line")
             return nil
         }
         if case .scalar("1", let style) = version.value.kind, style != .plain {

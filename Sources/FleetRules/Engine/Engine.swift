@@ -40,6 +40,8 @@ public struct Engine: Sendable {
     // Devices.
     private var attributes: [[String]]
     private var seen: [Bool]
+    /// The gateway each device was last heard through (index into `gatewayNames`, -1: none yet).
+    private var deviceGateway: [Int32]
 
     // Metric state, flat [metric * n + device].
     private var lastValue: [Double]
@@ -130,6 +132,7 @@ public struct Engine: Sendable {
         let width = program.attributeCount
         attributes = inventory.rows.map { $0 + Array(repeating: "", count: max(0, width - $0.count)) }
         seen = Array(repeating: false, count: n)
+        deviceGateway = Array(repeating: -1, count: n)
         let m = plan.metrics.count
         lastValue = Array(repeating: .nan, count: m * n)
         lastTime = Array(repeating: -.infinity, count: m * n)
@@ -418,8 +421,9 @@ public struct Engine: Sendable {
         if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
             for (slot, v) in strings { attributes[d][slot] = v }
         }
-        if r.gateway >= 0, let slot = program.gatewaySlot, attributes[d][slot] != gatewayNames[Int(r.gateway)] {
-            attributes[d][slot] = gatewayNames[Int(r.gateway)]
+        if r.gateway >= 0, r.gateway != deviceGateway[d] {
+            deviceGateway[d] = r.gateway
+            if let slot = program.gatewaySlot { attributes[d][slot] = gatewayNames[Int(r.gateway)] }
         }
         let base = Int(r.slot) * slotSize
         let count = Int(r.count)

@@ -2,31 +2,33 @@
 /// longest window any rule reads. Points are addressed by absolute index (dropped points keep
 /// their numbers) so running windows can point into the ring.
 struct WindowRing: Sendable {
-    private var times: ContiguousArray<Double> = []
-    private var values: ContiguousArray<Double> = []
+    /// One (time, value) pair per point, in one allocation so a point is one cache access.
+    private struct Point: Sendable {
+        var t: Double
+        var v: Double
+    }
+    private var points: ContiguousArray<Point> = []
     private var start = 0
     /// Absolute index of `times[0]`.
     private var base = 0
     /// Running sums of the windows rules read on this metric, in the order of the program.
     var running: ContiguousArray<RunningWindow> = []
 
-    var count: Int { times.count - start }
+    var count: Int { points.count - start }
     /// Absolute index one past the newest point.
-    var endIndex: Int { base + times.count }
+    var endIndex: Int { base + points.count }
     /// Absolute index of the oldest point kept.
     var startIndex: Int { base + start }
 
-    func time(_ absolute: Int) -> Double { times[absolute - base] }
-    func value(_ absolute: Int) -> Double { values[absolute - base] }
+    func time(_ absolute: Int) -> Double { points[absolute - base].t }
+    func value(_ absolute: Int) -> Double { points[absolute - base].v }
 
     mutating func append(_ t: Double, _ v: Double, keep: Double) {
-        times.append(t)
-        values.append(v)
+        points.append(Point(t: t, v: v))
         let cutoff = t - keep
-        while start < times.count, times[start] <= cutoff { start += 1 }
-        if start > 64, start * 2 > times.count {
-            times.removeFirst(start)
-            values.removeFirst(start)
+        while start < points.count, points[start].t <= cutoff { start += 1 }
+        if start > 64, start * 2 > points.count {
+            points.removeFirst(start)
             base += start
             start = 0
         }
@@ -35,10 +37,10 @@ struct WindowRing: Sendable {
     /// Index of the first point with time > `after`.
     private func firstIndex(after: Double) -> Int {
         var lo = start
-        var hi = times.count
+        var hi = points.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if times[mid] > after { hi = mid } else { lo = mid + 1 }
+            if points[mid].t > after { hi = mid } else { lo = mid + 1 }
         }
         return lo
     }
@@ -46,58 +48,58 @@ struct WindowRing: Sendable {
     /// Computes a window function over (t − w, t] by scanning; nil when the window is empty.
     func aggregate(_ f: WindowFunction, at t: Double, width w: Double) -> Double? {
         let lo = firstIndex(after: t - w)
-        var hi = times.count
-        while hi > lo, times[hi - 1] > t { hi -= 1 }
+        var hi = points.count
+        while hi > lo, points[hi - 1].t > t { hi -= 1 }
         let n = hi - lo
         if f == .count { return Double(n) }
         guard n > 0 else { return nil }
         switch f {
         case .avg, .sum:
             var s = 0.0
-            for i in lo..<hi { s += values[i] }
+            for i in lo..<hi { s += points[i].v }
             return f == .sum ? s : s / Double(n)
         case .min:
-            var m = values[lo]
-            for i in lo..<hi where values[i] < m { m = values[i] }
+            var m = points[lo].v
+            for i in lo..<hi where points[i].v < m { m = points[i].v }
             return m
         case .max:
-            var m = values[lo]
-            for i in lo..<hi where values[i] > m { m = values[i] }
+            var m = points[lo].v
+            for i in lo..<hi where points[i].v > m { m = points[i].v }
             return m
         case .stddev:
             guard n > 1 else { return 0 }
             var mean = 0.0
-            for i in lo..<hi { mean += values[i] }
+            for i in lo..<hi { mean += points[i].v }
             mean /= Double(n)
             var ss = 0.0
-            for i in lo..<hi { ss += (values[i] - mean) * (values[i] - mean) }
+            for i in lo..<hi { ss += (points[i].v - mean) * (points[i].v - mean) }
             return (ss / Double(n - 1)).squareRoot()
         case .p50, .p90, .p95, .p99:
             let q: Double = f == .p50 ? 0.5 : f == .p90 ? 0.9 : f == .p95 ? 0.95 : 0.99
-            let sorted = values[lo..<hi].sorted()
+            let sorted = points[lo..<hi].map(\.v).sorted()
             // Linear interpolation between closest ranks (the "R-7" definition numpy uses by default).
             let h = q * Double(n - 1)
             let k = Int(h)
             let frac = h - Double(k)
             return k + 1 < n ? sorted[k] + frac * (sorted[k + 1] - sorted[k]) : sorted[k]
         case .delta:
-            return values[hi - 1] - values[lo]
+            return points[hi - 1].v - points[lo].v
         case .rate:
-            guard n > 1, times[hi - 1] > times[lo] else { return nil }
-            return (values[hi - 1] - values[lo]) / (times[hi - 1] - times[lo]) * 3600
+            guard n > 1, points[hi - 1].t > points[lo].t else { return nil }
+            return (points[hi - 1].v - points[lo].v) / (points[hi - 1].t - points[lo].t) * 3600
         case .slope:
             guard n > 1 else { return nil }
-            let t0 = times[lo]
+            let t0 = points[lo].t
             var sx = 0.0
             var sy = 0.0
             var sxx = 0.0
             var sxy = 0.0
             for i in lo..<hi {
-                let x = (times[i] - t0) / 3600
+                let x = (points[i].t - t0) / 3600
                 sx += x
-                sy += values[i]
+                sy += points[i].v
                 sxx += x * x
-                sxy += x * values[i]
+                sxy += x * points[i].v
             }
             let d = Double(n) * sxx - sx * sx
             guard d > 0 else { return nil }

@@ -365,8 +365,8 @@ public struct ExpressionParser {
                 }
                 let open = range(t, t).start
                 throw failure(
-                    "expected ')', found \(describe(close))", at: close,
-                    hint: "the '(' at \(open.line):\(open.column) is not closed; join conditions with `and` or `or`")
+                    "expected an operator or ')', found \(describe(close))", at: close,
+                    hint: "join conditions with `and` or `or`; the '(' at \(open.line):\(open.column) is still open here")
             }
             _ = advance()
             var e = inner

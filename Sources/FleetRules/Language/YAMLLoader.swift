@@ -318,6 +318,12 @@ private final class ParseSession {
             || problem.contains("did not find expected '-' indicator")
         {
             hint = "check the indentation of this line against the lines above it"
+            if problem.contains("mapping values are not allowed"),
+                let first = lineScalars.firstIndex(where: { $0 != " " }), first < at.column - 1
+            {
+                // The key on this line was read as the continuation of the value above: point at the key.
+                at = SourcePosition(line: at.line, column: first + 1)
+            }
         }
         diagnostics.error(
             .yamlSyntax, "malformed YAML: \(message)", at: SourceRange(file: file, line: at.line, column: at.column),
