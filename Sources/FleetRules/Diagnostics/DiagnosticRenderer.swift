@@ -4,9 +4,13 @@ public struct DiagnosticRenderer: Sendable {
     public var sources: [String: String]
     public var color: Bool
 
+    /// Source lines per file, split once: a file with thousands of diagnostics stays fast.
+    private let lines: [String: [Substring]]
+
     public init(sources: [String: String] = [:], color: Bool = false) {
         self.sources = sources
         self.color = color
+        lines = sources.mapValues { $0.split(separator: "\n", omittingEmptySubsequences: false) }
     }
 
     /// rustc-style text: headline, the source line with a caret under the range, hint and notes.
@@ -56,17 +60,10 @@ public struct DiagnosticRenderer: Sendable {
     }
 
     private func excerpt(_ range: SourceRange) -> String? {
-        guard let source = sources[range.file] else { return nil }
-        var lineNumber = 1
-        var found: Substring?
-        for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
-            if lineNumber == range.start.line {
-                found = line
-                break
-            }
-            lineNumber += 1
+        guard let fileLines = lines[range.file], range.start.line >= 1, range.start.line <= fileLines.count else {
+            return nil
         }
-        guard var line = found else { return nil }
+        var line = fileLines[range.start.line - 1]
         if line.hasSuffix("\r") { line = line.dropLast() }
         let scalars = Array(line.unicodeScalars)
         let gutter = String(range.start.line)
