@@ -57,7 +57,7 @@ public enum LanguageSpec {
         .object([
             FieldSpec("task", .name, required: true, "maintenance task, e.g. replace-battery"),
             FieldSpec("lead", .duration, "schedule the visit this long before the predicted failure"),
-            FieldSpec("parts", .list(.text), "parts to bring, e.g. battery pack"),
+            FieldSpec("parts", .oneOf([.text, .list(.text)]), "parts to bring, e.g. battery pack"),
         ]),
     ])
 

@@ -395,7 +395,7 @@ public struct PolicyLoader: Sendable {
         return pf
     }
 
-    /// List and macro names are read inside expressions, where `-` is subtraction.
+    /// Metric, list and macro names are read inside expressions, where `-` is subtraction.
     private func checkName(_ entry: YAMLEntry, _ place: String, _ ctx: inout DecodeContext) -> Bool {
         guard let name = ctx.name(entry.key, place) else { return false }
         if name.contains("-") {
@@ -409,7 +409,7 @@ public struct PolicyLoader: Sendable {
     }
 
     private func metric(_ entry: YAMLEntry, _ ctx: inout DecodeContext) -> MetricDecl? {
-        guard ctx.name(entry.key, "metric name") != nil,
+        guard checkName(entry, "metric name", &ctx),
             let f = ctx.fields(entry.value, LanguageSpec.metric, in: "metric '\(entry.name)'"),
             let unit = f["unit"].flatMap({ ctx.string($0.value, "unit") })
         else { return nil }

@@ -62,7 +62,7 @@ extension DecodeContext {
         }
         if let m = maintenance, m.lead != nil, kind != .forecast, let e = f["maintenance"] {
             diagnostics.warning(
-                .shadowedRule, "`lead` only applies to forecast rules; \(kind == .alert ? "an" : "a") \(kind.rawValue) rule schedules its task when it fires",
+                .ignoredSetting, "`lead` only applies to forecast rules; \(kind == .alert ? "an" : "a") \(kind.rawValue) rule schedules its task when it fires",
                 at: e.value.range)
         }
         guard ok, let body else { return nil }

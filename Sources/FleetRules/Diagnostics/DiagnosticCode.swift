@@ -51,6 +51,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case shadowedRule = "W0305"
     case shorterThanInterval = "W0306"
     case unknownUnit = "W0307"
+    case ignoredSetting = "W0308"
 
     // Data checks (`fleetrules check --data`): the rules against real telemetry and inventory.
     case metricNotInData = "W0401"
@@ -112,6 +113,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .shadowedRule: "a rule repeats the condition of an earlier rule"
         case .shorterThanInterval: "a `for` or window is shorter than the metric's reporting interval"
         case .unknownUnit: "a metric's unit is not one FleetRules knows"
+        case .ignoredSetting: "a setting has no effect in this rule"
         case .metricNotInData: "a metric the rules read never occurs in the data"
         case .attributeNotInData: "an attribute the rules read is neither an inventory column nor a telemetry field"
         case .fieldUnused: "a field occurs in the data but no rule reads it"

@@ -17,7 +17,7 @@ public struct CorrelationRule: Sendable {
     static let fields: [FieldSpec] = [
         FieldSpec("x", .numericExpression, required: true, "environmental signal, e.g. avg(humidity, 1h)"),
         FieldSpec("y", .numericExpression, required: true, "health signal, e.g. rate(battery_pct, 1h)"),
-        FieldSpec("by", .list(.name), "attributes that define the groups (default [site])"),
+        FieldSpec("by", .oneOf([.name, .list(.name)]), "attributes that define the groups (default [site])"),
         FieldSpec("method", .choice(Method.allCases.map(\.rawValue)), "spearman (default) or pearson"),
         FieldSpec("min_samples", .integer(minimum: 3), "groups with fewer pairs are not tested (default 30)"),
         FieldSpec("significance", .number, "largest corrected p-value reported (default 0.01)"),

@@ -29,7 +29,7 @@ public struct DriftRule: Sendable {
             "against",
             .oneOf([.choice(["peers"]), .object([FieldSpec("device", .text, required: true, "reference device id")])]),
             "peers (default) or { device: ref-001 }"),
-        FieldSpec("peers", .list(.name), "attributes that define the peer group (default [site, zone])"),
+        FieldSpec("peers", .oneOf([.name, .list(.name)]), "attributes that define the peer group (default [site, zone])"),
         FieldSpec("method", .choice(Method.allCases.map(\.rawValue)), "cusum (default), ewma or page-hinkley"),
         FieldSpec("tolerance", .number, "allowed mean offset, metric unit (default 0)"),
         FieldSpec("threshold", .number, required: true, "alarm level of the test, metric unit"),
@@ -57,7 +57,7 @@ public struct DriftRule: Sendable {
                 reference = .device(d)
                 if let peersNode {
                     ctx.diagnostics.warning(
-                        .shadowedRule, "`peers` is ignored when the rule compares against a reference device",
+                        .ignoredSetting, "`peers` is ignored when the rule compares against a reference device",
                         at: peersNode.range)
                 }
             } else if case .scalar("peers", _) = e.value.kind {
@@ -100,6 +100,11 @@ public struct DriftRule: Sendable {
                 return nil
             }
             lambda = v
+            if method != .ewma {
+                ctx.diagnostics.warning(
+                    .ignoredSetting, "`lambda` only applies to method ewma; this rule uses \(method.rawValue)",
+                    at: e.value.range)
+            }
         }
         var bucket = 3600.0
         if let e = f["bucket"] {
