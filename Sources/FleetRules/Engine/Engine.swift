@@ -92,10 +92,19 @@ public struct Engine: Sendable {
     private var timers = MinHeap<Timer>()
     private var sequence = 0
     private var maxTime: Double?
+    private var fleetTime: Double?
+    private var recent: [Double] = []
+    private var recentNext = 0
+    private var observed = 0
+    /// Event time of the latest reading or timer evaluated: readings before it are late.
+    private var frontier = -Double.infinity
     private var clocksStarted = false
 
-    /// Readings further ahead of the latest accepted one than this are rejected as `future`.
+    /// Readings further ahead of the newest accepted timestamp than this are rejected as `future`.
     public var maxForwardJump: Double = 86400
+    /// The watermark never trails the newest timestamp by more than this, so a sparse stream
+    /// still moves; devices whose clocks run further ahead than this make others late.
+    public var maxWatermarkLag: Double = 6 * 3600
     /// Readings before this time (2000-01-01) are rejected as `too_old`.
     public var earliestAccepted: Double = 946_684_800
 
@@ -259,10 +268,12 @@ public struct Engine: Sendable {
                 origin)
             return .future
         }
-        if let maxTime, t < maxTime - plan.lateness {
+        // Late means: events after it were already processed. Everything within `lateness` of the
+        // newest timestamp is safe; a device whose clock runs ahead cannot push the others out.
+        if t < frontier {
             stats.reject(
                 .late,
-                "reading at \(Timestamp.format(t)) arrived after \(Timestamp.format(maxTime)), beyond the lateness of \(DurationText.format(plan.lateness))",
+                "reading at \(Timestamp.format(t)) arrived after events up to \(Timestamp.format(frontier)) were evaluated (lateness \(DurationText.format(plan.lateness)))",
                 origin)
             return .late
         }
@@ -324,8 +335,34 @@ public struct Engine: Sendable {
         } else {
             stragglers.push(p)
         }
-        release(upTo: (maxTime ?? t) - plan.lateness)
+        observe(t)
+        release(upTo: watermark)
         return outOfRange ? .outOfRange : nil
+    }
+
+    /// Records an accepted timestamp for the fleet's time: the median of the last 255, so a few
+    /// devices with clocks running ahead neither advance the watermark nor make others late.
+    private mutating func observe(_ t: Double) {
+        if recent.count < 255 {
+            recent.append(t)
+        } else {
+            recent[recentNext] = t
+            recentNext = (recentNext + 1) % 255
+        }
+        observed += 1
+        if observed < 256 || observed % 64 == 0 {
+            var sorted = recent
+            sorted.sort()
+            let median = sorted[(sorted.count - 1) / 2]
+            fleetTime = max(fleetTime ?? median, median)
+        }
+    }
+
+    /// Event time up to which buffered readings are evaluated: `lateness` behind the fleet's
+    /// time, and never more than `maxWatermarkLag` behind the newest timestamp (sparse streams).
+    private var watermark: Double {
+        guard let maxTime else { return -.infinity }
+        return max(fleetTime ?? maxTime, maxTime - maxWatermarkLag) - plan.lateness
     }
 
     /// The earliest buffered reading, from the in-order queue or the stragglers.
@@ -363,7 +400,8 @@ public struct Engine: Sendable {
     /// Advances event time without a reading (e.g. a live service's clock): processes what is due.
     public mutating func advance(to time: Double) {
         maxTime = max(maxTime ?? time, time)
-        release(upTo: time - plan.lateness)
+        fleetTime = max(fleetTime ?? time, time)
+        release(upTo: watermark)
     }
 
     /// Processes everything still buffered and every timer up to the last reading's time.
@@ -409,6 +447,7 @@ public struct Engine: Sendable {
     }
 
     private mutating func fire(_ timer: Timer) {
+        frontier = max(frontier, timer.time)
         let k = timer.op * n + timer.device
         if clockArmed[k] == timer.time { clockArmed[k] = -.infinity }
         evaluate(op: timer.op, device: timer.device, at: timer.time)
@@ -417,6 +456,7 @@ public struct Engine: Sendable {
     private mutating func process(_ r: Pending) {
         let d = Int(r.device)
         let t = r.time
+        frontier = max(frontier, t)
         seen[d] = true
         if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
             for (slot, v) in strings { attributes[d][slot] = v }

@@ -1,0 +1,342 @@
+import Foundation
+
+/// What `fleetrules simulate` generates: size, time span and the rate of every fault.
+public struct SimulationOptions: Sendable {
+    public var devices = 1000
+    public var days = 7.0
+    public var interval = 300.0
+    public var seed: UInt64 = 1
+    public var start = 1_772_323_200.0  // 2026-03-01T00:00:00Z
+    public var gzip = false
+
+    /// Share of battery devices whose battery reaches 5% within the data or the 30 days after.
+    public var depletingRate = 0.15
+    /// Share of temperature/humidity sensors that drift.
+    public var driftRate = 0.05
+    /// Chance that a zone has one environmental excursion.
+    public var excursionRate = 0.25
+    /// Share of sites whose first gateway carries most devices.
+    public var imbalancedSiteRate = 0.34
+    public var outdatedRate = 0.08
+    public var deniedRate = 0.03
+    public var unknownVersionRate = 0.01
+    public var staleRate = 0.02
+    /// Share of temp-sensors in the rollout campaign that fail to update.
+    public var rolloutFailRate = 0.1
+    /// Per reading: chance a gap of 1–12 readings starts.
+    public var missingRate = 0.002
+    public var duplicateRate = 0.001
+    public var outOfOrderRate = 0.001
+    public var malformedRate = 0.0001
+    /// Share of devices whose clock is off by 30 s to 10 min.
+    public var clockSkewRate = 0.01
+    /// Share of plant gateways that go silent for 6–24 hours (at least one in a fleet with plants),
+    /// taking the devices behind them off the air.
+    public var gatewayOutageRate = 0.1
+
+    public init() {}
+
+    public var end: Double { start + days * 86400 }
+    public var steps: Int { Int((days * 86400 / interval).rounded(.down)) }
+}
+
+/// The simulated fleet: sites, zones, gateways and devices with their hidden truth.
+struct FleetModel {
+    enum Kind: String { case tempSensor = "temp-sensor", vibration = "vibration-sensor", tracker, gateway }
+    enum BatteryShape: String, CaseIterable { case linear, accelerating, temperature, noisy, suddenDrop = "sudden-drop", replaced }
+    enum Firmware: String { case compliant, outdated, denied, unknown, stale, rolloutPending = "rollout-pending", rolloutFailed = "rollout-failed" }
+
+    struct Site {
+        var name: String
+        var zones: [String]
+        var zoneTemperature: [Double]
+        var gateways: [Int]
+        var imbalanced: Bool
+    }
+
+    struct Battery {
+        var shape: BatteryShape
+        var initial: Double
+        /// Discharge, percent per day (before the shape's adjustments).
+        var rate: Double
+        var dropAt: Double?
+        var dropBy = 0.0
+        var replaceAt: Double?
+        var noise = 0.2
+        /// The accelerating shape's extra rate below 30%.
+        var acceleration = 2.0
+
+        /// True charge at time `t` (days since start), before gauge noise.
+        func level(_ days: Double) -> Double {
+            var d = days
+            var start = initial
+            if let r = replaceAt, days >= r {
+                d = days - r
+                start = 100
+            }
+            switch shape {
+            case .accelerating:
+                let t30 = max(0, (start - 30) / rate)
+                if d <= t30 { return max(0, start - rate * d) }
+                let u0 = max(0, 30 - start)
+                let k = 30 / acceleration
+                let u = (k + u0) * exp(acceleration * rate * (d - t30) / 30) - k
+                return max(0, 30 - u)
+            case .suddenDrop:
+                var l = start - rate * d
+                if let at = dropAt, replaceAt == nil, days >= at { l -= dropBy }
+                return max(0, l)
+            default:
+                return max(0, start - rate * d)
+            }
+        }
+
+        /// Days from the start until the true charge first reaches 5%, nil past 400 days.
+        func crossing() -> Double? {
+            // Coarse scan then bisection: every shape is monotone between replacement and drop.
+            var lo = 0.0
+            if let r = replaceAt { lo = r }
+            if level(lo) <= 5 { return lo }
+            var t = lo
+            while t < 400 {
+                let next = t + 0.25
+                if level(next) <= 5 {
+                    var a = t
+                    var b = next
+                    for _ in 0..<40 {
+                        let m = (a + b) / 2
+                        if level(m) <= 5 { b = m } else { a = m }
+                    }
+                    return b
+                }
+                t = next
+            }
+            return nil
+        }
+    }
+
+    struct Device {
+        var id: String
+        var kind: Kind
+        var site: Int
+        var zone: Int
+        var gateway: Int
+        var reachable: [Int]
+        var criticality: String
+        var battery: Battery?
+        var firmwareState: Firmware
+        var firmwareStart: String
+        var firmwareEnd: String
+        /// Days when the reported version switches from start to end (rollout), and back (failed).
+        var firmwareSwitch: Double?
+        var firmwareRevert: Double?
+        /// Days after which the device stops reporting a version.
+        var firmwareStops: Double?
+        var drift: (kind: String, onset: Double, magnitude: Double)?
+        var skew = 0.0
+        var rssiBase = -70.0
+    }
+
+    var sites: [Site] = []
+    var gatewayNames: [String] = []
+    var devices: [Device] = []
+    var excursions: [(site: Int, zone: Int, metric: String, start: Double, end: Double, level: Double)] = []
+    /// Gateway outages: gateway index and the days they start and end.
+    var outages: [(gateway: Int, start: Double, end: Double)] = []
+
+    static let zoneNames = ["assembly", "cold-store-1", "warehouse", "packing", "press-line", "yard", "lab", "dock"]
+    static let baseline = ["temp-sensor": "2.4.3", "vibration-sensor": "1.9.0", "tracker": "3.1.2"]
+    static let outdated = ["temp-sensor": "2.3.5", "vibration-sensor": "1.7.2", "tracker": "3.0.4"]
+    static let denied = ["temp-sensor": "2.4.2", "vibration-sensor": "1.8.1", "tracker": "3.1.1"]
+
+    init(_ o: SimulationOptions) {
+        var rng = SimulationRandom(seed: o.seed, stream: 0xF1EE7)
+        let days = o.days
+        // Sites: plants of ~250 devices, plus two remote sites.
+        let plants = max(2, o.devices / 250)
+        var names = (0..<plants).map { "plant-\(Self.letters($0))" }
+        names += ["site-north", "site-east"]
+        for (i, name) in names.enumerated() {
+            let remote = name.hasPrefix("site-")
+            let zoneCount = remote ? 1 : 3
+            var zones: [String] = []
+            var temps: [Double] = []
+            for z in 0..<zoneCount {
+                let zone = remote ? "yard" : Self.zoneNames[(i + z) % Self.zoneNames.count]
+                zones.append(zone)
+                temps.append(zone.hasPrefix("cold-store") ? -20 : remote ? 8 : rng.uniform(19, 23))
+            }
+            let gatewayCount = remote ? 1 : 3
+            var gws: [Int] = []
+            for g in 0..<gatewayCount {
+                gws.append(gatewayNames.count)
+                gatewayNames.append("\(name)-gw\(g + 1)")
+            }
+            sites.append(Site(name: name, zones: zones, zoneTemperature: temps, gateways: gws,
+                imbalanced: !remote && rng.chance(o.imbalancedSiteRate)))
+        }
+        // Devices: spread over plants (remote sites get 2% each).
+        let width = max(5, String(o.devices).count)
+        for i in 0..<o.devices {
+            var r = SimulationRandom(seed: o.seed, stream: UInt64(i) + 1)
+            let remotePick = r.unit()
+            let s = remotePick < 0.02 ? plants : remotePick < 0.04 ? plants + 1 : r.int(plants)
+            let site = sites[s]
+            let zone = r.int(site.zones.count)
+            let kindPick = r.unit()
+            let kind: Kind = kindPick < 0.45 ? .tempSensor : kindPick < 0.65 ? .vibration : .tracker
+            var gw = site.gateways[r.int(site.gateways.count)]
+            if site.imbalanced, r.chance(0.5) { gw = site.gateways[0] }
+            var reachable = [gw]
+            if site.gateways.count > 1 {
+                let k = site.gateways.firstIndex(of: gw) ?? 0
+                reachable.append(site.gateways[(k + 1) % site.gateways.count])
+                if r.chance(0.5) { reachable.append(site.gateways[(k + 2) % site.gateways.count]) }
+            }
+            let critPick = r.unit()
+            let criticality = critPick < 0.2 ? "high" : critPick < 0.7 ? "medium" : "low"
+            let onBattery = kind != .vibration || r.chance(0.5)
+            var battery: Battery?
+            if onBattery {
+                let shape = Self.shape(r.unit())
+                var b = Battery(shape: shape, initial: r.uniform(40, 100), rate: r.uniform(0.1, 0.8))
+                if r.chance(o.depletingRate) {
+                    // Cross 5% somewhere between two days in and 30 days after the end.
+                    let target = r.uniform(2, days + 30)
+                    b.rate = r.uniform(1, 6)
+                    b.initial = min(100, 5 + b.rate * target)
+                    if b.initial >= 100 { b.rate = 95 / target }
+                }
+                if shape == .temperature { b.rate *= 1 + 0.02 * max(0, 20 - site.zoneTemperature[zone]) }
+                if shape == .noisy { b.noise = 1.5 }
+                if shape == .suddenDrop {
+                    b.dropAt = r.uniform(0.5, max(0.6, days - 0.5))
+                    b.dropBy = r.uniform(15, 30)
+                }
+                if shape == .replaced {
+                    // Replaced when the gauge nears 12%, if that happens within the data.
+                    let at = (b.initial - 12) / b.rate
+                    if at > 0.2, at < days - 0.2 { b.replaceAt = at } else { b.shape = .linear }
+                }
+                battery = b
+            }
+            // Firmware.
+            let type = kind.rawValue
+            var state = Firmware.compliant
+            var fwStart = Self.baseline[type] ?? "1.0.0"
+            var fwEnd = fwStart
+            var fwSwitch: Double?
+            var fwRevert: Double?
+            var fwStops: Double?
+            let fwPick = r.unit()
+            if fwPick < o.outdatedRate {
+                state = .outdated
+                fwStart = Self.outdated[type] ?? "0.9.0"
+                fwEnd = fwStart
+            } else if fwPick < o.outdatedRate + o.deniedRate {
+                state = .denied
+                fwStart = Self.denied[type] ?? "0.9.1"
+                fwEnd = fwStart
+            } else if fwPick < o.outdatedRate + o.deniedRate + o.unknownVersionRate {
+                state = .unknown
+                fwStart = "build-\(String(r.next() % 0xFFFF, radix: 16))"
+                fwEnd = fwStart
+            } else if fwPick < o.outdatedRate + o.deniedRate + o.unknownVersionRate + o.staleRate {
+                state = .stale
+                fwStops = r.uniform(0, days / 2)
+            } else if kind == .tempSensor, r.chance(0.6) {
+                // The rollout campaign: 2.4.1 → 2.4.3 starting day 1, deadline day 3.
+                fwStart = "2.4.1"
+                fwEnd = "2.4.3"
+                let failPick = r.unit()
+                if failPick < o.rolloutFailRate {
+                    state = .rolloutFailed
+                    fwSwitch = r.uniform(1, min(3, days * 0.5))
+                    fwRevert = (fwSwitch ?? 1) + r.uniform(0.1, 1)
+                } else if failPick < o.rolloutFailRate + 0.05 {
+                    state = .rolloutPending
+                } else {
+                    fwSwitch = r.uniform(1, min(3, max(1.01, days - 0.1)))
+                }
+            }
+            var drift: (String, Double, Double)?
+            if kind != .vibration, r.chance(o.driftRate) {
+                let ramp = r.chance(0.5)
+                drift = (ramp ? "ramp" : "step", r.uniform(days * 0.2, days * 0.7),
+                    (r.chance(0.5) ? 1 : -1) * [0.8, 1.5, 3.0][r.int(3)])
+            }
+            var skew = 0.0
+            if r.chance(o.clockSkewRate) { skew = (r.chance(0.5) ? 1 : -1) * r.uniform(30, 600).rounded() }
+            let id = "d-" + String(repeating: "0", count: max(0, width - String(i + 1).count)) + String(i + 1)
+            devices.append(
+                Device(
+                    id: id, kind: kind, site: s, zone: zone, gateway: gw, reachable: reachable, criticality: criticality,
+                    battery: battery, firmwareState: state, firmwareStart: fwStart, firmwareEnd: fwEnd,
+                    firmwareSwitch: fwSwitch, firmwareRevert: fwRevert, firmwareStops: fwStops,
+                    drift: drift.map { (kind: $0.0, onset: $0.1, magnitude: $0.2) }, skew: skew,
+                    rssiBase: r.uniform(-95, -60)))
+        }
+        // Gateways report too: one device per gateway, on mains.
+        for (s, site) in sites.enumerated() {
+            for g in site.gateways {
+                devices.append(
+                    Device(
+                        id: gatewayNames[g], kind: .gateway, site: s, zone: 0, gateway: g, reachable: [g],
+                        criticality: "high", battery: nil, firmwareState: .compliant, firmwareStart: "5.2.0",
+                        firmwareEnd: "5.2.0", rssiBase: -55))
+            }
+        }
+        // Environmental excursions per zone.
+        for (s, site) in sites.enumerated() {
+            for z in site.zones.indices where rng.chance(o.excursionRate) {
+                let start = rng.uniform(0.2, max(0.3, days - 0.5))
+                let length = rng.uniform(2, 8) / 24
+                if site.zones[z].hasPrefix("cold-store") {
+                    excursions.append((s, z, "temperature", start, start + length, -8))
+                } else {
+                    excursions.append((s, z, "humidity", start, start + length, rng.uniform(78, 90)))
+                }
+            }
+        }
+        // Gateway outages.
+        let plantGateways = sites.filter { !$0.name.hasPrefix("site-") }.flatMap(\.gateways)
+        var chosen = plantGateways.filter { _ in rng.chance(o.gatewayOutageRate) }
+        if chosen.isEmpty, let first = plantGateways.isEmpty ? nil : plantGateways[rng.int(plantGateways.count)] {
+            chosen = [first]
+        }
+        for g in chosen {
+            let start = rng.uniform(days * 0.3, days * 0.7)
+            outages.append((g, start, min(days, start + rng.uniform(6, 24) / 24)))
+        }
+    }
+
+    /// Whether device `d` is off the air at `days` because its gateway is down.
+    func silent(_ d: Device, at days: Double) -> Bool {
+        for o in outages where o.gateway == d.gateway && days >= o.start && days < o.end { return true }
+        return false
+    }
+
+    static func letters(_ i: Int) -> String {
+        let a = Array("abcdefghijklmnopqrstuvwxyz")
+        return i < 26 ? String(a[i]) : String(a[i / 26 - 1]) + String(a[i % 26])
+    }
+
+    static func shape(_ u: Double) -> BatteryShape {
+        switch u {
+        case ..<0.5: .linear
+        case ..<0.65: .accelerating
+        case ..<0.75: .temperature
+        case ..<0.85: .noisy
+        case ..<0.9: .suddenDrop
+        default: .replaced
+        }
+    }
+
+    /// The firmware version a device reports at `days`, or nil when it reports none.
+    func firmware(_ d: Device, at days: Double) -> String? {
+        if let stops = d.firmwareStops, days >= stops { return nil }
+        if let back = d.firmwareRevert, days >= back { return d.firmwareStart }
+        if let at = d.firmwareSwitch, days >= at { return d.firmwareEnd }
+        return d.firmwareStart
+    }
+}

@@ -1,0 +1,286 @@
+import Foundation
+
+/// Writes a simulated fleet: `inventory.csv`, `telemetry.jsonl` (or `.jsonl.gz`) and
+/// `truth.json`, streaming the telemetry a time step at a time. docs/SIMULATOR.md describes the
+/// model and the truth format. Deterministic for a seed.
+public enum Simulator {
+    /// What was written.
+    public struct Summary: Sendable {
+        public var devices: Int
+        public var lines: Int
+        public var bytes: Int
+        public var telemetryPath: String
+    }
+
+    public static func run(_ o: SimulationOptions, to directory: String) throws -> Summary {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let model = FleetModel(o)
+        try writeInventory(model, to: directory + "/inventory.csv")
+        let path = directory + (o.gzip ? "/telemetry.jsonl.gz" : "/telemetry.jsonl")
+        let faults = try writeTelemetry(model, o, to: path)
+        let truth = truthDocument(model, o, faults: faults)
+        try (truth.serialized(pretty: true) + "\n").write(toFile: directory + "/truth.json", atomically: true, encoding: .utf8)
+        return Summary(devices: model.devices.count, lines: faults.lines, bytes: faults.bytes, telemetryPath: path)
+    }
+
+    static func writeInventory(_ m: FleetModel, to path: String) throws {
+        var out = "device,type,site,zone,gateway,reachable,firmware,criticality,power\n"
+        for d in m.devices {
+            let site = m.sites[d.site]
+            let reachable = d.reachable.map { m.gatewayNames[$0] }.joined(separator: "|")
+            out += "\(d.id),\(d.kind.rawValue),\(site.name),\(site.zones[d.zone]),\(m.gatewayNames[d.gateway]),"
+            out += "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery")\n"
+        }
+        try out.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    struct Faults {
+        var lines = 0
+        var bytes = 0
+        var missing = 0
+        var duplicates = 0
+        var outOfOrder = 0
+        var malformed = 0
+        var outage = 0
+    }
+
+    static func writeTelemetry(_ m: FleetModel, _ o: SimulationOptions, to path: String) throws -> Faults {
+        let sink = try ByteSink(path: path, gzip: o.gzip)
+        var faults = Faults()
+        let n = m.devices.count
+        var rngs = (0..<n).map { SimulationRandom(seed: o.seed, stream: 0x5EED_0000 + UInt64($0)) }
+        var gap = Array(repeating: 0, count: n)
+        var zoneOffset: [[Double]] = m.sites.map { Array(repeating: 0, count: $0.zones.count) }
+        var zoneRng = SimulationRandom(seed: o.seed, stream: 0x2013E)
+        var delayed: [[UInt8]] = []
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        let firmwareEvery = max(1, Int((21600 / o.interval).rounded()))
+        let dayLength = 86400.0
+        var tsCache: (Double, [UInt8]) = (-1, [])
+
+        func timestamp(_ t: Double) -> [UInt8] {
+            if t == tsCache.0 { return tsCache.1 }
+            let b = Array(Timestamp.format(t).utf8)
+            tsCache = (t, b)
+            return b
+        }
+
+        for step in 0..<o.steps {
+            let t = o.start + Double(step) * o.interval
+            let days = (t - o.start) / dayLength
+            let hour = (t.truncatingRemainder(dividingBy: dayLength)) / 3600
+            let daily = sin((hour - 9) / 24 * 2 * .pi)  // warmest mid-afternoon
+            for s in zoneOffset.indices {
+                for z in zoneOffset[s].indices {
+                    zoneOffset[s][z] = 0.98 * zoneOffset[s][z] + 0.05 * zoneRng.gaussian()
+                }
+            }
+            let ts = timestamp(t)
+            // Last step's held-back lines arrive now: out of order by one interval.
+            for held in delayed {
+                sink.append(held)
+                faults.lines += 1
+            }
+            delayed.removeAll(keepingCapacity: true)
+            for i in 0..<n {
+                let d = m.devices[i]
+                if gap[i] > 0 {
+                    gap[i] -= 1
+                    faults.missing += 1
+                    continue
+                }
+                // Gateways do not drop heartbeats at random: their silence is the outage fault.
+                if d.kind != .gateway, rngs[i].chance(o.missingRate) {
+                    gap[i] = rngs[i].int(12)
+                    faults.missing += 1
+                    continue
+                }
+                if !m.outages.isEmpty, m.silent(d, at: days) {
+                    faults.outage += 1
+                    continue
+                }
+                let site = m.sites[d.site]
+                line.removeAll(keepingCapacity: true)
+                append(&line, "{\"ts\":\"")
+                if d.skew != 0 { line.append(contentsOf: Array(Timestamp.format(t + d.skew).utf8)) } else { line.append(contentsOf: ts) }
+                append(&line, "\",\"device\":\"")
+                append(&line, d.id)
+                append(&line, "\",\"gateway\":\"")
+                append(&line, m.gatewayNames[d.gateway])
+                append(&line, "\"")
+                if var b = d.battery {
+                    b.noise = d.battery?.noise ?? 0.2
+                    let level = min(100, max(0, b.level(days) + b.noise * rngs[i].gaussian()))
+                    append(&line, ",\"battery_pct\":")
+                    fixed(&line, level, 1)
+                }
+                if d.kind == .tempSensor || d.kind == .tracker {
+                    var temp = site.zoneTemperature[d.zone] + 1.5 * daily + zoneOffset[d.site][d.zone] + 0.15 * rngs[i].gaussian()
+                    var humidity = 45 + 5 * daily + 1.0 * rngs[i].gaussian()
+                    for e in m.excursions where e.site == d.site && e.zone == d.zone && days >= e.start && days < e.end {
+                        if e.metric == "temperature" { temp = e.level + 0.3 * rngs[i].gaussian() } else {
+                            humidity = e.level + 1.5 * rngs[i].gaussian()
+                        }
+                    }
+                    if let drift = d.drift, days >= drift.onset {
+                        if drift.kind == "step" {
+                            temp += drift.magnitude
+                        } else {
+                            temp += drift.magnitude * min(1, (days - drift.onset) / max(1e-9, o.days - drift.onset))
+                        }
+                    }
+                    append(&line, ",\"temperature\":")
+                    fixed(&line, temp, 2)
+                    append(&line, ",\"humidity\":")
+                    fixed(&line, min(100, max(0, humidity)), 1)
+                }
+                if d.kind == .vibration {
+                    append(&line, ",\"vibration_rms\":")
+                    fixed(&line, abs(0.4 + 0.05 * rngs[i].gaussian()), 3)
+                }
+                append(&line, ",\"rssi\":")
+                fixed(&line, (d.rssiBase + 3 * rngs[i].gaussian()).rounded(), 0)
+                if (step + i) % firmwareEvery == 0, let fw = m.firmware(d, at: days) {
+                    append(&line, ",\"firmware\":\"")
+                    append(&line, fw)
+                    append(&line, "\"")
+                }
+                line.append(0x7D)
+                line.append(0x0A)
+                if rngs[i].chance(o.malformedRate) {
+                    sink.append(Array(line[0..<(line.count / 2)]))
+                    sink.append(0x0A)
+                    faults.malformed += 1
+                    faults.lines += 1
+                    continue
+                }
+                if rngs[i].chance(o.outOfOrderRate), step + 1 < o.steps {
+                    delayed.append(line)
+                    faults.outOfOrder += 1
+                    continue
+                }
+                sink.append(line)
+                faults.lines += 1
+                if rngs[i].chance(o.duplicateRate) {
+                    sink.append(line)
+                    faults.duplicates += 1
+                    faults.lines += 1
+                }
+            }
+            try sink.flushIfNeeded()
+        }
+        for held in delayed { sink.append(held) }
+        faults.lines += delayed.count
+        try sink.close()
+        faults.bytes = sink.bytesWritten
+        return faults
+    }
+
+    @inline(__always) static func append(_ line: inout [UInt8], _ s: String) {
+        var s = s
+        s.withUTF8 { line.append(contentsOf: $0) }
+    }
+
+    /// `value` rounded to `decimals` places without trailing zeros.
+    static func fixed(_ line: inout [UInt8], _ value: Double, _ decimals: Int) {
+        var scale = 1
+        for _ in 0..<decimals { scale *= 10 }
+        var scaled = Int((abs(value) * Double(scale)).rounded())
+        if value < 0, scaled != 0 { line.append(0x2D) }
+        var whole = scaled / scale
+        scaled %= scale
+        var digits: [UInt8] = []
+        repeat {
+            digits.append(UInt8(0x30 + whole % 10))
+            whole /= 10
+        } while whole > 0
+        line.append(contentsOf: digits.reversed())
+        guard scaled != 0 else { return }
+        line.append(0x2E)
+        var div = scale / 10
+        while div > 0, scaled != 0 {
+            line.append(UInt8(0x30 + scaled / div))
+            scaled %= div
+            div /= 10
+        }
+    }
+
+    static func truthDocument(_ m: FleetModel, _ o: SimulationOptions, faults: Faults) -> JSONValue {
+        func ts(_ days: Double) -> JSONValue { .string(Timestamp.format((o.start + days * 86400).rounded())) }
+        let sensors = m.devices.filter { $0.kind != .gateway }
+        let battery: [JSONValue] = sensors.compactMap { d in
+            guard let b = d.battery else { return nil }
+            return .object([
+                ("device", .string(d.id)), ("shape", .string(b.shape.rawValue)),
+                ("initial_pct", .number((b.initial * 10).rounded() / 10)),
+                ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
+                ("replaced_at", b.replaceAt.map(ts) ?? .null),
+            ])
+        }
+        let firmware: [JSONValue] = sensors.map { d in
+            .object([
+                ("device", .string(d.id)), ("type", .string(d.kind.rawValue)),
+                ("state", .string(d.firmwareState.rawValue)),
+                ("version", .string(m.firmware(d, at: o.days))),
+            ])
+        }
+        let drift: [JSONValue] = sensors.compactMap { d in
+            guard let x = d.drift else { return nil }
+            return .object([
+                ("device", .string(d.id)), ("metric", "temperature"), ("kind", .string(x.kind)), ("onset", ts(x.onset)),
+                ("magnitude", .number(x.magnitude)),
+            ])
+        }
+        let excursions: [JSONValue] = m.excursions.map { e in
+            .object([
+                ("site", .string(m.sites[e.site].name)), ("zone", .string(m.sites[e.site].zones[e.zone])),
+                ("metric", .string(e.metric)), ("start", ts(e.start)), ("end", ts(e.end)),
+                ("level", .number((e.level * 10).rounded() / 10)),
+            ])
+        }
+        var gateways: [JSONValue] = []
+        for site in m.sites {
+            var loads = Dictionary(uniqueKeysWithValues: site.gateways.map { ($0, 0) })
+            for d in sensors where d.site == m.sites.firstIndex(where: { $0.name == site.name }) { loads[d.gateway, default: 0] += 1 }
+            let values = site.gateways.map { loads[$0] ?? 0 }
+            let mean = Double(values.reduce(0, +)) / Double(max(1, values.count))
+            let imbalanced = mean > 0 && values.contains { abs(Double($0) - mean) / mean > 0.3 }
+            gateways.append(
+                .object([
+                    ("site", .string(site.name)), ("imbalanced", .bool(imbalanced)),
+                    ("loads", .object(site.gateways.map { (m.gatewayNames[$0], .number(Double(loads[$0] ?? 0))) })),
+                ]))
+        }
+        let skewed = m.devices.filter { $0.skew != 0 }.map { JSONValue.string($0.id) }
+        return .object([
+            ("format", 1), ("seed", .number(Double(o.seed))), ("devices", .number(Double(sensors.count))),
+            ("start", .string(Timestamp.format(o.start))), ("end", .string(Timestamp.format(o.end))),
+            ("interval_seconds", .number(o.interval)),
+            ("battery", .array(battery)), ("firmware", .array(firmware)), ("drift", .array(drift)),
+            ("excursions", .array(excursions)), ("gateways", .array(gateways)),
+            (
+                "outages",
+                .array(
+                    m.outages.map { g in
+                        let site = m.sites.first { $0.gateways.contains(g.gateway) }?.name ?? ""
+                        return .object([
+                            ("gateway", .string(m.gatewayNames[g.gateway])), ("site", .string(site)), ("start", ts(g.start)),
+                            ("end", ts(g.end)),
+                        ])
+                    })
+            ),
+            (
+                "data_faults",
+                .object([
+                    ("missing_readings", .number(Double(faults.missing))),
+                    ("outage_readings", .number(Double(faults.outage))),
+                    ("duplicates", .number(Double(faults.duplicates))),
+                    ("out_of_order", .number(Double(faults.outOfOrder))),
+                    ("malformed", .number(Double(faults.malformed))),
+                    ("clock_skew_devices", .array(skewed)),
+                ])
+            ),
+        ])
+    }
+}
