@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import FleetRules
+
+@Suite struct SimulatorTests {
+    static func simulate(_ configure: (inout SimulationOptions) -> Void) throws -> (dir: URL, truth: [String: Any]) {
+        var o = SimulationOptions()
+        o.devices = 120
+        o.days = 2
+        o.seed = 9
+        configure(&o)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fr-sim-\(UUID().uuidString)")
+        _ = try Simulator.run(o, to: dir.path)
+        let data = try Data(contentsOf: dir.appendingPathComponent("truth.json"))
+        let truth = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (dir, truth)
+    }
+
+    static func read(_ url: URL) throws -> Data { try Data(contentsOf: url) }
+
+    @Test func sameSeedGivesIdenticalFilesAndAnotherSeedDoesNot() throws {
+        let a = try Self.simulate { _ in }
+        let b = try Self.simulate { _ in }
+        let c = try Self.simulate { $0.seed = 10 }
+        for name in ["inventory.csv", "telemetry.jsonl", "truth.json"] {
+            #expect(try Self.read(a.dir.appendingPathComponent(name)) == Self.read(b.dir.appendingPathComponent(name)), "\(name)")
+        }
+        #expect(try Self.read(a.dir.appendingPathComponent("telemetry.jsonl")) != Self.read(c.dir.appendingPathComponent("telemetry.jsonl")))
+    }
+
+    @Test func telemetryDecodesExceptTheMalformedLinesTheTruthCounts() throws {
+        let (dir, truth) = try Self.simulate { $0.malformedRate = 0.002 }
+        let policy = try Policy.parse(
+            """
+            fleetrules: 1
+            pack: s
+            metrics:
+              battery_pct: { unit: percent, range: [0, 100] }
+              temperature: { unit: celsius, range: [-40, 125] }
+              humidity: { unit: percent, range: [0, 100] }
+              rssi: { unit: dBm }
+              vibration_rms: { unit: g }
+            rules:
+              - alert: low
+                when: last(battery_pct) < 5
+            """)
+        let inventory = try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path)
+        var engine = Engine(plan: policy.compile(), inventory: inventory)
+        try Replay.run(&engine, files: [dir.appendingPathComponent("telemetry.jsonl").path])
+        let faults = try #require(truth["data_faults"] as? [String: Any])
+        let malformed = try #require(faults["malformed"] as? Int)
+        #expect(malformed > 0)
+        #expect(engine.stats.rejected[.malformed] == malformed)
+        #expect(inventory.rejected.isEmpty)
+        #expect(engine.stats.rejected[.unknownDevice] == nil)
+    }
+
+    @Test func faultMixFollowsTheRequestedRates() throws {
+        let (_, truth) = try Self.simulate {
+            $0.devices = 2000
+            $0.days = 1
+            $0.interval = 3600
+            $0.driftRate = 0.2
+            $0.depletingRate = 0.5
+            $0.missingRate = 0
+            $0.duplicateRate = 0
+        }
+        let firmware = try #require(truth["firmware"] as? [[String: Any]])
+        let drifting = try #require(truth["drift"] as? [[String: Any]])
+        let candidates = firmware.filter { ($0["type"] as? String) != "vibration-sensor" }.count
+        let share = Double(drifting.count) / Double(candidates)
+        #expect(abs(share - 0.2) < 0.04, "drift share \(share)")
+        let batteries = try #require(truth["battery"] as? [[String: Any]])
+        let start = try #require(Timestamp.parse(truth["start"] as? String ?? ""))
+        let end = try #require(Timestamp.parse(truth["end"] as? String ?? ""))
+        // Half the batteries were set to cross 5% within the data or the 30 days after (shapes move a few).
+        let soon = batteries.filter { b in
+            guard let t = (b["crosses_5pct_at"] as? String).flatMap(Timestamp.parse) else { return false }
+            return t >= start && t <= end + 30 * 86400
+        }
+        let soonShare = Double(soon.count) / Double(batteries.count)
+        #expect(soonShare > 0.4 && soonShare < 0.65, "depleting share \(soonShare)")
+        let faults = try #require(truth["data_faults"] as? [String: Any])
+        #expect(faults["missing_readings"] as? Int == 0)
+        #expect(faults["duplicates"] as? Int == 0)
+        let states = Set(firmware.compactMap { $0["state"] as? String })
+        for state in ["compliant", "outdated", "denied", "unknown", "stale", "rollout-failed"] {
+            #expect(states.contains(state), "no \(state) device in 2000")
+        }
+    }
+
+    @Test func batteryTruthIsWhereTheModelCrossesFivePercent() {
+        for shape in FleetModel.BatteryShape.allCases {
+            var b = FleetModel.Battery(shape: shape, initial: 60, rate: 2)
+            if shape == .suddenDrop {
+                b.dropAt = 5
+                b.dropBy = 20
+            }
+            if shape == .replaced { b.replaceAt = 24 }
+            guard let days = b.crossing() else {
+                Issue.record("\(shape) never crosses")
+                continue
+            }
+            #expect(abs(b.level(days) - 5) < 0.01, "\(shape)")
+            #expect(b.level(days - 0.01) > 5, "\(shape) crossed earlier")
+        }
+        // Linear: 60 − 2·d = 5 → 27.5 days.
+        #expect(abs((FleetModel.Battery(shape: .linear, initial: 60, rate: 2).crossing() ?? 0) - 27.5) < 1e-6)
+        // A battery replaced at day 24 starts again from 100: 24 + 95/2.
+        var replaced = FleetModel.Battery(shape: .replaced, initial: 60, rate: 2)
+        replaced.replaceAt = 24
+        #expect(abs((replaced.crossing() ?? 0) - 71.5) < 1e-6)
+    }
+
+    @Test func gatewayLoadsCountEveryDeviceOnce() throws {
+        let (dir, truth) = try Self.simulate { $0.devices = 600 }
+        let gateways = try #require(truth["gateways"] as? [[String: Any]])
+        let total = gateways.compactMap { $0["loads"] as? [String: Int] }.flatMap(\.values).reduce(0, +)
+        #expect(total == 600)
+        #expect(gateways.contains { $0["imbalanced"] as? Bool == true })
+        let inventory = try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path)
+        #expect(inventory.count == 600 + inventory.rows.count { $0[1] == "gateway" })
+    }
+
+    @Test func gzipOutputReadsBack() throws {
+        let (dir, _) = try Self.simulate { $0.gzip = true }
+        let source = try ByteSource(path: dir.appendingPathComponent("telemetry.jsonl.gz").path)
+        var lines = 0
+        var splitter = LineSplitter()
+        while true {
+            let chunk = try source.next()
+            splitter.feed(chunk) { _, _ in lines += 1 }
+            if chunk.isEmpty { break }
+        }
+        #expect(lines > 120 * 500)
+    }
+}
