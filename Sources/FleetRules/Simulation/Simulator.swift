@@ -182,28 +182,8 @@ public enum Simulator {
         s.withUTF8 { line.append(contentsOf: $0) }
     }
 
-    /// `value` rounded to `decimals` places without trailing zeros.
     static func fixed(_ line: inout [UInt8], _ value: Double, _ decimals: Int) {
-        var scale = 1
-        for _ in 0..<decimals { scale *= 10 }
-        var scaled = Int((abs(value) * Double(scale)).rounded())
-        if value < 0, scaled != 0 { line.append(0x2D) }
-        var whole = scaled / scale
-        scaled %= scale
-        var digits: [UInt8] = []
-        repeat {
-            digits.append(UInt8(0x30 + whole % 10))
-            whole /= 10
-        } while whole > 0
-        line.append(contentsOf: digits.reversed())
-        guard scaled != 0 else { return }
-        line.append(0x2E)
-        var div = scale / 10
-        while div > 0, scaled != 0 {
-            line.append(UInt8(0x30 + scaled / div))
-            scaled %= div
-            div /= 10
-        }
+        ByteSink.appendFixed(&line, value, decimals)
     }
 
     static func truthDocument(_ m: FleetModel, _ o: SimulationOptions, faults: Faults) -> JSONValue {

@@ -58,22 +58,30 @@ public final class ByteSink {
             append("null")
             return
         }
+        Self.appendFixed(&buffer, value, decimals)
+    }
+
+    /// `value` rounded to `decimals` places without trailing zeros, as ASCII digits.
+    public static func appendFixed(_ out: inout [UInt8], _ value: Double, _ decimals: Int) {
         var scale = 1
         for _ in 0..<decimals { scale *= 10 }
         var scaled = Int((abs(value) * Double(scale)).rounded())
-        if value < 0, scaled != 0 { buffer.append(0x2D) }
-        let whole = scaled / scale
-        append(int: whole)
+        if value < 0, scaled != 0 { out.append(0x2D) }
+        var whole = scaled / scale
         scaled %= scale
+        var digits: [UInt8] = []
+        repeat {
+            digits.append(UInt8(0x30 + whole % 10))
+            whole /= 10
+        } while whole > 0
+        out.append(contentsOf: digits.reversed())
         guard scaled != 0 else { return }
-        buffer.append(0x2E)
-        var digits = decimals
+        out.append(0x2E)
         var div = scale / 10
-        while digits > 0, scaled != 0 {
-            buffer.append(UInt8(0x30 + scaled / div))
+        while div > 0, scaled != 0 {
+            out.append(UInt8(0x30 + scaled / div))
             scaled %= div
             div /= 10
-            digits -= 1
         }
     }
 
