@@ -14,6 +14,8 @@ public struct RuleOperator: Sendable {
     public enum Evaluation: Sendable {
         /// A per-device condition with `for` and hysteresis: alert and limit rules.
         case condition(condition: TypedExpression, forDuration: Double, clear: TypedExpression?)
+        /// Version tracking per device: baseline, deny list, staleness, rollout, consistency.
+        case compliance
         /// Compiled and checked, but its analysis is not part of this version of the engine.
         case notEvaluated(reason: String)
     }
@@ -103,8 +105,21 @@ extension Policy {
                 evaluation = .condition(condition: condition, forDuration: l.forDuration, clear: nil)
             case .forecast:
                 evaluation = .notEvaluated(reason: "forecast rules are compiled; their evaluation arrives with the forecasting work")
-            case .compliance:
-                evaluation = .notEvaluated(reason: "compliance rules are compiled; their evaluation arrives with the firmware work")
+            case .compliance(let c):
+                evaluation = .compliance
+                steps.append("track \(c.attribute) per device (newest reported value wins, inventory as the start)")
+                if !c.baseline.isEmpty {
+                    steps.append("baseline " + c.baseline.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.source)" }.joined(separator: ", "))
+                }
+                for d in c.deny { steps.append("deny \(d.versions.source)\(d.advisory.map { " (\($0))" } ?? "") → \(d.severity.rawValue)") }
+                if let stale = c.stale { steps.append("stale after \(DurationText.format(stale)) without a report") }
+                if let r = c.rollout {
+                    steps.append(
+                        "rollout to " + r.target.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                            + " from \(Timestamp.format(r.started)), deadline \(DurationText.format(r.deadline))")
+                }
+                if let m = c.maxVersions { steps.append("consistency: at most \(m) versions per type and site") }
+                steps.append("emit a finding per non-compliant device")
             case .drift:
                 evaluation = .notEvaluated(reason: "drift rules are compiled; their evaluation arrives with the drift-test work")
             case .correlation:
@@ -135,6 +150,9 @@ extension Policy {
                 if let m = rule.maintenance { steps.append("schedule \(m.task)") }
                 // Phase (1 byte, padded to 8), pending/firing start (8), open episode index (8).
                 bytes = 24
+            case .compliance:
+                // Version text (16), parsed version (~40), reported-at (8), state, flags and episode (16).
+                bytes = 80
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

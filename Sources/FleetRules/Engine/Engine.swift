@@ -57,6 +57,10 @@ public struct Engine: Sendable {
     private var clockArmed: [Double]
     private var opStamp: [Int]
     private var readingStamp = 0
+    /// Compliance rules, and per operator its index in `compliance` (-1 for other kinds).
+    private var compliance: [ComplianceTracker] = []
+    private var complianceIndex: [Int]
+    private var dataStart: Double?
 
     // Reorder buffer: in-order arrivals queue up in `fifo`; stragglers go to a heap.
     private struct Pending: Sendable, Comparable {
@@ -156,12 +160,32 @@ public struct Engine: Sendable {
         clockArmed = Array(repeating: -.infinity, count: ops * n)
         opStamp = Array(repeating: -1, count: ops)
         applies = Array(repeating: true, count: ops * n)
+        complianceIndex = Array(repeating: -1, count: ops)
         for (o, op) in program.operators.enumerated() {
             guard let op, op.staticScope, let scope = op.scope else { continue }
             for d in 0..<n {
                 currentDevice = d
                 if case .bool(true)? = scope.evaluate(&self) {} else { applies[o * n + d] = false }
             }
+        }
+        setUpCompliance()
+    }
+
+    private mutating func setUpCompliance() {
+        for (o, op) in plan.operators.enumerated() {
+            guard case .compliance(let rule) = op.rule.body else { continue }
+            let slot = program.attributeSlots[rule.attribute]
+            var flags = Array(repeating: true, count: n)
+            if let scope = op.rule.scope.map(program.lower) {
+                for d in 0..<n {
+                    currentDevice = d
+                    if case .bool(true)? = scope.evaluate(&self) {} else { flags[d] = false }
+                }
+            }
+            let initial: [String?] = (0..<n).map { d in slot.map { attributes[d][$0] } }
+            complianceIndex[o] = compliance.count
+            compliance.append(
+                ComplianceTracker(operatorIndex: o, rule: rule, attributeSlot: slot, initial: initial, applies: flags))
         }
     }
 
@@ -421,6 +445,10 @@ public struct Engine: Sendable {
     private mutating func startClocksIfNeeded(at t: Double) {
         guard !clocksStarted else { return }
         clocksStarted = true
+        dataStart = t
+        for c in compliance.indices {
+            for d in 0..<n where compliance[c].applies[d] { updateCompliance(c, device: d, at: t) }
+        }
         // Devices that never report must still trip `absent`: arm every clock from the first event.
         for (o, op) in program.operators.enumerated() {
             guard let op, !op.clocks.isEmpty else { continue }
@@ -448,6 +476,11 @@ public struct Engine: Sendable {
 
     private mutating func fire(_ timer: Timer) {
         frontier = max(frontier, timer.time)
+        let c = complianceIndex[timer.op]
+        if c >= 0 {
+            updateCompliance(c, device: timer.device, at: timer.time)
+            return
+        }
         let k = timer.op * n + timer.device
         if clockArmed[k] == timer.time { clockArmed[k] = -.infinity }
         evaluate(op: timer.op, device: timer.device, at: timer.time)
@@ -459,7 +492,13 @@ public struct Engine: Sendable {
         frontier = max(frontier, t)
         seen[d] = true
         if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
-            for (slot, v) in strings { attributes[d][slot] = v }
+            for (slot, v) in strings {
+                attributes[d][slot] = v
+                for c in compliance.indices where compliance[c].attributeSlot == slot && compliance[c].applies[d] {
+                    compliance[c].observe(d, v, at: t, type: deviceType(d))
+                    updateCompliance(c, device: d, at: t)
+                }
+            }
         }
         if r.gateway >= 0, r.gateway != deviceGateway[d] {
             deviceGateway[d] = r.gateway
@@ -618,7 +657,7 @@ public struct Engine: Sendable {
         newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[e]))
     }
 
-    private func summary(_ rule: Rule, device d: Int, value: Double?, duration: Bool) -> String {
+    private func summary(_ rule: Rule, device d: Int, value: Double?, duration: Bool, extra: [String: String] = [:]) -> String {
         guard let template = rule.summary else {
             let v = value.map { " (value \(Self.format($0)))" } ?? ""
             return "\(inventory.rows[d][0]): \(rule.id)\(v)"
@@ -633,7 +672,7 @@ public struct Engine: Sendable {
                 break
             }
             let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            out += placeholder(name, rule: rule, device: d, value: value, duration: duration)
+            out += extra[name] ?? placeholder(name, rule: rule, device: d, value: value, duration: duration)
             rest = rest[close.upperBound...]
         }
         return out + rest
@@ -664,6 +703,105 @@ public struct Engine: Sendable {
     static func format(_ v: Double) -> String {
         let r = (v * 100).rounded() / 100
         return JSONValue.format(r)
+    }
+
+    // MARK: compliance
+
+    private func deviceType(_ d: Int) -> String { program.typeSlot.map { attributes[d][$0] } ?? "" }
+
+    /// Re-classifies a device under a compliance rule; opens or closes its finding when the state
+    /// changes, and arms the timer of the next time-driven change (stale, rollout start or deadline).
+    private mutating func updateCompliance(_ c: Int, device d: Int, at t: Double) {
+        let tracker = compliance[c]
+        let type = deviceType(d)
+        let result = tracker.classify(d, at: t, type: type, dataStart: dataStart ?? t)
+        let finding = ComplianceTracker.isFinding(result.state, overdue: result.overdue)
+        if tracker.state[d] != result.state || tracker.alerting[d] != finding {
+            let open = Int(tracker.episode[d])
+            if open >= 0 {
+                episodes[open].until = t
+                newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[open]))
+                compliance[c].episode[d] = -1
+            }
+            compliance[c].state[d] = result.state
+            compliance[c].alerting[d] = finding
+            if finding { openComplianceFinding(c, device: d, result, at: t) }
+        }
+        var next = Double.infinity
+        if let stale = tracker.rule.stale {
+            let last = tracker.reportedAt[d].isFinite ? tracker.reportedAt[d] : (dataStart ?? t)
+            if last + stale > t { next = last + stale }
+        }
+        if let rollout = tracker.rule.rollout, tracker.target(for: type) != nil {
+            if t < rollout.started { next = min(next, rollout.started) }
+            if result.state == .rolloutPending, result.overdue == nil { next = min(next, rollout.started + rollout.deadline) }
+        }
+        if next.isFinite, next > t { timers.push(Timer(time: next, device: d, op: tracker.operatorIndex)) }
+    }
+
+    private mutating func openComplianceFinding(
+        _ c: Int, device d: Int,
+        _ r: (state: ComplianceState, deny: ComplianceRule.Deny?, since: Double?, overdue: Double?), at t: Double
+    ) {
+        let tracker = compliance[c]
+        let rule = plan.operators[tracker.operatorIndex].rule
+        let type = deviceType(d)
+        let version = tracker.version[d]
+        var evidence: [(String, JSONValue)] = [
+            ("state", .string(r.state.rawValue)), ("attribute", .string(tracker.rule.attribute)),
+            ("version", .string(version)),
+            ("reported_at", tracker.reportedAt[d].isFinite ? .string(Timestamp.format(tracker.reportedAt[d])) : .null),
+        ]
+        if let deny = r.deny {
+            evidence.append(("advisory", .string(deny.advisory)))
+            evidence.append(("reason", .string(deny.reason)))
+            evidence.append(("denied", .string(deny.versions.source)))
+        }
+        if let b = tracker.baseline(for: type) { evidence.append(("baseline", .string(b.source))) }
+        if let target = tracker.target(for: type) { evidence.append(("target", .string(target.description))) }
+        if let overdue = r.overdue { evidence.append(("overdue_seconds", .number(overdue))) }
+        if tracker.fallbacks[d] > 0 { evidence.append(("failed_updates", .number(Double(tracker.fallbacks[d])))) }
+        let severity = r.deny?.severity ?? rule.severity
+        // A visit is needed when over-the-air updates failed twice; other findings are fixed remotely.
+        var maintenance: MaintenanceSpec?
+        if r.state == .rolloutFailed, tracker.fallbacks[d] >= 2 {
+            maintenance = rule.maintenance ?? MaintenanceSpec(task: "update-firmware", lead: nil, parts: [])
+        }
+        let extra: [String: String] = [
+            "version": version ?? "none", "state": r.state.rawValue, "advisory": r.deny?.advisory ?? "",
+            "baseline": tracker.baseline(for: type)?.source ?? "", "target": tracker.target(for: type)?.description ?? "",
+            "overdue": r.overdue.map(DurationText.format) ?? "",
+        ]
+        var text = summary(rule, device: d, value: nil, duration: false, extra: extra)
+        if rule.summary == nil {
+            text = "\(inventory.rows[d][0]): \(tracker.rule.attribute) \(version ?? "not reported") is \(r.state.rawValue)"
+                + (r.deny?.advisory.map { " (\($0))" } ?? "") + (r.overdue.map { ", overdue by \(DurationText.format($0))" } ?? "")
+        }
+        let since = min(r.since ?? t, t)
+        let episode = AlertEpisode(
+            rule: rule.id, kind: .compliance, pack: rule.pack, device: inventory.rows[d][0], severity: severity,
+            since: since, until: nil, value: nil, summary: text, labels: rule.labels, evidence: evidence,
+            maintenance: maintenance)
+        compliance[c].episode[d] = Int32(episodes.count)
+        episodes.append(episode)
+        newEvents.append(AlertEvent(change: .fired, time: since, episode: episode))
+    }
+
+    /// Per compliance rule: every applicable device's state at event time `t`.
+    func complianceStates(at t: Double) -> [(rule: String, states: [(device: Int, state: ComplianceState)])] {
+        compliance.map { tracker in
+            let rule = plan.operators[tracker.operatorIndex].rule.id
+            var out: [(device: Int, state: ComplianceState)] = []
+            for d in 0..<n where tracker.applies[d] {
+                out.append((d, tracker.classify(d, at: t, type: deviceType(d), dataStart: dataStart ?? t).state))
+            }
+            return (rule, out)
+        }
+    }
+
+    /// The version a device reports under a compliance rule's attribute.
+    func complianceVersion(rule: String, device d: Int) -> String? {
+        compliance.first { plan.operators[$0.operatorIndex].rule.id == rule }?.version[d]
     }
 
     // MARK: inputs

@@ -36,6 +36,13 @@ final class EngineProgram: Sendable {
     let runningWidths: [[Double]]
     let siteSlot: Int?
     let gatewaySlot: Int?
+    let typeSlot: Int?
+    private let aggregateIndex: [WindowRef: Int]
+
+    /// Lowers a typed expression with this program's attribute slots and aggregate ids.
+    func lower(_ e: TypedExpression) -> RuntimeExpression {
+        RuntimeExpression(e, attributeSlot: { attributeSlots[$0] ?? 0 }, aggregateId: { aggregateIndex[$0] ?? 0 })
+    }
 
     init(plan: EvaluationPlan, inventory: Inventory) {
         var slots: [String: Int] = [:]
@@ -46,6 +53,7 @@ final class EngineProgram: Sendable {
         attributeCount = slots.count
         siteSlot = slots["site"]
         gatewaySlot = slots["gateway"]
+        typeSlot = slots["type"]
         rangeLow = plan.metrics.map { $0.range?.lowerBound ?? -.infinity }
         rangeHigh = plan.metrics.map { $0.range?.upperBound ?? .infinity }
         ringMetric = plan.retention.map { $0 > 0 }
@@ -67,6 +75,7 @@ final class EngineProgram: Sendable {
 
         var index: [WindowRef: Int] = [:]
         for a in plan.aggregates { index[a.ref] = a.id }
+        aggregateIndex = index
         let slot = { (name: String) in slots[name] ?? 0 }
         let aggregate = { (ref: WindowRef) in index[ref] ?? 0 }
         func kernel(_ e: TypedExpression) -> Kernel {

@@ -76,6 +76,7 @@ public enum DataChecks {
 
         // Rules that never fired, or fired for almost every device.
         for (o, op) in plan.operators.enumerated() {
+            if case .compliance = op.evaluation { continue }
             guard case .condition = op.evaluation else {
                 out.append(
                     Diagnostic(

@@ -26,6 +26,16 @@ public struct Report: Sendable {
         public var tasks: [Task]
     }
 
+    /// One compliance rule's states at the end of the data.
+    public struct Compliance: Sendable {
+        public var rule: String
+        public var counts: [ComplianceState: Int]
+        public var sites: [String: [ComplianceState: Int]]
+        public var devices: [(device: String, state: ComplianceState)]
+        /// (site, type) groups on more distinct versions than the rule's `max_versions`.
+        public var inconsistent: [(site: String, type: String, versions: [String])]
+    }
+
     public var packs: [String]
     public var from: Double?
     public var to: Double?
@@ -34,8 +44,24 @@ public struct Report: Sendable {
     public var devicesReporting: Int
     public var alerts: [Alert]
     public var maintenance: [Visit]
+    public var compliance: [Compliance] = []
     /// Rules compiled but not evaluated by this version of the engine.
     public var notEvaluated: [String]
+
+    static func counts(_ c: [ComplianceState: Int]) -> JSONValue {
+        .object(ComplianceState.allCases.map { ($0.rawValue, .number(Double(c[$0] ?? 0))) })
+    }
+
+    static func json(_ c: Compliance) -> JSONValue {
+        .object([
+            ("counts", counts(c.counts)),
+            ("sites", .object(c.sites.sorted { $0.key < $1.key }.map { ($0.key, counts($0.value)) })),
+            ("inconsistent", .array(c.inconsistent.map { g in
+                .object([("site", .string(g.site)), ("type", .string(g.type)), ("versions", .array(g.versions.map { .string($0) }))])
+            })),
+            ("devices", .object(c.devices.map { ($0.device, .string($0.state.rawValue)) })),
+        ])
+    }
 
     /// The JSON report; byte-identical for identical inputs.
     public func json() -> JSONValue {
@@ -95,7 +121,7 @@ public struct Report: Sendable {
             ("alerts", .array(alertsJSON)),
             ("maintenance", .array(maintenanceJSON)),
             ("rebalancing", .array([])),
-            ("compliance", .object([])),
+            ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
         ])
     }
@@ -108,7 +134,13 @@ extension Engine {
         for e in episodes where e.until == nil {
             openBySiteRule["\(attribute("site", device: e.device))|\(e.rule)", default: 0] += 1
         }
-        var alerts: [Report.Alert] = episodes.map { e in
+        // How long a pending rollout is overdue is measured at the end of the data, not when it opened.
+        let end = stats.lastTimestamp ?? 0
+        var alerts: [Report.Alert] = episodes.map { original in
+            var e = original
+            if e.until == nil, let i = e.evidence.firstIndex(where: { $0.0 == "overdue_seconds" }) {
+                e.evidence[i].1 = .number(max(0, end - e.since))
+            }
             let site = attribute("site", device: e.device)
             let others = max(0, openBySiteRule["\(site)|\(e.rule)", default: 0] - (e.until == nil ? 1 : 0))
             let p = Priority.score(
@@ -142,9 +174,37 @@ extension Engine {
             if case .notEvaluated = op.evaluation { return op.rule.id }
             return nil
         }
+        var compliance: [Report.Compliance] = []
+        for (rule, states) in complianceStates(at: end) {
+            var counts: [ComplianceState: Int] = [:]
+            var sites: [String: [ComplianceState: Int]] = [:]
+            var groups: [String: Set<String>] = [:]
+            for (d, state) in states {
+                counts[state, default: 0] += 1
+                let device = inventory.rows[d][0]
+                sites[attribute("site", device: device), default: [:]][state, default: 0] += 1
+                if let v = complianceVersion(rule: rule, device: d) {
+                    groups["\(attribute("site", device: device))\u{1F}\(attribute("type", device: device))", default: []].insert(v)
+                }
+            }
+            var inconsistent: [(site: String, type: String, versions: [String])] = []
+            if let op = plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body,
+                let limit = c.maxVersions
+            {
+                for (key, versions) in groups.sorted(by: { $0.key < $1.key }) where versions.count > limit {
+                    let parts = key.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+                    inconsistent.append((parts.first ?? "", parts.count > 1 ? parts[1] : "", versions.sorted()))
+                }
+            }
+            compliance.append(
+                Report.Compliance(
+                    rule: rule, counts: counts, sites: sites,
+                    devices: states.map { (inventory.rows[$0.device][0], $0.state) }.sorted { $0.0 < $1.0 },
+                    inconsistent: inconsistent))
+        }
         return Report(
             packs: plan.policy.packs.map(\.name), from: stats.firstTimestamp, to: stats.lastTimestamp, input: stats,
             devices: inventory.count, devicesReporting: devicesSeen, alerts: alerts, maintenance: visits,
-            notEvaluated: notEvaluated)
+            compliance: compliance, notEvaluated: notEvaluated)
     }
 }

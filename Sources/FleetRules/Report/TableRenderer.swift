@@ -30,6 +30,19 @@ public enum TableRenderer {
             }
             out += table(["DATE", "SITE", "ZONE", "DEVICE", "TASK", "RULE"], rows)
         }
+        for c in r.compliance {
+            let total = c.counts.values.reduce(0, +)
+            out += "\nCOMPLIANCE \(c.rule) (\(total) devices)\n"
+            let states = ComplianceState.allCases
+            var rows = [["all"] + states.map { String(c.counts[$0] ?? 0) }]
+            for (site, counts) in c.sites.sorted(by: { $0.key < $1.key }) {
+                rows.append([site] + states.map { String(counts[$0] ?? 0) })
+            }
+            out += table(["SITE"] + states.map { $0.rawValue.uppercased() }, rows)
+            for g in c.inconsistent {
+                out += "  \(g.site) \(g.type): \(g.versions.count) versions (\(g.versions.joined(separator: ", ")))\n"
+            }
+        }
         if !r.input.examples.isEmpty {
             out += "\nREJECTED INPUT (first examples)\n"
             for e in r.input.examples {

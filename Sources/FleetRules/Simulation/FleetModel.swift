@@ -135,6 +135,8 @@ struct FleetModel {
         var drift: (kind: String, onset: Double, magnitude: Double)?
         var skew = 0.0
         var rssiBase = -70.0
+        /// Trackers' cellular modem firmware (inventory column `modem_firmware`).
+        var modem = ""
     }
 
     var sites: [Site] = []
@@ -145,7 +147,7 @@ struct FleetModel {
     var outages: [(gateway: Int, start: Double, end: Double)] = []
 
     static let zoneNames = ["assembly", "cold-store-1", "warehouse", "packing", "press-line", "yard", "lab", "dock"]
-    static let baseline = ["temp-sensor": "2.4.3", "vibration-sensor": "1.9.0", "tracker": "3.1.2"]
+    static let baseline = ["temp-sensor": "2.4.3", "vibration-sensor": "1.9.0", "tracker": "3.1.4"]
     static let outdated = ["temp-sensor": "2.3.5", "vibration-sensor": "1.7.2", "tracker": "3.0.4"]
     static let denied = ["temp-sensor": "2.4.2", "vibration-sensor": "1.8.1", "tracker": "3.1.1"]
 
@@ -252,7 +254,8 @@ struct FleetModel {
                 if failPick < o.rolloutFailRate {
                     state = .rolloutFailed
                     fwSwitch = r.uniform(1, min(3, days * 0.5))
-                    fwRevert = (fwSwitch ?? 1) + r.uniform(0.1, 1)
+                    // Falls back after more than one 6-hour version report, so the failure is observable.
+                    fwRevert = (fwSwitch ?? 1) + r.uniform(0.3, 1)
                 } else if failPick < o.rolloutFailRate + 0.05 {
                     state = .rolloutPending
                 } else {
@@ -268,13 +271,14 @@ struct FleetModel {
             var skew = 0.0
             if r.chance(o.clockSkewRate) { skew = (r.chance(0.5) ? 1 : -1) * r.uniform(30, 600).rounded() }
             let id = "d-" + String(repeating: "0", count: max(0, width - String(i + 1).count)) + String(i + 1)
+            let modem = kind == .tracker ? (r.chance(0.05) ? "5.2.3" : "5.2.6") : ""
             devices.append(
                 Device(
                     id: id, kind: kind, site: s, zone: zone, gateway: gw, reachable: reachable, criticality: criticality,
                     battery: battery, firmwareState: state, firmwareStart: fwStart, firmwareEnd: fwEnd,
                     firmwareSwitch: fwSwitch, firmwareRevert: fwRevert, firmwareStops: fwStops,
                     drift: drift.map { (kind: $0.0, onset: $0.1, magnitude: $0.2) }, skew: skew,
-                    rssiBase: r.uniform(-95, -60)))
+                    rssiBase: r.uniform(-95, -60), modem: modem))
         }
         // Gateways report too: one device per gateway, on mains.
         for (s, site) in sites.enumerated() {

@@ -24,12 +24,12 @@ public enum Simulator {
     }
 
     static func writeInventory(_ m: FleetModel, to path: String) throws {
-        var out = "device,type,site,zone,gateway,reachable,firmware,criticality,power\n"
+        var out = "device,type,site,zone,gateway,reachable,firmware,criticality,power,modem_firmware\n"
         for d in m.devices {
             let site = m.sites[d.site]
             let reachable = d.reachable.map { m.gatewayNames[$0] }.joined(separator: "|")
             out += "\(d.id),\(d.kind.rawValue),\(site.name),\(site.zones[d.zone]),\(m.gatewayNames[d.gateway]),"
-            out += "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery")\n"
+            out += "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem)\n"
         }
         try out.write(toFile: path, atomically: true, encoding: .utf8)
     }

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+@testable import FleetRules
+
+@Suite struct ComplianceTests {
+    static let policy = """
+        fleetrules: 1
+        pack: fw
+        metrics:
+          rssi: { unit: dBm }
+        rules:
+          - compliance: firmware
+            attribute: firmware
+            baseline: { temp-sensor: ">=2.4.1", tracker: ">=3.1.0" }
+            deny:
+              - versions: "2.4.2"
+                advisory: FW-2026-014
+                severity: critical
+            stale: 24h
+            rollout: { target: { temp-sensor: "2.4.3" }, started: 2026-03-01T01:00:00Z, deadline: 2h }
+            max_versions: 3
+            severity: warning
+            summary: "{{device}} firmware {{version}} is {{state}} {{advisory}}"
+            maintenance: update-firmware
+        """
+
+    /// Seven temp-sensors and a tracker, one per state, over 30 hours.
+    static func run() throws -> Engine {
+        let rows = (1...8).map { i in ["d\(i)", i == 8 ? "tracker" : "temp-sensor", "plant-a", "z", "gw", "2.4.3"] }
+        let inventory = try Inventory(columns: ["device", "type", "site", "zone", "gateway", "firmware"], rows: rows)
+        var engine = Engine(plan: try Policy.parse(policy).compile(), inventory: inventory)
+        let t0 = Timestamp.parse("2026-03-01T00:00:00Z") ?? 0
+        let versions: [String: [(Double, String)]] = [
+            "d1": [(0, "2.4.3")],
+            "d2": [(0, "2.3.0")],
+            "d3": [(0, "2.4.2")],
+            "d4": [(0, "build-7")],
+            // d5 never reports a version: the inventory's 2.4.3 goes stale after 24 hours.
+            "d6": [(0, "2.4.1")],
+            "d7": [(0, "2.4.1"), (2, "2.4.3"), (4, "2.4.1"), (6, "2.4.3"), (8, "2.4.1")],
+            "d8": [(0, "v3.1.4")],
+        ]
+        for hour in 0...30 {
+            for d in 1...8 {
+                let device = "d\(d)"
+                var attributes: [String: String] = [:]
+                // Everyone but d5 re-reports its latest version every 6 hours.
+                if let history = versions[device], let current = history.last(where: { $0.0 <= Double(hour) }),
+                    history.contains(where: { $0.0 == Double(hour) }) || hour % 6 == 0
+                {
+                    attributes["firmware"] = current.1
+                }
+                engine.ingest(
+                    Reading(timestamp: t0 + Double(hour) * 3600, device: device, metrics: ["rssi": -60], attributes: attributes))
+            }
+        }
+        engine.finish()
+        return engine
+    }
+
+    @Test func everyStateOnHandMadeData() throws {
+        let engine = try Self.run()
+        let report = engine.report()
+        let c = try #require(report.compliance.first)
+        let states = Dictionary(uniqueKeysWithValues: c.devices.map { ($0.device, $0.state) })
+        #expect(
+            states == [
+                "d1": .compliant, "d2": .outdated, "d3": .denied, "d4": .unknown, "d5": .stale,
+                "d6": .rolloutPending, "d7": .rolloutFailed, "d8": .compliant,
+            ])
+        #expect(c.counts[.compliant] == 2)
+    }
+
+    @Test func findingsCarryTimesAdvisoriesAndEvidence() throws {
+        let engine = try Self.run()
+        let t0 = Timestamp.parse("2026-03-01T00:00:00Z") ?? 0
+        func open(_ device: String) -> AlertEpisode? { engine.episodes.last { $0.device == device && $0.until == nil } }
+        #expect(open("d1") == nil)
+        #expect(open("d3")?.severity == .critical)
+        #expect(open("d3")?.summary == "d3 firmware 2.4.2 is denied FW-2026-014")
+        #expect(open("d2")?.severity == .warning)
+        // Stale from 24 hours after the start of the data, the inventory's version never confirmed.
+        #expect(open("d5")?.since == t0 + 86400)
+        // Rollout pending becomes a finding at the deadline (started 01:00 + 2h), overdue since then.
+        let pending = try #require(open("d6"))
+        #expect(pending.since == t0 + 3 * 3600)
+        let reported = try #require(engine.report().alerts.first { $0.episode.device == "d6" && $0.episode.until == nil })
+        let overdue = reported.episode.evidence.first { $0.0 == "overdue_seconds" }?.1
+        #expect(overdue == .number(27 * 3600))
+        // Fell back from the target twice: a failed update that needs a visit.
+        let failed = try #require(open("d7"))
+        #expect(failed.evidence.first { $0.0 == "failed_updates" }?.1 == .number(2))
+        #expect(failed.maintenance?.task == "update-firmware")
+        // The first fallback was already a finding, without a visit.
+        let first = engine.episodes.first { $0.device == "d7" && $0.evidence.contains { $0.0 == "state" && $0.1 == "rollout-failed" } }
+        #expect(first?.since == t0 + 4 * 3600)
+        #expect(first?.maintenance == nil)
+    }
+
+    @Test func newestReportedVersionWinsOverTheInventory() throws {
+        let engine = try Self.run()
+        // d2's inventory says 2.4.3, its telemetry says 2.3.0.
+        let c = try #require(engine.report().compliance.first)
+        #expect(c.devices.first { $0.device == "d2" }?.state == .outdated)
+    }
+
+    @Test func consistencyCountsVersionsPerTypeAndSite() throws {
+        let report = try Self.run().report()
+        let c = try #require(report.compliance.first)
+        // temp-sensors at plant-a run 2.4.3, 2.3.0, 2.4.2, build-7 and 2.4.1: five versions > 3.
+        #expect(c.inconsistent.count == 1)
+        #expect(c.inconsistent.first?.type == "temp-sensor")
+        #expect(c.inconsistent.first?.versions.count == 5)
+        let json = report.json().serialized()
+        #expect(json.contains(#""compliance":{"firmware":{"counts":{"compliant":2,"outdated":1,"denied":1,"unknown":1,"stale":1,"rollout-pending":1,"rollout-failed":1}"#))
+    }
+}
