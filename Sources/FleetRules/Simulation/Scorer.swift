@@ -1,0 +1,552 @@
+import Foundation
+
+/// How well a run's report matches the simulator's truth, per analysis. docs/SIMULATOR.md
+/// ("Scores") defines every number.
+public struct Score: Sendable {
+    /// An analysis is scored only when the report carries its fields.
+    public enum Section<Value: Sendable>: Sendable {
+        case scored(Value)
+        /// The report does not carry this analysis; the text says which fields are missing.
+        case notInReport(String)
+
+        public var value: Value? {
+            if case .scored(let v) = self { return v }
+            return nil
+        }
+    }
+
+    public struct Battery: Sendable {
+        public struct Horizon: Sendable {
+            public var days: Int
+            /// Depleting devices whose checkpoint (true crossing − horizon) lies within the data.
+            public var eligible: Int
+            /// Eligible devices with a forecast snapshot in the day before the checkpoint.
+            public var withSnapshot: Int
+            /// Devices whose snapshot predicts the remaining time within ±10%.
+            public var correct: Int
+            /// correct / eligible; nil when nothing is eligible.
+            public var share: Double?
+        }
+
+        public var horizons: [Horizon]
+        /// Devices with at least one alert of kind `forecast`.
+        public var alertedDevices: Int
+        /// Alerted devices with a forecast alert the truth does not support, sorted.
+        public var falseAlarms: [String]
+        /// falseAlarms / alertedDevices; nil when no device was alerted.
+        public var falseAlarmRate: Double?
+    }
+
+    public struct Drift: Sendable {
+        /// Devices in truth.drift.
+        public var drifting: Int
+        /// Drifting devices with a drift alert at or after the onset.
+        public var detected: Int
+        public var detectionRate: Double?
+        /// Devices without drift: truth.firmware devices not in truth.drift, plus alerted devices the truth does not list.
+        public var nonDrifting: Int
+        /// Non-drifting devices with a drift alert.
+        public var falseAlarms: Int
+        /// Drifting devices with a drift alert that started before the onset.
+        public var earlyAlarms: Int
+        /// (falseAlarms + earlyAlarms) / (nonDrifting + drifting).
+        public var falsePositiveRate: Double?
+        /// Median over detected devices of (first alert at or after the onset − onset), in hours.
+        public var medianDelayHours: Double?
+    }
+
+    public struct Firmware: Sendable {
+        public struct State: Sendable {
+            public var state: String
+            /// Truth devices in this state.
+            public var truth: Int
+            /// Truth devices the report puts in this state.
+            public var predicted: Int
+            public var correct: Int
+            public var precision: Double?
+            public var recall: Double?
+        }
+
+        public var rule: String
+        public var states: [State]
+        /// Devices in truth.firmware.
+        public var devices: Int
+        /// Truth devices absent from the report's `devices` map.
+        public var missing: Int
+        public var correct: Int
+        public var accuracy: Double?
+    }
+
+    public struct Gateway: Sendable {
+        public struct Site: Sendable {
+            public var site: String
+            public var imbalanced: Bool
+            public var flagged: Bool
+            public var moves: Int
+            /// Max over the site's gateways of |load − mean| / mean, before and after the moves.
+            public var before: Double
+            public var after: Double
+            public var withinAfter: Bool
+        }
+
+        public var imbalanced: Int
+        public var flagged: Int
+        public var found: Int
+        public var precision: Double?
+        public var recall: Double?
+        public var sites: [Site]
+        public var moves: Int
+        /// Moves that could not be applied (unknown site or gateway, or nothing left to move).
+        public var skippedMoves: Int
+        /// Every gateway of every site within 30% of its site's mean after the moves.
+        public var allWithinAfter: Bool
+    }
+
+    public struct Environment: Sendable {
+        public struct Metric: Sendable {
+            public var metric: String
+            public var total: Int
+            public var found: Int
+        }
+
+        public var total: Int
+        public var found: Int
+        public var share: Double?
+        public var metrics: [Metric]
+        /// Excursions no alert overlaps, in truth order.
+        public var missed: [SimulationTruth.Excursion]
+    }
+
+    public var battery: Section<Battery>
+    public var drift: Section<Drift>
+    public var firmware: Section<Firmware>
+    public var gateway: Section<Gateway>
+    public var environment: Section<Environment>
+}
+
+/// Compares a report with the simulator's truth.
+public enum Scorer {
+    public struct Options: Sendable {
+        /// The compliance rule whose `devices` map is scored; nil takes the first in name order that has one.
+        public var complianceRule: String?
+
+        public init(complianceRule: String? = nil) {
+            self.complianceRule = complianceRule
+        }
+    }
+
+    /// Horizons of the battery score, in days.
+    public static let horizonDays = [30, 14, 7, 3]
+    /// A prediction is correct when its remaining time is within 1/10 (10%) of the true one.
+    static let toleranceDivisor = 10.0
+    /// A forecast alert is a false alarm when the true crossing is later than this after it.
+    public static let falseAlarmDays = 60.0
+    /// A gateway is balanced when |load − mean| / mean is at most this.
+    public static let balanceLimit = 0.30
+
+    public static func score(truth: SimulationTruth, report: ScoredReport, options: Options = Options()) -> Score {
+        Score(
+            battery: battery(truth, report), drift: drift(truth, report),
+            firmware: firmware(truth, report, rule: options.complianceRule), gateway: gateway(truth, report),
+            environment: environment(truth, report))
+    }
+
+    /// The first entry per device, in truth order.
+    static func unique<T>(_ items: [T], _ key: (T) -> String) -> [T] {
+        var seen: Set<String> = []
+        return items.filter { seen.insert(key($0)).inserted }
+    }
+
+    static func ratio(_ a: Int, _ b: Int) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
+
+    static func battery(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Battery> {
+        guard let forecasts = report.forecasts else { return .notInReport("no `forecasts` in the report") }
+        var snapshots: [String: [ScoredReport.Forecast]] = [:]
+        for f in forecasts { snapshots[f.device, default: []].append(f) }
+        for (device, list) in snapshots { snapshots[device] = list.sorted { ($0.at, $0.rule) < ($1.at, $1.rule) } }
+        let batteries = unique(truth.battery, \.device)
+        let horizons = horizonDays.map { days -> Score.Battery.Horizon in
+            let h = Double(days) * 86400
+            var eligible = 0
+            var withSnapshot = 0
+            var correct = 0
+            for b in batteries {
+                guard let crossing = b.crossesAt else { continue }
+                let checkpoint = crossing - h
+                guard checkpoint >= truth.start, checkpoint <= truth.end else { continue }
+                eligible += 1
+                guard let snap = snapshots[b.device]?.last(where: { $0.at <= checkpoint && $0.at >= checkpoint - 86400 })
+                else { continue }
+                withSnapshot += 1
+                guard let predicted = snap.crossingAt else { continue }
+                // |predicted remaining − true remaining| ≤ 10% of the true remaining, in exact arithmetic
+                // for whole seconds: |predicted − crossing| · 10 ≤ crossing − at.
+                if abs(predicted - crossing) * toleranceDivisor <= crossing - snap.at { correct += 1 }
+            }
+            return .init(days: days, eligible: eligible, withSnapshot: withSnapshot, correct: correct, share: ratio(correct, eligible))
+        }
+        let byDevice = Dictionary(batteries.map { ($0.device, $0) }, uniquingKeysWith: { a, _ in a })
+        var alerted: Set<String> = []
+        var falseAlarms: Set<String> = []
+        for a in report.alerts where a.kind == "forecast" {
+            alerted.insert(a.device)
+            let b = byDevice[a.device]
+            // A battery replaced later was running down when the alert started: not a false alarm.
+            if let replaced = b?.replacedAt, a.since < replaced { continue }
+            if let crossing = b?.crossesAt, crossing <= a.since + falseAlarmDays * 86400 { continue }
+            falseAlarms.insert(a.device)
+        }
+        return .scored(
+            .init(
+                horizons: horizons, alertedDevices: alerted.count, falseAlarms: falseAlarms.sorted(),
+                falseAlarmRate: ratio(falseAlarms.count, alerted.count)))
+    }
+
+    static func drift(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Drift> {
+        let alerts = report.alerts.filter { $0.kind == "drift" }
+        guard !alerts.isEmpty else { return .notInReport("no alerts of kind `drift` in the report") }
+        var since: [String: [Double]] = [:]
+        for a in alerts { since[a.device, default: []].append(a.since) }
+        let drifting = unique(truth.drift, \.device)
+        let onsets = Dictionary(drifting.map { ($0.device, $0.onset) }, uniquingKeysWith: { a, _ in a })
+        var delays: [Double] = []
+        var early = 0
+        for d in drifting {
+            let starts = since[d.device] ?? []
+            if let first = starts.filter({ $0 >= d.onset }).min() { delays.append((first - d.onset) / 3600) }
+            if starts.contains(where: { $0 < d.onset }) { early += 1 }
+        }
+        var negatives = Set(truth.firmware.map(\.device)).subtracting(onsets.keys)
+        negatives.formUnion(since.keys.filter { onsets[$0] == nil })
+        let falseAlarms = negatives.count { since[$0] != nil }
+        return .scored(
+            .init(
+                drifting: drifting.count, detected: delays.count, detectionRate: ratio(delays.count, drifting.count),
+                nonDrifting: negatives.count, falseAlarms: falseAlarms, earlyAlarms: early,
+                falsePositiveRate: ratio(falseAlarms + early, negatives.count + drifting.count),
+                medianDelayHours: median(delays)))
+    }
+
+    static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let s = values.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    static func firmware(_ truth: SimulationTruth, _ report: ScoredReport, rule: String?) -> Score.Section<Score.Firmware> {
+        let chosen: (rule: String, devices: [String: String])
+        if let rule {
+            guard let entry = report.compliance.first(where: { $0.rule == rule }) else {
+                return .notInReport("no compliance rule `\(rule)` in the report")
+            }
+            guard let devices = entry.devices else { return .notInReport("no `compliance.\(rule).devices` in the report") }
+            chosen = (rule, devices)
+        } else {
+            guard let entry = report.compliance.first(where: { $0.devices != nil }), let devices = entry.devices else {
+                return .notInReport("no compliance rule with `devices` in the report")
+            }
+            chosen = (entry.rule, devices)
+        }
+        let devices = unique(truth.firmware, \.device)
+        var truthCount: [String: Int] = [:]
+        var predictedCount: [String: Int] = [:]
+        var correctCount: [String: Int] = [:]
+        var missing = 0
+        for d in devices {
+            truthCount[d.state, default: 0] += 1
+            guard let predicted = chosen.devices[d.device] else {
+                missing += 1
+                continue
+            }
+            predictedCount[predicted, default: 0] += 1
+            if predicted == d.state { correctCount[d.state, default: 0] += 1 }
+        }
+        let known = ComplianceState.allCases.map(\.rawValue)
+        let extra = Set(truthCount.keys).union(predictedCount.keys).subtracting(known).sorted()
+        let states = (known + extra).map { s in
+            let correct = correctCount[s] ?? 0
+            return Score.Firmware.State(
+                state: s, truth: truthCount[s] ?? 0, predicted: predictedCount[s] ?? 0, correct: correct,
+                precision: ratio(correct, predictedCount[s] ?? 0), recall: ratio(correct, truthCount[s] ?? 0))
+        }
+        let correct = correctCount.values.reduce(0, +)
+        return .scored(
+            .init(
+                rule: chosen.rule, states: states, devices: devices.count, missing: missing, correct: correct,
+                accuracy: ratio(correct, devices.count)))
+    }
+
+    /// The site a balance alert names: evidence `site`, evidence `group`, label `site`, then the alert's own `site`.
+    static func balanceSite(_ a: ScoredReport.Alert) -> String? {
+        a.evidence["site"] ?? a.evidence["group"] ?? a.labels["site"] ?? a.site
+    }
+
+    /// Max over gateways of |load − mean| / mean; 0 for an empty or unloaded site.
+    public static func imbalance(_ loads: [Double]) -> Double {
+        guard !loads.isEmpty else { return 0 }
+        let mean = loads.reduce(0, +) / Double(loads.count)
+        guard mean > 0 else { return 0 }
+        return loads.map { abs($0 - mean) / mean }.max() ?? 0
+    }
+
+    static func gateway(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Gateway> {
+        let alerts = report.alerts.filter { $0.kind == "balance" }
+        let moves = report.rebalancing ?? []
+        guard !alerts.isEmpty || !moves.isEmpty else {
+            return .notInReport("no alerts of kind `balance` and no `rebalancing` moves in the report")
+        }
+        let groups = unique(truth.gateways, \.site)
+        let flagged = Set(alerts.compactMap(balanceSite))
+        let imbalanced = Set(groups.filter(\.imbalanced).map(\.site))
+        let found = flagged.intersection(imbalanced).count
+        var loads: [String: [String: Double]] = [:]
+        for g in groups { loads[g.site] = Dictionary(g.loads.map { ($0.gateway, $0.devices) }, uniquingKeysWith: { a, _ in a }) }
+        var movesPerSite: [String: Int] = [:]
+        var skipped = 0
+        for m in moves {
+            guard var site = loads[m.site], m.from != m.to, let from = site[m.from], from >= 1, let to = site[m.to] else {
+                skipped += 1
+                continue
+            }
+            site[m.from] = from - 1
+            site[m.to] = to + 1
+            loads[m.site] = site
+            movesPerSite[m.site, default: 0] += 1
+        }
+        let sites = groups.map { g in
+            let after = imbalance(g.loads.map { loads[g.site]?[$0.gateway] ?? 0 })
+            return Score.Gateway.Site(
+                site: g.site, imbalanced: g.imbalanced, flagged: flagged.contains(g.site), moves: movesPerSite[g.site] ?? 0,
+                before: imbalance(g.loads.map(\.devices)), after: after, withinAfter: after <= balanceLimit + 1e-9)
+        }
+        return .scored(
+            .init(
+                imbalanced: imbalanced.count, flagged: flagged.count, found: found, precision: ratio(found, flagged.count),
+                recall: ratio(found, imbalanced.count), sites: sites, moves: moves.count - skipped, skippedMoves: skipped,
+                allWithinAfter: sites.allSatisfy(\.withinAfter)))
+    }
+
+    static func environment(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Environment> {
+        let alerts = report.alerts.filter { $0.kind == "limit" || $0.kind == "alert" }
+        guard !alerts.isEmpty else { return .notInReport("no alerts of kind `limit` or `alert` in the report") }
+        var byZone: [String: [ScoredReport.Alert]] = [:]
+        for a in alerts {
+            guard let site = a.site, let zone = a.zone else { continue }
+            byZone["\(site)\u{1F}\(zone)", default: []].append(a)
+        }
+        var missed: [SimulationTruth.Excursion] = []
+        var perMetric: [String: (total: Int, found: Int)] = [:]
+        for e in truth.excursions {
+            // Closed intervals: an alert that ends exactly when the excursion starts still overlaps it.
+            let hit = byZone["\(e.site)\u{1F}\(e.zone)"]?.contains { $0.since <= e.end && ($0.until ?? .infinity) >= e.start } ?? false
+            perMetric[e.metric, default: (0, 0)].total += 1
+            if hit { perMetric[e.metric, default: (0, 0)].found += 1 } else { missed.append(e) }
+        }
+        let found = truth.excursions.count - missed.count
+        return .scored(
+            .init(
+                total: truth.excursions.count, found: found, share: ratio(found, truth.excursions.count),
+                metrics: perMetric.sorted { $0.key < $1.key }.map { .init(metric: $0.key, total: $0.value.total, found: $0.value.found) },
+                missed: missed))
+    }
+}
+
+// MARK: - Output
+
+extension Score {
+    /// The score as JSON with a stable key order; shares are fractions (0…1), null when undefined.
+    public func json() -> JSONValue {
+        func num(_ d: Double?) -> JSONValue { d.map { .number($0) } ?? .null }
+        func int(_ n: Int) -> JSONValue { .number(Double(n)) }
+        func section<V>(_ s: Section<V>, _ body: (V) -> [(String, JSONValue)]) -> JSONValue {
+            switch s {
+            case .scored(let v): .object([("status", "scored")] + body(v))
+            case .notInReport(let why): .object([("status", "not in report"), ("reason", .string(why))])
+            }
+        }
+        return .object([
+            ("format", 1),
+            (
+                "battery",
+                section(battery) { b in
+                    [
+                        (
+                            "horizons",
+                            .array(
+                                b.horizons.map { h in
+                                    .object([
+                                        ("days", int(h.days)), ("eligible", int(h.eligible)), ("with_snapshot", int(h.withSnapshot)),
+                                        ("correct", int(h.correct)), ("share", num(h.share)),
+                                    ])
+                                })
+                        ),
+                        (
+                            "false_alarms",
+                            .object([
+                                ("alerted_devices", int(b.alertedDevices)), ("false_alarms", int(b.falseAlarms.count)),
+                                ("rate", num(b.falseAlarmRate)), ("devices", .array(b.falseAlarms.map { .string($0) })),
+                            ])
+                        ),
+                    ]
+                }
+            ),
+            (
+                "drift",
+                section(drift) { d in
+                    [
+                        ("drifting", int(d.drifting)), ("detected", int(d.detected)), ("detection_rate", num(d.detectionRate)),
+                        ("non_drifting", int(d.nonDrifting)), ("false_alarms", int(d.falseAlarms)),
+                        ("early_alarms", int(d.earlyAlarms)), ("false_positive_rate", num(d.falsePositiveRate)),
+                        ("median_delay_hours", num(d.medianDelayHours)),
+                    ]
+                }
+            ),
+            (
+                "firmware",
+                section(firmware) { f in
+                    [
+                        ("rule", .string(f.rule)),
+                        (
+                            "states",
+                            .array(
+                                f.states.map { s in
+                                    .object([
+                                        ("state", .string(s.state)), ("truth", int(s.truth)), ("predicted", int(s.predicted)),
+                                        ("correct", int(s.correct)), ("precision", num(s.precision)), ("recall", num(s.recall)),
+                                    ])
+                                })
+                        ),
+                        ("devices", int(f.devices)), ("missing", int(f.missing)), ("correct", int(f.correct)),
+                        ("accuracy", num(f.accuracy)),
+                    ]
+                }
+            ),
+            (
+                "gateway",
+                section(gateway) { g in
+                    [
+                        ("imbalanced", int(g.imbalanced)), ("flagged", int(g.flagged)), ("found", int(g.found)),
+                        ("precision", num(g.precision)), ("recall", num(g.recall)), ("moves", int(g.moves)),
+                        ("skipped_moves", int(g.skippedMoves)), ("all_within_after", .bool(g.allWithinAfter)),
+                        (
+                            "sites",
+                            .array(
+                                g.sites.map { s in
+                                    .object([
+                                        ("site", .string(s.site)), ("imbalanced", .bool(s.imbalanced)), ("flagged", .bool(s.flagged)),
+                                        ("moves", int(s.moves)), ("before", .number(s.before)), ("after", .number(s.after)),
+                                        ("within_after", .bool(s.withinAfter)),
+                                    ])
+                                })
+                        ),
+                    ]
+                }
+            ),
+            (
+                "environment",
+                section(environment) { e in
+                    [
+                        ("total", int(e.total)), ("found", int(e.found)), ("share", num(e.share)),
+                        (
+                            "metrics",
+                            .array(
+                                e.metrics.map { m in
+                                    .object([("metric", .string(m.metric)), ("total", int(m.total)), ("found", int(m.found))])
+                                })
+                        ),
+                        (
+                            "missed",
+                            .array(
+                                e.missed.map { x in
+                                    .object([
+                                        ("site", .string(x.site)), ("zone", .string(x.zone)), ("metric", .string(x.metric)),
+                                        ("start", .string(Timestamp.format(x.start))), ("end", .string(Timestamp.format(x.end))),
+                                    ])
+                                })
+                        ),
+                    ]
+                }
+            ),
+        ])
+    }
+
+    /// A compact table per analysis for a person to read.
+    public func text() -> String {
+        var out = ""
+        func percent(_ d: Double?) -> String { d.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
+        func of(_ a: Int, _ b: Int, _ share: Double?) -> String { "\(a) of \(b) (\(percent(share)))" }
+        func header<V>(_ name: String, _ s: Section<V>) -> V? {
+            if !out.isEmpty { out += "\n" }
+            switch s {
+            case .scored(let v):
+                out += name + "\n"
+                return v
+            case .notInReport(let why):
+                out += "\(name): not in report (\(why))\n"
+                return nil
+            }
+        }
+        if let b = header("battery", battery) {
+            out += Self.table(
+                ["horizon", "eligible", "snapshot", "within 10%", "share"],
+                b.horizons.map { ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share)] })
+            out += "  false alarms: \(of(b.falseAlarms.count, b.alertedDevices, b.falseAlarmRate)) alerted devices"
+            if !b.falseAlarms.isEmpty {
+                out += " (" + b.falseAlarms.prefix(5).joined(separator: ", ") + (b.falseAlarms.count > 5 ? ", …" : "") + ")"
+            }
+            out += "\n"
+        }
+        if let d = header("drift", drift) {
+            out += "  detected: \(of(d.detected, d.drifting, d.detectionRate)) drifting devices"
+            out += ", median delay \(d.medianDelayHours.map { String(format: "%.1fh", $0) } ?? "-")\n"
+            out += "  false positives: \(of(d.falseAlarms + d.earlyAlarms, d.nonDrifting + d.drifting, d.falsePositiveRate)) devices"
+            out += " (\(d.falseAlarms) without drift, \(d.earlyAlarms) before the onset)\n"
+        }
+        if let f = header("firmware", firmware) {
+            out += "  rule \(f.rule): accuracy \(of(f.correct, f.devices, f.accuracy))"
+            out += f.missing > 0 ? ", \(f.missing) missing from the report\n" : "\n"
+            out += Self.table(
+                ["state", "truth", "report", "correct", "precision", "recall"],
+                f.states.map { ["\($0.state)", "\($0.truth)", "\($0.predicted)", "\($0.correct)", percent($0.precision), percent($0.recall)] })
+        }
+        if let g = header("gateway", gateway) {
+            out += "  imbalanced sites found: \(g.found) of \(g.imbalanced), \(g.flagged) flagged"
+            out += " (precision \(percent(g.precision)), recall \(percent(g.recall)))\n"
+            out += Self.table(
+                ["site", "imbalanced", "flagged", "moves", "before", "after", "within 30%"],
+                g.sites.map {
+                    [$0.site, $0.imbalanced ? "yes" : "no", $0.flagged ? "yes" : "no", "\($0.moves)", percent($0.before),
+                     percent($0.after), $0.withinAfter ? "yes" : "no"]
+                })
+            out += "  after \(g.moves) moves"
+            out += g.skippedMoves > 0 ? " (\(g.skippedMoves) skipped)" : ""
+            out += ": every gateway within 30%: \(g.allWithinAfter ? "yes" : "no")\n"
+        }
+        if let e = header("environment", environment) {
+            out += "  excursions found: \(of(e.found, e.total, e.share))\n"
+            out += Self.table(
+                ["metric", "found", "total"], e.metrics.map { [$0.metric, "\($0.found)", "\($0.total)"] })
+            for m in e.missed.prefix(5) {
+                out += "  missed: \(m.site)/\(m.zone) \(m.metric) \(Timestamp.format(m.start)) → \(Timestamp.format(m.end))\n"
+            }
+            if e.missed.count > 5 { out += "  … \(e.missed.count - 5) more missed\n" }
+        }
+        return out
+    }
+
+    /// Indented columns: the first left-aligned, the others right-aligned.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            let padded = cells.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: max(0, widths[i] - c.count))
+                return i == 0 ? c + pad : pad + c
+            }
+            return "  " + padded.joined(separator: "  ") + "\n"
+        }
+        return line(header) + rows.map(line).joined()
+    }
+}
