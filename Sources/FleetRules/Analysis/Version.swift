@@ -65,7 +65,10 @@ public struct Version: Sendable, Hashable, Comparable, CustomStringConvertible {
             for id in p.split(separator: ".", omittingEmptySubsequences: false) {
                 guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
                 else { return nil }
-                if id.allSatisfy({ $0.isNumber }), let n = Int(id) {
+                if id.allSatisfy({ $0.isNumber }) {
+                    // Numeric identifiers compare as numbers (§11.4.1); one too large to hold is rejected
+                    // rather than silently compared as text.
+                    guard let n = Int(id) else { return nil }
                     pre.append(.numeric(n))
                 } else {
                     pre.append(.text(String(id)))

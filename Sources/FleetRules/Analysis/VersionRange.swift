@@ -73,16 +73,18 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
     private static func parsePartial(_ raw: Substring) -> Result<Partial, RangeError> {
         var s = raw
         if s.first == "v" || s.first == "V" || s.first == "=" { s = s.dropFirst() }
-        if s.isEmpty || s == "*" || s == "x" || s == "X" { return .success(Partial(parts: [nil, nil, nil], prerelease: [])) }
+        // A bare prefix (`v`, `>=v`) names no version; npm rejects it too.
+        if s.isEmpty { return .failure(RangeError(message: "'\(raw)' is not a version")) }
+        if s == "*" || s == "x" || s == "X" { return .success(Partial(parts: [nil, nil, nil], prerelease: [])) }
         var core = s
         var pre: [Version.Identifier] = []
-        if let plus = core.firstIndex(of: "+") { core = core[..<plus] }
-        if let dash = core.firstIndex(of: "-") {
-            guard let v = Version(parsing: "0.0.0" + core[dash...]) else {
-                return .failure(RangeError(message: "malformed pre-release in '\(raw)'"))
+        // Pre-release and build are checked as in a version; the build is then ignored, as in npm.
+        if let suffix = core.firstIndex(where: { $0 == "-" || $0 == "+" }) {
+            guard let v = Version(parsing: "0.0.0" + core[suffix...]) else {
+                return .failure(RangeError(message: "malformed pre-release or build in '\(raw)'"))
             }
             pre = v.prerelease
-            core = core[..<dash]
+            core = core[..<suffix]
         }
         let fields = core.split(separator: ".", omittingEmptySubsequences: false)
         guard (1...4).contains(fields.count) else {
