@@ -112,7 +112,40 @@ import Testing
         #expect(c.inconsistent.count == 1)
         #expect(c.inconsistent.first?.type == "temp-sensor")
         #expect(c.inconsistent.first?.versions.count == 5)
+        let sprawl = report.alerts.filter { $0.episode.severity == .info && $0.episode.device.isEmpty }
+        #expect(sprawl.map(\.site) == ["plant-a"])
+        #expect(sprawl.first?.episode.summary.hasPrefix("plant-a: 5 temp-sensor firmware versions") == true)
         let json = report.json().serialized()
         #expect(json.contains(#""compliance":{"firmware":{"counts":{"compliant":2,"outdated":1,"denied":1,"unknown":1,"stale":1,"rollout-pending":1,"rollout-failed":1}"#))
+    }
+
+    /// The firmware target of the issue: the simulator's labelled states, end to end.
+    @Test func scoresTheSimulatedFleetsFirmwareStates() throws {
+        var o = SimulationOptions()
+        o.devices = 400
+        o.days = 4
+        o.seed = 21
+        o.clockSkewRate = 0  // clocks far behind lose every report as late: see docs/SIMULATOR.md
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fr-fw-\(UUID().uuidString)")
+        _ = try Simulator.run(o, to: dir.path)
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let policy = try Policy.load(paths: [repo.appendingPathComponent("rules").path])
+        var engine = Engine(plan: policy.compile(), inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
+        try Replay.run(&engine, files: [dir.appendingPathComponent("telemetry.jsonl").path])
+        let truthData = try Data(contentsOf: dir.appendingPathComponent("truth.json"))
+        let truth = try #require(try JSONSerialization.jsonObject(with: truthData) as? [String: Any])
+        let labelled = try #require(truth["firmware"] as? [[String: Any]])
+        let states = try #require(engine.report().compliance.first { $0.rule == "firmware-baseline" })
+        let got = Dictionary(uniqueKeysWithValues: states.devices.map { ($0.device, $0.state.rawValue) })
+        var wrong: [String] = []
+        var seen: Set<String> = []
+        for entry in labelled {
+            let device = entry["device"] as? String ?? ""
+            let state = entry["state"] as? String ?? ""
+            seen.insert(state)
+            if got[device] != state { wrong.append("\(device): truth \(state), report \(got[device] ?? "none")") }
+        }
+        #expect(wrong.isEmpty, "\(wrong)")
+        #expect(seen.count >= 6)
     }
 }

@@ -201,6 +201,32 @@ extension Engine {
                     rule: rule, counts: counts, sites: sites,
                     devices: states.map { (inventory.rows[$0.device][0], $0.state) }.sorted { $0.0 < $1.0 },
                     inconsistent: inconsistent))
+            // Version sprawl is an info finding of the site, not of one device.
+            if let op = plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body {
+                for g in inconsistent {
+                    let episode = AlertEpisode(
+                        rule: rule, kind: .compliance, pack: op.rule.pack, device: "", severity: .info, since: end,
+                        until: nil, value: Double(g.versions.count),
+                        summary: "\(g.site): \(g.versions.count) \(g.type) \(c.attribute) versions (\(g.versions.joined(separator: ", "))), more than \(c.maxVersions ?? 0)",
+                        labels: op.rule.labels,
+                        evidence: [
+                            ("state", "inconsistent"), ("type", .string(g.type)),
+                            ("versions", .array(g.versions.map { .string($0) })),
+                            ("max_versions", .number(Double(c.maxVersions ?? 0))),
+                        ], maintenance: nil)
+                    alerts.append(
+                        Report.Alert(
+                            episode: episode, site: g.site, zone: "",
+                            priority: Priority.score(severity: .info, criticality: "", ongoing: true, sameSiteOthers: 0)))
+                }
+            }
+        }
+        alerts.sort { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.episode.since != b.episode.since { return a.episode.since < b.episode.since }
+            if a.episode.rule != b.episode.rule { return a.episode.rule < b.episode.rule }
+            if a.episode.device != b.episode.device { return a.episode.device < b.episode.device }
+            return a.site < b.site
         }
         return Report(
             packs: plan.policy.packs.map(\.name), from: stats.firstTimestamp, to: stats.lastTimestamp, input: stats,
