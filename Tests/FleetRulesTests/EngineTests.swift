@@ -205,10 +205,10 @@ struct EngineHarness {
             rules: """
                   - alert: low
                     when: last(battery_pct) < 20
-                """, devices: ["d1", "d2", "d3", "d4", "d5"])
+                """, devices: (1...11).map { "d\($0)" })
         for m in stride(from: 0.0, to: 60, by: 5) {
-            h.send(m + 10, ["battery_pct": 50], device: "d5")  // its clock runs ten minutes ahead
-            for d in ["d2", "d3", "d4"] { h.send(m, ["battery_pct": 50], device: d) }
+            h.send(m + 10, ["battery_pct": 50], device: "d11")  // its clock runs ten minutes ahead
+            for d in (2...10).map({ "d\($0)" }) { h.send(m, ["battery_pct": 50], device: d) }
             #expect(h.send(m, ["battery_pct": m == 55 ? 10 : 50]) == nil)
         }
         _ = h.finish()
@@ -255,14 +255,18 @@ struct EngineHarness {
         #expect(h.send(2, ["battery_pct": 50]) == nil)
         #expect(h.send(2 + 2 * 24 * 60, ["battery_pct": 1]) == .future)
         #expect(h.engine.ingest(Reading(timestamp: 0, device: "d1", metrics: ["battery_pct": 1])) == .tooOld)
+        // A line whose only metric is not a number is no reading.
         #expect(
             h.engine.ingest(Reading(timestamp: EngineHarness.at(3), device: "d1", attributes: ["battery_pct": "low"]))
-                == nil)
+                == .nonNumeric)
+        // A line with one bad and one good value is a reading; the bad value is counted apart.
+        #expect(h.engine.ingest(Reading(timestamp: EngineHarness.at(3), device: "d1", metrics: ["battery_pct": 150, "temperature": 20])) == .outOfRange)
         h.send(4, ["battery_pct": 10])
         let e = h.finish()
         #expect(e.count == 1)
         let s = h.engine.stats
         #expect(s.rejected == [.unknownDevice: 1, .outOfRange: 1, .future: 1, .tooOld: 1, .nonNumeric: 1])
+        #expect(s.droppedValues == [.outOfRange: 1])
         #expect(s.readings == 3)
     }
 }

@@ -97,8 +97,8 @@ public struct Engine: Sendable {
     private var sequence = 0
     private var maxTime: Double?
     private var fleetTime: Double?
-    private var recent: [Double] = []
-    private var recentNext = 0
+    /// Newest accepted timestamp per device, for the fleet's time.
+    private var deviceLatest: [Double]
     private var observed = 0
     /// Event time of the latest reading or timer evaluated: readings before it are late.
     private var frontier = -Double.infinity
@@ -106,6 +106,9 @@ public struct Engine: Sendable {
 
     /// Readings further ahead of the newest accepted timestamp than this are rejected as `future`.
     public var maxForwardJump: Double = 86400
+    /// Readings later than this (the wall clock at start-up plus `maxForwardJump`) are `future`
+    /// whatever the data says, so one absurd first timestamp cannot poison a replay.
+    public var wallClockLimit: Double = Date().timeIntervalSince1970 + 86400
     /// The watermark never trails the newest timestamp by more than this, so a sparse stream
     /// still moves; devices whose clocks run further ahead than this make others late.
     public var maxWatermarkLag: Double = 6 * 3600
@@ -124,6 +127,7 @@ public struct Engine: Sendable {
     /// Event time of the evaluation in progress.
     internal private(set) var now: Double = 0
     private var scratchValues: [(Int, Double)] = []
+    private var scratchNonNumeric: String?
 
     public init(plan: EvaluationPlan, inventory: Inventory) {
         self.plan = plan
@@ -145,6 +149,7 @@ public struct Engine: Sendable {
         let width = program.attributeCount
         attributes = inventory.rows.map { $0 + Array(repeating: "", count: max(0, width - $0.count)) }
         seen = Array(repeating: false, count: n)
+        deviceLatest = Array(repeating: -.infinity, count: n)
         deviceGateway = Array(repeating: -1, count: n)
         let m = plan.metrics.count
         lastValue = Array(repeating: .nan, count: m * n)
@@ -223,7 +228,7 @@ public struct Engine: Sendable {
             for (name, v) in reading.attributes.sorted(by: { $0.key < $1.key }) {
                 stats.fieldsSeen[name, default: 0] += 1
                 if plan.metricIndex[name] != nil {
-                    stats.reject(.nonNumeric, "metric '\(name)' has the non-numeric value '\(v)'", origin)
+                    scratchNonNumeric = "metric '\(name)' has the non-numeric value '\(v)'"
                     continue
                 }
                 if let s = program.attributeSlots[name] { strings.append((s, v)) }
@@ -257,7 +262,7 @@ public struct Engine: Sendable {
         for (f, v) in line.strings {
             fields.counts[f] += 1
             if fields.metric[f] >= 0 {
-                stats.reject(.nonNumeric, "metric '\(names.names[f])' has the non-numeric value '\(v)'", origin)
+                scratchNonNumeric = "metric '\(names.names[f])' has the non-numeric value '\(v)'"
                 continue
             }
             let s = fields.slot[f]
@@ -281,14 +286,16 @@ public struct Engine: Sendable {
     private mutating func accept(
         time t: Double, device d: Int, gateway: String?, strings: [(Int, String)], origin: ReadingOrigin?
     ) -> RejectReason? {
+        let nonNumeric = scratchNonNumeric
+        scratchNonNumeric = nil
         guard t.isFinite, t >= earliestAccepted else {
             stats.reject(.tooOld, "timestamp \(t.isFinite ? Timestamp.format(t) : "\(t)") is before 2000-01-01", origin)
             return .tooOld
         }
-        if let maxTime, t > maxTime + maxForwardJump {
+        if t > wallClockLimit || (maxTime.map { t > $0 + maxForwardJump } ?? false) {
             stats.reject(
                 .future,
-                "timestamp \(Timestamp.format(t)) is more than \(DurationText.format(maxForwardJump)) ahead of the data (\(Timestamp.format(maxTime)))",
+                "timestamp \(Timestamp.format(t)) is more than \(DurationText.format(maxForwardJump)) ahead of \(t > wallClockLimit ? "the current time" : "the data (\(Timestamp.format(maxTime ?? t)))")",
                 origin)
             return .future
         }
@@ -301,18 +308,15 @@ public struct Engine: Sendable {
                 origin)
             return .late
         }
-        var outOfRange = false
+        var outOfRange: String?
         var kept = 0
         for i in scratchValues.indices {
             let (m, v) = scratchValues[i]
             if !(v >= program.rangeLow[m] && v <= program.rangeHigh[m]) {
-                if !outOfRange {
-                    stats.reject(
-                        .outOfRange,
-                        "\(plan.metrics[m].name) = \(JSONValue.format(v)) is outside [\(JSONValue.format(program.rangeLow[m])), \(JSONValue.format(program.rangeHigh[m]))]",
-                        origin)
+                if outOfRange == nil {
+                    outOfRange =
+                        "\(plan.metrics[m].name) = \(JSONValue.format(v)) is outside [\(JSONValue.format(program.rangeLow[m])), \(JSONValue.format(program.rangeHigh[m]))]"
                 }
-                outOfRange = true
                 continue
             }
             if kept < slotSize {
@@ -320,7 +324,16 @@ public struct Engine: Sendable {
                 kept += 1
             }
         }
-        if outOfRange, kept == 0, strings.isEmpty { return .outOfRange }
+        // A line with nothing usable left is rejected under its reason; a line that keeps some
+        // values is a reading, and the values it lost are counted apart.
+        if kept == 0, strings.isEmpty, outOfRange != nil || nonNumeric != nil {
+            let (reason, message): (RejectReason, String) =
+                outOfRange.map { (.outOfRange, $0) } ?? (.nonNumeric, nonNumeric ?? "")
+            stats.reject(reason, message, origin)
+            return reason
+        }
+        if let outOfRange { stats.dropValue(.outOfRange, outOfRange, origin) }
+        if let nonNumeric { stats.dropValue(.nonNumeric, nonNumeric, origin) }
         stats.readings += 1
         if stats.firstTimestamp == nil || t < stats.firstTimestamp! { stats.firstTimestamp = t }
         if stats.lastTimestamp == nil || t > stats.lastTimestamp! { stats.lastTimestamp = t }
@@ -359,31 +372,38 @@ public struct Engine: Sendable {
         } else {
             stragglers.push(p)
         }
-        observe(t)
+        observe(t, device: d)
         release(upTo: watermark)
-        return outOfRange ? .outOfRange : nil
+        return outOfRange != nil ? .outOfRange : nil
     }
 
     /// Records an accepted timestamp for the fleet's time: the median of the last 255, so a few
     /// devices with clocks running ahead neither advance the watermark nor make others late.
-    private mutating func observe(_ t: Double) {
-        if recent.count < 255 {
-            recent.append(t)
-        } else {
-            recent[recentNext] = t
-            recentNext = (recentNext + 1) % 255
-        }
+    private mutating func observe(_ t: Double, device d: Int) {
+        if t > deviceLatest[d] { deviceLatest[d] = t }
         observed += 1
         if observed < 256 || observed % 64 == 0 {
-            var sorted = recent
-            sorted.sort()
-            let median = sorted[(sorted.count - 1) / 2]
-            fleetTime = max(fleetTime ?? median, median)
+            // The 90th percentile over a fixed sample of at most 255 devices that have reported:
+            // up to a tenth of clocks running ahead do not move it, and silent devices (even most
+            // of the fleet) do not hold it back; a single device is its own fleet.
+            var times: [Double] = []
+            times.reserveCapacity(min(n, 255))
+            let stride = max(1, n / 255)
+            var d = 0
+            while d < n {
+                if deviceLatest[d].isFinite { times.append(deviceLatest[d]) }
+                d += stride
+            }
+            if times.isEmpty { times.append(t) }
+            times.sort()
+            let quantile = times[times.count - 1 - times.count / 10]
+            fleetTime = max(fleetTime ?? quantile, quantile)
         }
     }
 
     /// Event time up to which buffered readings are evaluated: `lateness` behind the fleet's
-    /// time, and never more than `maxWatermarkLag` behind the newest timestamp (sparse streams).
+    /// time (the 90th percentile of the devices' newest timestamps), and never more than `maxWatermarkLag`
+    /// behind the newest timestamp.
     private var watermark: Double {
         guard let maxTime else { return -.infinity }
         return max(fleetTime ?? maxTime, maxTime - maxWatermarkLag) - plan.lateness
@@ -429,9 +449,16 @@ public struct Engine: Sendable {
     }
 
     /// Processes everything still buffered and every timer up to the last reading's time.
+    /// Timers stop at the fleet's end of data, so a device whose clock runs ahead cannot make
+    /// everyone else look silent; its readings are still evaluated.
     public mutating func finish() {
         guard let end = maxTime else { return }
-        release(upTo: end)
+        let fleetEnd = max(fleetTime ?? end, end - maxWatermarkLag)
+        release(upTo: fleetEnd)
+        while let next = nextPending() {
+            popPending()
+            process(next)
+        }
     }
 
     /// New alert changes since the last call.
@@ -775,7 +802,8 @@ public struct Engine: Sendable {
         var text = summary(rule, device: d, value: nil, duration: false, extra: extra)
         if rule.summary == nil {
             text = "\(inventory.rows[d][0]): \(tracker.rule.attribute) \(version ?? "not reported") is \(r.state.rawValue)"
-                + (r.deny?.advisory.map { " (\($0))" } ?? "") + (r.overdue.map { ", overdue by \(DurationText.format($0))" } ?? "")
+                + (r.deny?.advisory.map { " (\($0))" } ?? "")
+                + (r.overdue != nil ? ", past the rollout deadline \(Timestamp.format(r.since ?? t))" : "")
         }
         let since = min(r.since ?? t, t)
         let episode = AlertEpisode(

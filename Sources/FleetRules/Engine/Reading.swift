@@ -38,7 +38,10 @@ public struct InputStats: Sendable {
     }
 
     public var readings = 0
+    /// Lines rejected whole, by reason.
     public var rejected: [RejectReason: Int] = [:]
+    /// Values dropped from lines that were otherwise accepted (out of range, not a number).
+    public var droppedValues: [RejectReason: Int] = [:]
     public var examples: [Example] = []
     public var firstTimestamp: Double?
     public var lastTimestamp: Double?
@@ -50,6 +53,12 @@ public struct InputStats: Sendable {
     mutating func reject(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
         let n = rejected[reason, default: 0]
         rejected[reason] = n + 1
+        if n < Self.examplesPerReason { examples.append(Example(reason: reason, origin: origin, message: message)) }
+    }
+
+    mutating func dropValue(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
+        let n = droppedValues[reason, default: 0] + rejected[reason, default: 0]
+        droppedValues[reason, default: 0] += 1
         if n < Self.examplesPerReason { examples.append(Example(reason: reason, origin: origin, message: message)) }
     }
 

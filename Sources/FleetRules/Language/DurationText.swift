@@ -109,7 +109,11 @@ public enum Timestamp {
     }
 
     /// `2026-03-02T00:00:00Z` (fraction only when present).
-    public static func format(_ t: Double) -> String {
+    /// Times outside years 0001–9999 print as the raw number of seconds (never a trap).
+    public static func format(_ t0: Double) -> String {
+        guard t0.isFinite, t0 > -62_135_596_800, t0 < 253_402_300_800 else { return "\(t0)" }
+        // Round to milliseconds first so 59.9996 s carries into the next second.
+        let t = (t0 * 1000).rounded() / 1000
         let whole = Int(t.rounded(.down))
         let days = whole >= 0 ? whole / 86400 : (whole - 86399) / 86400
         let secs = whole - days * 86400
@@ -117,10 +121,8 @@ public enum Timestamp {
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         var s = "\(y)-\(two(m))-\(two(d))T\(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60))"
         let frac = t - Double(whole)
-        if frac > 0.0005 {
-            let ms = Int((frac * 1000).rounded())
-            s += "." + String(String(ms + 1000).dropFirst())
-        }
+        let ms = Int((frac * 1000).rounded())
+        if ms > 0 { s += "." + String(String(ms + 1000).dropFirst()) }
         return s + "Z"
     }
 

@@ -115,6 +115,13 @@ public struct Report: Sendable {
                 .object([
                     ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
                     ("devices_reporting", .number(Double(devicesReporting))), ("rejected", .object(rejected)),
+                    (
+                        "dropped_values",
+                        .object(
+                            RejectReason.allCases.sorted().compactMap { r in
+                                input.droppedValues[r].map { (r.rawValue, .number(Double($0))) }
+                            })
+                    ),
                     ("examples", .array(examples)),
                 ])
             ),
@@ -130,9 +137,10 @@ public struct Report: Sendable {
 extension Engine {
     /// The report of everything processed so far; call `finish()` first at the end of a replay.
     public func report() -> Report {
-        var openBySiteRule: [String: Int] = [:]
+        // Devices (not episodes) of each site with each rule still firing.
+        var openBySiteRule: [String: Set<String>] = [:]
         for e in episodes where e.until == nil {
-            openBySiteRule["\(attribute("site", device: e.device))|\(e.rule)", default: 0] += 1
+            openBySiteRule["\(attribute("site", device: e.device))|\(e.rule)", default: []].insert(e.device)
         }
         // How long a pending rollout is overdue is measured at the end of the data, not when it opened.
         let end = stats.lastTimestamp ?? 0
@@ -142,7 +150,7 @@ extension Engine {
                 e.evidence[i].1 = .number(max(0, end - e.since))
             }
             let site = attribute("site", device: e.device)
-            let others = max(0, openBySiteRule["\(site)|\(e.rule)", default: 0] - (e.until == nil ? 1 : 0))
+            let others = openBySiteRule["\(site)|\(e.rule)", default: []].subtracting([e.device]).count
             let p = Priority.score(
                 severity: e.severity, criticality: attribute("criticality", device: e.device), ongoing: e.until == nil,
                 sameSiteOthers: others)

@@ -180,7 +180,10 @@ public struct LineSplitter {
         }
     }
 
-    static func trimCR(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+    static func trimCR(_ line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var b = line
+        // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first field.
+        if b.count >= 3, b[0] == 0xEF, b[1] == 0xBB, b[2] == 0xBF { b = UnsafeBufferPointer(rebasing: b[3...]) }
         if let last = b.last, last == 0x0D { return UnsafeBufferPointer(rebasing: b.dropLast()) }
         return b
     }

@@ -48,7 +48,7 @@ public struct Inventory: Sendable {
                     failure = TelemetryError(path: path, message: "line \(number): the header has no `device` column")
                     return
                 }
-                if let dup = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+                if let dup = names.enumerated().first(where: { i, name in names[..<i].contains(name) })?.element {
                     failure = TelemetryError(path: path, message: "line \(number): column '\(dup)' appears twice")
                     return
                 }
