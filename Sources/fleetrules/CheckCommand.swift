@@ -60,7 +60,8 @@ struct CheckCommand: ParsableCommand {
             do {
                 try Replay.run(&engine, files: data)
             } catch {
-                Self.failUsage("\(error)")
+                FileHandle.standardError.write(Data("error: \(Self.describe(error))\n".utf8))
+                throw ExitCode(1)
             }
             result.diagnostics += DataChecks.run(engine, dataFiles: data)
         }
@@ -82,6 +83,14 @@ struct CheckCommand: ParsableCommand {
             print(Self.summary(result))
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// File-system errors in plain words rather than Foundation's domain and code.
+    static func describe(_ error: Error) -> String {
+        if let e = error as? TelemetryError { return e.description }
+        let ns = error as NSError
+        if ns.domain == NSCocoaErrorDomain { return "cannot read the telemetry (is it a file?)" }
+        return ns.localizedDescription
     }
 
     static func summary(_ r: PolicyCheck) -> String {

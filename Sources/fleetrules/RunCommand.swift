@@ -61,7 +61,7 @@ struct RunCommand: ParsableCommand {
             try Replay.run(&engine, files: telemetry, progress: bar.update)
         } catch {
             bar.done()
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
             throw ExitCode(1)
         }
         bar.done()

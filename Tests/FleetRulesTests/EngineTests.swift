@@ -128,6 +128,21 @@ struct EngineHarness {
         #expect(h.finish().map(\.device) == ["d2"])
     }
 
+    @Test func scopeFollowsAttributesReportedInTelemetry() throws {
+        var h = try EngineHarness(
+            rules: """
+                  - alert: hot-behind-gw9
+                    where: gateway == "gw-9"
+                    when: last(temperature) > 30
+                """)
+        h.send(0, ["temperature": 40])  // inventory gateway is gw1: out of scope
+        h.engine.ingest(Reading(timestamp: EngineHarness.at(5), device: "d1", gateway: "gw-9", metrics: ["temperature": 41]))
+        h.engine.ingest(Reading(timestamp: EngineHarness.at(10), device: "d1", gateway: "gw1", metrics: ["temperature": 42]))
+        let e = h.finish()
+        #expect(e.map(\.since) == [EngineHarness.at(5)])
+        #expect(e.map(\.until) == [EngineHarness.at(10)])
+    }
+
     @Test func summaryTemplateIsRendered() throws {
         var h = try EngineHarness(
             rules: """

@@ -33,6 +33,8 @@ struct ComplianceTracker: Sendable {
     /// Whether the current state is reported as an alert (pending becomes one after the deadline).
     var alerting: [Bool]
     var episode: [Int32]
+    /// Time of the pending timer per device (-inf: none), so each device keeps at most one.
+    var armed: [Double]
 
     init(operatorIndex: Int, rule: ComplianceRule, attributeSlot: Int?, initial: [String?], applies: [Bool]) {
         self.operatorIndex = operatorIndex
@@ -48,6 +50,7 @@ struct ComplianceTracker: Sendable {
         state = Array(repeating: nil, count: n)
         alerting = Array(repeating: false, count: n)
         episode = Array(repeating: -1, count: n)
+        armed = Array(repeating: -.infinity, count: n)
         for d in 0..<n { noteTarget(d, type: nil) }
     }
 

@@ -213,7 +213,10 @@ public struct Engine: Sendable {
     /// Accepts one reading; returns the reason when it is rejected (it is also counted).
     @discardableResult
     public mutating func ingest(_ reading: Reading, origin: ReadingOrigin? = nil) -> RejectReason? {
+        if reading.gateway != nil { stats.fieldsSeen["gateway", default: 0] += 1 }
         guard let d = inventory.deviceIndex[reading.device] else {
+            for name in reading.metrics.keys { stats.fieldsSeen[name, default: 0] += 1 }
+            for name in reading.attributes.keys { stats.fieldsSeen[name, default: 0] += 1 }
             stats.reject(.unknownDevice, "device '\(reading.device)' is not in the inventory", origin)
             return .unknownDevice
         }
@@ -245,13 +248,17 @@ public struct Engine: Sendable {
     mutating func ingest(
         _ line: inout DecodedLine, fields: inout FieldMapping, names: ByteInterner, origin: ReadingOrigin?
     ) {
+        fields.update(names, plan: plan, slots: program.attributeSlots)
+        if line.gateway != nil { fields.gatewaySeen += 1 }
         guard let d = fields.devices.find(line.device) else {
+            // The names in a line count for `check --data` even when its device is unknown.
+            for (f, _) in line.numbers { fields.counts[f] += 1 }
+            for (f, _) in line.strings { fields.counts[f] += 1 }
             stats.reject(
                 .unknownDevice, "device '\(String(decoding: line.device, as: UTF8.self))' is not in the inventory",
                 origin)
             return
         }
-        fields.update(names, plan: plan, slots: program.attributeSlots)
         scratchValues.removeAll(keepingCapacity: true)
         for (f, v) in line.numbers {
             fields.counts[f] += 1
@@ -279,6 +286,7 @@ public struct Engine: Sendable {
     /// Merges the decoder's field counts into `stats.fieldsSeen`.
     mutating func absorb(_ fields: FieldMapping, names: ByteInterner) {
         for (f, n) in fields.counts.enumerated() where n > 0 { stats.fieldsSeen[names.names[f], default: 0] += n }
+        if fields.gatewaySeen > 0 { stats.fieldsSeen["gateway", default: 0] += fields.gatewaySeen }
     }
 
     /// Validates a reading whose values are in `scratchValues` and queues it in event time.
@@ -505,6 +513,7 @@ public struct Engine: Sendable {
         frontier = max(frontier, timer.time)
         let c = complianceIndex[timer.op]
         if c >= 0 {
+            if compliance[c].armed[timer.device] == timer.time { compliance[c].armed[timer.device] = -.infinity }
             updateCompliance(c, device: timer.device, at: timer.time)
             return
         }
@@ -520,7 +529,9 @@ public struct Engine: Sendable {
         seen[d] = true
         if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
             for (slot, v) in strings {
+                let changed = attributes[d][slot] != v
                 attributes[d][slot] = v
+                if changed { rescope(device: d, slot: slot, at: t) }
                 for c in compliance.indices where compliance[c].attributeSlot == slot && compliance[c].applies[d] {
                     compliance[c].observe(d, v, at: t, type: deviceType(d))
                     updateCompliance(c, device: d, at: t)
@@ -529,7 +540,10 @@ public struct Engine: Sendable {
         }
         if r.gateway >= 0, r.gateway != deviceGateway[d] {
             deviceGateway[d] = r.gateway
-            if let slot = program.gatewaySlot { attributes[d][slot] = gatewayNames[Int(r.gateway)] }
+            if let slot = program.gatewaySlot, attributes[d][slot] != gatewayNames[Int(r.gateway)] {
+                attributes[d][slot] = gatewayNames[Int(r.gateway)]
+                rescope(device: d, slot: slot, at: t)
+            }
         }
         let base = Int(r.slot) * slotSize
         let count = Int(r.count)
@@ -553,6 +567,26 @@ public struct Engine: Sendable {
             }
         }
         freeSlots.append(r.slot)
+    }
+
+    /// Re-decides the inventory-only `where` of rules reading `slot` after telemetry changed it;
+    /// a device leaving a rule's scope resolves its open alert.
+    private mutating func rescope(device d: Int, slot: Int, at t: Double) {
+        guard let ops = program.staticScopesBySlot[slot] else { return }
+        for o in ops {
+            guard let scope = operators[o]?.scope else { continue }
+            currentDevice = d
+            stamp += 1
+            now = t
+            var inside = false
+            if case .bool(true)? = scope.evaluate(&self) { inside = true }
+            let k = o * n + d
+            if applies[k], !inside {
+                if phase[k] == 2 { resolve(op: o, device: d, at: t) }
+                phase[k] = 0
+            }
+            applies[k] = inside
+        }
     }
 
     private mutating func holds(_ kernel: EngineProgram.Kernel, device d: Int, at t: Double) -> Bool {
@@ -763,7 +797,12 @@ public struct Engine: Sendable {
             if t < rollout.started { next = min(next, rollout.started) }
             if result.state == .rolloutPending, result.overdue == nil { next = min(next, rollout.started + rollout.deadline) }
         }
-        if next.isFinite, next > t { timers.push(Timer(time: next, device: d, op: tracker.operatorIndex)) }
+        // Due times only move later; an earlier armed timer re-arms when it fires.
+        let armed = compliance[c].armed[d]
+        if next.isFinite, next > t, !(armed > t && armed <= next) {
+            timers.push(Timer(time: next, device: d, op: tracker.operatorIndex))
+            compliance[c].armed[d] = next
+        }
     }
 
     private mutating func openComplianceFinding(
@@ -901,6 +940,7 @@ struct FieldMapping {
     var metric: [Int] = []
     var slot: [Int] = []
     var counts: [Int] = []
+    var gatewaySeen = 0
     var devices = ByteInterner()
 
     init(inventory: Inventory) {

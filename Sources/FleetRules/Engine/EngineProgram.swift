@@ -20,6 +20,8 @@ final class EngineProgram: Sendable {
     }
 
     let operators: [Operator?]
+    /// Attribute slot → operators whose static `where` reads it: re-decided when telemetry changes it.
+    let staticScopesBySlot: [Int: [Int]]
     let operatorsForMetric: [[Int]]
     let attributeSlots: [String: Int]
     let attributeCount: Int
@@ -131,5 +133,12 @@ final class EngineProgram: Sendable {
         }
         operators = ops
         operatorsForMetric = forMetric.map { $0.sorted() }
+        var bySlot: [Int: [Int]] = [:]
+        for (o, op) in ops.enumerated() where op?.staticScope == true {
+            for name in plan.operators[o].rule.scope?.attributes.sorted() ?? [] {
+                if let slot = slots[name] { bySlot[slot, default: []].append(o) }
+            }
+        }
+        staticScopesBySlot = bySlot
     }
 }

@@ -162,8 +162,12 @@ extension WindowRing {
         var w = current
         w.head = max(w.head, startIndex)
         var dropped = false
+        var large = false
         while w.n > 0, w.head < endIndex, time(w.head) <= cutoff {
-            w.exclude(time(w.head), value(w.head))
+            let v = value(w.head)
+            // Subtracting a value far larger than what stays would leave only rounding error.
+            if !(abs(v) <= 1e6 * (abs(w.sum - v) / Double(max(1, w.n - 1)) + 1)) { large = true }
+            w.exclude(time(w.head), v)
             w.head += 1
             w.evictions += 1
             dropped = true
@@ -171,7 +175,7 @@ extension WindowRing {
         if w.n == 0 {
             w = RunningWindow()
             w.head = endIndex
-        } else if dropped, w.evictions >= 512 {
+        } else if dropped, w.evictions >= 512 || large || !w.sum.isFinite || !w.sxy.isFinite {
             let from = w.head
             w = RunningWindow()
             w.head = from

@@ -29,8 +29,11 @@ public enum DataChecks {
         }
         for (metric, rules) in readers.sorted(by: { $0.key < $1.key }) where !seenFields.contains(metric) {
             guard let decl = plan.policy.metrics[metric] else { continue }
+            let unknown = stats.rejected[.unknownDevice] ?? 0
             let hint = Suggestion.hint(for: metric, in: seenFields)
-                ?? "fields in the data: \(seenFields.sorted().prefix(12).joined(separator: ", "))"
+                ?? (unknown > stats.readings
+                    ? "most lines name devices missing from the inventory (\(unknown) lines): check the device ids"
+                    : "fields in the data: \(seenFields.sorted().prefix(12).joined(separator: ", "))")
             out.append(
                 Diagnostic(
                     .metricNotInData,
