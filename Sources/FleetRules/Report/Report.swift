@@ -150,7 +150,8 @@ extension Engine {
                 e.evidence[i].1 = .number(max(0, end - e.since))
             }
             let site = attribute("site", device: e.device)
-            let others = openBySiteRule["\(site)|\(e.rule)", default: []].subtracting([e.device]).count
+            let open = openBySiteRule["\(site)|\(e.rule)"]
+            let others = (open?.count ?? 0) - (open?.contains(e.device) == true ? 1 : 0)
             let p = Priority.score(
                 severity: e.severity, criticality: attribute("criticality", device: e.device), ongoing: e.until == nil,
                 sameSiteOthers: others)
