@@ -390,7 +390,8 @@ public struct Engine: Sendable {
     private mutating func observe(_ t: Double, device d: Int) {
         if t > deviceLatest[d] { deviceLatest[d] = t }
         observed += 1
-        if observed < 256 || observed % 64 == 0 {
+        // Recomputed often enough to follow the fleet within a fraction of one reporting round.
+        if observed < 256 || observed % max(1, min(1024, n / 8)) == 0 {
             // The 90th percentile over a fixed sample of at most 255 devices that have reported:
             // up to a tenth of clocks running ahead do not move it, and silent devices (even most
             // of the fleet) do not hold it back; a single device is its own fleet.

@@ -115,6 +115,8 @@ struct WindowRing: Sendable {
 struct RunningWindow: Sendable {
     /// Absolute ring index of the oldest point inside the window.
     var head = 0
+    /// Time of the point at `head`, kept here so the common "nothing leaves" check reads no point.
+    var headTime = Double.infinity
     var n = 0
     var sum = 0.0
     var sumSquares = 0.0
@@ -157,9 +159,8 @@ extension WindowRing {
     /// Drops points with time ≤ `cutoff` from running window `i`; recomputes from the ring now
     /// and then so rounding errors of the running subtraction cannot build up.
     mutating func evictRunning(_ i: Int, before cutoff: Double) {
-        let current = running[i]
-        if current.n > 0, current.head >= startIndex, current.head < endIndex, time(current.head) > cutoff { return }
-        var w = current
+        if running[i].n > 0, running[i].headTime > cutoff, running[i].head >= startIndex { return }
+        var w = running[i]
         w.head = max(w.head, startIndex)
         var dropped = false
         var large = false
@@ -172,6 +173,7 @@ extension WindowRing {
             w.evictions += 1
             dropped = true
         }
+        w.headTime = w.head < endIndex ? time(w.head) : .infinity
         if w.n == 0 {
             w = RunningWindow()
             w.head = endIndex
@@ -180,6 +182,7 @@ extension WindowRing {
             w = RunningWindow()
             w.head = from
             w.origin = time(from)
+            w.headTime = time(from)
             for j in from..<endIndex { w.include(time(j), value(j)) }
         }
         running[i] = w
@@ -196,6 +199,7 @@ extension WindowRing {
             if running[i].n == 0 {
                 running[i].head = last
                 running[i].origin = t
+                running[i].headTime = t
             }
             running[i].include(t, v)
         }
