@@ -47,6 +47,11 @@ public struct Version: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Parses loosely: optional `v`/`=` prefix, 1–4 numeric parts (leading zeros allowed),
     /// `-pre.release` and `+build`. Returns nil for anything else.
     public init?(parsing text: String) {
+        // Fast path for the common `[v]1.2.3` form: digits and dots only, read as bytes.
+        if let parts = Self.plainParts(text) {
+            self.init(parts)
+            return
+        }
         var s = Substring(text.trimmingCharacters(in: .whitespaces))
         if s.first == "v" || s.first == "V" || s.first == "=" { s = s.dropFirst() }
         var build: String?
@@ -86,6 +91,36 @@ public struct Version: Sendable, Hashable, Comparable, CustomStringConvertible {
             parts.append(n)
         }
         self.init(parts, prerelease: pre, build: build)
+    }
+
+    /// The numeric parts of a version made only of digits and dots (after an optional `v`/`V`/`=`),
+    /// or nil for anything else (which the general parser then handles).
+    static func plainParts(_ text: String) -> [Int]? {
+        var parts: [Int] = []
+        var current = 0
+        var digits = 0
+        var first = true
+        for byte in text.utf8 {
+            if first {
+                first = false
+                if byte == 0x76 || byte == 0x56 || byte == 0x3D { continue }
+            }
+            if byte >= 0x30, byte <= 0x39 {
+                guard digits < 9 else { return nil }
+                current = current * 10 + Int(byte - 0x30)
+                digits += 1
+            } else if byte == 0x2E {
+                guard digits > 0, parts.count < 3 else { return nil }
+                parts.append(current)
+                current = 0
+                digits = 0
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0 else { return nil }
+        parts.append(current)
+        return parts
     }
 
     public static func == (a: Version, b: Version) -> Bool {

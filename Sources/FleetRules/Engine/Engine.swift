@@ -35,6 +35,18 @@ public struct Engine: Sendable {
     private let opClocks: [[(metric: Int, after: Double)]]
     private let operatorsForMetric: [[Int]]
     private let ringMetric: [Bool]
+    private let aggregateMetric: [Int]
+    private let aggregateFunction: [WindowFunction]
+    private let aggregateWidth: [Double]
+    private let runningIndex: [Int]
+    /// Operators woken by each metric, flattened: `opsForMetricFlat[opsForMetricStart[m]..<opsForMetricStart[m + 1]]`.
+    private let opsForMetricFlat: [Int]
+    private let opsForMetricStart: [Int]
+    /// Threshold kernels as plain arrays (aggregate −1: not a threshold), read without copying enums.
+    private let opThresholdAggregate: [Int]
+    private let opThresholdOperator: [ComparisonOperator]
+    private let opThresholdValue: [Double]
+    private let opHasClocks: [Bool]
     private let runningWidths: [[Double]]
 
     // Devices.
@@ -143,6 +155,36 @@ public struct Engine: Sendable {
         opClocks = program.operators.map { $0?.clocks ?? [] }
         operatorsForMetric = program.operatorsForMetric
         ringMetric = program.ringMetric
+        aggregateMetric = program.aggregateMetric
+        aggregateFunction = program.aggregateFunction
+        aggregateWidth = program.aggregateWidth
+        runningIndex = program.runningIndex
+        var flat: [Int] = []
+        var starts: [Int] = [0]
+        for list in program.operatorsForMetric {
+            flat += list
+            starts.append(flat.count)
+        }
+        opsForMetricFlat = flat
+        opsForMetricStart = starts
+        var thresholdAggregate: [Int] = []
+        var thresholdOperator: [ComparisonOperator] = []
+        var thresholdValue: [Double] = []
+        for op in program.operators {
+            if case .threshold(let a, let cmp, let v)? = op?.condition {
+                thresholdAggregate.append(a)
+                thresholdOperator.append(cmp)
+                thresholdValue.append(v)
+            } else {
+                thresholdAggregate.append(-1)
+                thresholdOperator.append(.equal)
+                thresholdValue.append(0)
+            }
+        }
+        opThresholdAggregate = thresholdAggregate
+        opThresholdOperator = thresholdOperator
+        opThresholdValue = thresholdValue
+        opHasClocks = program.operators.map { !($0?.clocks.isEmpty ?? true) }
         runningWidths = program.runningWidths
         let n = inventory.count
         self.n = n
@@ -562,9 +604,15 @@ public struct Engine: Sendable {
         readingStamp += 1
         for i in 0..<count {
             let m = Int(poolMetric[base + i])
-            for o in operatorsForMetric[m] where opStamp[o] != readingStamp {
-                opStamp[o] = readingStamp
-                evaluate(op: o, device: d, at: t)
+            var j = opsForMetricStart[m]
+            let stop = opsForMetricStart[m + 1]
+            while j < stop {
+                let o = opsForMetricFlat[j]
+                j += 1
+                if opStamp[o] != readingStamp {
+                    opStamp[o] = readingStamp
+                    evaluate(op: o, device: d, at: t)
+                }
             }
         }
         freeSlots.append(r.slot)
@@ -615,8 +663,20 @@ public struct Engine: Sendable {
                 return
             }
         }
-        guard let condition = opCondition[o] else { return }
-        let holding = holds(condition, device: d, at: t)
+        let holding: Bool
+        let threshold = opThresholdAggregate[o]
+        if threshold >= 0 {
+            // The common shape `fn(metric[, w]) <op> number`, without the expression interpreter.
+            stamp += 1
+            if let v = aggregateValueUpdating(threshold, device: d, at: t)?.number, !v.isNaN {
+                holding = RuntimeExpression.order(opThresholdOperator[o], v, opThresholdValue[o])
+            } else {
+                holding = false
+            }
+        } else {
+            guard let condition = opCondition[o] else { return }
+            holding = holds(condition, device: d, at: t)
+        }
         let forDuration = opFor[o]
         switch phase[k] {
         case 0:
@@ -642,7 +702,7 @@ public struct Engine: Sendable {
                 resolve(op: o, device: d, at: t)
             }
         }
-        if !opClocks[o].isEmpty { armClock(op: o, device: d, at: t, opClocks[o]) }
+        if opHasClocks[o] { armClock(op: o, device: d, at: t, opClocks[o]) }
     }
 
     /// Schedules the next event time at which an absent/age threshold elapses for this device.
@@ -774,12 +834,13 @@ public struct Engine: Sendable {
     /// Re-classifies a device under a compliance rule; opens or closes its finding when the state
     /// changes, and arms the timer of the next time-driven change (stale, rollout start or deadline).
     private mutating func updateCompliance(_ c: Int, device d: Int, at t: Double) {
-        let tracker = compliance[c]
+        // Fields are read through `compliance[c]` rather than a copy of the tracker: a live copy
+        // would make every write below copy the tracker's per-device arrays.
         let type = deviceType(d)
-        let result = tracker.classify(d, at: t, type: type, dataStart: dataStart ?? t)
+        let result = compliance[c].classify(d, at: t, type: type, dataStart: dataStart ?? t)
         let finding = ComplianceTracker.isFinding(result.state, overdue: result.overdue)
-        if tracker.state[d] != result.state || tracker.alerting[d] != finding {
-            let open = Int(tracker.episode[d])
+        if compliance[c].state[d] != result.state || compliance[c].alerting[d] != finding {
+            let open = Int(compliance[c].episode[d])
             if open >= 0 {
                 episodes[open].until = t
                 newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[open]))
@@ -790,18 +851,19 @@ public struct Engine: Sendable {
             if finding { openComplianceFinding(c, device: d, result, at: t) }
         }
         var next = Double.infinity
-        if let stale = tracker.rule.stale {
-            let last = tracker.reportedAt[d].isFinite ? tracker.reportedAt[d] : (dataStart ?? t)
+        if let stale = compliance[c].rule.stale {
+            let reported = compliance[c].reportedAt[d]
+            let last = reported.isFinite ? reported : (dataStart ?? t)
             if last + stale > t { next = last + stale }
         }
-        if let rollout = tracker.rule.rollout, tracker.target(for: type) != nil {
+        if let rollout = compliance[c].rule.rollout, compliance[c].target(for: type) != nil {
             if t < rollout.started { next = min(next, rollout.started) }
             if result.state == .rolloutPending, result.overdue == nil { next = min(next, rollout.started + rollout.deadline) }
         }
         // Due times only move later; an earlier armed timer re-arms when it fires.
         let armed = compliance[c].armed[d]
         if next.isFinite, next > t, !(armed > t && armed <= next) {
-            timers.push(Timer(time: next, device: d, op: tracker.operatorIndex))
+            timers.push(Timer(time: next, device: d, op: compliance[c].operatorIndex))
             compliance[c].armed[d] = next
         }
     }
@@ -809,6 +871,30 @@ public struct Engine: Sendable {
     private mutating func openComplianceFinding(
         _ c: Int, device d: Int,
         _ r: (state: ComplianceState, deny: ComplianceRule.Deny?, since: Double?, overdue: Double?), at t: Double
+    ) {
+        let (evidence, extra, severity, maintenance, rule, attribute, version) = complianceEvidence(c, device: d, r)
+        var text = summary(rule, device: d, value: nil, duration: false, extra: extra)
+        if rule.summary == nil {
+            text = "\(inventory.rows[d][0]): \(attribute) \(version ?? "not reported") is \(r.state.rawValue)"
+                + (r.deny?.advisory.map { " (\($0))" } ?? "")
+                + (r.overdue != nil ? ", past the rollout deadline \(Timestamp.format(r.since ?? t))" : "")
+        }
+        let since = min(r.since ?? t, t)
+        let episode = AlertEpisode(
+            rule: rule.id, kind: .compliance, pack: rule.pack, device: inventory.rows[d][0], severity: severity,
+            since: since, until: nil, value: nil, summary: text, labels: rule.labels, evidence: evidence,
+            maintenance: maintenance)
+        compliance[c].episode[d] = Int32(episodes.count)
+        episodes.append(episode)
+        newEvents.append(AlertEvent(change: .fired, time: since, episode: episode))
+    }
+
+    /// What a compliance finding says: evidence, summary placeholders, severity and visit.
+    private func complianceEvidence(
+        _ c: Int, device d: Int,
+        _ r: (state: ComplianceState, deny: ComplianceRule.Deny?, since: Double?, overdue: Double?)
+    ) -> (
+        [(String, JSONValue)], [String: String], AlertSeverity, MaintenanceSpec?, Rule, String, String?
     ) {
         let tracker = compliance[c]
         let rule = plan.operators[tracker.operatorIndex].rule
@@ -839,20 +925,7 @@ public struct Engine: Sendable {
             "baseline": tracker.baseline(for: type)?.source ?? "", "target": tracker.target(for: type)?.description ?? "",
             "overdue": r.overdue.map(DurationText.format) ?? "",
         ]
-        var text = summary(rule, device: d, value: nil, duration: false, extra: extra)
-        if rule.summary == nil {
-            text = "\(inventory.rows[d][0]): \(tracker.rule.attribute) \(version ?? "not reported") is \(r.state.rawValue)"
-                + (r.deny?.advisory.map { " (\($0))" } ?? "")
-                + (r.overdue != nil ? ", past the rollout deadline \(Timestamp.format(r.since ?? t))" : "")
-        }
-        let since = min(r.since ?? t, t)
-        let episode = AlertEpisode(
-            rule: rule.id, kind: .compliance, pack: rule.pack, device: inventory.rows[d][0], severity: severity,
-            since: since, until: nil, value: nil, summary: text, labels: rule.labels, evidence: evidence,
-            maintenance: maintenance)
-        compliance[c].episode[d] = Int32(episodes.count)
-        episodes.append(episode)
-        newEvents.append(AlertEvent(change: .fired, time: since, episode: episode))
+        return (evidence, extra, severity, maintenance, rule, tracker.rule.attribute, version)
     }
 
     /// Per compliance rule: every applicable device's state at event time `t`.
@@ -875,9 +948,9 @@ public struct Engine: Sendable {
     // MARK: inputs
 
     func aggregateValue(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
-        let m = program.aggregateMetric[id]
+        let m = aggregateMetric[id]
         let k = m * n + d
-        switch program.aggregateFunction[id] {
+        switch aggregateFunction[id] {
         case .last:
             let v = lastValue[k]
             return v.isNaN ? nil : .number(v)
@@ -886,19 +959,19 @@ public struct Engine: Sendable {
             return last.isFinite ? .duration(t - last) : nil
         case .absent:
             let last = lastTime[k]
-            return .bool(!(last.isFinite && last > t - program.aggregateWidth[id]))
+            return .bool(!(last.isFinite && last > t - aggregateWidth[id]))
         case let f:
-            guard program.ringMetric[m] else { return nil }
-            return rings[k].aggregate(f, at: t, width: program.aggregateWidth[id]).map { .number($0) }
+            guard ringMetric[m] else { return nil }
+            return rings[k].aggregate(f, at: t, width: aggregateWidth[id]).map { .number($0) }
         }
     }
 
     /// Like `aggregateValue`, but reads (and advances) the running sums where the function has them.
     mutating func aggregateValueUpdating(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
-        let r = program.runningIndex[id]
+        let r = runningIndex[id]
         guard r >= 0 else { return aggregateValue(id, device: d, at: t) }
-        let k = program.aggregateMetric[id] * n + d
-        return rings[k].runningValue(r, program.aggregateFunction[id], at: t, width: program.aggregateWidth[id])
+        let k = aggregateMetric[id] * n + d
+        return rings[k].runningValue(r, aggregateFunction[id], at: t, width: aggregateWidth[id])
             .map { .number($0) }
     }
 
