@@ -7,9 +7,9 @@ public enum Suggestion {
         var best: (name: String, distance: Int)?
         for candidate in candidates where candidate != word {
             let d = distance(w, Array(candidate.lowercased().unicodeScalars))
-            if d <= limit, best == nil || d < best!.distance || (d == best!.distance && candidate < best!.name) {
-                best = (candidate, d)
-            }
+            guard d <= limit else { continue }
+            if let b = best, d > b.distance || (d == b.distance && candidate >= b.name) { continue }
+            best = (candidate, d)
         }
         if let best { return best.name }
         // An abbreviation (`warn`, `crit`) names the one candidate it starts.

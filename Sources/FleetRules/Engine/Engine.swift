@@ -385,8 +385,8 @@ public struct Engine: Sendable {
         if let outOfRange { stats.dropValue(.outOfRange, outOfRange, origin) }
         if let nonNumeric { stats.dropValue(.nonNumeric, nonNumeric, origin) }
         stats.readings += 1
-        if stats.firstTimestamp == nil || t < stats.firstTimestamp! { stats.firstTimestamp = t }
-        if stats.lastTimestamp == nil || t > stats.lastTimestamp! { stats.lastTimestamp = t }
+        stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
+        stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
         maxTime = max(maxTime ?? t, t)
         sequence += 1
         let slot: Int32
