@@ -25,7 +25,7 @@ enum CSVRecord {
                 quoted = true
                 atStart = false
             } else if c == 0x2C {
-                out.append(String(decoding: field, as: UTF8.self))
+                out.append(Self.trimmed(field))
                 field.removeAll(keepingCapacity: true)
                 atStart = true
                 i += 1
@@ -37,16 +37,16 @@ enum CSVRecord {
             i += 1
         }
         if quoted { return nil }
-        out.append(String(decoding: field, as: UTF8.self))
-        return out.map { $0.trimmingSpaces }
+        out.append(Self.trimmed(field))
+        return out
     }
-}
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return String(s)
+    /// The field's text without surrounding spaces and tabs, trimmed as bytes.
+    static func trimmed(_ field: [UInt8]) -> String {
+        var lo = 0
+        var hi = field.count
+        while lo < hi, field[lo] == 0x20 || field[lo] == 0x09 { lo += 1 }
+        while hi > lo, field[hi - 1] == 0x20 || field[hi - 1] == 0x09 { hi -= 1 }
+        return String(decoding: field[lo..<hi], as: UTF8.self)
     }
 }
