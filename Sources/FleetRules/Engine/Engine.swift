@@ -647,8 +647,10 @@ public struct Engine: Sendable {
             guard let v = aggregateValueUpdating(a, device: d, at: t)?.number, !v.isNaN else { return false }
             return RuntimeExpression.order(op, v, value)
         case .general(let e):
-            if case .bool(true)? = value(e, device: d, at: t) { return true }
-            return false
+            stamp += 1
+            currentDevice = d
+            now = t
+            return e.truth(&self) == 1
         }
     }
 

@@ -40,6 +40,8 @@ indirect enum RuntimeExpression: Sendable {
     case and(RuntimeExpression, RuntimeExpression)
     case or(RuntimeExpression, RuntimeExpression)
     case compare(ComparisonOperator, RuntimeExpression, RuntimeExpression)
+    /// A comparison whose sides are numbers by construction: evaluated without boxing values.
+    case compareNumbers(ComparisonOperator, RuntimeExpression, RuntimeExpression)
     case arithmetic(ArithmeticOperator, RuntimeExpression, RuntimeExpression)
     case negate(RuntimeExpression)
     case abs(RuntimeExpression)
@@ -69,7 +71,8 @@ indirect enum RuntimeExpression: Sendable {
         case .not(let x): self = .not(lower(x))
         case .and(let a, let b): self = .and(lower(a), lower(b))
         case .or(let a, let b): self = .or(lower(a), lower(b))
-        case .compare(let op, let a, let b): self = .compare(op, lower(a), lower(b))
+        case .compare(let op, let a, let b):
+            self = Self.isNumeric(a) && Self.isNumeric(b) ? .compareNumbers(op, lower(a), lower(b)) : .compare(op, lower(a), lower(b))
         case .arithmetic(let op, let a, let b): self = .arithmetic(op, lower(a), lower(b))
         case .negate(let x): self = .negate(lower(x))
         case .abs(let x): self = .abs(lower(x))
@@ -85,6 +88,17 @@ indirect enum RuntimeExpression: Sendable {
             }
             self = numbers.isEmpty ? .memberStrings(lower(x), strings) : .memberNumbers(lower(x), numbers)
         case .matches(let x, let p): self = .matches(lower(x), CompiledRegex(p))
+        }
+    }
+}
+
+extension RuntimeExpression {
+    /// Whether a typed expression is a number (or duration, or time) by its shape alone.
+    static func isNumeric(_ e: TypedExpression) -> Bool {
+        switch e {
+        case .constant(.number), .constant(.duration), .now, .arithmetic, .negate, .abs: true
+        case .window(let f, _, _): f != .absent
+        default: false
         }
     }
 }
@@ -133,6 +147,9 @@ extension RuntimeExpression {
         case .compare(let op, let a, let b):
             guard let l = a.evaluate(&inputs), let r = b.evaluate(&inputs) else { return nil }
             return Self.compare(op, l, r).map { .bool($0) }
+        case .compareNumbers(let op, let a, let b):
+            guard let l = a.number(&inputs), let r = b.number(&inputs), !l.isNaN, !r.isNaN else { return nil }
+            return .bool(Self.order(op, l, r))
         case .arithmetic(let op, let a, let b):
             guard let l = a.evaluate(&inputs), let r = b.evaluate(&inputs) else { return nil }
             return Self.arithmetic(op, l, r)
@@ -151,6 +168,48 @@ extension RuntimeExpression {
         case .matches(let x, let regex):
             guard case .string(let s)? = x.evaluate(&inputs) else { return nil }
             return .bool(regex.matches(s))
+        }
+    }
+
+    /// A numeric subtree's value without boxing it; nil for no data.
+    func number<I: EvaluationInputs>(_ inputs: inout I) -> Double? {
+        switch self {
+        case .constant(.number(let n)), .constant(.duration(let n)), .constant(.timestamp(let n)): return n
+        case .now: return inputs.now
+        case .aggregate(let id): return inputs.aggregate(id)?.number
+        case .negate(let x): return x.number(&inputs).map { -$0 }
+        case .abs(let x): return x.number(&inputs).map { Swift.abs($0) }
+        default: return evaluate(&inputs)?.number
+        }
+    }
+
+    /// A condition's truth without boxing values: 1 true, 0 false, 2 no data.
+    func truth<I: EvaluationInputs>(_ inputs: inout I) -> UInt8 {
+        switch self {
+        case .compareNumbers(let op, let a, let b):
+            guard let l = a.number(&inputs), let r = b.number(&inputs), !l.isNaN, !r.isNaN else { return 2 }
+            return Self.order(op, l, r) ? 1 : 0
+        case .and(let a, let b):
+            let l = a.truth(&inputs)
+            if l == 0 { return 0 }
+            let r = b.truth(&inputs)
+            if r == 0 { return 0 }
+            return l == 1 && r == 1 ? 1 : 2
+        case .or(let a, let b):
+            let l = a.truth(&inputs)
+            if l == 1 { return 1 }
+            let r = b.truth(&inputs)
+            if r == 1 { return 1 }
+            return l == 0 && r == 0 ? 0 : 2
+        case .not(let x):
+            let v = x.truth(&inputs)
+            return v == 2 ? 2 : 1 - v
+        default:
+            switch evaluate(&inputs) {
+            case .bool(true)?: return 1
+            case .bool(false)?: return 0
+            default: return 2
+            }
         }
     }
 
