@@ -7,40 +7,50 @@ struct WindowRing: Sendable {
         var t: Double
         var v: Double
     }
+    /// A circular buffer whose capacity is a power of two: absolute index `i` lives at
+    /// `points[i & mask]`, so dropping old points and appending new ones never moves memory.
     private var points: ContiguousArray<Point> = []
-    private var start = 0
-    /// Absolute index of `times[0]`.
-    private var base = 0
+    private var mask = -1
+    /// Absolute index of the oldest point kept, and one past the newest.
+    private var first = 0
+    private var end = 0
     /// Running sums of the windows rules read on this metric, in the order of the program.
     var running: ContiguousArray<RunningWindow> = []
 
-    var count: Int { points.count - start }
+    var count: Int { end - first }
     /// Absolute index one past the newest point.
-    var endIndex: Int { base + points.count }
+    var endIndex: Int { end }
     /// Absolute index of the oldest point kept.
-    var startIndex: Int { base + start }
+    var startIndex: Int { first }
 
-    func time(_ absolute: Int) -> Double { points[absolute - base].t }
-    func value(_ absolute: Int) -> Double { points[absolute - base].v }
+    func time(_ absolute: Int) -> Double { points[absolute & mask].t }
+    func value(_ absolute: Int) -> Double { points[absolute & mask].v }
 
     mutating func append(_ t: Double, _ v: Double, keep: Double) {
-        points.append(Point(t: t, v: v))
         let cutoff = t - keep
-        while start < points.count, points[start].t <= cutoff { start += 1 }
-        if start > 64, start * 2 > points.count {
-            points.removeFirst(start)
-            base += start
-            start = 0
-        }
+        while first < end, points[first & mask].t <= cutoff { first += 1 }
+        if end - first == points.count { grow() }
+        points[end & mask] = Point(t: t, v: v)
+        end += 1
     }
 
-    /// Index of the first point with time > `after`.
+    /// Doubles the capacity, placing every kept point at its slot for the new mask.
+    private mutating func grow() {
+        let capacity = max(4, points.count * 2)
+        var bigger = ContiguousArray(repeating: Point(t: 0, v: 0), count: capacity)
+        let newMask = capacity - 1
+        for i in first..<end { bigger[i & newMask] = points[i & mask] }
+        points = bigger
+        mask = newMask
+    }
+
+    /// Absolute index of the first point with time > `after`.
     private func firstIndex(after: Double) -> Int {
-        var lo = start
-        var hi = points.count
+        var lo = first
+        var hi = end
         while lo < hi {
             let mid = (lo + hi) / 2
-            if points[mid].t > after { hi = mid } else { lo = mid + 1 }
+            if time(mid) > after { hi = mid } else { lo = mid + 1 }
         }
         return lo
     }
@@ -48,58 +58,58 @@ struct WindowRing: Sendable {
     /// Computes a window function over (t − w, t] by scanning; nil when the window is empty.
     func aggregate(_ f: WindowFunction, at t: Double, width w: Double) -> Double? {
         let lo = firstIndex(after: t - w)
-        var hi = points.count
-        while hi > lo, points[hi - 1].t > t { hi -= 1 }
+        var hi = end
+        while hi > lo, time(hi - 1) > t { hi -= 1 }
         let n = hi - lo
         if f == .count { return Double(n) }
         guard n > 0 else { return nil }
         switch f {
         case .avg, .sum:
             var s = 0.0
-            for i in lo..<hi { s += points[i].v }
+            for i in lo..<hi { s += value(i) }
             return f == .sum ? s : s / Double(n)
         case .min:
-            var m = points[lo].v
-            for i in lo..<hi where points[i].v < m { m = points[i].v }
+            var m = value(lo)
+            for i in lo..<hi where value(i) < m { m = value(i) }
             return m
         case .max:
-            var m = points[lo].v
-            for i in lo..<hi where points[i].v > m { m = points[i].v }
+            var m = value(lo)
+            for i in lo..<hi where value(i) > m { m = value(i) }
             return m
         case .stddev:
             guard n > 1 else { return 0 }
             var mean = 0.0
-            for i in lo..<hi { mean += points[i].v }
+            for i in lo..<hi { mean += value(i) }
             mean /= Double(n)
             var ss = 0.0
-            for i in lo..<hi { ss += (points[i].v - mean) * (points[i].v - mean) }
+            for i in lo..<hi { ss += (value(i) - mean) * (value(i) - mean) }
             return (ss / Double(n - 1)).squareRoot()
         case .p50, .p90, .p95, .p99:
             let q: Double = f == .p50 ? 0.5 : f == .p90 ? 0.9 : f == .p95 ? 0.95 : 0.99
-            let sorted = points[lo..<hi].map(\.v).sorted()
+            let sorted = (lo..<hi).map { value($0) }.sorted()
             // Linear interpolation between closest ranks (the "R-7" definition numpy uses by default).
             let h = q * Double(n - 1)
             let k = Int(h)
             let frac = h - Double(k)
             return k + 1 < n ? sorted[k] + frac * (sorted[k + 1] - sorted[k]) : sorted[k]
         case .delta:
-            return points[hi - 1].v - points[lo].v
+            return value(hi - 1) - value(lo)
         case .rate:
-            guard n > 1, points[hi - 1].t > points[lo].t else { return nil }
-            return (points[hi - 1].v - points[lo].v) / (points[hi - 1].t - points[lo].t) * 3600
+            guard n > 1, time(hi - 1) > time(lo) else { return nil }
+            return (value(hi - 1) - value(lo)) / (time(hi - 1) - time(lo)) * 3600
         case .slope:
             guard n > 1 else { return nil }
-            let t0 = points[lo].t
+            let t0 = time(lo)
             var sx = 0.0
             var sy = 0.0
             var sxx = 0.0
             var sxy = 0.0
             for i in lo..<hi {
-                let x = (points[i].t - t0) / 3600
+                let x = (time(i) - t0) / 3600
                 sx += x
-                sy += points[i].v
+                sy += value(i)
                 sxx += x * x
-                sxy += x * points[i].v
+                sxy += x * value(i)
             }
             let d = Double(n) * sxx - sx * sx
             guard d > 0 else { return nil }
