@@ -302,6 +302,15 @@ enum ScoreFixture {
         #expect(empty.battery.value?.horizons.first?.eligible == 1)
     }
 
+    @Test func evaluatedAnalysesWithoutFindingsScoreAsSuch() throws {
+        // The report says drift and balance rules ran: no alert is then a miss, not an absence.
+        let score = try F.score(F.batteryTruth, F.report(extra: #""evaluated": ["alert", "balance", "drift", "limit"]"#))
+        #expect(score.drift.value != nil)
+        #expect(score.gateway.value != nil)
+        #expect(score.environment.value != nil)
+        #expect(score.battery.value == nil)
+    }
+
     @Test func malformedInputNamesTheFileAndField() {
         func message(_ body: () throws -> Void) -> String {
             do {

@@ -45,6 +45,8 @@ public struct Report: Sendable {
     public var alerts: [Alert]
     public var maintenance: [Visit]
     public var compliance: [Compliance] = []
+    /// Rule kinds the engine evaluated (so "no findings" means none, not "not looked").
+    public var evaluatedKinds: [String] = []
     /// Rules compiled but not evaluated by this version of the engine.
     public var notEvaluated: [String]
 
@@ -129,6 +131,7 @@ public struct Report: Sendable {
             ("maintenance", .array(maintenanceJSON)),
             ("rebalancing", .array([])),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
+            ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
         ])
     }
@@ -237,9 +240,14 @@ extension Engine {
             if a.episode.device != b.episode.device { return a.episode.device < b.episode.device }
             return a.site < b.site
         }
+        var evaluated: Set<String> = []
+        for op in plan.operators {
+            if case .notEvaluated = op.evaluation { continue }
+            evaluated.insert(op.rule.kind.rawValue)
+        }
         return Report(
             packs: plan.policy.packs.map(\.name), from: stats.firstTimestamp, to: stats.lastTimestamp, input: stats,
             devices: inventory.count, devicesReporting: devicesSeen, alerts: alerts, maintenance: visits,
-            compliance: compliance, notEvaluated: notEvaluated)
+            compliance: compliance, evaluatedKinds: evaluated.sorted(), notEvaluated: notEvaluated)
     }
 }

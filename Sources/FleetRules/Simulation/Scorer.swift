@@ -160,7 +160,9 @@ public enum Scorer {
     static func ratio(_ a: Int, _ b: Int) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
 
     static func battery(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Battery> {
-        guard let forecasts = report.forecasts else { return .notInReport("no `forecasts` in the report") }
+        guard let forecasts = report.forecasts ?? (report.evaluated?.contains("forecast") == true ? [] : nil) else {
+            return .notInReport("no `forecasts` in the report")
+        }
         var snapshots: [String: [ScoredReport.Forecast]] = [:]
         for f in forecasts { snapshots[f.device, default: []].append(f) }
         for (device, list) in snapshots { snapshots[device] = list.sorted { ($0.at, $0.rule) < ($1.at, $1.rule) } }
@@ -204,7 +206,9 @@ public enum Scorer {
 
     static func drift(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Drift> {
         let alerts = report.alerts.filter { $0.kind == "drift" }
-        guard !alerts.isEmpty else { return .notInReport("no alerts of kind `drift` in the report") }
+        guard !alerts.isEmpty || report.evaluated?.contains("drift") == true else {
+            return .notInReport("no alerts of kind `drift` in the report")
+        }
         var since: [String: [Double]] = [:]
         for a in alerts { since[a.device, default: []].append(a.since) }
         let drifting = unique(truth.drift, \.device)
@@ -292,7 +296,7 @@ public enum Scorer {
     static func gateway(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Gateway> {
         let alerts = report.alerts.filter { $0.kind == "balance" }
         let moves = report.rebalancing ?? []
-        guard !alerts.isEmpty || !moves.isEmpty else {
+        guard !alerts.isEmpty || !moves.isEmpty || report.evaluated?.contains("balance") == true else {
             return .notInReport("no alerts of kind `balance` and no `rebalancing` moves in the report")
         }
         let groups = unique(truth.gateways, \.site)
@@ -328,7 +332,7 @@ public enum Scorer {
 
     static func environment(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Environment> {
         let alerts = report.alerts.filter { $0.kind == "limit" || $0.kind == "alert" }
-        guard !alerts.isEmpty else { return .notInReport("no alerts of kind `limit` or `alert` in the report") }
+        guard !alerts.isEmpty || report.evaluated.map({ $0.contains("limit") || $0.contains("alert") }) == true else { return .notInReport("no alerts of kind `limit` or `alert` in the report") }
         var byZone: [String: [ScoredReport.Alert]] = [:]
         for a in alerts {
             guard let site = a.site, let zone = a.zone else { continue }

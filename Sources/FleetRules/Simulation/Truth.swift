@@ -144,6 +144,9 @@ public struct ScoredReport: Sendable {
     public var rebalancing: [Move]?
     /// Compliance rules in name order with their `devices` map (nil when the rule has none).
     public var compliance: [(rule: String, devices: [String: String]?)]
+    /// Rule kinds the run evaluated (`evaluated`), when the report says: an evaluated analysis
+    /// with no findings scores as such instead of "not in report".
+    public var evaluated: Set<String>? = nil
 
     public static func load(path: String) throws -> ScoredReport {
         try parse(ScoreJSON.read(path: path), file: path)
@@ -181,7 +184,10 @@ public struct ScoredReport: Sendable {
                 compliance.append((rule, devices))
             }
         }
-        return ScoredReport(alerts: alerts, forecasts: forecasts, rebalancing: moves, compliance: compliance)
+        let evaluated = try root.optional("evaluated")?.array().map { try $0.string() }
+        return ScoredReport(
+            alerts: alerts, forecasts: forecasts, rebalancing: moves, compliance: compliance,
+            evaluated: evaluated.map(Set.init))
     }
 }
 
