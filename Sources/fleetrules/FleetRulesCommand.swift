@@ -38,11 +38,6 @@ struct FleetRulesCommand: ParsableCommand {
     }
 }
 
-/// Raised for usage problems (bad paths, bad flag combinations): exit code 2.
-struct UsageError: Error, CustomStringConvertible {
-    var description: String
-}
-
 extension ParsableCommand {
     static func failUsage(_ message: String) -> Never {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))

@@ -33,7 +33,6 @@ public struct Engine: Sendable {
     private let opDynamicScope: [RuntimeExpression?]
     private let opFor: [Double]
     private let opClocks: [[(metric: Int, after: Double)]]
-    private let operatorsForMetric: [[Int]]
     private let ringMetric: [Bool]
     private let aggregateMetric: [Int]
     private let aggregateFunction: [WindowFunction]
@@ -153,7 +152,6 @@ public struct Engine: Sendable {
         opDynamicScope = program.operators.map { op in op.flatMap { $0.staticScope ? nil : $0.scope } }
         opFor = program.operators.map { $0?.forDuration ?? 0 }
         opClocks = program.operators.map { $0?.clocks ?? [] }
-        operatorsForMetric = program.operatorsForMetric
         ringMetric = program.ringMetric
         aggregateMetric = program.aggregateMetric
         aggregateFunction = program.aggregateFunction
@@ -321,7 +319,8 @@ public struct Engine: Sendable {
         accept(time: line.timestamp, device: d, gateway: gateway, strings: strings, origin: origin)
     }
 
-    mutating func recordRejection(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
+    /// Counts a line the decoder could not use.
+    mutating func rejectLine(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
         stats.reject(reason, message, origin)
     }
 

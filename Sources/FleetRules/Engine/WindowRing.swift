@@ -55,19 +55,16 @@ struct WindowRing: Sendable {
         return lo
     }
 
-    /// Computes a window function over (t − w, t] by scanning; nil when the window is empty.
+    /// The window functions without running sums — min, max and percentiles — over (t − w, t],
+    /// by scanning; nil when the window is empty. The others are kept as `RunningWindow` sums
+    /// (avg, sum, count, stddev, slope, rate, delta) or read from the latest value (last, age, absent).
     func aggregate(_ f: WindowFunction, at t: Double, width w: Double) -> Double? {
         let lo = firstIndex(after: t - w)
         var hi = end
         while hi > lo, time(hi - 1) > t { hi -= 1 }
         let n = hi - lo
-        if f == .count { return Double(n) }
         guard n > 0 else { return nil }
         switch f {
-        case .avg, .sum:
-            var s = 0.0
-            for i in lo..<hi { s += value(i) }
-            return f == .sum ? s : s / Double(n)
         case .min:
             var m = value(lo)
             for i in lo..<hi where value(i) < m { m = value(i) }
@@ -76,14 +73,6 @@ struct WindowRing: Sendable {
             var m = value(lo)
             for i in lo..<hi where value(i) > m { m = value(i) }
             return m
-        case .stddev:
-            guard n > 1 else { return 0 }
-            var mean = 0.0
-            for i in lo..<hi { mean += value(i) }
-            mean /= Double(n)
-            var ss = 0.0
-            for i in lo..<hi { ss += (value(i) - mean) * (value(i) - mean) }
-            return (ss / Double(n - 1)).squareRoot()
         case .p50, .p90, .p95, .p99:
             let q: Double = f == .p50 ? 0.5 : f == .p90 ? 0.9 : f == .p95 ? 0.95 : 0.99
             let sorted = (lo..<hi).map { value($0) }.sorted()
@@ -92,29 +81,7 @@ struct WindowRing: Sendable {
             let k = Int(h)
             let frac = h - Double(k)
             return k + 1 < n ? sorted[k] + frac * (sorted[k + 1] - sorted[k]) : sorted[k]
-        case .delta:
-            return value(hi - 1) - value(lo)
-        case .rate:
-            guard n > 1, time(hi - 1) > time(lo) else { return nil }
-            return (value(hi - 1) - value(lo)) / (time(hi - 1) - time(lo)) * 3600
-        case .slope:
-            guard n > 1 else { return nil }
-            let t0 = time(lo)
-            var sx = 0.0
-            var sy = 0.0
-            var sxx = 0.0
-            var sxy = 0.0
-            for i in lo..<hi {
-                let x = (time(i) - t0) / 3600
-                sx += x
-                sy += value(i)
-                sxx += x * x
-                sxy += x * value(i)
-            }
-            let d = Double(n) * sxx - sx * sx
-            guard d > 0 else { return nil }
-            return (Double(n) * sxy - sx * sy) / d
-        case .last, .age, .absent, .count:
+        default:
             return nil
         }
     }

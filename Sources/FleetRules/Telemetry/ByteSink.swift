@@ -41,17 +41,6 @@ public final class ByteSink {
 
     public func append(_ bytes: [UInt8]) { buffer.append(contentsOf: bytes) }
 
-    /// Appends an integer in decimal.
-    public func append(int value: Int) {
-        if value < 0 {
-            buffer.append(0x2D)
-            append(int: -value)
-            return
-        }
-        if value >= 10 { append(int: value / 10) }
-        buffer.append(UInt8(0x30 + value % 10))
-    }
-
     /// Appends `value` rounded to `decimals` places, trailing zeros dropped (JSON-friendly).
     public func append(fixed value: Double, decimals: Int) {
         guard value.isFinite else {

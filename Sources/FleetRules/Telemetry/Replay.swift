@@ -2,15 +2,8 @@ import Foundation
 
 /// Replays telemetry files through an engine: the `fleetrules run` job as a library call.
 public struct Replay {
-    public enum Format: Sendable {
-        case jsonLines, csv
-
-        /// `.csv` and `.csv.gz` are CSV; everything else (`.jsonl`, `.json`, `-`) is JSON Lines.
-        public static func guess(_ path: String) -> Format {
-            let p = path.hasSuffix(".gz") ? String(path.dropLast(3)) : path
-            return p.hasSuffix(".csv") ? .csv : .jsonLines
-        }
-    }
+    /// JSON Lines or CSV; `.csv`/`.csv.gz` files are CSV, everything else (`.jsonl`, `-`) JSON Lines.
+    public typealias Format = TelemetryDecoder.Format
 
     /// Progress: bytes read so far and the total size when known.
     public typealias Progress = (_ read: Int64, _ total: Int64?) -> Void
@@ -32,50 +25,71 @@ public struct Replay {
     public static func feed(
         _ engine: inout Engine, bytes: [UInt8], format: Format = .jsonLines, origin: String = "input"
     ) {
-        var decoder = TelemetryDecoder()
-        var mapping = FieldMapping(inventory: engine.inventory)
-        var splitter = LineSplitter()
-        let f: TelemetryDecoder.Format = format == .csv ? .csv : .jsonLines
-        for chunk in [bytes, []] {
-            splitter.feed(chunk) { line, number in
-                let at = ReadingOrigin(file: origin, line: number)
-                if let (reason, message) = decoder.decode(line, format: f, accept: { decoded, names in
-                    engine.ingest(&decoded, fields: &mapping, names: names, origin: at)
-                }) {
-                    engine.rejectLine(reason, message, at)
-                }
-            }
-        }
-        mapping.update(decoder.fields, plan: engine.plan, slots: [:])
-        engine.absorb(mapping, names: decoder.fields)
+        var lines = LineIngest(engine: engine, format: format, file: origin)
+        lines.feed(bytes, into: &engine)
+        lines.finish(into: &engine)
     }
 
     /// One file, decoded straight from its bytes into the engine.
     static func stream(_ engine: inout Engine, path: String, progress: Progress?) throws {
         let source = try ByteSource(path: path)
-        let format: TelemetryDecoder.Format = Format.guess(path) == .csv ? .csv : .jsonLines
-        var decoder = TelemetryDecoder()
-        var mapping = FieldMapping(inventory: engine.inventory)
-        var splitter = LineSplitter()
+        var lines = LineIngest(engine: engine, format: Format.guess(path), file: path)
         var lastReport: Int64 = 0
         while true {
             let chunk = try source.next()
-            splitter.feed(chunk) { line, number in
-                let origin = ReadingOrigin(file: path, line: number)
+            if chunk.isEmpty {
+                lines.finish(into: &engine)
+                progress?(source.bytesRead, source.size)
+                return
+            }
+            lines.feed(chunk, into: &engine)
+            if let progress, source.bytesRead - lastReport > 4 << 20 {
+                lastReport = source.bytesRead
+                progress(source.bytesRead, source.size)
+            }
+        }
+    }
+
+    /// Splits chunks into lines and decodes each straight into the engine (the fast path:
+    /// field ids map to metrics without a String per key); rejected lines are counted.
+    struct LineIngest {
+        let format: Format
+        let file: String
+        var decoder = TelemetryDecoder()
+        var mapping: FieldMapping
+        var splitter = LineSplitter()
+
+        init(engine: Engine, format: Format, file: String) {
+            self.format = format
+            self.file = file
+            mapping = FieldMapping(inventory: engine.inventory)
+        }
+
+        mutating func feed(_ chunk: [UInt8], into engine: inout Engine) {
+            guard !chunk.isEmpty else { return }
+            split(chunk, &engine)
+        }
+
+        /// Decodes the last line (one without a newline) and hands the field counts to the engine.
+        mutating func finish(into engine: inout Engine) {
+            split([], &engine)
+            mapping.update(decoder.fields, plan: engine.plan, slots: [:])
+            engine.absorb(mapping, names: decoder.fields)
+        }
+
+        /// The splitter is taken out while it calls back, so the callback may use the rest of `self`.
+        private mutating func split(_ chunk: [UInt8], _ engine: inout Engine) {
+            var lines = splitter
+            lines.feed(chunk) { line, number in
+                let origin = ReadingOrigin(file: file, line: number)
                 if let (reason, message) = decoder.decode(line, format: format, accept: { decoded, names in
                     engine.ingest(&decoded, fields: &mapping, names: names, origin: origin)
                 }) {
                     engine.rejectLine(reason, message, origin)
                 }
             }
-            if let progress, source.bytesRead - lastReport > 4 << 20 || chunk.isEmpty {
-                lastReport = source.bytesRead
-                progress(source.bytesRead, source.size)
-            }
-            if chunk.isEmpty { break }
+            splitter = lines
         }
-        mapping.update(decoder.fields, plan: engine.plan, slots: [:])
-        engine.absorb(mapping, names: decoder.fields)
     }
 
     /// Several files: a k-way merge on event time over per-file cursors.
@@ -105,7 +119,7 @@ public struct Replay {
     /// Reads one file a record at a time into owned readings.
     struct Cursor {
         let source: ByteSource
-        let format: TelemetryDecoder.Format
+        let format: Format
         var decoder = TelemetryDecoder()
         var splitter = LineSplitter()
         var buffered: [(Reading, ReadingOrigin)] = []
@@ -114,7 +128,7 @@ public struct Replay {
 
         init(path: String) throws {
             source = try ByteSource(path: path)
-            format = Format.guess(path) == .csv ? .csv : .jsonLines
+            format = Format.guess(path)
         }
 
         mutating func next(_ engine: inout Engine) throws -> (Reading, ReadingOrigin)? {
@@ -151,12 +165,5 @@ public struct Replay {
             defer { position += 1 }
             return buffered[position]
         }
-    }
-}
-
-extension Engine {
-    /// Counts a line the decoder could not use.
-    mutating func rejectLine(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
-        recordRejection(reason, message, origin)
     }
 }

@@ -41,7 +41,15 @@ public struct TelemetryDecoder {
 
     public init() {}
 
-    public enum Format: Sendable { case jsonLines, csv }
+    public enum Format: Sendable {
+        case jsonLines, csv
+
+        /// `.csv` and `.csv.gz` are CSV; everything else (`.jsonl`, `.json`, `-`) is JSON Lines.
+        public static func guess(_ path: String) -> Format {
+            let p = path.hasSuffix(".gz") ? String(path.dropLast(3)) : path
+            return p.hasSuffix(".csv") ? .csv : .jsonLines
+        }
+    }
 
     /// Decodes one line; returns nil (and calls nothing) for blank lines, or a reject reason
     /// with a message, or calls `accept` with the decoded record.
