@@ -16,6 +16,8 @@ public struct RuleOperator: Sendable {
         case condition(condition: TypedExpression, forDuration: Double, clear: TypedExpression?)
         /// Version tracking per device: baseline, deny list, staleness, rollout, consistency.
         case compliance
+        /// A fleet-level analysis (forecast, drift, correlation, balance) run by an `Analyzer`.
+        case analysis
         /// Compiled and checked, but its analysis is not part of this version of the engine.
         case notEvaluated(reason: String)
     }
@@ -153,6 +155,8 @@ extension Policy {
             case .compliance:
                 // Version text (16), parsed version (~40), reported-at (8), state, flags and episode (16).
                 bytes = 80
+            case .analysis:
+                break
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

@@ -72,6 +72,15 @@ public struct Engine: Sendable {
     private var compliance: [ComplianceTracker] = []
     private var complianceIndex: [Int]
     private var dataStart: Double?
+    /// Fleet-level analyses (forecast, drift, correlation, balance), fed in event time.
+    private var analyzers: [any Analyzer] = []
+    /// Per metric, the analyzers reading it; analyzers wanting every reading's gateway.
+    private var analyzersForMetric: [[Int]] = []
+    private var readingAnalyzers: [Int] = []
+    private var analyzerNextTick: [Double] = []
+    private var nextTick = Double.infinity
+    /// Open analyzer findings: "operator␟key" → episode index.
+    private var analysisOpen: [String: Int] = [:]
 
     // Reorder buffer: in-order arrivals queue up in `fifo`; stragglers go to a heap.
     private struct Pending: Sendable, Comparable {
@@ -214,6 +223,27 @@ public struct Engine: Sendable {
             }
         }
         setUpCompliance()
+        setUpAnalyzers()
+    }
+
+    private mutating func setUpAnalyzers() {
+        analyzersForMetric = Array(repeating: [], count: plan.metrics.count)
+        for (o, op) in plan.operators.enumerated() {
+            guard case .analysis = op.evaluation,
+                let analyzer = Analyzers.make(plan: plan, operator: o, inventory: inventory)
+            else { continue }
+            if let scope = op.rule.scope.map(program.lower) {
+                for d in 0..<n {
+                    currentDevice = d
+                    if case .bool(true)? = scope.evaluate(&self) {} else { applies[o * n + d] = false }
+                }
+            }
+            let a = analyzers.count
+            for m in analyzer.metrics where m >= 0 && m < analyzersForMetric.count { analyzersForMetric[m].append(a) }
+            if analyzer.wantsReadings { readingAnalyzers.append(a) }
+            analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
+            analyzers.append(analyzer)
+        }
     }
 
     private mutating func setUpCompliance() {
@@ -509,6 +539,7 @@ public struct Engine: Sendable {
             popPending()
             process(next)
         }
+        finishAnalyzers(at: max(fleetEnd, frontier))
     }
 
     /// New alert changes since the last call.
@@ -553,6 +584,7 @@ public struct Engine: Sendable {
 
     private mutating func fire(_ timer: Timer) {
         frontier = max(frontier, timer.time)
+        if timer.time >= nextTick { runTicks(upTo: timer.time) }
         let c = complianceIndex[timer.op]
         if c >= 0 {
             if compliance[c].armed[timer.device] == timer.time { compliance[c].armed[timer.device] = -.infinity }
@@ -568,6 +600,7 @@ public struct Engine: Sendable {
         let d = Int(r.device)
         let t = r.time
         frontier = max(frontier, t)
+        if t >= nextTick { runTicks(upTo: t) }
         seen[d] = true
         if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
             for (slot, v) in strings {
@@ -600,6 +633,7 @@ public struct Engine: Sendable {
             }
             if ringMetric[m] { rings[k].append(t, v, keep: plan.retention[m], runningWidths: runningWidths[m]) }
         }
+        if !analyzers.isEmpty { feedAnalyzers(device: d, time: t, gateway: r.gateway, base: base, count: count) }
         readingStamp += 1
         for i in 0..<count {
             let m = Int(poolMetric[base + i])
@@ -826,6 +860,111 @@ public struct Engine: Sendable {
     static func format(_ v: Double) -> String {
         let r = (v * 100).rounded() / 100
         return JSONValue.format(r)
+    }
+
+    // MARK: analyzers
+
+    private mutating func feedAnalyzers(device d: Int, time t: Double, gateway: Int32, base: Int, count: Int) {
+        for a in readingAnalyzers { analyzers[a].observeReading(device: d, time: t, gateway: gateway) }
+        for i in 0..<count {
+            let m = Int(poolMetric[base + i])
+            for a in analyzersForMetric[m] {
+                analyzers[a].observe(device: d, metric: m, value: poolValue[base + i], time: t)
+            }
+        }
+    }
+
+    /// Ticks every analyzer at each of its boundaries up to and including `t`, in time order.
+    private mutating func runTicks(upTo t: Double) {
+        while true {
+            var best = -1
+            var bestTime = Double.infinity
+            for a in analyzers.indices {
+                let interval = analyzers[a].tickInterval
+                guard interval > 0 else { continue }
+                if analyzerNextTick[a] == -.infinity {
+                    // The first boundary after the first event: no tick for an empty past.
+                    analyzerNextTick[a] = ((t / interval).rounded(.down) + 1) * interval
+                    if t == analyzerNextTick[a] - interval { analyzerNextTick[a] = t }
+                }
+                if analyzerNextTick[a] <= t, analyzerNextTick[a] < bestTime {
+                    best = a
+                    bestTime = analyzerNextTick[a]
+                }
+            }
+            guard best >= 0 else { break }
+            analyzerNextTick[best] = bestTime + analyzers[best].tickInterval
+            var sink = FindingSink()
+            let context = analysisContext(best, at: bestTime)
+            analyzers[best].tick(at: bestTime, context, &sink)
+            apply(sink, analyzer: best)
+        }
+        nextTick = analyzerNextTick.min() ?? .infinity
+    }
+
+    private mutating func finishAnalyzers(at end: Double) {
+        guard !analyzers.isEmpty else { return }
+        runTicks(upTo: end)
+        for a in analyzers.indices {
+            var sink = FindingSink()
+            let context = analysisContext(a, at: end)
+            analyzers[a].finish(at: end, context, &sink)
+            apply(sink, analyzer: a)
+        }
+    }
+
+    private func analysisContext(_ a: Int, at t: Double) -> AnalysisContext {
+        let o = analyzers[a].operatorIndex
+        return AnalysisContext(
+            plan: plan, inventory: inventory, operatorIndex: o, attributes: attributes,
+            attributeSlots: program.attributeSlots, gatewayNames: gatewayNames, deviceGateway: deviceGateway,
+            seen: seen, applies: applies, applyOffset: o * n, now: t)
+    }
+
+    /// Turns an analyzer's findings into episodes: one open episode per (rule, key).
+    private mutating func apply(_ sink: FindingSink, analyzer a: Int) {
+        let o = analyzers[a].operatorIndex
+        let rule = plan.operators[o].rule
+        for change in sink.changes {
+            switch change {
+            case .report(let f):
+                let key = "\(o)\u{1F}\(f.key)"
+                if let e = analysisOpen[key] {
+                    let escalated = f.severity != episodes[e].severity
+                    episodes[e].severity = f.severity
+                    episodes[e].value = f.value
+                    episodes[e].summary = f.summary
+                    episodes[e].evidence = f.evidence
+                    episodes[e].maintenance = f.maintenance ?? episodes[e].maintenance
+                    if escalated { newEvents.append(AlertEvent(change: .updated, time: now, episode: episodes[e])) }
+                    continue
+                }
+                var labels = rule.labels
+                for (k, v) in f.labels { labels[k] = v }
+                let episode = AlertEpisode(
+                    rule: rule.id, kind: rule.kind, pack: rule.pack, device: f.device >= 0 ? inventory.rows[f.device][0] : "",
+                    severity: f.severity, since: f.since, until: nil, value: f.value, summary: f.summary, labels: labels,
+                    evidence: f.evidence, maintenance: f.maintenance, site: f.site)
+                analysisOpen[key] = episodes.count
+                episodes.append(episode)
+                newEvents.append(AlertEvent(change: .fired, time: f.since, episode: episode))
+            case .resolve(let k, let t):
+                guard let e = analysisOpen.removeValue(forKey: "\(o)\u{1F}\(k)") else { continue }
+                episodes[e].until = t
+                newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[e]))
+            }
+        }
+    }
+
+    /// Lets each analyzer add its sections to a report.
+    func contributeAnalyses(to report: inout Report) {
+        let end = stats.lastTimestamp ?? 0
+        for a in analyzers.indices { analyzers[a].contribute(to: &report, analysisContext(a, at: end)) }
+    }
+
+    /// Renders a rule's summary template with extra placeholders, for analyzers.
+    func analysisSummary(operator o: Int, device d: Int, value: Double?, extra: [String: String]) -> String {
+        summary(plan.operators[o].rule, device: d, value: value, duration: false, extra: extra)
     }
 
     // MARK: compliance

@@ -79,11 +79,14 @@ public struct AlertEpisode: Sendable {
     public var labels: [String: String]
     public var evidence: [(String, JSONValue)]
     public var maintenance: MaintenanceSpec?
+    /// The site of a group-level finding (device findings take the device's site).
+    public var site: String? = nil
 }
 
 /// A change drained from the engine: an alert started firing or resolved.
 public struct AlertEvent: Sendable {
-    public enum Change: String, Sendable { case fired, resolved }
+    /// `updated`: a finding still open changed severity (a forecast coming closer, say).
+    public enum Change: String, Sendable { case fired, updated, resolved }
     public var change: Change
     public var time: Double
     public var episode: AlertEpisode

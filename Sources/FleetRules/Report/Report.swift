@@ -152,7 +152,7 @@ extension Engine {
             if e.until == nil, let i = e.evidence.firstIndex(where: { $0.0 == "overdue_seconds" }) {
                 e.evidence[i].1 = .number(max(0, end - e.since))
             }
-            let site = attribute("site", device: e.device)
+            let site = e.site ?? attribute("site", device: e.device)
             let open = openBySiteRule["\(site)|\(e.rule)"]
             let others = (open?.count ?? 0) - (open?.contains(e.device) == true ? 1 : 0)
             let p = Priority.score(
@@ -245,9 +245,11 @@ extension Engine {
             if case .notEvaluated = op.evaluation { continue }
             evaluated.insert(op.rule.kind.rawValue)
         }
-        return Report(
+        var report = Report(
             packs: plan.policy.packs.map(\.name), from: stats.firstTimestamp, to: stats.lastTimestamp, input: stats,
             devices: inventory.count, devicesReporting: devicesSeen, alerts: alerts, maintenance: visits,
             compliance: compliance, evaluatedKinds: evaluated.sorted(), notEvaluated: notEvaluated)
+        contributeAnalyses(to: &report)
+        return report
     }
 }

@@ -1,0 +1,105 @@
+/// A fleet-level analysis that the engine feeds in event time: forecast, drift, correlation and
+/// balance rules. Condition rules (alert, limit) and compliance run in the engine's own operators;
+/// an analyzer keeps its own per-device state, sees every accepted value of the metrics it reads
+/// (and, if it asks, every reading's gateway), is ticked at fixed event-time boundaries, and
+/// reports findings through a `FindingSink`, which the engine turns into alert episodes.
+///
+/// Analyzers are value types held in the engine, so an engine stays copyable and deterministic.
+protocol Analyzer: Sendable {
+    /// Index of the rule's operator in `plan.operators`.
+    var operatorIndex: Int { get }
+    /// Metric ids whose accepted values `observe(device:metric:value:time:)` receives.
+    var metrics: [Int] { get }
+    /// Whether `observeReading(device:time:gateway:)` receives every accepted reading.
+    var wantsReadings: Bool { get }
+    /// Event-time spacing of `tick` calls (boundaries are multiples of it since the epoch); 0: none.
+    var tickInterval: Double { get }
+
+    mutating func observe(device: Int, metric: Int, value: Double, time: Double)
+    mutating func observeReading(device: Int, time: Double, gateway: Int32)
+    /// Called once per boundary `time`, before any reading at or after it is observed.
+    mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink)
+    /// Called once at the end of the data, after the last tick.
+    mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink)
+    /// Adds what the analysis has to say beyond alerts (forecasts, moves, statistics) to the report.
+    func contribute(to report: inout Report, _ context: AnalysisContext)
+}
+
+extension Analyzer {
+    var wantsReadings: Bool { false }
+    mutating func observeReading(device: Int, time: Double, gateway: Int32) {}
+    mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {}
+    func contribute(to report: inout Report, _ context: AnalysisContext) {}
+}
+
+/// What an analyzer may read of the engine: the rule, inventory, current device attributes,
+/// gateway names and which devices the rule's `where` admits.
+struct AnalysisContext {
+    let plan: EvaluationPlan
+    let inventory: Inventory
+    let operatorIndex: Int
+    let attributes: [[String]]
+    let attributeSlots: [String: Int]
+    let gatewayNames: [String]
+    /// The gateway each device was last heard through (index into `gatewayNames`, -1: none).
+    let deviceGateway: [Int32]
+    /// Whether each device sent at least one accepted reading.
+    let seen: [Bool]
+    let applies: [Bool]
+    let applyOffset: Int
+    /// Event time of the tick or end of data.
+    let now: Double
+
+    var rule: Rule { plan.operators[operatorIndex].rule }
+    var devices: Int { inventory.count }
+    func deviceID(_ d: Int) -> String { inventory.rows[d][0] }
+    /// Whether the rule's static `where` admits device `d`.
+    func applies(_ d: Int) -> Bool { applies[applyOffset + d] }
+    /// A device's current attribute by name ("" when unknown or unset).
+    func attribute(_ name: String, device d: Int) -> String {
+        guard let slot = attributeSlots[name], slot < attributes[d].count else { return "" }
+        return attributes[d][slot]
+    }
+}
+
+/// Findings an analyzer opens, updates and resolves, keyed by a subject of its choosing
+/// (a device id, or a group such as "plant-a/gw-3"). The engine keeps one episode per open key.
+struct FindingSink {
+    struct Finding: Sendable {
+        /// Stable key of the subject within the rule.
+        var key: String
+        /// Inventory index of the device concerned, or -1 for a group-level finding.
+        var device: Int
+        /// Site of a group-level finding (device findings take the device's site).
+        var site: String?
+        var severity: AlertSeverity
+        var value: Double?
+        var summary: String
+        var evidence: [(String, JSONValue)]
+        var maintenance: MaintenanceSpec?
+        /// When the condition started (may precede the tick that noticed it).
+        var since: Double
+        var labels: [String: String] = [:]
+    }
+
+    enum Change: Sendable {
+        /// Opens the finding, or refreshes it in place when one is open under the key.
+        case report(Finding)
+        case resolve(key: String, at: Double)
+    }
+
+    private(set) var changes: [Change] = []
+
+    /// Opens a finding, or updates the open one with the same key (severity, value, summary, evidence).
+    mutating func report(_ finding: Finding) { changes.append(.report(finding)) }
+    mutating func resolve(_ key: String, at time: Double) { changes.append(.resolve(key: key, at: time)) }
+}
+
+/// Builds the analyzer of an operator whose evaluation is `.analysis`.
+enum Analyzers {
+    static func make(plan: EvaluationPlan, operator o: Int, inventory: Inventory) -> (any Analyzer)? {
+        switch plan.operators[o].rule.body {
+        default: return nil
+        }
+    }
+}
