@@ -36,6 +36,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "How far out of order readings may arrive, e.g. 5m.")
     var lateness: String = "5m"
 
+    @Flag(help: "Keep a daily forecast per device in the report's `forecasts` (for scoring and trend plots).")
+    var forecastHistory = false
+
     @Flag(help: "Exit 1 when any input was rejected.")
     var strict = false
 
@@ -56,6 +59,7 @@ struct RunCommand: ParsableCommand {
         let plan = policy.compile(lateness: DurationText.seconds(lateness) ?? 300)
         let inv = PolicyInput.inventory(inventory)
         var engine = Engine(plan: plan, inventory: inv)
+        engine.forecastHistory = forecastHistory
         let bar = ProgressBar()
         do {
             try Replay.run(&engine, files: telemetry, progress: bar.update)

@@ -105,8 +105,18 @@ extension Policy {
                 if let hi = l.high { parts.append(.compare(.greater, last, .constant(.number(hi)))) }
                 let condition = parts.dropFirst().reduce(parts[0]) { .or($0, $1) }
                 evaluation = .condition(condition: condition, forDuration: l.forDuration, clear: nil)
-            case .forecast:
-                evaluation = .notEvaluated(reason: "forecast rules are compiled; their evaluation arrives with the forecasting work")
+            case .forecast(let f):
+                evaluation = .analysis
+                let bucket = DurationText.format(max(3600, (f.fit / 168 / 3600).rounded(.up) * 3600))
+                steps.append("bucket \(f.metric) per \(bucket) (trimmed mean); a jump towards full restarts the fit, a drop splits it")
+                steps.append(
+                    "every 6h: Theil–Sen trend over the last \(DurationText.format(f.fit))\(f.model == .auto ? ", accelerating model when the recent rate is significantly higher" : "")")
+                steps.append("predict when \(f.metric) \(f.direction == .falling ? "falls to" : "rises to") \(JSONValue.format(f.threshold)); alert within \(DurationText.format(f.horizon))")
+                steps.append("severity by time left: " + f.severityByTimeLeft.map { "\(DurationText.format($0.seconds)) \($0.severity.rawValue)" }.joined(separator: ", "))
+                if let m = rule.maintenance {
+                    steps.append("schedule \(m.task)\(m.lead.map { " \(DurationText.format($0)) before the crossing" } ?? " at the crossing")")
+                }
+                steps.append("flat, erratic or silent gauges: an info finding instead of a prediction")
             case .compliance(let c):
                 evaluation = .compliance
                 steps.append("track \(c.attribute) per device (newest reported value wins, inventory as the start)")
@@ -156,7 +166,7 @@ extension Policy {
                 // Version text (16), parsed version (~40), reported-at (8), state, flags and episode (16).
                 bytes = 80
             case .analysis:
-                break
+                if case .forecast(let f) = rule.body { bytes = ForecastAnalyzer.bytesPerDevice(f) }
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

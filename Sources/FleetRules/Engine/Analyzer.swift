@@ -1,3 +1,5 @@
+import Foundation
+
 /// A fleet-level analysis that the engine feeds in event time: forecast, drift, correlation and
 /// balance rules. Condition rules (alert, limit) and compliance run in the engine's own operators;
 /// an analyzer keeps its own per-device state, sees every accepted value of the metrics it reads
@@ -80,6 +82,8 @@ struct FindingSink {
         /// When the condition started (may precede the tick that noticed it).
         var since: Double
         var labels: [String: String] = [:]
+        /// When the maintenance task is due (nil: when the finding opens).
+        var due: Double? = nil
     }
 
     enum Change: Sendable {
@@ -98,8 +102,33 @@ struct FindingSink {
 /// Builds the analyzer of an operator whose evaluation is `.analysis`.
 enum Analyzers {
     static func make(plan: EvaluationPlan, operator o: Int, inventory: Inventory) -> (any Analyzer)? {
-        switch plan.operators[o].rule.body {
+        let rule = plan.operators[o].rule
+        switch rule.body {
+        case .forecast(let f):
+            guard let m = plan.metricIndex[f.metric] else { return nil }
+            return ForecastAnalyzer(
+                operatorIndex: o, rule: rule, forecast: f, metric: m, range: plan.metrics[m].range,
+                devices: inventory.count)
         default: return nil
         }
+    }
+}
+
+/// `{{name}}` placeholders in a rule's `summary`, filled by a lookup.
+enum SummaryTemplate {
+    static func render(_ template: String, _ lookup: (String) -> String) -> String {
+        var out = ""
+        var rest = Substring(template)
+        while let open = rest.range(of: "{{") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                out += rest[open.lowerBound...]
+                rest = ""
+                break
+            }
+            out += lookup(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
+            rest = rest[close.upperBound...]
+        }
+        return out + rest
     }
 }

@@ -242,6 +242,7 @@ public struct Engine: Sendable {
             for m in analyzer.metrics where m >= 0 && m < analyzersForMetric.count { analyzersForMetric[m].append(a) }
             if analyzer.wantsReadings { readingAnalyzers.append(a) }
             analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
+            if analyzer.tickInterval > 0 { nextTick = -.infinity }
             analyzers.append(analyzer)
         }
     }
@@ -819,20 +820,9 @@ public struct Engine: Sendable {
             let v = value.map { " (value \(Self.format($0)))" } ?? ""
             return "\(inventory.rows[d][0]): \(rule.id)\(v)"
         }
-        var out = ""
-        var rest = Substring(template)
-        while let open = rest.range(of: "{{") {
-            out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
-                out += rest[open.lowerBound...]
-                rest = ""
-                break
-            }
-            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            out += extra[name] ?? placeholder(name, rule: rule, device: d, value: value, duration: duration)
-            rest = rest[close.upperBound...]
+        return SummaryTemplate.render(template) { name in
+            extra[name] ?? placeholder(name, rule: rule, device: d, value: value, duration: duration)
         }
-        return out + rest
     }
 
     private func placeholder(_ name: String, rule: Rule, device d: Int, value: Double?, duration: Bool) -> String {
@@ -936,6 +926,7 @@ public struct Engine: Sendable {
                     episodes[e].summary = f.summary
                     episodes[e].evidence = f.evidence
                     episodes[e].maintenance = f.maintenance ?? episodes[e].maintenance
+                    episodes[e].due = f.due ?? episodes[e].due
                     if escalated { newEvents.append(AlertEvent(change: .updated, time: now, episode: episodes[e])) }
                     continue
                 }
@@ -944,7 +935,7 @@ public struct Engine: Sendable {
                 let episode = AlertEpisode(
                     rule: rule.id, kind: rule.kind, pack: rule.pack, device: f.device >= 0 ? inventory.rows[f.device][0] : "",
                     severity: f.severity, since: f.since, until: nil, value: f.value, summary: f.summary, labels: labels,
-                    evidence: f.evidence, maintenance: f.maintenance, site: f.site)
+                    evidence: f.evidence, maintenance: f.maintenance, site: f.site, due: f.due)
                 analysisOpen[key] = episodes.count
                 episodes.append(episode)
                 newEvents.append(AlertEvent(change: .fired, time: f.since, episode: episode))
@@ -956,15 +947,22 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Whether forecast rules keep a daily snapshot per device for the report (`forecasts`),
+    /// besides each device's latest forecast: what accuracy scoring and trend plots need.
+    public var forecastHistory = false {
+        didSet {
+            for a in analyzers.indices {
+                guard var f = analyzers[a] as? ForecastAnalyzer else { continue }
+                f.recordHistory = forecastHistory
+                analyzers[a] = f
+            }
+        }
+    }
+
     /// Lets each analyzer add its sections to a report.
     func contributeAnalyses(to report: inout Report) {
         let end = stats.lastTimestamp ?? 0
         for a in analyzers.indices { analyzers[a].contribute(to: &report, analysisContext(a, at: end)) }
-    }
-
-    /// Renders a rule's summary template with extra placeholders, for analyzers.
-    func analysisSummary(operator o: Int, device d: Int, value: Double?, extra: [String: String]) -> String {
-        summary(plan.operators[o].rule, device: d, value: value, duration: false, extra: extra)
     }
 
     // MARK: compliance

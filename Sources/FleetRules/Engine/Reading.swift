@@ -81,6 +81,8 @@ public struct AlertEpisode: Sendable {
     public var maintenance: MaintenanceSpec?
     /// The site of a group-level finding (device findings take the device's site).
     public var site: String? = nil
+    /// When the maintenance task is due (forecasts: the predicted crossing minus `lead`); nil: at `since`.
+    public var due: Double? = nil
 }
 
 /// A change drained from the engine: an alert started firing or resolved.

@@ -45,6 +45,8 @@ public struct Report: Sendable {
     public var alerts: [Alert]
     public var maintenance: [Visit]
     public var compliance: [Compliance] = []
+    /// Forecast snapshots: each device's latest, and a daily history with `Engine.forecastHistory`.
+    public var forecasts: [ForecastSnapshot] = []
     /// Rule kinds the engine evaluated (so "no findings" means none, not "not looked").
     public var evaluatedKinds: [String] = []
     /// Rules compiled but not evaluated by this version of the engine.
@@ -131,6 +133,7 @@ public struct Report: Sendable {
             ("maintenance", .array(maintenanceJSON)),
             ("rebalancing", .array([])),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
+            ("forecasts", .array(forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() })),
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
         ])
@@ -170,11 +173,11 @@ extension Engine {
         var bySiteDay: [String: Report.Visit] = [:]
         for a in alerts where a.episode.until == nil {
             guard let m = a.episode.maintenance else { continue }
-            let date = String(Timestamp.format(a.episode.since).prefix(10))
+            let due = a.episode.due ?? a.episode.since
+            let date = String(Timestamp.format(due).prefix(10))
             let key = "\(a.site)|\(date)"
             let task = Report.Task(
-                device: a.episode.device, zone: a.zone, task: m.task, due: a.episode.since, rule: a.episode.rule,
-                parts: m.parts)
+                device: a.episode.device, zone: a.zone, task: m.task, due: due, rule: a.episode.rule, parts: m.parts)
             bySiteDay[key, default: Report.Visit(site: a.site, date: date, tasks: [])].tasks.append(task)
         }
         let visits = bySiteDay.values.map { v -> Report.Visit in

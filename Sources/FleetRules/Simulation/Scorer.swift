@@ -35,6 +35,13 @@ public struct Score: Sendable {
         public var falseAlarms: [String]
         /// falseAlarms / alertedDevices; nil when no device was alerted.
         public var falseAlarmRate: Double?
+        /// The horizons per discharge shape (truth `shape`), in shape name order.
+        public var byShape: [(shape: String, horizons: [Horizon])] = []
+        /// Batteries that do not reach 5% within the data and the 30 days after.
+        public var healthy = 0
+        /// Healthy batteries with a forecast alert the truth does not support.
+        public var healthyAlerted = 0
+        public var healthyAlertRate: Double? { healthy == 0 ? nil : Double(healthyAlerted) / Double(healthy) }
     }
 
     public struct Drift: Sendable {
@@ -167,30 +174,38 @@ public enum Scorer {
         for f in forecasts { snapshots[f.device, default: []].append(f) }
         for (device, list) in snapshots { snapshots[device] = list.sorted { ($0.at, $0.rule) < ($1.at, $1.rule) } }
         let batteries = unique(truth.battery, \.device)
-        let horizons = horizonDays.map { days -> Score.Battery.Horizon in
-            let h = Double(days) * 86400
-            var eligible = 0
-            var withSnapshot = 0
-            var correct = 0
-            for b in batteries {
-                guard let crossing = b.crossesAt else { continue }
-                let checkpoint = crossing - h
-                guard checkpoint >= truth.start, checkpoint <= truth.end else { continue }
-                eligible += 1
-                guard let snap = snapshots[b.device]?.last(where: { $0.at <= checkpoint && $0.at >= checkpoint - 86400 })
-                else { continue }
-                withSnapshot += 1
-                guard let predicted = snap.crossingAt else { continue }
-                // |predicted remaining − true remaining| ≤ 10% of the true remaining, in exact arithmetic
-                // for whole seconds: |predicted − crossing| · 10 ≤ crossing − at.
-                if abs(predicted - crossing) * toleranceDivisor <= crossing - snap.at { correct += 1 }
+        func horizons(_ batteries: [SimulationTruth.Battery]) -> [Score.Battery.Horizon] {
+            horizonDays.map { days -> Score.Battery.Horizon in
+                let h = Double(days) * 86400
+                var eligible = 0
+                var withSnapshot = 0
+                var correct = 0
+                for b in batteries {
+                    guard let crossing = b.crossesAt else { continue }
+                    let checkpoint = crossing - h
+                    guard checkpoint >= truth.start, checkpoint <= truth.end else { continue }
+                    eligible += 1
+                    guard let snap = snapshots[b.device]?.last(where: { $0.at <= checkpoint && $0.at >= checkpoint - 86400 })
+                    else { continue }
+                    withSnapshot += 1
+                    guard let predicted = snap.crossingAt else { continue }
+                    // |predicted remaining − true remaining| ≤ 10% of the true remaining, in exact arithmetic
+                    // for whole seconds: |predicted − crossing| · 10 ≤ crossing − at.
+                    if abs(predicted - crossing) * toleranceDivisor <= crossing - snap.at { correct += 1 }
+                }
+                return .init(
+                    days: days, eligible: eligible, withSnapshot: withSnapshot, correct: correct,
+                    share: ratio(correct, eligible))
             }
-            return .init(days: days, eligible: eligible, withSnapshot: withSnapshot, correct: correct, share: ratio(correct, eligible))
         }
+        let all = horizons(batteries)
+        let shapes = Set(batteries.map(\.shape)).sorted()
+        let byShape = shapes.map { shape in (shape, horizons(batteries.filter { $0.shape == shape })) }
         let byDevice = Dictionary(batteries.map { ($0.device, $0) }, uniquingKeysWith: { a, _ in a })
         var alerted: Set<String> = []
         var falseAlarms: Set<String> = []
-        for a in report.alerts where a.kind == "forecast" {
+        // Gauge findings (flat, erratic, silent) say "no prediction": not forecast alarms.
+        for a in report.alerts where a.kind == "forecast" && (a.evidence["state"] ?? "depleting") == "depleting" {
             alerted.insert(a.device)
             let b = byDevice[a.device]
             // A battery replaced later was running down when the alert started: not a false alarm.
@@ -198,10 +213,13 @@ public enum Scorer {
             if let crossing = b?.crossesAt, crossing <= a.since + falseAlarmDays * 86400 { continue }
             falseAlarms.insert(a.device)
         }
+        let healthy = batteries.filter { b in b.crossesAt.map { $0 > truth.end + 30 * 86400 } ?? true }
+        let healthyAlerted = healthy.count { falseAlarms.contains($0.device) }
         return .scored(
             .init(
-                horizons: horizons, alertedDevices: alerted.count, falseAlarms: falseAlarms.sorted(),
-                falseAlarmRate: ratio(falseAlarms.count, alerted.count)))
+                horizons: all, alertedDevices: alerted.count, falseAlarms: falseAlarms.sorted(),
+                falseAlarmRate: ratio(falseAlarms.count, alerted.count), byShape: byShape, healthy: healthy.count,
+                healthyAlerted: healthyAlerted))
     }
 
     static func drift(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Drift> {
@@ -389,7 +407,25 @@ extension Score {
                             .object([
                                 ("alerted_devices", int(b.alertedDevices)), ("false_alarms", int(b.falseAlarms.count)),
                                 ("rate", num(b.falseAlarmRate)), ("devices", .array(b.falseAlarms.map { .string($0) })),
+                                ("healthy", int(b.healthy)), ("healthy_alerted", int(b.healthyAlerted)),
+                                ("healthy_rate", num(b.healthyAlertRate)),
                             ])
+                        ),
+                        (
+                            "shapes",
+                            .object(
+                                b.byShape.map { entry in
+                                    (
+                                        entry.shape,
+                                        .array(
+                                            entry.horizons.map { h in
+                                                .object([
+                                                    ("days", int(h.days)), ("eligible", int(h.eligible)),
+                                                    ("correct", int(h.correct)), ("share", num(h.share)),
+                                                ])
+                                            })
+                                    )
+                                })
                         ),
                     ]
                 }
@@ -494,11 +530,19 @@ extension Score {
             out += Self.table(
                 ["horizon", "eligible", "snapshot", "within 10%", "share"],
                 b.horizons.map { ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share)] })
+            if !b.byShape.isEmpty {
+                out += Self.table(
+                    ["shape"] + Scorer.horizonDays.map { "\($0)d" },
+                    b.byShape.map { entry in
+                        [entry.shape] + entry.horizons.map { "\($0.correct)/\($0.eligible)" }
+                    })
+            }
             out += "  false alarms: \(of(b.falseAlarms.count, b.alertedDevices, b.falseAlarmRate)) alerted devices"
             if !b.falseAlarms.isEmpty {
                 out += " (" + b.falseAlarms.prefix(5).joined(separator: ", ") + (b.falseAlarms.count > 5 ? ", …" : "") + ")"
             }
             out += "\n"
+            out += "  healthy batteries alerted: \(of(b.healthyAlerted, b.healthy, b.healthyAlertRate))\n"
         }
         if let d = header("drift", drift) {
             out += "  detected: \(of(d.detected, d.drifting, d.detectionRate)) drifting devices"

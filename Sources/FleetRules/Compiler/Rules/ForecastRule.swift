@@ -11,6 +11,10 @@ public struct ForecastRule: Sendable {
     public var horizon: Double
     /// Severity by time left, shortest first: the first entry whose limit is ≥ the time left applies.
     public var severityByTimeLeft: [(seconds: Double, severity: AlertSeverity)]
+    /// `auto` switches to the accelerating model when the recent rate is significantly higher.
+    public var model: Model = .auto
+
+    public enum Model: String, Sendable, CaseIterable { case auto, linear }
 
     static let fields: [FieldSpec] = [
         FieldSpec("metric", .name, required: true, "the metric to forecast"),
@@ -18,6 +22,9 @@ public struct ForecastRule: Sendable {
         FieldSpec("direction", .choice(["falling", "rising"]), "falling (default) or rising towards the threshold"),
         FieldSpec("fit", .duration, "history used for the robust trend (default 7d)"),
         FieldSpec("horizon", .duration, "furthest prediction that may alert (default 30d)"),
+        FieldSpec(
+            "model", .choice(Model.allCases.map(\.rawValue)),
+            "auto (default: straight line, or accelerating when the recent rate is significantly higher) or linear"),
         FieldSpec(
             "severity", .oneOf([.severity, .map(.severity)]),
             "a severity, or severity by time left: {3d: critical, 7d: warning, 30d: info}"),
@@ -54,6 +61,11 @@ public struct ForecastRule: Sendable {
             guard let v = ctx.duration(e.value, "horizon") else { return nil }
             horizon = v
         }
+        var model = Model.auto
+        if let e = f["model"] {
+            guard let s = ctx.choice(e.value, "model", Model.allCases.map(\.rawValue)) else { return nil }
+            model = Model(rawValue: s) ?? .auto
+        }
         var table: [(Double, AlertSeverity)] = []
         if let e = f["severity"] {
             if case .mapping = e.value.kind {
@@ -71,6 +83,6 @@ public struct ForecastRule: Sendable {
         if table.isEmpty { table = [(horizon, severity ?? .warning)] }
         return ForecastRule(
             metric: m.name, threshold: threshold, direction: direction, fit: fit, horizon: horizon,
-            severityByTimeLeft: table)
+            severityByTimeLeft: table, model: model)
     }
 }

@@ -1,0 +1,430 @@
+import Foundation
+
+/// One forecast of one device at one time, as the report lists it.
+public struct ForecastSnapshot: Sendable {
+    /// What the fit says about the gauge.
+    public enum State: String, Sendable {
+        /// Heading for the threshold: `crossingAt` is set.
+        case depleting
+        /// No trend towards the threshold.
+        case stable
+        /// Fewer buckets than a fit needs (new device, or just after a replacement).
+        case insufficient
+        /// The gauge reads the same value for days.
+        case flat
+        /// The gauge jumps around more than a trend can explain.
+        case erratic
+        /// The gauge stopped reporting.
+        case silent
+    }
+
+    public var device: String
+    public var rule: String
+    public var at: Double
+    public var state: State
+    public var level: Double?
+    public var slopePerDay: Double?
+    public var crossingAt: Double?
+    public var low: Double?
+    public var high: Double?
+    public var points: Int
+    public var model: RobustTrend.Model?
+
+    func json() -> JSONValue {
+        func time(_ t: Double?) -> JSONValue { t.map { .string(Timestamp.format($0.rounded())) } ?? .null }
+        func number(_ v: Double?) -> JSONValue { v.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+        return .object([
+            ("device", .string(device)), ("rule", .string(rule)), ("at", time(at)), ("state", .string(state.rawValue)),
+            ("level", number(level)), ("slope_per_day", number(slopePerDay)), ("crossing_at", time(crossingAt)),
+            ("low", time(low)), ("high", time(high)), ("points", .number(Double(points))),
+            ("model", model.map { .string($0.rawValue) } ?? .null),
+        ])
+    }
+}
+
+/// Evaluates a `forecast` rule: per device, readings are reduced to fixed buckets (a trimmed
+/// mean, so single outliers do not count), a robust trend is fitted over the `fit` window every
+/// few hours, and the predicted threshold crossing opens, escalates or resolves the alert.
+///
+/// A jump towards "full" (a replaced battery) restarts the fit; a level shift the other way
+/// (a sudden drop) keeps the history but no pair of buckets across the shift is used for the
+/// slope. Gauges that are flat, erratic or silent get a finding of their own instead of a
+/// prediction. State per device: one Float per bucket of the fit window plus ~80 bytes.
+struct ForecastAnalyzer: Analyzer {
+    let operatorIndex: Int
+    let metrics: [Int]
+    let tickInterval: Double
+    let rule: ForecastRule
+    let ruleID: String
+    let capacity: Int
+    /// Fits run every this many ticks (buckets).
+    let refitEvery: Int
+    /// +1 for a falling forecast, −1 for rising: values are mirrored so the maths always falls.
+    let sign: Double
+    let threshold: Double
+    /// A bucket this far from the trend is a level shift (a replacement when towards "full").
+    let stepSize: Double
+    /// Levels (mirrored) at or below which the accelerating model is considered.
+    let accelerationBelow: Double
+    /// Residual scatter above this makes the gauge erratic.
+    let erraticSigma: Double
+    let silentAfter: Double
+    let flatAfter: Double
+    let lead: Double
+    var recordHistory = false
+
+    private let n: Int
+    private var ring: [Float]
+    private var curBucket: [Int]
+    private var curSum: [Double]
+    private var curCount: [Int32]
+    private var curMin: [Float]
+    private var curMax: [Float]
+    /// First bucket of the current battery (after the latest replacement).
+    private var fitStart: [Int]
+    /// Bucket of the latest downward level shift (Int.min: none).
+    private var shift: [Int]
+    /// Level jumps either way, decaying over the fit window: three or more make the gauge erratic.
+    private var shiftScore: [Float]
+    private var lastShiftBucket: [Int]
+    private var lastValid: [Float]
+    private var lastValidBucket: [Int]
+    /// Slope per bucket of the latest fit (mirrored), for the step test.
+    private var lastSlope: [Float]
+    private var lastReading: [Double]
+    private var rawLast: [Float]
+    private var flatSince: [Double]
+    private var replacedAt: [Double]
+    private var forecastOpen: [Bool]
+    /// Accelerating fits in a row: the model is used from the third (12 hours of agreement).
+    private var accelerating: [UInt8]
+    private var gaugeOpen: [Bool]
+    private var latest: [ForecastSnapshot?]
+    private(set) var history: [ForecastSnapshot] = []
+    private var lastHistoryDay = Int.min
+
+    static let noBucket = Int.min
+    /// Predictions further out than this (ten years) are reported as no trend.
+    static let farthest = 3650 * 86400.0
+
+    init(operatorIndex o: Int, rule r: Rule, forecast f: ForecastRule, metric m: Int, range: ClosedRange<Double>?, devices: Int) {
+        operatorIndex = o
+        metrics = [m]
+        rule = f
+        ruleID = r.id
+        // Hourly buckets, coarser for long fit windows: at most 168 per device.
+        let bucket = max(3600, (f.fit / 168 / 3600).rounded(.up) * 3600)
+        tickInterval = bucket
+        capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
+        refitEvery = max(1, Int((6 * 3600 / bucket).rounded()))
+        sign = f.direction == .falling ? 1 : -1
+        threshold = sign * f.threshold
+        let span = range.map { $0.upperBound - $0.lowerBound }
+        stepSize = span.map { 0.08 * $0 } ?? .infinity
+        // The last 35% of the way from the range's far end to the threshold.
+        if let range {
+            let far = f.direction == .falling ? range.upperBound : range.lowerBound
+            accelerationBelow = sign * (f.threshold + 0.35 * (far - f.threshold))
+        } else {
+            accelerationBelow = .infinity
+        }
+        erraticSigma = span.map { 0.05 * $0 } ?? .infinity
+        silentAfter = max(86400, 12 * bucket)
+        flatAfter = 3 * 86400
+        lead = r.maintenance?.lead ?? 0
+        n = devices
+        ring = Array(repeating: .nan, count: devices * capacity)
+        curBucket = Array(repeating: Self.noBucket, count: devices)
+        curSum = Array(repeating: 0, count: devices)
+        curCount = Array(repeating: 0, count: devices)
+        curMin = Array(repeating: .infinity, count: devices)
+        curMax = Array(repeating: -.infinity, count: devices)
+        fitStart = Array(repeating: Self.noBucket, count: devices)
+        shift = Array(repeating: Self.noBucket, count: devices)
+        shiftScore = Array(repeating: 0, count: devices)
+        lastShiftBucket = Array(repeating: 0, count: devices)
+        lastValid = Array(repeating: .nan, count: devices)
+        lastValidBucket = Array(repeating: Self.noBucket, count: devices)
+        lastSlope = Array(repeating: 0, count: devices)
+        lastReading = Array(repeating: -.infinity, count: devices)
+        rawLast = Array(repeating: .nan, count: devices)
+        flatSince = Array(repeating: .infinity, count: devices)
+        replacedAt = Array(repeating: -.infinity, count: devices)
+        forecastOpen = Array(repeating: false, count: devices)
+        accelerating = Array(repeating: 0, count: devices)
+        gaugeOpen = Array(repeating: false, count: devices)
+        latest = Array(repeating: nil, count: devices)
+    }
+
+    /// Bytes of state per device, for the plan.
+    static func bytesPerDevice(_ f: ForecastRule) -> Int {
+        let bucket = max(3600, (f.fit / 168 / 3600).rounded(.up) * 3600)
+        let capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
+        return capacity * 4 + 96
+    }
+
+    mutating func observe(device d: Int, metric: Int, value: Double, time t: Double) {
+        let b = Int((t / tickInterval).rounded(.down))
+        let v = sign * value
+        if curBucket[d] != b {
+            if curBucket[d] != Self.noBucket, b > curBucket[d] { close(d) }
+            if b < curBucket[d] { return }  // older than the open bucket (within lateness): ignore
+            curBucket[d] = b
+        }
+        curSum[d] += v
+        curCount[d] += 1
+        curMin[d] = min(curMin[d], Float(v))
+        curMax[d] = max(curMax[d], Float(v))
+        lastReading[d] = max(lastReading[d], t)
+        if Float(v) != rawLast[d] {
+            rawLast[d] = Float(v)
+            flatSince[d] = t
+        } else if !flatSince[d].isFinite {
+            flatSince[d] = t
+        }
+    }
+
+    /// Stores the open bucket's trimmed mean, after testing it for a level shift.
+    private mutating func close(_ d: Int) {
+        let b = curBucket[d]
+        let count = Int(curCount[d])
+        defer {
+            curCount[d] = 0
+            curSum[d] = 0
+            curMin[d] = .infinity
+            curMax[d] = -.infinity
+        }
+        guard count > 0 else { return }
+        var mean = curSum[d] / Double(count)
+        if count >= 4 { mean = (curSum[d] - Double(curMin[d]) - Double(curMax[d])) / Double(count - 2) }
+        let mixed = Double(curMax[d] - curMin[d]) > stepSize
+        if fitStart[d] == Self.noBucket { fitStart[d] = b }
+        if lastValidBucket[d] != Self.noBucket {
+            let expected = Double(lastValid[d]) + Double(lastSlope[d]) * Double(b - lastValidBucket[d])
+            let diff = mean - expected
+            if abs(diff) > stepSize {
+                let age = Float(b - lastShiftBucket[d]) / Float(capacity)
+                shiftScore[d] = shiftScore[d] * exp(-age) + 1
+                lastShiftBucket[d] = b
+            }
+            if diff > stepSize {
+                // Towards "full": a new battery. The history before belongs to the old one.
+                fitStart[d] = mixed ? b + 1 : b
+                shift[d] = Self.noBucket
+                replacedAt[d] = Double(b) * tickInterval
+                lastSlope[d] = 0
+            } else if diff < -stepSize {
+                shift[d] = mixed ? b + 1 : b
+            }
+        }
+        lastValid[d] = Float(mean)
+        lastValidBucket[d] = b
+        if mixed { return }
+        ring[d * capacity + (b % capacity + capacity) % capacity] = Float(mean)
+    }
+
+    mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+        let now = Int((time / tickInterval).rounded(.down))
+        for d in 0..<n where curBucket[d] != Self.noBucket && curBucket[d] < now && curCount[d] > 0 { close(d) }
+        // Fits on multiples of the refit interval since the epoch (00:00, 06:00, … UTC for hourly buckets).
+        guard now % refitEvery == 0 else { return }
+        let day = Int((time / 86400).rounded(.down))
+        let snapshot = recordHistory && day != lastHistoryDay
+        if snapshot { lastHistoryDay = day }
+        for d in 0..<n where context.applies(d) && lastReading[d].isFinite {
+            refit(d, at: time, bucketNow: now, context, &findings)
+            if snapshot, let s = latest[d] { history.append(s) }
+        }
+    }
+
+    mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+        let now = Int((time / tickInterval).rounded(.down)) + 1
+        for d in 0..<n where curBucket[d] != Self.noBucket && curCount[d] > 0 { close(d) }
+        for d in 0..<n where context.applies(d) && lastReading[d].isFinite {
+            refit(d, at: time, bucketNow: now, context, &findings)
+        }
+    }
+
+    private mutating func refit(
+        _ d: Int, at time: Double, bucketNow: Int, _ context: AnalysisContext, _ findings: inout FindingSink
+    ) {
+        let device = context.deviceID(d)
+        var snapshot = ForecastSnapshot(
+            device: device, rule: ruleID, at: time, state: .insufficient, level: nil, slopePerDay: nil,
+            crossingAt: nil, low: nil, high: nil, points: 0, model: nil)
+        defer { latest[d] = snapshot }
+        // Gauges that cannot be trusted get their own finding and no prediction.
+        if time - lastReading[d] >= silentAfter {
+            snapshot.state = .silent
+            gauge(d, .silent, at: time, since: lastReading[d], detail: "no reading since \(Timestamp.format(lastReading[d]))", context, &findings)
+            return
+        }
+        let first = max(fitStart[d], bucketNow - capacity)
+        var times: [Double] = []
+        var values: [Double] = []
+        times.reserveCapacity(capacity)
+        values.reserveCapacity(capacity)
+        if first < bucketNow {
+            for b in first..<bucketNow {
+                let v = ring[d * capacity + (b % capacity + capacity) % capacity]
+                if !v.isNaN {
+                    times.append(Double(b) + 0.5)
+                    values.append(Double(v))
+                }
+            }
+        }
+        snapshot.points = times.count
+        if time - flatSince[d] >= flatAfter, times.count >= RobustTrend.minimumPoints {
+            snapshot.state = .flat
+            gauge(d, .flat, at: time, since: flatSince[d], detail: "reads \(Engine.format(sign * Double(rawLast[d]))) since \(Timestamp.format(flatSince[d]))", context, &findings)
+            return
+        }
+        let jumps = shiftScore[d] * exp(-Float(bucketNow - lastShiftBucket[d]) / Float(capacity))
+        if jumps >= 3 {
+            snapshot.state = .erratic
+            gauge(d, .erratic, at: time, since: time, detail: "\(Int(jumps.rounded())) level jumps in \(DurationText.format(Double(capacity) * tickInterval))", context, &findings)
+            return
+        }
+        let shiftTime = shift[d] > first ? Double(shift[d]) : nil
+        let nowBuckets = time / tickInterval
+        guard
+            var fit = RobustTrend.fit(
+                times: times, values: values, shift: shiftTime, now: nowBuckets, allowAcceleration: rule.model == .auto,
+                accelerationBelow: accelerationBelow)
+        else {
+            resolveForecast(d, at: time, context, &findings)
+            resolveGauge(d, at: time, context, &findings)
+            return
+        }
+        // An accelerating fit is trusted from the third in a row (12 hours of agreement): one
+        // stretch of odd data (an outage, a cold night) must not bend a straight line.
+        accelerating[d] = fit.model == .accelerating ? min(accelerating[d], 254) + 1 : 0
+        if fit.model == .accelerating, accelerating[d] < 3,
+            let straight = RobustTrend.fit(times: times, values: values, shift: shiftTime, now: nowBuckets, allowAcceleration: false)
+        {
+            fit = straight
+        }
+        lastSlope[d] = Float(fit.slope)
+        snapshot.level = sign * fit.level
+        snapshot.slopePerDay = sign * fit.slope / tickInterval * 86400
+        snapshot.model = fit.model
+        if fit.sigma > erraticSigma {
+            snapshot.state = .erratic
+            gauge(d, .erratic, at: time, since: time, detail: "scatter \(Engine.format(fit.sigma)) around the trend", context, &findings)
+            return
+        }
+        resolveGauge(d, at: time, context, &findings)
+        // A crossing decades away is no trend worth a date.
+        guard let until = fit.bucketsUntil(threshold), until * tickInterval <= Self.farthest else {
+            snapshot.state = .stable
+            resolveForecast(d, at: time, context, &findings)
+            return
+        }
+        let left = until * tickInterval
+        let crossing = time + left
+        snapshot.state = .depleting
+        snapshot.crossingAt = crossing
+        if let interval = fit.intervalUntil(threshold) {
+            snapshot.low = time + interval.low * tickInterval
+            snapshot.high = interval.high.flatMap { $0 * tickInterval <= Self.farthest ? time + $0 * tickInterval : nil }
+        }
+        // Alert within the horizon, at the severity of the first bracket the time left fits in, once
+        // the fit has two days of buckets and its slow end is not far beyond the horizon.
+        let confident = fit.points >= 48 && (snapshot.high.map { $0 - time <= 2 * rule.horizon } ?? false)
+        let severity =
+            left <= rule.horizon && (confident || forecastOpen[d])
+            ? rule.severityByTimeLeft.first { left <= $0.seconds }?.severity : nil
+        guard let severity else {
+            // A little hysteresis: an open forecast stays until the crossing moves clearly beyond.
+            if forecastOpen[d], left > rule.horizon * 1.1 || rule.severityByTimeLeft.allSatisfy({ left > $0.seconds * 1.1 }) {
+                resolveForecast(d, at: time, context, &findings)
+            }
+            return
+        }
+        let placeholders: [String: String] = [
+            "value": Engine.format(sign * fit.level), "level": Engine.format(sign * fit.level),
+            "metric": rule.metric, "threshold": Engine.format(rule.threshold),
+            "time_left": DurationText.format(Self.roundedDuration(left)), "crossing_at": Timestamp.format(crossing.rounded()),
+            "slope_per_day": Engine.format(snapshot.slopePerDay ?? 0),
+            "interval_low": snapshot.low.map { Timestamp.format($0.rounded()) } ?? "",
+            "interval_high": snapshot.high.map { Timestamp.format($0.rounded()) } ?? "open",
+            "points": String(fit.points),
+        ]
+        var evidence: [(String, JSONValue)] = [
+            ("state", "depleting"), ("level", .number((sign * fit.level * 100).rounded() / 100)),
+            ("slope_per_day", .number(((snapshot.slopePerDay ?? 0) * 1000).rounded() / 1000)),
+            ("crossing_at", .string(Timestamp.format(crossing.rounded()))),
+            ("interval_low", snapshot.low.map { .string(Timestamp.format($0.rounded())) } ?? .null),
+            ("interval_high", snapshot.high.map { .string(Timestamp.format($0.rounded())) } ?? .null),
+            ("time_left_seconds", .number(left.rounded())), ("points", .number(Double(fit.points))),
+            ("model", .string(fit.model.rawValue)), ("threshold", .number(rule.threshold)),
+        ]
+        if replacedAt[d].isFinite { evidence.append(("replaced_at", .string(Timestamp.format(replacedAt[d])))) }
+        let summary =
+            rendered(d, placeholders, context)
+            ?? "\(device) reaches \(placeholders["threshold"] ?? "") in \(placeholders["time_left"] ?? "") (around \(placeholders["crossing_at"] ?? ""))"
+        forecastOpen[d] = true
+        findings.report(
+            .init(
+                key: device, device: d, site: nil, severity: severity, value: sign * fit.level, summary: summary,
+                evidence: evidence, maintenance: context.rule.maintenance, since: time,
+                due: context.rule.maintenance.map { _ in max(time, crossing - lead) }))
+    }
+
+    private func rendered(_ d: Int, _ values: [String: String], _ context: AnalysisContext) -> String? {
+        guard let template = context.rule.summary else { return nil }
+        return SummaryTemplate.render(template) { name in
+            if let v = values[name] { return v }
+            switch name {
+            case "device": return context.deviceID(d)
+            case "rule": return context.rule.id
+            case "pack": return context.rule.pack
+            case "severity": return context.rule.severity.rawValue
+            case "kind": return context.rule.kind.rawValue
+            default: return context.attribute(name, device: d)
+            }
+        }
+    }
+
+    /// Time left rounded for people: to the hour under two days, else to the day… to 0.1 day.
+    static func roundedDuration(_ s: Double) -> Double {
+        s < 2 * 86400 ? (s / 3600).rounded() * 3600 : (s / 8640).rounded() * 8640
+    }
+
+    private mutating func gauge(
+        _ d: Int, _ state: ForecastSnapshot.State, at time: Double, since: Double, detail: String,
+        _ context: AnalysisContext, _ findings: inout FindingSink
+    ) {
+        resolveForecast(d, at: time, context, &findings)
+        gaugeOpen[d] = true
+        let device = context.deviceID(d)
+        findings.report(
+            .init(
+                key: device + "\u{1F}gauge", device: d, site: nil, severity: .info, value: nil,
+                summary: "\(device): \(rule.metric) gauge \(state.rawValue), no forecast (\(detail))",
+                evidence: [("state", .string(state.rawValue)), ("detail", .string(detail))], maintenance: nil,
+                since: min(time, since.isFinite ? since : time)))
+    }
+
+    private mutating func resolveGauge(_ d: Int, at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+        guard gaugeOpen[d] else { return }
+        gaugeOpen[d] = false
+        findings.resolve(context.deviceID(d) + "\u{1F}gauge", at: time)
+    }
+
+    private mutating func resolveForecast(_ d: Int, at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+        guard forecastOpen[d] else { return }
+        forecastOpen[d] = false
+        findings.resolve(context.deviceID(d), at: time)
+    }
+
+    func contribute(to report: inout Report, _ context: AnalysisContext) {
+        // The daily history (when recorded), then each device's latest forecast unless it is the
+        // history's last entry already.
+        let recorded = Set(history.map { "\($0.device)\u{1F}\($0.at)" })
+        report.forecasts.append(contentsOf: history)
+        for s in latest.compactMap({ $0 }) where !recorded.contains("\(s.device)\u{1F}\(s.at)") {
+            report.forecasts.append(s)
+        }
+    }
+}
