@@ -267,3 +267,17 @@ private struct Noise {
         #expect((battery.healthyAlertRate ?? 1) < 0.02, "healthy batteries alerted: \(battery.healthyAlerted) of \(battery.healthy)")
     }
 }
+
+@Suite struct ForecastDocumentationTests {
+    /// docs/FORECAST.md opens with the example pack's forecast rule: it must stay that rule.
+    @Test func theDocumentedRuleIsThePacksRule() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: repo.appendingPathComponent("docs/FORECAST.md"), encoding: .utf8)
+        let pack = try String(contentsOf: repo.appendingPathComponent("rules/battery.yaml"), encoding: .utf8)
+        let block = try #require(doc.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
+        let lines = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let packLines = pack.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let start = try #require(packLines.firstIndex(of: lines[0]))
+        #expect(Array(packLines[start..<min(packLines.count, start + lines.count)]) == lines)
+    }
+}

@@ -107,10 +107,10 @@ extension Policy {
                 evaluation = .condition(condition: condition, forDuration: l.forDuration, clear: nil)
             case .forecast(let f):
                 evaluation = .analysis
-                let bucket = DurationText.format(max(3600, (f.fit / 168 / 3600).rounded(.up) * 3600))
+                let bucket = DurationText.format(ForecastAnalyzer.bucket(f))
                 steps.append("bucket \(f.metric) per \(bucket) (trimmed mean); a jump towards full restarts the fit, a drop splits it")
                 steps.append(
-                    "every 6h: Theil–Sen trend over the last \(DurationText.format(f.fit))\(f.model == .auto ? ", accelerating model when the recent rate is significantly higher" : "")")
+                    "every \(DurationText.format(ForecastAnalyzer.refitInterval(f))): Theil–Sen trend over the last \(DurationText.format(f.fit))\(f.model == .auto ? ", accelerating model when the recent rate is significantly higher" : "")")
                 steps.append("predict when \(f.metric) \(f.direction == .falling ? "falls to" : "rises to") \(JSONValue.format(f.threshold)); alert within \(DurationText.format(f.horizon))")
                 steps.append("severity by time left: " + f.severityByTimeLeft.map { "\(DurationText.format($0.seconds)) \($0.severity.rawValue)" }.joined(separator: ", "))
                 if let m = rule.maintenance {

@@ -112,11 +112,10 @@ struct ForecastAnalyzer: Analyzer {
         metrics = [m]
         rule = f
         ruleID = r.id
-        // Hourly buckets, coarser for long fit windows: at most 168 per device.
-        let bucket = max(3600, (f.fit / 168 / 3600).rounded(.up) * 3600)
+        let bucket = Self.bucket(f)
         tickInterval = bucket
         capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
-        refitEvery = max(1, Int((6 * 3600 / bucket).rounded()))
+        refitEvery = max(1, Int((min(6 * 3600, f.fit / 8) / bucket).rounded()))
         sign = f.direction == .falling ? 1 : -1
         threshold = sign * f.threshold
         let span = range.map { $0.upperBound - $0.lowerBound }
@@ -156,9 +155,20 @@ struct ForecastAnalyzer: Analyzer {
         latest = Array(repeating: nil, count: devices)
     }
 
+    /// Bucket length: the fit window in at most 168 buckets, a whole number of 5 minutes
+    /// (hourly for the usual 7 days, two-hourly for 14 days, 5 minutes for 12 hours).
+    static func bucket(_ f: ForecastRule) -> Double {
+        max(300, (f.fit / 168 / 300).rounded(.up) * 300)
+    }
+
+    /// Fits run this often: every 6 hours, or 8 times per fit window when that is shorter.
+    static func refitInterval(_ f: ForecastRule) -> Double {
+        max(1, (min(6 * 3600, f.fit / 8) / bucket(f)).rounded()) * bucket(f)
+    }
+
     /// Bytes of state per device, for the plan.
     static func bytesPerDevice(_ f: ForecastRule) -> Int {
-        let bucket = max(3600, (f.fit / 168 / 3600).rounded(.up) * 3600)
+        let bucket = Self.bucket(f)
         let capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
         return capacity * 4 + 96
     }
@@ -296,7 +306,7 @@ struct ForecastAnalyzer: Analyzer {
             resolveGauge(d, at: time, context, &findings)
             return
         }
-        // An accelerating fit is trusted from the third in a row (12 hours of agreement): one
+        // An accelerating fit is trusted from the third in a row (12 hours apart when hourly): one
         // stretch of odd data (an outage, a cold night) must not bend a straight line.
         accelerating[d] = fit.model == .accelerating ? min(accelerating[d], 254) + 1 : 0
         if fit.model == .accelerating, accelerating[d] < 3,
@@ -329,7 +339,7 @@ struct ForecastAnalyzer: Analyzer {
             snapshot.high = interval.high.flatMap { $0 * tickInterval <= Self.farthest ? time + $0 * tickInterval : nil }
         }
         // Alert within the horizon, at the severity of the first bracket the time left fits in, once
-        // the fit has two days of buckets and its slow end is not far beyond the horizon.
+        // the fit has 48 buckets (two days when hourly) and its slow end is not far beyond the horizon.
         let confident = fit.points >= 48 && (snapshot.high.map { $0 - time <= 2 * rule.horizon } ?? false)
         let severity =
             left <= rule.horizon && (confident || forecastOpen[d])

@@ -30,6 +30,30 @@ public enum TableRenderer {
             }
             out += table(["DATE", "SITE", "ZONE", "DEVICE", "TASK", "RULE"], rows)
         }
+        // The devices heading soonest for a forecast threshold, newest forecast per device and rule.
+        var newest: [String: ForecastSnapshot] = [:]
+        for f in r.forecasts where (newest["\(f.device)|\(f.rule)"]?.at ?? -.infinity) <= f.at {
+            newest["\(f.device)|\(f.rule)"] = f
+        }
+        let soonest = newest.values.filter { $0.crossingAt != nil }.sorted {
+            ($0.crossingAt ?? 0, $0.device, $0.rule) < ($1.crossingAt ?? 0, $1.device, $1.rule)
+        }
+        if !soonest.isEmpty {
+            let shown = soonest.prefix(limit ?? 15)
+            out += "\nFORECASTS (\(soonest.count) devices trending to a threshold, soonest first)\n"
+            out += table(
+                ["DEVICE", "RULE", "LEVEL", "PER DAY", "CROSSING", "95% INTERVAL", "MODEL"],
+                shown.map { f in
+                    [
+                        f.device, f.rule, f.level.map(Engine.format) ?? "-", f.slopePerDay.map(Engine.format) ?? "-",
+                        f.crossingAt.map(short) ?? "-",
+                        "\(f.low.map(short) ?? "-") … \(f.high.map(short) ?? "open")", f.model?.rawValue ?? "-",
+                    ]
+                })
+            if soonest.count > shown.count { out += "… \(soonest.count - shown.count) more in the JSON report\n" }
+        }
+        let gauges = newest.values.filter { [.flat, .erratic, .silent].contains($0.state) }.count
+        if gauges > 0 { out += "\(gauges) gauges flat, erratic or silent: no forecast for them (see the alerts)\n" }
         for c in r.compliance {
             let total = c.counts.values.reduce(0, +)
             out += "\nCOMPLIANCE \(c.rule) (\(total) devices)\n"
