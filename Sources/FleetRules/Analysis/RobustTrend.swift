@@ -107,7 +107,18 @@ public struct RobustTrend: Sendable {
     /// straight line over the same buckets (an F test at about p < 0.001) with a falling rate.
     /// The rate at `now` is b; its interval comes from the growth rates whose fit is nearly as good.
     static func accelerate(_ times: [Double], _ values: [Double], from start: Int, now: Double, linear: Fit) -> Fit? {
-        let first = max(start, times.count - 96)
+        // The shortest window that shows the curve: just after the knee, older straight buckets
+        // in a longer window would flatten the fitted growth.
+        for window in [48, 72, 96] {
+            if let fit = accelerate(times, values, from: start, window: window, now: now, linear: linear) { return fit }
+        }
+        return nil
+    }
+
+    static func accelerate(
+        _ times: [Double], _ values: [Double], from start: Int, window: Int, now: Double, linear: Fit
+    ) -> Fit? {
+        let first = max(start, times.count - window)
         let count = times.count - first
         guard count >= 48 else { return nil }
         let t = times[first...].map { $0 - now }
