@@ -43,11 +43,11 @@ struct TestCommand: ParsableCommand {
         let runner = RuleTestRunner(coverage: withCoverage)
         var recorder = CoverageRecorder()
         var results: [RuleTestResult] = []
-        var broken = false
+        var broken = 0
         for file in files {
             let loaded = RuleTestLoader().load(path: file)
             guard let suite = loaded.file else {
-                broken = true
+                broken += 1
                 let renderer = DiagnosticRenderer(sources: loaded.sources, color: isatty(STDERR_FILENO) == 1)
                 FileHandle.standardError.write(Data(renderer.text(loaded.diagnostics).utf8))
                 FileHandle.standardError.write(Data("FAIL\t\(file)\t[test file has errors]\n".utf8))
@@ -56,7 +56,7 @@ struct TestCommand: ParsableCommand {
             results += runner.run(suite, into: &recorder)
         }
         switch format {
-        case .text: print(RuleTestOutput.text(results), terminator: "")
+        case .text: print(RuleTestOutput.text(results, brokenFiles: broken), terminator: "")
         case .junit: print(RuleTestOutput.junit(results), terminator: "")
         }
         if withCoverage {
@@ -75,6 +75,6 @@ struct TestCommand: ParsableCommand {
                 }
             }
         }
-        if broken || results.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
+        if broken > 0 || results.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
     }
 }

@@ -295,7 +295,7 @@ enum DemoPack {
         let e = try engine.explain(rule: "both", device: "d2")
         #expect(e.state == .idle)
         #expect(e.blocking.map(\.expression) == ["last(y) < 5"])
-        #expect(e.text().contains("false because:\n  last(y) < 5 is false (false)\n"))
+        #expect(e.text().contains("false because:\n  last(y) < 5 is false (last(y) = 10)\n"))
         let limit = try engine.explain(rule: "x-high", device: "d1")
         #expect(limit.state == .idle)
         #expect(limit.blocking.map(\.expression) == ["last(x) > 90"])

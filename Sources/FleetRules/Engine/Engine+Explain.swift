@@ -231,7 +231,11 @@ extension Explanation {
         out += stateLine + "\n"
         if !blocking.isEmpty {
             out += "false because:\n"
-            for b in blocking { out += "  \(b.expression) is \(b.truth == false ? "false" : "without data") (\(b.value))\n" }
+            for b in blocking {
+                let inputs = b.children.map { "\($0.expression) = \($0.value)" }
+                out += "  \(b.expression) is \(b.truth == false ? "false" : "without data")"
+                    + (inputs.isEmpty ? "" : " (\(inputs.joined(separator: ", ")))") + "\n"
+            }
         }
         for note in notes { out += "note: \(note)\n" }
         for f in findings {

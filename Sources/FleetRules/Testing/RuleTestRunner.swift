@@ -207,20 +207,21 @@ extension RuleTestResult {
 
 public enum RuleTestOutput {
     /// Per file: every test's lines, then `ok` or `FAIL` with the counts; a final PASS/FAIL line.
-    public static func text(_ results: [RuleTestResult], verbose: Bool = true) -> String {
+    /// `brokenFiles`: test files that could not be run (their diagnostics are printed apart); they fail the run.
+    public static func text(_ results: [RuleTestResult], brokenFiles: Int = 0) -> String {
         var out = ""
         var files: [String] = []
         for r in results where !files.contains(r.file) { files.append(r.file) }
         for file in files {
             let mine = results.filter { $0.file == file }
-            for r in mine where verbose || r.status != .pass { out += r.text }
+            for r in mine { out += r.text }
             let failed = mine.count { $0.status == .fail }
             let skipped = mine.count { $0.status == .skip }
             let passed = mine.count { $0.status == .pass }
             let counts = "\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : "")
             out += failed > 0 ? "FAIL\t\(file)\t\(counts)\n" : "ok  \t\(file)\t\(counts)\n"
         }
-        out += results.contains { $0.status == .fail } ? "FAIL\n" : "PASS\n"
+        out += brokenFiles > 0 || results.contains { $0.status == .fail } ? "FAIL\n" : "PASS\n"
         return out
     }
 
