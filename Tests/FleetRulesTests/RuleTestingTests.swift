@@ -207,6 +207,37 @@ enum DemoPack {
     }
 }
 
+@Suite struct ForecastExpectationTests {
+    func alert(_ rule: String, _ device: String, crossing: String?) -> Report.Alert {
+        var evidence: [(String, JSONValue)] = [("level", .number(40)), ("slope_per_day", .number(-2))]
+        if let crossing { evidence.append(("crossing_at", .string(crossing))) }
+        let episode = AlertEpisode(
+            rule: rule, kind: .forecast, pack: "p", device: device, severity: .warning, since: 0, until: nil, value: nil,
+            summary: "", labels: [:], evidence: evidence, maintenance: nil)
+        return Report.Alert(episode: episode, site: "s", zone: "z", priority: 1)
+    }
+
+    /// The matcher works on forecast findings as the engine will emit them (evidence
+    /// `crossing_at`); end-to-end forecast tests wait for forecast evaluation on main.
+    @Test func crossingWithinToleranceMatches() throws {
+        let t = try #require(Timestamp.parse("2026-03-10T12:00:00Z"))
+        let firing = [alert("depletion", "d1", crossing: "2026-03-10T14:00:00Z"), alert("depletion", "d2", crossing: nil)]
+        let near = ExpectedForecast(rule: "depletion", device: "d1", crossingAt: t, tolerance: 3 * 3600)
+        #expect(RuleTestRunner.compareForecasts([near], firing) == nil)
+        var far = near
+        far.tolerance = 3600
+        #expect(
+            RuleTestRunner.compareForecasts([far], firing)
+                == "      - depletion d1: crossing_at 2026-03-10T12:00:00Z ± 1h\n      + depletion d1: crossing_at 2026-03-10T14:00:00Z")
+        let none = ExpectedForecast(rule: "depletion", device: "d3", crossingAt: nil, tolerance: 3600)
+        #expect(RuleTestRunner.compareForecasts([none], firing) == nil)
+        let missingEvidence = ExpectedForecast(rule: "depletion", device: "d2", crossingAt: t, tolerance: 3600)
+        #expect(RuleTestRunner.compareForecasts([missingEvidence], firing)?.contains("a finding without crossing_at") == true)
+        let unexpected = ExpectedForecast(rule: "depletion", device: "d1", crossingAt: nil, tolerance: 3600)
+        #expect(RuleTestRunner.compareForecasts([unexpected], firing)?.contains("- depletion d1: no forecast") == true)
+    }
+}
+
 @Suite struct RuleTestFileTests {
     func headlines(_ text: String) -> [String] { DemoPack.load(text).diagnostics.map(\.headline) }
 

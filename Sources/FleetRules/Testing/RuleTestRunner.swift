@@ -62,34 +62,8 @@ public struct RuleTestRunner: Sendable {
                     failures.append("\(when): firing alerts differ (- expected, + actual)\n" + diff)
                 }
             }
-            if let expected = check.forecasts {
-                var lines: [String] = []
-                var bad = false
-                for f in expected {
-                    let actual = firing.first { $0.episode.rule == f.rule && $0.episode.device == f.device }
-                    let crossing = actual.flatMap { a in
-                        a.episode.evidence.first { $0.0 == "crossing_at" }.flatMap { e -> Double? in
-                            if case .string(let s) = e.1 { return Timestamp.parse(s) }
-                            return nil
-                        }
-                    }
-                    let want = f.crossingAt.map { "crossing_at \(Timestamp.format($0)) ± \(DurationText.format(f.tolerance))" } ?? "no forecast"
-                    let got = actual == nil ? "no forecast" : crossing.map { "crossing_at \(Timestamp.format($0))" } ?? "a finding without crossing_at"
-                    let ok: Bool
-                    if let want = f.crossingAt {
-                        ok = crossing.map { abs($0 - want) <= f.tolerance } ?? false
-                    } else {
-                        ok = actual == nil
-                    }
-                    if ok {
-                        lines.append("        \(f.rule) \(f.device): \(got)")
-                    } else {
-                        bad = true
-                        lines.append("      - \(f.rule) \(f.device): \(want)")
-                        lines.append("      + \(f.rule) \(f.device): \(got)")
-                    }
-                }
-                if bad { failures.append("\(when): forecasts differ (- expected, + actual)\n" + lines.joined(separator: "\n")) }
+            if let expected = check.forecasts, let diff = Self.compareForecasts(expected, firing) {
+                failures.append("\(when): forecasts differ (- expected, + actual)\n" + diff)
             }
             if let expected = check.compliance {
                 var states: [String: ComplianceState] = [:]
@@ -139,6 +113,39 @@ public struct RuleTestRunner: Sendable {
         let status: RuleTestResult.Status = !failures.isEmpty ? .fail : skipped.isEmpty ? .pass : .skip
         return RuleTestResult(
             file: file, name: test.name, range: test.range, status: status, failures: failures, skipped: skipped)
+    }
+
+    /// Nil when every expected forecast matches a firing finding of its rule and device whose
+    /// evidence `crossing_at` (RFC 3339) is within the tolerance (or, for `crossing_at: null`,
+    /// when there is none); else the diff.
+    static func compareForecasts(_ expected: [ExpectedForecast], _ firing: [Report.Alert]) -> String? {
+        var lines: [String] = []
+        var bad = false
+        for f in expected {
+            let actual = firing.first { $0.episode.rule == f.rule && $0.episode.device == f.device }
+            let crossing = actual.flatMap { a in
+                a.episode.evidence.first { $0.0 == "crossing_at" }.flatMap { e -> Double? in
+                    if case .string(let s) = e.1 { return Timestamp.parse(s) }
+                    return nil
+                }
+            }
+            let want = f.crossingAt.map { "crossing_at \(Timestamp.format($0)) ± \(DurationText.format(f.tolerance))" } ?? "no forecast"
+            let got = actual == nil ? "no forecast" : crossing.map { "crossing_at \(Timestamp.format($0))" } ?? "a finding without crossing_at"
+            let ok: Bool
+            if let want = f.crossingAt {
+                ok = crossing.map { abs($0 - want) <= f.tolerance } ?? false
+            } else {
+                ok = actual == nil
+            }
+            if ok {
+                lines.append("        \(f.rule) \(f.device): \(got)")
+            } else {
+                bad = true
+                lines.append("      - \(f.rule) \(f.device): \(want)")
+                lines.append("      + \(f.rule) \(f.device): \(got)")
+            }
+        }
+        return bad ? lines.joined(separator: "\n") : nil
     }
 
     static func describe(_ a: Report.Alert) -> String {
