@@ -335,6 +335,20 @@ enum DemoPack {
         #expect(throws: ExplainError.self) { try engine.explain(rule: "both", device: "nope") }
     }
 
+    @Test func complianceRuleShowsStateAndVersion() throws {
+        let loaded = RuleTestLoader().load(path: Docs.path("rules/tests/plant-health.test.yaml"))
+        let file = try #require(loaded.file, "\(loaded.diagnostics.map(\.headline))")
+        let test = try #require(file.tests.first { $0.name.hasPrefix("firmware baseline") })
+        let t = try #require(Timestamp.parse("2026-01-05T00:40:00Z"))
+        let engine = RuleTestRunner.engine(at: t, test, file.policy.compile(lateness: 0))
+        let e = try engine.explain(rule: "firmware-baseline", device: "f4", at: t)
+        #expect(e.state == .firing)
+        #expect(e.notes.contains("compliance state: denied"))
+        #expect(e.notes.contains("version: 2.4.2"))
+        #expect(e.findings.first?.evidence.contains { $0.0 == "advisory" } == true)
+        #expect(e.scope?.truth == true)
+    }
+
     @Test func windowsWithRunningSumsAreExplainedWithoutChangingTheEngine() throws {
         let source = """
             fleetrules: 1
