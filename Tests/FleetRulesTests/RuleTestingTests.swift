@@ -86,9 +86,7 @@ enum DemoPack {
     static func load(_ test: String, file: String = "demo.test.yaml") -> RuleTestLoader.Loaded {
         RuleTestLoader().load(bytes: Array(test.utf8), file: file) { path in
             guard path == "demo.yaml" else { return .failure(PolicyPathError(path: path, reason: "no such file or folder")) }
-            var check = PolicyLoader().check(sources: [(file: "demo.yaml", bytes: Array(rules.utf8))])
-            check.files = ["demo.yaml"]
-            return .success(check)
+            return .success([(file: "demo.yaml", bytes: Array(rules.utf8))])
         }
     }
 
@@ -373,5 +371,33 @@ enum DemoPack {
         #expect(first.condition?.children.first?.value == "35")
         #expect(again.condition?.children.first?.value == "35")
         #expect(first.state == .firing)
+    }
+}
+
+@Suite struct RuleTestPathTests {
+    @Test func rulePathsFormOnePolicySetAndRuleErrorsAreShown() throws {
+        let fleet = Docs.path("rules/00-fleet.yaml")
+        let battery = Docs.path("rules/battery.yaml")
+        let test = """
+            fleetrules-test: 1
+            rules: [\(fleet), \(battery)]
+            tests:
+              - name: low
+                inventory: [{ device: s1, power: battery }]
+                series: [{ device: s1, battery_pct: "19x7 _ 30" }]
+                expect:
+                  - { at: 30m, alerts: [{ rule: battery-low, device: s1 }] }
+                  - { at: 45m, alerts: [] }
+            """
+        let path = try CLI.temporaryFile("split.test.yaml", test)
+        let loaded = RuleTestLoader().load(path: path)
+        let file = try #require(loaded.file, "\(loaded.diagnostics.map(\.headline))")
+        #expect(file.policy.rules.count == 5)
+        var recorder = CoverageRecorder()
+        #expect(RuleTestRunner().run(file, into: &recorder).map(\.status) == [.pass])
+        let alone = try CLI.temporaryFile("alone.test.yaml", test.replacingOccurrences(of: "\(fleet), ", with: ""))
+        let headlines = RuleTestLoader().load(path: alone).diagnostics.map(\.headline)
+        #expect(headlines.contains { $0.hasPrefix("\(battery):") && $0.contains("error[E0203]") })
+        #expect(headlines.contains { $0.contains("alone.test.yaml:2:8: error[E0502]: the rules this file loads have errors") })
     }
 }

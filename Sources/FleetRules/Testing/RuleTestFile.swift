@@ -117,22 +117,23 @@ public struct RuleTestLoader: Sendable {
                 sources: [:])
         }
         let base = (path as NSString).deletingLastPathComponent
-        let limits = limits
         return load(bytes: [UInt8](data), file: path) { relative in
             let resolved = relative.hasPrefix("/") ? relative : (base.isEmpty ? relative : "\(base)/\(relative)")
             do throws(PolicyPathError) {
                 let files = try PolicyLoader.files(for: [resolved])
-                return .success(PolicyLoader(limits: limits).check(files: files))
+                return .success(files.map { ($0, FileManager.default.contents(atPath: $0).map { [UInt8]($0) }) })
             } catch {
                 return .failure(error)
             }
         }
     }
 
-    /// Decodes a test file; `rules` loads the policy named by a `rules:` entry (a path relative to the file).
-    public func load(
-        bytes: [UInt8], file: String, rules: (String) -> Result<PolicyCheck, PolicyPathError>
-    ) -> Loaded {
+    /// The rule files a `rules:` entry names, with their bytes (nil: unreadable).
+    public typealias RuleSources = (String) -> Result<[(file: String, bytes: [UInt8]?)], PolicyPathError>
+
+    /// Decodes a test file; `rules` reads the files a `rules:` entry (a path relative to the
+    /// test file) names. All entries together are checked as one policy set.
+    public func load(bytes: [UInt8], file: String, rules: RuleSources) -> Loaded {
         var bag = DiagnosticBag()
         let text = String(decoding: bytes, as: UTF8.self)
         var sources = [file: text]
@@ -140,7 +141,7 @@ public struct RuleTestLoader: Sendable {
             return Loaded(file: nil, diagnostics: bag.sorted, sources: sources)
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        var decoder = TestDecoder(ctx: DecodeContext(scope: Scope(), sourceLines: lines))
+        var decoder = TestDecoder(ctx: DecodeContext(scope: Scope(), sourceLines: lines), limits: limits)
         let result = decoder.decodeFile(root, file: file, rules: rules)
         bag.append(contentsOf: decoder.ctx.diagnostics.items)
         for (k, v) in decoder.ruleSources { sources[k] = v }
@@ -155,6 +156,7 @@ struct TestDecoder {
     var ctx: DecodeContext
     var ruleSources: [String: String] = [:]
     var ruleDiagnostics: [Diagnostic] = []
+    var limits = LoadLimits()
     var policy: Policy?
     var start = RuleTestLoader.defaultStart
     var interval = 300.0
@@ -186,7 +188,7 @@ struct TestDecoder {
     ]
 
     mutating func decodeFile(
-        _ root: YAMLNode, file: String, rules: (String) -> Result<PolicyCheck, PolicyPathError>
+        _ root: YAMLNode, file: String, rules: RuleTestLoader.RuleSources
     ) -> RuleTestFile? {
         guard let f = ctx.fields(root, Self.topLevel, in: "a test file") else { return nil }
         if let v = f["fleetrules-test"] {
@@ -204,27 +206,31 @@ struct TestDecoder {
         guard let r = f["rules"] else { return nil }
         let paths: [YAMLNode]
         if case .scalar = r.value.kind { paths = [r.value] } else { paths = ctx.sequence(r.value, "rules") ?? [] }
-        var files: [String] = []
+        var sources: [(file: String, bytes: [UInt8])] = []
+        var unreadable = false
         for p in paths {
             guard let path = ctx.string(p, "a rules path") else { continue }
             switch rules(path) {
-            case .success(let check):
-                for (k, v) in check.sources { ruleSources[k] = v }
-                ruleDiagnostics += check.diagnostics.filter { $0.severity == .error }
-                files += check.files
+            case .success(let files):
+                for (name, bytes) in files where !sources.contains(where: { $0.file == name }) {
+                    if let bytes {
+                        sources.append((name, bytes))
+                    } else {
+                        unreadable = true
+                        ctx.diagnostics.error(.cannotRead, "cannot read rule file '\(name)'", at: p.range)
+                    }
+                }
             case .failure(let error):
                 ctx.diagnostics.error(
                     .testRules, "rules path '\(path)': \(error.reason)", at: p.range,
                     hint: "paths are relative to the test file, e.g. `..` for the pack folder above")
             }
         }
-        guard !files.isEmpty else { return nil }
+        guard !sources.isEmpty, !unreadable else { return nil }
         // All paths together form one policy set, as `fleetrules check` would load them.
-        var sources: [(file: String, bytes: [UInt8])] = []
-        for file in files {
-            if let t = ruleSources[file] { sources.append((file, Array(t.utf8))) }
-        }
-        let check = PolicyLoader().check(sources: sources)
+        let check = PolicyLoader(limits: limits).check(sources: sources)
+        for (k, v) in check.sources { ruleSources[k] = v }
+        ruleDiagnostics = check.diagnostics.filter { $0.severity == .error }
         guard let policy = check.policy else {
             ctx.diagnostics.error(
                 .testRules, "the rules this file loads have errors", at: r.value.range,
@@ -426,9 +432,8 @@ struct TestDecoder {
                         let valueNode = f["value"]?.value
                     else { continue }
                     if isMetric {
-                        if valueNode.isNull || { if case .scalar("_", .plain) = valueNode.kind { return true } else { return false } }() {
-                            continue
-                        }
+                        if case .scalar("_", .plain) = valueNode.kind { continue }
+                        if valueNode.isNull { continue }
                         if let v = ctx.number(valueNode, "value") { add.append((t, v, nil)) }
                     } else if let s = ctx.string(valueNode, "value") {
                         add.append((t, nil, s))
