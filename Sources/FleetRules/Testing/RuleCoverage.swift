@@ -58,6 +58,9 @@ public struct CoverageRecorder: Sendable {
                 evaluated = false
                 branches = []
             }
+            // An operand written twice is one branch pair.
+            var seen: Set<String> = []
+            branches = branches.filter { seen.insert($0).inserted }
             index[op.rule.id] = rules.count
             rules.append(
                 Rule(id: op.rule.id, pack: op.rule.pack, kind: op.rule.kind, evaluated: evaluated, branches: branches, hit: []))
