@@ -229,10 +229,13 @@ enum DemoPack {
                 == "      - depletion d1: crossing_at 2026-03-10T12:00:00Z ± 1h\n      + depletion d1: crossing_at 2026-03-10T14:00:00Z")
         let none = ExpectedForecast(rule: "depletion", device: "d3", crossingAt: nil, tolerance: 3600)
         #expect(RuleTestRunner.compareForecasts([none], firing) == nil)
+        // A gauge finding (flat, erratic) predicts no crossing.
+        let gauge = ExpectedForecast(rule: "depletion", device: "d2", crossingAt: nil, tolerance: 3600)
+        #expect(RuleTestRunner.compareForecasts([gauge], firing) == nil)
         let missingEvidence = ExpectedForecast(rule: "depletion", device: "d2", crossingAt: t, tolerance: 3600)
         #expect(RuleTestRunner.compareForecasts([missingEvidence], firing)?.contains("a finding without crossing_at") == true)
         let unexpected = ExpectedForecast(rule: "depletion", device: "d1", crossingAt: nil, tolerance: 3600)
-        #expect(RuleTestRunner.compareForecasts([unexpected], firing)?.contains("- depletion d1: no forecast") == true)
+        #expect(RuleTestRunner.compareForecasts([unexpected], firing)?.contains("- depletion d1: no crossing") == true)
     }
 }
 
