@@ -24,6 +24,7 @@ test: build
 	$(SWIFT) test $(BUILD_FLAGS)
 	python3 scripts/validate_schema.py $(BIN) rules
 	$(BIN) check rules/ --warnings-as-errors
+	$(BIN) test rules/tests/
 	.build/debug/embedding-example > /dev/null
 
 # The main job on the example fleet: check the packs, then replay three days of telemetry.

@@ -250,5 +250,6 @@ enum CLI {
         #expect(process.terminationStatus == 0)
         #expect(text.contains("fired 2026-03-01T00:40:00Z battery-low sensor-1 battery at 16%"))
         #expect(text.contains("alerts: 1, readings: 24"))
+        #expect(text.contains("false because:\n  last(battery_pct) < 20 is false (last(battery_pct) = 80)\n"))
     }
 }

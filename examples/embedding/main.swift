@@ -54,6 +54,11 @@ do {
     // 5. The report, the same JSON `fleetrules run` writes.
     let report = engine.report()
     print("alerts: \(report.alerts.count), readings: \(report.input.readings)")
+
+    // 6. Why sensor-2 stayed silent: every sub-expression's value, the false parts, the `for` state.
+    if let why = try? engine.explain(rule: "battery-low", device: "sensor-2") {
+        print(why.text(), terminator: "")
+    }
 } catch let error as DiagnosticsError {
     print(error.description)
     exit(1)

@@ -62,6 +62,12 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case notEvaluated = "I0406"
     case rejectedInput = "W0407"
 
+    // Rule tests (`fleetrules test`).
+    case testVersion = "E0501"
+    case testRules = "E0502"
+    case seriesNotation = "E0503"
+    case unknownTestReference = "E0504"
+
     public var defaultSeverity: Severity {
         rawValue.hasPrefix("W") ? .warning : rawValue.hasPrefix("I") ? .info : .error
     }
@@ -121,6 +127,10 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .firesForMost: "a rule fired for more than 90% of the devices it applies to (threshold likely mis-set)"
         case .notEvaluated: "a rule kind this version does not evaluate, so the data checks skip it"
         case .rejectedInput: "some telemetry lines were rejected (malformed, unknown device, out of range, …)"
+        case .testVersion: "the `fleetrules-test:` version key of a test file is missing or not supported"
+        case .testRules: "the rules a test file names cannot be found or have errors"
+        case .seriesNotation: "an input series of a test is not valid series notation"
+        case .unknownTestReference: "a test names a rule, device, metric or attribute that the rules or the test's inventory lack"
         }
     }
 }

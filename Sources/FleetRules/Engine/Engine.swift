@@ -23,8 +23,8 @@ public struct MetricHandle: Sendable, Hashable {
 public struct Engine: Sendable {
     public let plan: EvaluationPlan
     public let inventory: Inventory
-    private let program: EngineProgram
-    private let n: Int
+    let program: EngineProgram
+    let n: Int
     // Hot parts of the program, held directly so the inner loop does not go through the class.
     private let operators: [EngineProgram.Operator?]
     private let opActive: [Bool]
@@ -49,7 +49,7 @@ public struct Engine: Sendable {
     private let runningWidths: [[Double]]
 
     // Devices.
-    private var attributes: [[String]]
+    private(set) var attributes: [[String]]
     private var seen: [Bool]
     /// The gateway each device was last heard through (index into `gatewayNames`, -1: none yet).
     private var deviceGateway: [Int32]
@@ -60,10 +60,10 @@ public struct Engine: Sendable {
     private var rings: [WindowRing]
 
     // Operator state, flat [operator * n + device].
-    private var applies: [Bool]
-    private var phase: [UInt8]
-    private var since: [Double]
-    private var openEpisode: [Int32]
+    private(set) var applies: [Bool]
+    private(set) var phase: [UInt8]
+    private(set) var since: [Double]
+    private(set) var openEpisode: [Int32]
     /// Time of the pending absent/age timer (-inf: none), so each operator and device keeps one.
     private var clockArmed: [Double]
     private var opStamp: [Int]
