@@ -126,8 +126,9 @@ extension Policy {
                 evaluation = .notEvaluated(reason: "drift rules are compiled; their evaluation arrives with the drift-test work")
             case .correlation:
                 evaluation = .notEvaluated(reason: "correlation rules are compiled; their evaluation arrives with the statistics work")
-            case .balance:
-                evaluation = .notEvaluated(reason: "balance rules are compiled; their evaluation arrives with the gateway-balance work")
+            case .balance(let b):
+                evaluation = .analysis
+                steps += BalanceAnalyzer.steps(b)
             }
             var ids: [Int] = []
             var timeDependent = false
@@ -156,7 +157,7 @@ extension Policy {
                 // Version text (16), parsed version (~40), reported-at (8), state, flags and episode (16).
                 bytes = 80
             case .analysis:
-                break
+                if case .balance = rule.body { bytes = BalanceAnalyzer.stateBytesPerDevice }
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

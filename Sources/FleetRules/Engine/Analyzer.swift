@@ -99,6 +99,7 @@ struct FindingSink {
 enum Analyzers {
     static func make(plan: EvaluationPlan, operator o: Int, inventory: Inventory) -> (any Analyzer)? {
         switch plan.operators[o].rule.body {
+        case .balance(let b): return BalanceAnalyzer(operatorIndex: o, rule: b, plan: plan, inventory: inventory)
         default: return nil
         }
     }

@@ -244,6 +244,8 @@ public struct Engine: Sendable {
             analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
             analyzers.append(analyzer)
         }
+        // Ticking analyzers place their first boundary at the first event.
+        if analyzerNextTick.contains(-.infinity) { nextTick = -.infinity }
     }
 
     private mutating func setUpCompliance() {

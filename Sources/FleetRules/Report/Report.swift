@@ -45,6 +45,9 @@ public struct Report: Sendable {
     public var alerts: [Alert]
     public var maintenance: [Visit]
     public var compliance: [Compliance] = []
+    /// Device moves proposed by balance rules, and per group the loads before and after them.
+    public var rebalancing: [Move] = []
+    public var rebalancingGroups: [BalanceGroup] = []
     /// Rule kinds the engine evaluated (so "no findings" means none, not "not looked").
     public var evaluatedKinds: [String] = []
     /// Rules compiled but not evaluated by this version of the engine.
@@ -129,7 +132,8 @@ public struct Report: Sendable {
             ),
             ("alerts", .array(alertsJSON)),
             ("maintenance", .array(maintenanceJSON)),
-            ("rebalancing", .array([])),
+            ("rebalancing", .array(rebalancing.map(\.json))),
+            ("rebalancing_groups", .array(rebalancingGroups.map(\.json))),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
