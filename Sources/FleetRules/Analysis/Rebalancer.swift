@@ -75,9 +75,12 @@ public struct Rebalancer: Sendable {
     }
 
     /// The band [lo, hi] of loads within `threshold` of `mean` (a 1e-9 tolerance keeps exact ties inside).
+    /// When no whole number lies in it (small means), the band is the nearest whole numbers
+    /// [⌊M⌋, ⌈M⌉]: as balanced as whole devices allow.
     public static func band(mean: Double, threshold: Double) -> (low: Int, high: Int) {
         let lo = max(0, Int((mean * (1 - threshold) - 1e-9).rounded(.up)))
         let hi = Int((mean * (1 + threshold) + 1e-9).rounded(.down))
+        if lo > hi { return (Int(mean.rounded(.down)), Int(mean.rounded(.up))) }
         return (lo, hi)
     }
 
@@ -102,9 +105,10 @@ public struct Rebalancer: Sendable {
                 gLo[g] = min(lo, gHi[g])
             }
         }
-        // Strict violation (against the threshold band and capacity together).
+        // Units outside each gateway's band, plus, for a capacity below the band, the gap no
+        // move can close: 0 exactly when every gateway is within the threshold and its capacity.
         func strictViolation(_ loads: [Int]) -> Int {
-            (0..<n).map { g in Self.violation(loads[g], lo, gHi[g]) }.reduce(0, +)
+            (0..<n).map { g in Self.violation(loads[g], gLo[g], gHi[g]) + (lo - gLo[g]) }.reduce(0, +)
         }
         let violationBefore = strictViolation(before)
         if n <= 1 || total == 0 || violationBefore == 0 {
