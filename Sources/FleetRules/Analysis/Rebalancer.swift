@@ -66,12 +66,15 @@ public struct Rebalancer: Sendable {
     public var capacity: [Int?]
     public var threshold: Double
     public var maxMoves: Int
+    /// Per gateway, load that counts but cannot move (e.g. a silent gateway's last known devices).
+    public var fixedLoad: [Int]
 
-    public init(gateways: Int, capacity: [Int?] = [], threshold: Double, maxMoves: Int = .max) {
+    public init(gateways: Int, capacity: [Int?] = [], threshold: Double, maxMoves: Int = .max, fixedLoad: [Int] = []) {
         self.gateways = gateways
         self.capacity = capacity
         self.threshold = threshold
         self.maxMoves = maxMoves
+        self.fixedLoad = fixedLoad
     }
 
     /// The band [lo, hi] of loads within `threshold` of `mean` (a 1e-9 tolerance keeps exact ties inside).
@@ -93,6 +96,7 @@ public struct Rebalancer: Sendable {
         let n = gateways
         var before = Array(repeating: 0, count: n)
         for d in devices where d.gateway >= 0 && d.gateway < n { before[d.gateway] += 1 }
+        for (g, k) in fixedLoad.enumerated() where g < n { before[g] += max(0, k) }
         let total = before.reduce(0, +)
         let mean = n > 0 ? Double(total) / Double(n) : 0
         let (lo, hi) = Self.band(mean: mean, threshold: threshold)

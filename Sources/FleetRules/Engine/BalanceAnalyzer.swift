@@ -14,6 +14,8 @@ struct BalanceAnalyzer: Analyzer {
     /// devices seen through several gateways keep every count in `roaming`.
     private var windowGateway: [Int32]
     private var windowCount: [Int32]
+    /// Per device, the gateway it was last counted at (-1: never): the plan's view of who is where.
+    private var lastGateway: [Int32]
     private var roaming: [Int: [Int32: Int32]] = [:]
     /// Devices with readings in the current window, in first-reading order.
     private var touched: [Int] = []
@@ -23,8 +25,8 @@ struct BalanceAnalyzer: Analyzer {
     private var gatewayGroup: [String: String]
     /// Inventory-known gateways per group (they count with load 0 until seen).
     private let inventoryGateways: [String: [String]]
-    /// "group␟gateway" of gateways that carried load in some evaluated window.
-    private var everLoaded: Set<String> = []
+    /// "group␟gateway" → load in the last evaluated window in which the gateway carried any.
+    private var lastLoad: [String: Double] = [:]
     private var open: Set<String> = []
     /// The last evaluated window, kept for the end-of-data plan.
     private var last: Evaluation?
@@ -36,10 +38,12 @@ struct BalanceAnalyzer: Analyzer {
     struct GroupState: Sendable {
         var group: String
         var site: String?
-        /// Active gateways (loaded now, or known to the inventory and never loaded), sorted.
+        /// Gateways, sorted: loaded now, known to the inventory, or silent.
         var gateways: [String]
+        /// Load in the window; a silent gateway keeps the load of the last window it carried any.
         var loads: [Double]
-        var silent: [String]
+        /// Carried load before and none in this window.
+        var silent: [Bool]
         /// Devices counted in the group: inventory index and index into `gateways`.
         var devices: [(device: Int, gateway: Int)]
     }
@@ -67,6 +71,7 @@ struct BalanceAnalyzer: Analyzer {
         let n = inventory.count
         windowGateway = Array(repeating: -1, count: n)
         windowCount = Array(repeating: 0, count: n)
+        lastGateway = Array(repeating: -1, count: n)
         let column = Dictionary(inventory.columns.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
         func value(_ row: [String], _ name: String) -> String {
             guard let c = column[name], c < row.count else { return "" }
@@ -136,7 +141,15 @@ struct BalanceAnalyzer: Analyzer {
         reset()
         plans = []
         guard let last else { return }
-        for state in last.groups { plans.append(planGroup(state, context)) }
+        // The plan counts every device at the gateway it was last counted at: a device missing
+        // from the last window (a data gap, or behind a silent gateway) still occupies its gateway.
+        var known: [String: [(device: Int, gateway: String)]] = [:]
+        for d in lastGateway.indices where lastGateway[d] >= 0 && Int(lastGateway[d]) < context.gatewayNames.count {
+            let name = context.gatewayNames[Int(lastGateway[d])]
+            guard let group = gatewayGroup[name] else { continue }
+            known[group, default: []].append((d, name))
+        }
+        for state in last.groups { plans.append(planGroup(state, known[state.group] ?? [], context)) }
     }
 
     private mutating func reset() {
@@ -180,6 +193,7 @@ struct BalanceAnalyzer: Analyzer {
         var members: [String: [(device: Int, gateway: String)]] = [:]
         var unplaced: [String: [String: Int]] = [:]
         var counted: [(device: Int, gateway: String, group: String)] = []
+        var countedAt: [(device: Int, gateway: Int32)] = []
         for d in touched where context.applies(d) {
             let g = primary(d, names)
             guard g >= 0, Int(g) < names.count else { continue }
@@ -188,6 +202,7 @@ struct BalanceAnalyzer: Analyzer {
             if context.deviceID(d) == name { continue }
             let group = rule.groupBy.map { context.attribute($0, device: d) }.joined(separator: "/")
             counted.append((d, name, group))
+            countedAt.append((d, g))
             if gatewayGroup[name] == nil { unplaced[name, default: [:]][group, default: 0] += 1 }
         }
         // Gateways the inventory does not place join the group most of their devices belong to.
@@ -206,19 +221,16 @@ struct BalanceAnalyzer: Analyzer {
             members[group, default: []].append((c.device, c.gateway))
         }
         var groups: [GroupState] = []
-        let allGroups = Set(loads.keys).union(inventoryGateways.keys).union(everLoaded.map { Self.split($0).0 })
+        var remembered: [String: [String]] = [:]
+        for k in lastLoad.keys {
+            let (group, gateway) = Self.split(k)
+            remembered[group, default: []].append(gateway)
+        }
+        let allGroups = Set(loads.keys).union(inventoryGateways.keys).union(remembered.keys)
         for group in allGroups.sorted() {
             let loaded = loads[group] ?? [:]
-            var active = Set(loaded.keys)
-            var silent: [String] = []
-            for g in inventoryGateways[group] ?? [] where loaded[g] == nil {
-                if everLoaded.contains(Self.key(group, g)) { silent.append(g) } else { active.insert(g) }
-            }
-            for k in everLoaded {
-                let (kg, gw) = Self.split(k)
-                if kg == group, loaded[gw] == nil, !silent.contains(gw) { silent.append(gw) }
-            }
-            let gateways = active.sorted()
+            let gateways = Set(loaded.keys).union(inventoryGateways[group] ?? []).union(remembered[group] ?? []).sorted()
+            let silent = gateways.map { loaded[$0] == nil && lastLoad[Self.key(group, $0)] != nil }
             let position = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($0.element, $0.offset) })
             let devices = (members[group] ?? []).compactMap { m in position[m.gateway].map { (m.device, $0) } }
             let site = rule.groupBy.firstIndex(of: "site").map { i in
@@ -226,10 +238,11 @@ struct BalanceAnalyzer: Analyzer {
             }
             groups.append(
                 GroupState(
-                    group: group, site: site, gateways: gateways, loads: gateways.map { loaded[$0] ?? 0 },
-                    silent: silent.sorted(), devices: devices))
+                    group: group, site: site, gateways: gateways,
+                    loads: gateways.map { loaded[$0] ?? lastLoad[Self.key(group, $0)] ?? 0 }, silent: silent, devices: devices))
         }
-        for (group, l) in loads { for (g, v) in l where v > 0 { everLoaded.insert(Self.key(group, g)) } }
+        for (group, l) in loads { for (g, v) in l where v > 0 { lastLoad[Self.key(group, g)] = v } }
+        for c in countedAt { lastGateway[c.device] = c.gateway }
         return Evaluation(start: start, end: end, groups: groups)
     }
 
@@ -247,7 +260,7 @@ struct BalanceAnalyzer: Analyzer {
             let mean = s.gateways.isEmpty ? 0 : total / Double(s.gateways.count)
             // A group of one gateway, or with no load, has nothing to balance.
             if s.gateways.count > 1, mean > 0 {
-                for (i, g) in s.gateways.enumerated() {
+                for (i, g) in s.gateways.enumerated() where !s.silent[i] {
                     let deviation = abs(s.loads[i] - mean) / mean
                     guard deviation > rule.threshold + 1e-9 else { continue }
                     let key = Self.key(s.group, g)
@@ -272,7 +285,7 @@ struct BalanceAnalyzer: Analyzer {
                 }
             }
             // Silence is its own finding: the gateway carried load before and none in this window.
-            for g in s.silent {
+            for (i, g) in s.gateways.enumerated() where s.silent[i] {
                 let key = Self.key(s.group, g) + "\u{1F}silent"
                 now.insert(key)
                 var evidence: [(String, JSONValue)] = [
@@ -283,7 +296,7 @@ struct BalanceAnalyzer: Analyzer {
                 findings.report(
                     FindingSink.Finding(
                         key: key, device: -1, site: s.site, severity: r.severity, value: 0,
-                        summary: "\(g) in \(s.group): no device seen in the last \(DurationText.format(rule.window)) (silent, left out of the mean)",
+                        summary: "\(g) in \(s.group): no device seen in the last \(DurationText.format(rule.window)) (silent; its last load \(Engine.format(s.loads[i])) stays in the mean)",
                         evidence: evidence, maintenance: nil, since: e.start))
             }
         }
@@ -316,7 +329,7 @@ struct BalanceAnalyzer: Analyzer {
         return out + rest
     }
 
-    private func planGroup(_ s: GroupState, _ context: AnalysisContext) -> GroupPlan {
+    private func planGroup(_ s: GroupState, _ known: [(device: Int, gateway: String)], _ context: AnalysisContext) -> GroupPlan {
         let capacity: [Int?] = s.gateways.map { context.inventory.gateways[$0]?.capacity }
         guard let rebalance = rule.rebalance else {
             return GroupPlan(state: s, plan: nil, note: "no `rebalance` in the rule", capacity: capacity, moveDevices: [])
@@ -328,13 +341,22 @@ struct BalanceAnalyzer: Analyzer {
         }
         let position = Dictionary(uniqueKeysWithValues: s.gateways.enumerated().map { ($0.element, $0.offset) })
         let prefer = Self.lower(preferTyped, context)
-        let devices: [Rebalancer.Device] = s.devices.map { m in
+        // Devices behind a silent gateway stay where they are: it is off the air and takes none.
+        var fixed = Array(repeating: 0, count: s.gateways.count)
+        var movable: [(device: Int, gateway: Int)] = []
+        for m in known {
+            guard let g = position[m.gateway] else { continue }
+            if s.silent[g] { fixed[g] += 1 } else { movable.append((m.device, g)) }
+        }
+        let devices: [Rebalancer.Device] = movable.map { m in
             let reach = context.attribute(rebalance.reachable, device: m.device)
                 .split(separator: "|").compactMap { position[$0.trimmingCharacters(in: .whitespaces)] }
             let preferred = prefer.map { Self.holds($0, device: m.device, context) } ?? false
             return Rebalancer.Device(id: context.deviceID(m.device), gateway: m.gateway, reachable: reach, preferred: preferred)
         }
-        let solver = Rebalancer(gateways: s.gateways.count, capacity: capacity, threshold: rule.threshold, maxMoves: rebalance.maxMoves)
+        let limits = s.gateways.indices.map { i in s.silent[i] ? min(capacity[i] ?? Int.max, fixed[i]) : capacity[i] }
+        let solver = Rebalancer(
+            gateways: s.gateways.count, capacity: limits, threshold: rule.threshold, maxMoves: rebalance.maxMoves, fixedLoad: fixed)
         let plan = solver.plan(devices)
         return GroupPlan(state: s, plan: plan, note: nil, capacity: capacity, moveDevices: plan.moves.map { devices[$0.device].id })
     }
@@ -362,8 +384,9 @@ struct BalanceAnalyzer: Analyzer {
                     band: p.plan.map { ($0.low, $0.high) }, status: p.plan?.status.rawValue ?? "not planned", note: p.note,
                     moves: p.plan?.moves.count ?? 0,
                     gateways: s.gateways.enumerated().map { i, g in
-                        Report.BalanceGroup.Gateway(gateway: g, before: before[i], after: after[i], capacity: p.capacity[i], silent: false)
-                    } + s.silent.map { Report.BalanceGroup.Gateway(gateway: $0, before: 0, after: 0, capacity: nil, silent: true) }))
+                        Report.BalanceGroup.Gateway(
+                            gateway: g, before: before[i], after: after[i], capacity: p.capacity[i], silent: s.silent[i])
+                    }))
         }
     }
 }

@@ -24,7 +24,7 @@ extension Report {
             public var before: Double
             public var after: Double
             public var capacity: Int?
-            /// Carried load earlier but none in the window: left out of the mean and the plan.
+            /// Carried load earlier but none in the window: keeps its last load, gives and takes no device.
             public var silent: Bool
         }
 
@@ -79,10 +79,8 @@ extension TableRenderer {
             out += "\nREBALANCING \(rule) (\(moves) moves; full list in the JSON report)\n"
             let rows = groups.map { g -> [String] in
                 let loads = g.gateways.map { gw in
-                    gw.silent
-                        ? "\(gw.gateway) silent"
-                        : "\(gw.gateway) \(Engine.format(gw.before))→\(Engine.format(gw.after))"
-                            + (gw.capacity.map { "/\($0)" } ?? "")
+                    "\(gw.gateway) \(Engine.format(gw.before))→\(Engine.format(gw.after))"
+                        + (gw.capacity.map { "/\($0)" } ?? "") + (gw.silent ? " (silent)" : "")
                 }
                 return [g.group, g.status, String(g.moves), Engine.format(g.mean), loads.joined(separator: ", ")]
             }
