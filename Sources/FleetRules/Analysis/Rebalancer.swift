@@ -240,6 +240,8 @@ struct FlowGraph {
     /// budget stopped it early. A path's moves = forward move edges − reversed move edges on it.
     mutating func minCostFlow(source s: Int, sink t: Int, moveEdges: Set<Int>, maxMoves: Int) -> Bool {
         let nodes = adjacency.count
+        var isMove = Array(repeating: false, count: to.count)
+        for e in moveEdges where e >= 0 && e < isMove.count { isMove[e] = true }
         let inf = Int.max / 4
         // Initial potentials: Bellman–Ford (queue-based); every cycle costs moves, so none is negative.
         var potential = Array(repeating: inf, count: nodes)
@@ -298,30 +300,91 @@ struct FlowGraph {
             let pathCost = dist[t] + potential[t] - potential[s]
             for v in 0..<nodes { potential[v] += min(dist[v], dist[t]) }
             guard pathCost < 0 else { return false }
-            var amount = inf
+            // Every shortest path has the same true cost, hence the same number of moves per unit
+            // (costs separate band repairs, moves and preference by orders of magnitude).
             var pathMoves = 0
             var v = t
             while v != s {
                 let e = parent[v]
-                amount = min(amount, cap[e])
-                if moveEdges.contains(e) { pathMoves += 1 }
-                if moveEdges.contains(e ^ 1) { pathMoves -= 1 }
+                if isMove[e] { pathMoves += 1 }
+                if isMove[e ^ 1] { pathMoves -= 1 }
                 v = to[e ^ 1]
             }
+            var limit = inf
             if pathMoves > 0 {
-                let budget = (maxMoves - moves) / pathMoves
-                if budget <= 0 { return true }
-                amount = min(amount, budget)
+                limit = (maxMoves - moves) / pathMoves
+                if limit <= 0 { return true }
             }
-            v = t
-            while v != s {
-                let e = parent[v]
-                cap[e] -= amount
-                cap[e ^ 1] += amount
-                v = to[e ^ 1]
-            }
-            moves += amount * pathMoves
+            // Primal–dual phase: a blocking flow (Dinic) over the edges of zero reduced cost.
+            let pushed = blockingFlow(source: s, sink: t, potential: potential, limit: limit)
+            moves += pushed * pathMoves
         }
+    }
+
+    /// Sends up to `limit` units from s to t along edges of zero reduced cost; returns the units sent.
+    private mutating func blockingFlow(source s: Int, sink t: Int, potential: [Int], limit: Int) -> Int {
+        let nodes = adjacency.count
+        var total = 0
+        var level = Array(repeating: -1, count: nodes)
+        var next = Array(repeating: 0, count: nodes)
+        func admissible(_ u: Int, _ e: Int) -> Bool { cap[e] > 0 && cost[e] + potential[u] - potential[to[e]] == 0 }
+        while total < limit {
+            for v in 0..<nodes { level[v] = -1 }
+            level[s] = 0
+            var queue = [s]
+            var head = 0
+            while head < queue.count {
+                let u = queue[head]
+                head += 1
+                for e in adjacency[u] where level[to[e]] < 0 && admissible(u, e) {
+                    level[to[e]] = level[u] + 1
+                    queue.append(to[e])
+                }
+            }
+            guard level[t] >= 0 else { break }
+            for v in 0..<nodes { next[v] = 0 }
+            // Iterative depth-first search along the level graph.
+            var pathEdges: [Int] = []
+            var u = s
+            while total < limit {
+                if u == t {
+                    var amount = limit - total
+                    for e in pathEdges { amount = min(amount, cap[e]) }
+                    for e in pathEdges {
+                        cap[e] -= amount
+                        cap[e ^ 1] += amount
+                    }
+                    total += amount
+                    // Restart from the tail of the first saturated edge.
+                    var cut = pathEdges.count
+                    for (i, e) in pathEdges.enumerated() where cap[e] == 0 {
+                        cut = i
+                        break
+                    }
+                    pathEdges.removeSubrange(cut...)
+                    u = pathEdges.last.map { to[$0] } ?? s
+                    continue
+                }
+                var advanced = false
+                while next[u] < adjacency[u].count {
+                    let e = adjacency[u][next[u]]
+                    if level[to[e]] == level[u] + 1, admissible(u, e) {
+                        pathEdges.append(e)
+                        u = to[e]
+                        advanced = true
+                        break
+                    }
+                    next[u] += 1
+                }
+                if advanced { continue }
+                // Dead end: retreat.
+                level[u] = -1
+                guard let back = pathEdges.popLast() else { break }
+                u = to[back ^ 1]
+                next[u] += 1
+            }
+        }
+        return total
     }
 
     private struct HeapItem: Comparable, Sendable {
