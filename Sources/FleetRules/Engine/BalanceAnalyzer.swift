@@ -62,8 +62,9 @@ struct BalanceAnalyzer: Analyzer {
         var moveDevices: [String]
     }
 
-    /// Bytes of analyzer state per device: window gateway and count (8), touched entry (8).
-    static let stateBytesPerDevice = 16
+    /// Bytes of analyzer state per device: window gateway and count (8), last counted gateway (4,
+    /// padded to 8 in the estimate), touched entry (8). Roaming devices add a small map.
+    static let stateBytesPerDevice = 24
 
     init(operatorIndex: Int, rule: BalanceRule, plan: EvaluationPlan, inventory: Inventory) {
         self.operatorIndex = operatorIndex
