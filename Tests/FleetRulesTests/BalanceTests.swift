@@ -205,6 +205,21 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
     }
 }
 
+@Suite struct BalanceScoringTests {
+    @Test func silentGatewayFindingsDoNotFlagTheSite() throws {
+        let truth = ScoreFixture.truth(
+            gateways: #"[{"site": "plant-a", "imbalanced": false, "loads": {"plant-a-gw1": 3, "plant-a-gw2": 3}}]"#)
+        let silent = ScoreFixture.alert(
+            "balance", "", since: "2026-03-01T01:00:00Z", site: "plant-a", evidence: #"{"finding": "silent", "site": "plant-a"}"#)
+        let imbalanced = ScoreFixture.alert(
+            "balance", "", since: "2026-03-01T01:00:00Z", site: "plant-a", evidence: #"{"finding": "imbalanced", "site": "plant-a"}"#)
+        let quiet = try #require(try ScoreFixture.score(truth, ScoreFixture.report(alerts: [silent])).gateway.value)
+        #expect(quiet.flagged == 0)
+        let flagged = try #require(try ScoreFixture.score(truth, ScoreFixture.report(alerts: [silent, imbalanced])).gateway.value)
+        #expect(flagged.flagged == 1)
+    }
+}
+
 @Suite struct GatewayTableTests {
     @Test func readsGatewaysAndRejectsBadRowsWithTheirLines() throws {
         let t = try GatewayTable.parse(
@@ -249,6 +264,20 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         #expect((gateway["moves"] as? Int ?? 0) > 0)
         #expect(gateway["all_within_after"] as? Bool == true)
         for s in sites { #expect((s["after"] as? Double ?? 1) <= 0.3 + 1e-9, "\(s)") }
+        // Every move is legal: the device's current gateway, a reachable one of the same site, once.
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/report.json"))) as? [String: Any])
+        let moves = try #require(report["rebalancing"] as? [[String: String]])
+        let inventory = try String(contentsOfFile: "\(dir)/inventory.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let rows = Dictionary(inventory.map { ($0[0], $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(Set(moves.compactMap { $0["device"] }).count == moves.count)
+        for m in moves {
+            let row = try #require(rows[m["device"] ?? ""])
+            #expect(row[2] == m["site"] && row[4] == m["from"], "\(m)")
+            #expect(row[5].split(separator: "|").map(String.init).contains(m["to"] ?? ""), "\(m)")
+            #expect(m["to"]?.hasPrefix(row[2] + "-") == true)
+        }
         // The table view shows the before/after per site.
         let table = try CLI.run([
             "run", "rules/", "--telemetry", "\(dir)/telemetry.jsonl", "--inventory", "\(dir)/inventory.csv",
@@ -256,6 +285,22 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         ])
         #expect(table.stdout.contains("REBALANCING gateway-load"))
         #expect(table.stdout.contains("plant-a     rebalanced"))
+    }
+
+    @Test func sameMovesInEveryProcess() throws {
+        // Hashing is seeded per process: the plan must not depend on dictionary order.
+        func moves() throws -> String {
+            let out = try CLI.run([
+                "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory", "examples/fleet/inventory.csv",
+                "--format", "json",
+            ])
+            let root = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+            let sections: [Any] = [root["rebalancing"] ?? [], root["rebalancing_groups"] ?? []]
+            return String(decoding: try JSONSerialization.data(withJSONObject: sections, options: [.sortedKeys]), as: UTF8.self)
+        }
+        let first = try moves()
+        #expect(first.contains("plant-a-gw1"))
+        #expect(try moves() == first)
     }
 
     @Test func gatewaysOptionReadsCapacities() throws {
