@@ -28,7 +28,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write the synthetic telemetry to this file and stop.")
     var writeTelemetry: String?
 
+    @Option(help: "Time the rebalancing planner on one site of GATEWAYSxDEVICES (e.g. 100x100000) and stop.")
+    var rebalance: String?
+
     func run() throws {
+        if let rebalance {
+            try benchRebalance(rebalance)
+            return
+        }
         let bytes = Workloads.telemetry(devices: devices, readings: readings)
         if let path = writeTelemetry {
             try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -72,6 +79,30 @@ struct BenchCommand: ParsableCommand {
         let perRule = threshold.operators.first?.stateBytesPerDevice ?? 0
         let history = threshold.historyBytes(metric: threshold.metricIndex["battery_pct"] ?? 0)
         print("    state per device per threshold rule: \(perRule + history) bytes (rule \(perRule) + latest value \(history))")
+    }
+
+    /// Plans one synthetic site exactly (no move cap) and with the example pack's cap of 50.
+    private func benchRebalance(_ spec: String) throws {
+        let parts = spec.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] > 0, parts[1] >= 0 else {
+            throw ValidationError("--rebalance takes GATEWAYSxDEVICES, e.g. 100x100000")
+        }
+        let devices = Rebalancer.benchmarkSite(gateways: parts[0], devices: parts[1])
+        print("rebalancing planner: one site, \(parts[0]) gateways, \(parts[1]) devices, threshold 30%")
+        for cap in [Int.max, 50] {
+            let solver = Rebalancer(gateways: parts[0], threshold: 0.3, maxMoves: cap)
+            let t = Date()
+            let plan = solver.plan(devices)
+            let seconds = Date().timeIntervalSince(t)
+            let worst = { (loads: [Int]) in
+                loads.map { abs(Double($0) - plan.mean) / max(plan.mean, 1e-9) }.max() ?? 0
+            }
+            print(
+                String(
+                    format: "  max_moves %@: %6d moves, %@, max deviation %.1f%% → %.1f%%, planned in %.3f s",
+                    cap == Int.max ? "none" : "\(cap)", plan.moves.count, plan.status.rawValue, worst(plan.before) * 100,
+                    worst(plan.after) * 100, seconds))
+        }
     }
 
     private func report(_ name: String, _ count: Int, _ seconds: Double) {

@@ -63,3 +63,21 @@ final class ProgressBar {
         if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }
+
+extension PolicyInput {
+    /// Reads the gateways CSV of balance rules; a missing or unreadable file is a usage error.
+    static func gateways(_ path: String) -> GatewayTable {
+        guard FileManager.default.fileExists(atPath: path) else {
+            FleetRulesCommand.failUsage("\(path): no such gateways file")
+        }
+        do {
+            let table = try GatewayTable.load(path: path)
+            for (line, reason) in table.rejected.prefix(10) {
+                FileHandle.standardError.write(Data("warning: \(path):\(line): gateways row skipped: \(reason)\n".utf8))
+            }
+            return table
+        } catch {
+            FleetRulesCommand.failUsage("\(error)")
+        }
+    }
+}

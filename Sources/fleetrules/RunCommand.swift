@@ -27,6 +27,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Inventory CSV (device,type,site,zone,gateway,reachable,firmware,criticality,power,…).")
     var inventory: String
 
+    @Option(help: "Gateways CSV for balance rules (gateway,site,capacity).")
+    var gateways: String?
+
     @Option(help: "Write the report here instead of stdout.")
     var out: String?
 
@@ -57,7 +60,8 @@ struct RunCommand: ParsableCommand {
         }
         let (policy, _) = PolicyInput.load(paths)
         let plan = policy.compile(lateness: DurationText.seconds(lateness) ?? 300)
-        let inv = PolicyInput.inventory(inventory)
+        var inv = PolicyInput.inventory(inventory)
+        if let gateways { inv.gateways = PolicyInput.gateways(gateways) }
         var engine = Engine(plan: plan, inventory: inv)
         engine.forecastHistory = forecastHistory
         let bar = ProgressBar()

@@ -165,11 +165,13 @@ enum DemoPack {
         #expect(r.failures.first?.contains("+ d1 check-y (both) due 2026-02-01T00:15:00Z") == true)
     }
 
-    @Test func rebalancingExpectationsAreSkippedNotPassed() throws {
+    @Test func rebalancingExpectationsCompareWithTheProposedMoves() throws {
+        // The demo pack has no balance rule: an expected move is missing from the report.
         let text = DemoPack.passing + "\n        rebalancing:\n          - { device: d1, from: gw-1, to: gw-2 }\n"
         let (results, _) = try run(text)
-        #expect(results.first?.status == .skip)
-        #expect(RuleTestOutput.text(results).contains("--- SKIP"))
+        let r = try #require(results.first)
+        #expect(r.status == .fail)
+        #expect(r.failures.contains { $0.contains("rebalancing moves differ") && $0.contains("- d1: gw-1 → gw-2") })
     }
 
     /// Hand count. `both` has 11 branches: when true/false, `last(x) > 10` true/false,

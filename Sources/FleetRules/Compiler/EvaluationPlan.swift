@@ -136,8 +136,9 @@ extension Policy {
                 evaluation = .notEvaluated(reason: "drift rules are compiled; their evaluation arrives with the drift-test work")
             case .correlation:
                 evaluation = .notEvaluated(reason: "correlation rules are compiled; their evaluation arrives with the statistics work")
-            case .balance:
-                evaluation = .notEvaluated(reason: "balance rules are compiled; their evaluation arrives with the gateway-balance work")
+            case .balance(let b):
+                evaluation = .analysis
+                steps += BalanceAnalyzer.steps(b)
             }
             var ids: [Int] = []
             var timeDependent = false
@@ -167,6 +168,7 @@ extension Policy {
                 bytes = 80
             case .analysis:
                 if case .forecast(let f) = rule.body { bytes = ForecastAnalyzer.bytesPerDevice(f) }
+                if case .balance = rule.body { bytes = BalanceAnalyzer.stateBytesPerDevice }
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

@@ -109,6 +109,7 @@ enum Analyzers {
             return ForecastAnalyzer(
                 operatorIndex: o, rule: rule, forecast: f, metric: m, range: plan.metrics[m].range,
                 devices: inventory.count)
+        case .balance(let b): return BalanceAnalyzer(operatorIndex: o, rule: b, plan: plan, inventory: inventory)
         default: return nil
         }
     }

@@ -245,6 +245,7 @@ public struct Engine: Sendable {
             if analyzer.tickInterval > 0 { nextTick = -.infinity }
             analyzers.append(analyzer)
         }
+        // Ticking analyzers place their first boundary at the first event.
     }
 
     private mutating func setUpCompliance() {

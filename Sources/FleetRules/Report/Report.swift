@@ -47,6 +47,9 @@ public struct Report: Sendable {
     public var compliance: [Compliance] = []
     /// Forecast snapshots: each device's latest, and a daily history with `Engine.forecastHistory`.
     public var forecasts: [ForecastSnapshot] = []
+    /// Device moves proposed by balance rules, and per group the loads before and after them.
+    public var rebalancing: [Move] = []
+    public var rebalancingGroups: [BalanceGroup] = []
     /// Rule kinds the engine evaluated (so "no findings" means none, not "not looked").
     public var evaluatedKinds: [String] = []
     /// Rules compiled but not evaluated by this version of the engine.
@@ -131,7 +134,8 @@ public struct Report: Sendable {
             ),
             ("alerts", .array(alertsJSON)),
             ("maintenance", .array(maintenanceJSON)),
-            ("rebalancing", .array([])),
+            ("rebalancing", .array(rebalancing.map(\.json))),
+            ("rebalancing_groups", .array(rebalancingGroups.map(\.json))),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
             ("forecasts", .array(forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() })),
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),

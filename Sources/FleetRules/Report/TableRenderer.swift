@@ -67,6 +67,7 @@ public enum TableRenderer {
                 out += "  \(g.site) \(g.type): \(g.versions.count) versions (\(g.versions.joined(separator: ", ")))\n"
             }
         }
+        out += rebalancing(r)
         if !r.input.examples.isEmpty {
             out += "\nREJECTED INPUT (first examples)\n"
             for e in r.input.examples {

@@ -318,7 +318,8 @@ public enum Scorer {
             return .notInReport("no alerts of kind `balance` and no `rebalancing` moves in the report")
         }
         let groups = unique(truth.gateways, \.site)
-        let flagged = Set(alerts.compactMap(balanceSite))
+        // A silent gateway is a finding of its own, not a verdict on the site's balance.
+        let flagged = Set(alerts.filter { $0.evidence["finding"] != "silent" }.compactMap(balanceSite))
         let imbalanced = Set(groups.filter(\.imbalanced).map(\.site))
         let found = flagged.intersection(imbalanced).count
         var loads: [String: [String: Double]] = [:]

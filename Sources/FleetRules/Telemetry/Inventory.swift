@@ -8,6 +8,8 @@ public struct Inventory: Sendable {
     public private(set) var deviceIndex: [String: Int]
     /// Rows that could not be used, with their line numbers and reasons.
     public private(set) var rejected: [(line: Int, reason: String)]
+    /// Gateways and their capacities from the optional gateways CSV (`balance` rules).
+    public var gateways = GatewayTable()
 
     public var count: Int { rows.count }
 

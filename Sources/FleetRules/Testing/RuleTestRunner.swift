@@ -50,7 +50,7 @@ public struct RuleTestRunner: Sendable {
 
     func run(_ test: RuleTest, file: String, plan: EvaluationPlan) -> RuleTestResult {
         var failures: [String] = []
-        var skipped: [String] = []
+        let skipped: [String] = []
         for check in test.checks {
             let engine = Self.engine(at: check.at, test, plan)
             let report = engine.report()
@@ -105,9 +105,27 @@ public struct RuleTestRunner: Sendable {
                 }
                 if bad { failures.append("\(when): maintenance tasks differ (- expected, + actual)\n" + lines.joined(separator: "\n")) }
             }
-            if let moves = check.rebalancing {
-                skipped.append(
-                    "\(when): \(moves.count) rebalancing expectation(s) not checked: this version's report has no rebalancing moves")
+            if let expected = check.rebalancing {
+                // The exact set of moves the focused balance rules propose at this time.
+                let actual = report.rebalancing.filter { focused($0.rule) }.map { "\($0.device): \($0.from) → \($0.to)" }
+                let want = expected.map { "\($0.device): \($0.from) → \($0.to)" }
+                var unmatched = actual
+                var lines: [String] = []
+                var bad = false
+                for w in want {
+                    if let j = unmatched.firstIndex(of: w) {
+                        lines.append("        \(w)")
+                        unmatched.remove(at: j)
+                    } else {
+                        bad = true
+                        lines.append("      - \(w)")
+                    }
+                }
+                for a in unmatched {
+                    bad = true
+                    lines.append("      + \(a)")
+                }
+                if bad { failures.append("\(when): rebalancing moves differ (- expected, + actual)\n" + lines.joined(separator: "\n")) }
             }
         }
         let status: RuleTestResult.Status = !failures.isEmpty ? .fail : skipped.isEmpty ? .pass : .skip

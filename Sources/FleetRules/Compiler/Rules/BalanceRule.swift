@@ -20,7 +20,7 @@ public struct BalanceRule: Sendable {
 
     static let rebalanceFields: [FieldSpec] = [
         FieldSpec("reachable", .name, "inventory column with the gateways a device can reach (default reachable)"),
-        FieldSpec("max_moves", .integer(minimum: 0), "most moves proposed per evaluation (default 50)"),
+        FieldSpec("max_moves", .integer(minimum: 0), "most moves proposed per group (default 50)"),
         FieldSpec("prefer", .condition, "devices matching this are moved first, e.g. criticality == \"low\""),
     ]
 

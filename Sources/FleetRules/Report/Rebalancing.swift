@@ -1,0 +1,91 @@
+/// The report's `rebalancing` moves and `rebalancing_groups` loads (docs/REPORT.md, docs/BALANCE.md).
+extension Report {
+    /// One proposed device move of a balance rule.
+    public struct Move: Sendable, Equatable {
+        public var rule: String
+        public var group: String
+        public var site: String
+        public var device: String
+        public var from: String
+        public var to: String
+
+        var json: JSONValue {
+            .object([
+                ("site", .string(site)), ("device", .string(device)), ("from", .string(from)), ("to", .string(to)),
+                ("rule", .string(rule)), ("group", .string(group)),
+            ])
+        }
+    }
+
+    /// One group of a balance rule in the last evaluated window: loads before and after the moves.
+    public struct BalanceGroup: Sendable {
+        public struct Gateway: Sendable {
+            public var gateway: String
+            public var before: Double
+            public var after: Double
+            public var capacity: Int?
+            /// Carried load earlier but none in the window: keeps its last load, gives and takes no device.
+            public var silent: Bool
+        }
+
+        public var rule: String
+        public var group: String
+        public var site: String
+        public var load: String
+        public var window: (start: Double, end: Double)
+        public var mean: Double
+        /// Allowed loads [low, high] from the threshold (nil when no plan was made).
+        public var band: (low: Int, high: Int)?
+        /// balanced, rebalanced, infeasible, capped, or "not planned".
+        public var status: String
+        public var note: String?
+        public var moves: Int
+        public var gateways: [Gateway]
+
+        var json: JSONValue {
+            var fields: [(String, JSONValue)] = [
+                ("rule", .string(rule)), ("group", .string(group)), ("site", .string(site)), ("load", .string(load)),
+                ("window", .object([("from", .string(Timestamp.format(window.start))), ("to", .string(Timestamp.format(window.end)))])),
+                ("mean", .number((mean * 100).rounded() / 100)),
+                ("band", band.map { .array([.number(Double($0.low)), .number(Double($0.high))]) } ?? .null),
+                ("status", .string(status)), ("moves", .number(Double(moves))),
+            ]
+            if let note { fields.append(("note", .string(note))) }
+            fields.append(
+                (
+                    "gateways",
+                    .array(
+                        gateways.map { g in
+                            .object([
+                                ("gateway", .string(g.gateway)), ("before", .number(g.before)), ("after", .number(g.after)),
+                                ("capacity", g.capacity.map { .number(Double($0)) } ?? .null), ("silent", .bool(g.silent)),
+                            ])
+                        })
+                ))
+            return .object(fields)
+        }
+    }
+}
+
+extension TableRenderer {
+    /// Per balance rule, one line per group: status, moves and each gateway's load before → after.
+    static func rebalancing(_ r: Report) -> String {
+        var out = ""
+        var rules: [String] = []
+        for g in r.rebalancingGroups where !rules.contains(g.rule) { rules.append(g.rule) }
+        for rule in rules {
+            let groups = r.rebalancingGroups.filter { $0.rule == rule }
+            let moves = groups.reduce(0) { $0 + $1.moves }
+            out += "\nREBALANCING \(rule) (\(moves) moves; full list in the JSON report)\n"
+            let rows = groups.map { g -> [String] in
+                let loads = g.gateways.map { gw in
+                    "\(gw.gateway) \(Engine.format(gw.before))→\(Engine.format(gw.after))"
+                        + (gw.capacity.map { "/\($0)" } ?? "") + (gw.silent ? " (silent)" : "")
+                }
+                return [g.group, g.status, String(g.moves), Engine.format(g.mean), loads.joined(separator: ", ")]
+            }
+            out += table(["GROUP", "STATUS", "MOVES", "MEAN", "LOAD BEFORE→AFTER (/CAPACITY)"], rows)
+        }
+        return out
+    }
+}
