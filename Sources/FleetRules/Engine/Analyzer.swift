@@ -99,6 +99,11 @@ struct FindingSink {
 enum Analyzers {
     static func make(plan: EvaluationPlan, operator o: Int, inventory: Inventory) -> (any Analyzer)? {
         switch plan.operators[o].rule.body {
+        case .drift(let d):
+            guard let m = plan.metricIndex[d.metric] else { return nil }
+            return DriftAnalyzer(operatorIndex: o, metric: m, rule: d, inventory: inventory)
+        case .correlation(let c):
+            return CorrelationAnalyzer(operatorIndex: o, plan: plan, rule: c, inventory: inventory)
         default: return nil
         }
     }

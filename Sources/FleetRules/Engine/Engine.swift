@@ -244,6 +244,8 @@ public struct Engine: Sendable {
             analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
             analyzers.append(analyzer)
         }
+        // Ticking analyzers start at the first reading (their first boundary is placed then).
+        nextTick = analyzerNextTick.min() ?? .infinity
     }
 
     private mutating func setUpCompliance() {

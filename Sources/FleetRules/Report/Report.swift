@@ -45,6 +45,10 @@ public struct Report: Sendable {
     public var alerts: [Alert]
     public var maintenance: [Visit]
     public var compliance: [Compliance] = []
+    /// Drift rules: devices tested and unverifiable (Report+Statistics.swift).
+    public var drift: [Drift] = []
+    /// Correlation rules: every group tested, significant or not (Report+Statistics.swift).
+    public var correlations: [Correlation] = []
     /// Rule kinds the engine evaluated (so "no findings" means none, not "not looked").
     public var evaluatedKinds: [String] = []
     /// Rules compiled but not evaluated by this version of the engine.
@@ -131,6 +135,7 @@ public struct Report: Sendable {
             ("maintenance", .array(maintenanceJSON)),
             ("rebalancing", .array([])),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
+        ] + statisticsSections + [
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
         ])
