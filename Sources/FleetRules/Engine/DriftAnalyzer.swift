@@ -129,8 +129,7 @@ struct DriftAnalyzer: Analyzer {
         tested[d] += 1
         lastTestable[d] = true
         // One bucket moves the test by at most one threshold: a single bad bucket cannot alarm.
-        let limit = rule.tolerance + rule.threshold
-        detector[d].update(max(-limit, min(limit, r)), bucketStart: bucketStart)
+        detector[d].update(r, bucketStart: bucketStart, clip: rule.tolerance + rule.threshold)
         clear[d] = tested[d] == 1 ? r : Self.clearLambda * r + (1 - Self.clearLambda) * clear[d]
         let key = context.deviceID(d)
         if open[d] {

@@ -21,9 +21,12 @@ struct DriftDetector: Sendable, Equatable {
     private(set) var up = 0.0
     private(set) var down = 0.0
     private(set) var z = 0.0
+    /// EWMA of the unclipped residual, for the offset estimate.
+    private var zRaw = 0.0
     /// Page–Hinkley cumulative sums and their extremes, and the running mean of the residual.
     private var mUp = 0.0, minUp = 0.0, mDown = 0.0, maxDown = 0.0
     private var total = 0.0
+    private var rawTotal = 0.0
     private(set) var count = 0
     /// Candidate onsets (start of the bucket after the statistic last sat at its floor).
     private var onsetUp = Double.nan, onsetDown = Double.nan
@@ -61,36 +64,41 @@ struct DriftDetector: Sendable, Equatable {
     /// Estimated offset of the device from its reference since the onset, in the metric's unit.
     var offset: Double {
         switch method {
-        case .ewma: return z
+        case .ewma: return zRaw
         case .cusum:
             return upward ? (nUp > 0 ? sumUp / Double(nUp) : 0) : (nDown > 0 ? sumDown / Double(nDown) : 0)
         case .pageHinkley:
             let (s, n) = upward ? (sumUp, nUp) : (sumDown, nDown)
             guard n > 0 else { return 0 }
             let before = count - n
-            let baseline = before > 0 ? (total - s) / Double(before) : 0
+            let baseline = before > 0 ? (rawTotal - s) / Double(before) : 0
             return s / Double(n) - baseline
         }
     }
 
-    /// Feeds one bucket's residual `r`; `start` is the bucket's start time.
-    mutating func update(_ r: Double, bucketStart start: Double) {
-        guard r.isFinite else { return }
+    /// Feeds one bucket's residual; `start` is the bucket's start time. The statistics see the
+    /// residual clipped to ±`clip` (so one wild bucket moves them by a bounded step); the offset
+    /// estimate uses the residual as measured.
+    mutating func update(_ raw: Double, bucketStart start: Double, clip: Double = .infinity) {
+        guard raw.isFinite else { return }
+        let r = max(-clip, min(clip, raw))
         count += 1
         total += r
+        rawTotal += raw
         switch method {
         case .cusum:
             if up == 0 { onsetUp = start; sumUp = 0; nUp = 0 }
             if down == 0 { onsetDown = start; sumDown = 0; nDown = 0 }
             up = max(0, up + r - tolerance)
             down = max(0, down - r - tolerance)
-            sumUp += r
+            sumUp += raw
             nUp += 1
-            sumDown += r
+            sumDown += raw
             nDown += 1
         case .ewma:
             let within = abs(z) <= tolerance
             z = count == 1 ? lambda * r : lambda * r + (1 - lambda) * z
+            zRaw = count == 1 ? lambda * raw : lambda * raw + (1 - lambda) * zRaw
             if within { onsetUp = start; onsetDown = start }
         case .pageHinkley:
             let mean = total / Double(count)
@@ -98,12 +106,12 @@ struct DriftDetector: Sendable, Equatable {
             mDown += r - mean + tolerance
             if mUp <= minUp { minUp = mUp; onsetUp = .nan; sumUp = 0; nUp = 0 } else {
                 if nUp == 0 { onsetUp = start }
-                sumUp += r
+                sumUp += raw
                 nUp += 1
             }
             if mDown >= maxDown { maxDown = mDown; onsetDown = .nan; sumDown = 0; nDown = 0 } else {
                 if nDown == 0 { onsetDown = start }
-                sumDown += r
+                sumDown += raw
                 nDown += 1
             }
             up = mUp - minUp
