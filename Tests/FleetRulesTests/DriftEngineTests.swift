@@ -200,3 +200,53 @@ import Testing
         #expect(reason.contains("window equal to the step"))
     }
 }
+
+@Suite struct ZoneExcursionTests {
+    /// z1's five sensors all leave the range together (one zone-level alert); in z2 one sensor
+    /// leaves it alone (a device alert); in z3 two sensors leave it at different times (two alerts).
+    @Test func aZoneWideExcursionIsOneZoneLevelAlert() throws {
+        let policy = """
+            fleetrules: 1
+            pack: limits
+            metrics:
+              humidity: { unit: percent, range: [0, 100], interval: 10m }
+            rules:
+              - limit: humidity-range
+                metric: humidity
+                range: [20, 70]
+                for: 30m
+                severity: critical
+                summary: "{{device}} at {{site}}/{{zone}}: {{value}}%"
+            """
+        var rows = (1...5).map { ["a\($0)", "plant-a", "z1"] }
+        rows += (1...4).map { ["b\($0)", "plant-a", "z2"] }
+        rows += (1...4).map { ["c\($0)", "plant-a", "z3"] }
+        let inventory = try Inventory(columns: ["device", "site", "zone"], rows: rows)
+        var engine = Engine(plan: try Policy.parse(policy).compile(), inventory: inventory)
+        let t0 = Timestamp.parse("2026-03-01T00:00:00Z") ?? 0
+        for step in 0..<(24 * 6) {
+            let hours = Double(step) / 6
+            for row in rows {
+                var h = 50.0
+                if row[2] == "z1", hours >= 5, hours < 8 { h = 80 }
+                if row[0] == "b1", hours >= 5, hours < 8 { h = 80 }
+                if row[0] == "c1", hours >= 2, hours < 3 { h = 85 }
+                if row[0] == "c2", hours >= 10, hours < 11 { h = 85 }
+                engine.ingest(Reading(timestamp: t0 + hours * 3600, device: row[0], metrics: ["humidity": h], attributes: [:]))
+            }
+        }
+        engine.finish()
+        let alerts = engine.report().alerts
+        let z1 = alerts.filter { $0.zone == "z1" }
+        #expect(z1.count == 1)
+        let zone = try #require(z1.first)
+        #expect(zone.episode.device == "" && zone.site == "plant-a")
+        #expect(zone.episode.since == t0 + 5.5 * 3600)
+        #expect(zone.episode.until != nil)
+        let evidence = Dictionary(zone.episode.evidence, uniquingKeysWith: { a, _ in a })
+        #expect(evidence["devices"] == .array(["a1", "a2", "a3", "a4", "a5"].map { .string($0) }))
+        #expect(zone.episode.summary.hasPrefix("plant-a/z1: 5 devices out of range (humidity-range)"))
+        #expect(alerts.filter { $0.zone == "z2" }.map(\.episode.device) == ["b1"])
+        #expect(alerts.filter { $0.zone == "z3" }.map(\.episode.device).sorted() == ["c1", "c2"])
+    }
+}

@@ -165,6 +165,8 @@ extension Engine {
                 sameSiteOthers: others)
             return Report.Alert(episode: e, site: site, zone: attribute("zone", device: e.device), priority: p)
         }
+        // A limit breached across one zone is one zone-level alert listing its devices.
+        alerts = Report.groupZoneExcursions(alerts)
         alerts.sort { a, b in
             if a.priority != b.priority { return a.priority > b.priority }
             if a.episode.since != b.episode.since { return a.episode.since < b.episode.since }
