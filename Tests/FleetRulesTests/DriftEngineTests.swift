@@ -250,3 +250,51 @@ import Testing
         #expect(alerts.filter { $0.zone == "z3" }.map(\.episode.device).sorted() == ["c1", "c2"])
     }
 }
+
+@Suite struct DriftAccuracyTests {
+    static let policy = """
+        fleetrules: 1
+        pack: drift-accuracy
+        metrics:
+          temperature: { unit: celsius, range: [-40, 125], interval: 15m }
+        rules:
+          - drift: temperature-drift
+            metric: temperature
+            peers: [site, zone]
+            method: cusum
+            tolerance: 0.2
+            threshold: 1
+            min_peers: 3
+            bucket: 1h
+        """
+
+    /// The issue's accuracy targets on a small simulated fleet (ramps and steps of 0.8, 1.5 and
+    /// 3 °C, shared daily cycles, zone excursions, gaps and skewed clocks), scored by the scorer.
+    @Test func meetsTheAccuracyTargetsOnASmallSimulatedFleet() throws {
+        var o = SimulationOptions()
+        o.devices = 240
+        o.days = 6
+        o.interval = 900
+        o.seed = 11
+        o.driftRate = 0.2
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fr-drift-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Simulator.run(o, to: dir.path)
+        var engine = Engine(
+            plan: try Policy.parse(Self.policy).compile(),
+            inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
+        try Replay.run(&engine, files: [dir.appendingPathComponent("telemetry.jsonl").path])
+        let report = engine.report().json().serialized()
+        let truth = try SimulationTruth.parse(try Data(contentsOf: dir.appendingPathComponent("truth.json")), file: "truth.json")
+        let score = Scorer.score(truth: truth, report: try ScoredReport.parse(Data(report.utf8), file: "report.json"))
+        guard case .scored(let d) = score.drift else {
+            Issue.record("drift not scored")
+            return
+        }
+        print("drift accuracy: \(d.detected)/\(d.drifting) detected, FP \(d.falseAlarms)+\(d.earlyAlarms)/\(d.nonDrifting), median delay \(d.medianDelayHours ?? -1) h")
+        #expect(d.drifting >= 20)
+        #expect(d.detectionRate ?? 0 >= 0.97)
+        #expect(d.falsePositiveRate ?? 1 < 0.02)
+        #expect(d.medianDelayHours ?? .infinity < 12)
+    }
+}
