@@ -22,6 +22,13 @@ import Testing
             severity: warning
             summary: "{{device}} in {{zone}} reads {{offset}} off its {{peers}} peers since {{onset}}"
             maintenance: recalibrate
+          - drift: zone-drift-ewma
+            where: zone == "z1"
+            metric: temperature
+            method: ewma
+            lambda: 0.3
+            tolerance: 0.3
+            threshold: 0.5
           - drift: cold-reference
             where: zone == "cold" and device != "ref"
             metric: temperature
@@ -85,6 +92,15 @@ import Testing
         let d3 = try #require(zone.first { $0.episode.device == "d3" })
         #expect(d3.episode.since >= Self.t0 + 25 * 3600 && d3.episode.since <= Self.t0 + 28 * 3600)
         #expect(d3.episode.until == nil)
+    }
+
+    @Test func ewmaOnTheSameZone() throws {
+        let report = try Self.run().report()
+        let ewma = report.alerts.filter { $0.episode.rule == "zone-drift-ewma" }
+        #expect(Set(ewma.map(\.episode.device)) == ["d1", "d3"])
+        let d1 = try #require(ewma.first { $0.episode.device == "d1" })
+        // Residual 2 clipped to 1.3: z = 0.39, 0.66, 0.85 passes 0.3 + 0.5 on the third bucket.
+        #expect(d1.episode.since >= Self.t0 + 21 * 3600 && d1.episode.since <= Self.t0 + 23 * 3600)
     }
 
     @Test func namedReferenceDevice() throws {

@@ -128,8 +128,8 @@ struct DriftAnalyzer: Analyzer {
     ) {
         tested[d] += 1
         lastTestable[d] = true
-        // One bucket moves the test by at most one threshold: a single bad bucket cannot alarm.
-        detector[d].update(r, bucketStart: bucketStart, clip: rule.tolerance + rule.threshold)
+        // One bucket moves the test by a bounded step: a single bad bucket cannot alarm.
+        detector[d].update(r, bucketStart: bucketStart, clip: clip)
         clear[d] = tested[d] == 1 ? r : Self.clearLambda * r + (1 - Self.clearLambda) * clear[d]
         let key = context.deviceID(d)
         if open[d] {
@@ -185,6 +185,13 @@ struct DriftAnalyzer: Analyzer {
             FindingSink.Finding(
                 key: key, device: d, site: nil, severity: context.rule.severity, value: Self.round(det.offset),
                 summary: summary, evidence: evidence, maintenance: context.rule.maintenance, since: time))
+    }
+
+    /// Residuals are clipped to ±clip before the test. CUSUM and Page–Hinkley add at most one
+    /// threshold per bucket; EWMA moves by λ·clip, and its smoothed value must be able to pass
+    /// tolerance + threshold, so its clip is tolerance + 2·threshold.
+    private var clip: Double {
+        rule.method == .ewma ? rule.tolerance + 2 * rule.threshold : rule.tolerance + rule.threshold
     }
 
     /// A finding clears when the smoothed residual is back within this distance of the reference.
