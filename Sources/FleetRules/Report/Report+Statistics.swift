@@ -77,3 +77,28 @@ extension Report {
         return out
     }
 }
+
+extension TableRenderer {
+    /// Drift coverage and correlation groups, after the compliance tables.
+    static func statisticsTables(_ r: Report) -> String {
+        var out = ""
+        for d in r.drift {
+            out += "\nDRIFT \(d.rule) (\(d.method)): \(d.tested) devices tested, \(d.findings) findings"
+            out += ", \(d.unverifiable.count) unverifiable\n"
+            for u in d.unverifiable.prefix(10) { out += "  \(u.device): \(u.reason)\n" }
+            if d.unverifiable.count > 10 { out += "  … \(d.unverifiable.count - 10) more in the JSON report\n" }
+        }
+        if !r.correlations.isEmpty {
+            out += "\nCORRELATIONS\n"
+            func f(_ v: Double?) -> String { v.map { JSONValue.format(($0 * 10000).rounded() / 10000) } ?? "-" }
+            let rows = r.correlations.map { c in
+                [
+                    c.rule, c.group, c.method, "\(c.n)", f(c.coefficient), c.pValue.map(CorrelationAnalyzer.formatP) ?? "-",
+                    c.adjustedP.map(CorrelationAnalyzer.formatP) ?? "-", c.significant ? "yes" : (c.note ?? "no"),
+                ]
+            }
+            out += table(["RULE", "GROUP", "METHOD", "N", "COEFFICIENT", "P", "ADJUSTED P", "SIGNIFICANT"], rows)
+        }
+        return out
+    }
+}
