@@ -128,6 +128,30 @@ import Testing
         #expect(report.evaluatedKinds.contains("drift"))
     }
 
+    /// The zone's air jumps 5 °C at 10:30; d1–d3 send nothing after 10:25 that hour, so their
+    /// 10:00 bucket means are the old level and d4–d6's half new: the peers disagree by more than
+    /// the threshold and the group's bucket is skipped, not blamed on anyone.
+    @Test func aZoneTransientInsideABucketIsSkipped() throws {
+        let rows = (1...6).map { ["d\($0)", "plant-a", "z1"] }
+        let inventory = try Inventory(columns: ["device", "site", "zone"], rows: rows)
+        var engine = Engine(plan: try Policy.parse(Self.policy).compile(), inventory: inventory)
+        for step in 0..<(24 * 12) {
+            let minutes = Double(step) * 5
+            for (i, row) in rows.enumerated() {
+                if i < 3, minutes >= 625, minutes < 660 { continue }
+                let v = 21 + (minutes >= 630 ? 5 : 0) + 0.02 * sin(Double(step * (i + 2)))
+                engine.ingest(
+                    Reading(timestamp: Self.t0 + minutes * 60, device: row[0], metrics: ["temperature": v], attributes: [:]))
+            }
+        }
+        engine.finish()
+        let report = engine.report()
+        #expect(report.alerts.isEmpty, "\(report.alerts.map(\.episode.summary))")
+        let section = try #require(report.drift.first { $0.rule == "zone-drift" })
+        #expect(section.transientBuckets == 1)
+        #expect(section.tested == 6)
+    }
+
     @Test func planShowsTheTest() throws {
         let plan = try Policy.parse(Self.policy).compile()
         let op = try #require(plan.operators.first)
