@@ -132,10 +132,16 @@ extension Policy {
                 }
                 if let m = c.maxVersions { steps.append("consistency: at most \(m) versions per type and site") }
                 steps.append("emit a finding per non-compliant device")
-            case .drift:
-                evaluation = .notEvaluated(reason: "drift rules are compiled; their evaluation arrives with the drift-test work")
-            case .correlation:
-                evaluation = .notEvaluated(reason: "correlation rules are compiled; their evaluation arrives with the statistics work")
+            case .drift(let d):
+                evaluation = .analysis
+                steps += d.planSteps
+            case .correlation(let c):
+                if let reason = CorrelationAnalyzer.unsupported(c) {
+                    evaluation = .notEvaluated(reason: reason)
+                } else {
+                    evaluation = .analysis
+                    steps += c.planSteps
+                }
             case .balance(let b):
                 evaluation = .analysis
                 steps += BalanceAnalyzer.steps(b)
@@ -169,6 +175,8 @@ extension Policy {
             case .analysis:
                 if case .forecast(let f) = rule.body { bytes = ForecastAnalyzer.bytesPerDevice(f) }
                 if case .balance = rule.body { bytes = BalanceAnalyzer.stateBytesPerDevice }
+                if case .drift = rule.body { bytes = DriftAnalyzer.stateBytesPerDevice }
+                if case .correlation(let c) = rule.body { bytes = CorrelationAnalyzer.stateBytesPerDevice(c) }
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

@@ -110,6 +110,11 @@ enum Analyzers {
                 operatorIndex: o, rule: rule, forecast: f, metric: m, range: plan.metrics[m].range,
                 devices: inventory.count)
         case .balance(let b): return BalanceAnalyzer(operatorIndex: o, rule: b, plan: plan, inventory: inventory)
+        case .drift(let d):
+            guard let m = plan.metricIndex[d.metric] else { return nil }
+            return DriftAnalyzer(operatorIndex: o, metric: m, rule: d, inventory: inventory)
+        case .correlation(let c):
+            return CorrelationAnalyzer(operatorIndex: o, plan: plan, rule: c, inventory: inventory)
         default: return nil
         }
     }

@@ -242,10 +242,10 @@ public struct Engine: Sendable {
             for m in analyzer.metrics where m >= 0 && m < analyzersForMetric.count { analyzersForMetric[m].append(a) }
             if analyzer.wantsReadings { readingAnalyzers.append(a) }
             analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
-            if analyzer.tickInterval > 0 { nextTick = -.infinity }
             analyzers.append(analyzer)
         }
-        // Ticking analyzers place their first boundary at the first event.
+        // Ticking analyzers start at the first reading (their first boundary is placed then).
+        nextTick = analyzerNextTick.min() ?? .infinity
     }
 
     private mutating func setUpCompliance() {

@@ -370,30 +370,16 @@ struct ForecastAnalyzer: Analyzer {
             ("model", .string(fit.model.rawValue)), ("threshold", .number(rule.threshold)),
         ]
         if replacedAt[d].isFinite { evidence.append(("replaced_at", .string(Timestamp.format(replacedAt[d])))) }
-        let summary =
-            rendered(d, placeholders, context)
-            ?? "\(device) reaches \(placeholders["threshold"] ?? "") in \(placeholders["time_left"] ?? "") (around \(placeholders["crossing_at"] ?? ""))"
+        let summary = context.renderSummary(
+            device: d,
+            fallback: "\(device) reaches \(placeholders["threshold"] ?? "") in \(placeholders["time_left"] ?? "") (around \(placeholders["crossing_at"] ?? ""))",
+            extra: placeholders)
         forecastOpen[d] = true
         findings.report(
             .init(
                 key: device, device: d, site: nil, severity: severity, value: sign * fit.level, summary: summary,
                 evidence: evidence, maintenance: context.rule.maintenance, since: time,
                 due: context.rule.maintenance.map { _ in max(time, crossing - lead) }))
-    }
-
-    private func rendered(_ d: Int, _ values: [String: String], _ context: AnalysisContext) -> String? {
-        guard let template = context.rule.summary else { return nil }
-        return SummaryTemplate.render(template) { name in
-            if let v = values[name] { return v }
-            switch name {
-            case "device": return context.deviceID(d)
-            case "rule": return context.rule.id
-            case "pack": return context.rule.pack
-            case "severity": return context.rule.severity.rawValue
-            case "kind": return context.rule.kind.rawValue
-            default: return context.attribute(name, device: d)
-            }
-        }
     }
 
     /// Time left rounded for people: to the hour under two days, else to the day… to 0.1 day.

@@ -50,6 +50,10 @@ public struct Report: Sendable {
     /// Device moves proposed by balance rules, and per group the loads before and after them.
     public var rebalancing: [Move] = []
     public var rebalancingGroups: [BalanceGroup] = []
+    /// Drift rules: devices tested and unverifiable (Report+Statistics.swift).
+    public var drift: [Drift] = []
+    /// Correlation rules: every group tested, significant or not (Report+Statistics.swift).
+    public var correlations: [Correlation] = []
     /// Rule kinds the engine evaluated (so "no findings" means none, not "not looked").
     public var evaluatedKinds: [String] = []
     /// Rules compiled but not evaluated by this version of the engine.
@@ -138,6 +142,7 @@ public struct Report: Sendable {
             ("rebalancing_groups", .array(rebalancingGroups.map(\.json))),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
             ("forecasts", .array(forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() })),
+        ] + statisticsSections + [
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
         ])
@@ -167,6 +172,8 @@ extension Engine {
                 sameSiteOthers: others)
             return Report.Alert(episode: e, site: site, zone: attribute("zone", device: e.device), priority: p)
         }
+        // A limit breached across one zone is one zone-level alert listing its devices.
+        alerts = Report.groupZoneExcursions(alerts)
         alerts.sort { a, b in
             if a.priority != b.priority { return a.priority > b.priority }
             if a.episode.since != b.episode.since { return a.episode.since < b.episode.since }

@@ -75,6 +75,7 @@ public enum TableRenderer {
                 out += "  \(at)\(e.reason.rawValue): \(e.message)\n"
             }
         }
+        out += statisticsTables(r)
         if !r.notEvaluated.isEmpty {
             out += "\nnot evaluated by this version: \(r.notEvaluated.joined(separator: ", "))\n"
         }

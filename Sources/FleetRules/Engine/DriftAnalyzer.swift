@@ -1,0 +1,225 @@
+/// Evaluates a `drift` rule: per bucket, each device's mean of the metric is compared with its
+/// reference (the median of its peers' bucket means, itself excluded, or a named reference
+/// device's bucket mean), and the residual is fed to the device's `DriftDetector`.
+///
+/// A device with fewer than `min_peers` peers reporting in a bucket is not tested in that bucket;
+/// a device that was never testable, or not in its latest bucket, is listed as unverifiable in
+/// the report's `drift` section (not as an alert). An alarm opens a finding at the bucket it was
+/// detected in, with the estimated onset, offset, statistic and peers as evidence; it resolves
+/// when the residual (smoothed over a few buckets) is back within the tolerance, as after a
+/// recalibration, and the detector starts afresh.
+struct DriftAnalyzer: Analyzer {
+    let operatorIndex: Int
+    let metrics: [Int]
+    let tickInterval: Double
+    let rule: DriftRule
+    /// Inventory index of the reference device, -1 when comparing against peers (or unknown).
+    let referenceDevice: Int
+    /// Residual smoothing used to decide that a finding has cleared.
+    static let clearLambda = 0.3
+    /// Peers listed in a finding's evidence at most.
+    static let maxPeersListed = 20
+
+    // Per device, fixed size.
+    private var sum: [Double]
+    private var count: [Int32]
+    private var detector: [DriftDetector]
+    private var open: [Bool]
+    private var clear: [Double]
+    /// Buckets tested, and buckets with too few peers; whether the latest bucket was testable.
+    private var tested: [Int32]
+    private var skipped: [Int32]
+    private var lastTestable: [Bool]
+    /// Whether the device ever reported the metric (others are not listed as unverifiable).
+    private var reported: [Bool]
+    private var findings = 0
+    /// Group buckets skipped because the peers disagreed among themselves.
+    private var transientBuckets = 0
+
+    init(operatorIndex: Int, metric: Int, rule: DriftRule, inventory: Inventory) {
+        self.operatorIndex = operatorIndex
+        metrics = [metric]
+        tickInterval = rule.bucket
+        self.rule = rule
+        if case .device(let id) = rule.reference {
+            referenceDevice = inventory.deviceIndex[id] ?? -1
+        } else {
+            referenceDevice = -1
+        }
+        let n = inventory.count
+        sum = Array(repeating: 0, count: n)
+        count = Array(repeating: 0, count: n)
+        detector = Array(
+            repeating: DriftDetector(
+                method: rule.method, tolerance: rule.tolerance, threshold: rule.threshold, lambda: rule.lambda),
+            count: n)
+        open = Array(repeating: false, count: n)
+        clear = Array(repeating: 0, count: n)
+        tested = Array(repeating: 0, count: n)
+        skipped = Array(repeating: 0, count: n)
+        lastTestable = Array(repeating: false, count: n)
+        reported = Array(repeating: false, count: n)
+    }
+
+    /// Bytes of state per device (bucket sum and count, detector, finding flags and counters).
+    static let stateBytesPerDevice = 8 + 4 + MemoryLayout<DriftDetector>.stride + 1 + 8 + 4 + 4 + 1 + 1
+
+    mutating func observe(device: Int, metric: Int, value: Double, time: Double) {
+        guard device >= 0, device < sum.count, value.isFinite else { return }
+        sum[device] += value
+        count[device] += 1
+        reported[device] = true
+    }
+
+    mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+        let start = time - tickInterval
+        let n = sum.count
+        var mean = Array(repeating: Double.nan, count: n)
+        for d in 0..<n where count[d] > 0 { mean[d] = sum[d] / Double(count[d]) }
+        defer {
+            for d in 0..<n {
+                sum[d] = 0
+                count[d] = 0
+            }
+        }
+        switch rule.reference {
+        case .device:
+            let ref = referenceDevice >= 0 ? mean[referenceDevice] : .nan
+            for d in 0..<n where d != referenceDevice && context.applies(d) && mean[d].isFinite {
+                guard ref.isFinite else {
+                    skip(d)
+                    continue
+                }
+                test(d, residual: mean[d] - ref, peers: [referenceDevice], at: time, bucketStart: start, context, &findings)
+            }
+        case .peers(let attributes):
+            var groups: [[String]: [Int]] = [:]
+            for d in 0..<n where context.applies(d) && mean[d].isFinite {
+                groups[attributes.map { context.attribute($0, device: d) }, default: []].append(d)
+            }
+            for members in groups.values {
+                let ordered = members.sorted { mean[$0] < mean[$1] }
+                let values = ordered.map { mean[$0] }
+                // Peers that disagree among themselves by more than the threshold (a zone-wide
+                // transient half-way through a bucket) say nothing about any one of them.
+                if ordered.count - 1 >= rule.minPeers, RobustStatistics.spread(values) > rule.threshold {
+                    transientBuckets += 1
+                    continue
+                }
+                for (i, d) in ordered.enumerated() {
+                    guard ordered.count - 1 >= rule.minPeers, let ref = RobustStatistics.median(values, excluding: i) else {
+                        skip(d)
+                        continue
+                    }
+                    test(d, residual: mean[d] - ref, peers: ordered, at: time, bucketStart: start, context, &findings)
+                }
+            }
+        }
+    }
+
+    private mutating func skip(_ d: Int) {
+        skipped[d] += 1
+        lastTestable[d] = false
+    }
+
+    private mutating func test(
+        _ d: Int, residual r: Double, peers: [Int], at time: Double, bucketStart: Double, _ context: AnalysisContext,
+        _ sink: inout FindingSink
+    ) {
+        tested[d] += 1
+        lastTestable[d] = true
+        // One bucket moves the test by a bounded step: a single bad bucket cannot alarm.
+        detector[d].update(r, bucketStart: bucketStart, clip: clip)
+        clear[d] = tested[d] == 1 ? r : Self.clearLambda * r + (1 - Self.clearLambda) * clear[d]
+        let key = context.deviceID(d)
+        if open[d] {
+            if abs(clear[d]) <= clearLevel {
+                sink.resolve(key, at: time)
+                open[d] = false
+                detector[d].reset()
+            }
+            return
+        }
+        guard detector[d].alarm else { return }
+        open[d] = true
+        findings += 1
+        let det = detector[d]
+        let others = peers.filter { $0 != d }
+        let peerIDs = others.prefix(Self.maxPeersListed).map { context.deviceID($0) }
+        let peersText: String
+        if case .device(let id) = rule.reference {
+            peersText = id
+        } else {
+            peersText = "\(others.count)"
+        }
+        let onsetText = det.onset.isFinite ? Timestamp.format(det.onset) : "unknown"
+        var evidence: [(String, JSONValue)] = [
+            ("metric", .string(rule.metric)),
+            ("method", .string(rule.method.rawValue)),
+            ("offset", .number(Self.round(det.offset))),
+            ("onset", det.onset.isFinite ? .string(Timestamp.format(det.onset)) : .null),
+            ("statistic", .number(Self.round(det.statistic))),
+            ("threshold", .number(rule.threshold)),
+            ("tolerance", .number(rule.tolerance)),
+        ]
+        switch rule.reference {
+        case .device(let id): evidence.append(("reference", .string(id)))
+        case .peers(let attrs):
+            evidence.append(("reference", .string("median of peers by " + attrs.joined(separator: ", "))))
+            evidence.append(("peer_count", .number(Double(others.count))))
+            evidence.append(("peers", .array(peerIDs.map { .string($0) })))
+        }
+        let offsetText = Self.format(det.offset)
+        let summary = context.renderSummary(
+            device: d,
+            fallback: "\(key): \(rule.metric) drifts \(offsetText) from its reference (\(rule.method.rawValue))",
+            extra: [
+                "value": Self.format(det.offset), "metric": rule.metric, "offset": offsetText,
+                "statistic": Self.format(det.statistic), "onset": onsetText, "peers": peersText,
+                "reference": {
+                    if case .device(let id) = rule.reference { return id }
+                    return "peer median"
+                }(),
+            ])
+        sink.report(
+            FindingSink.Finding(
+                key: key, device: d, site: nil, severity: context.rule.severity, value: Self.round(det.offset),
+                summary: summary, evidence: evidence, maintenance: context.rule.maintenance, since: time))
+    }
+
+    /// Residuals are clipped to ±clip before the test. CUSUM and Page–Hinkley add at most one
+    /// threshold per bucket; EWMA moves by λ·clip, and its smoothed value must be able to pass
+    /// tolerance + threshold, so its clip is tolerance + 2·threshold.
+    private var clip: Double {
+        rule.method == .ewma ? rule.tolerance + 2 * rule.threshold : rule.tolerance + rule.threshold
+    }
+
+    /// A finding clears when the smoothed residual is back within this distance of the reference.
+    private var clearLevel: Double { rule.tolerance > 0 ? rule.tolerance : rule.threshold / 2 }
+
+    static func round(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+    static func format(_ v: Double) -> String { JSONValue.format((v * 100).rounded() / 100) }
+
+    func contribute(to report: inout Report, _ context: AnalysisContext) {
+        var unverifiable: [(device: String, reason: String)] = []
+        var testedDevices = 0
+        for d in 0..<sum.count where context.applies(d) && reported[d] {
+            if referenceDevice >= 0, d == referenceDevice { continue }
+            if tested[d] > 0 { testedDevices += 1 }
+            if tested[d] == 0 || !lastTestable[d] {
+                let reason: String
+                switch rule.reference {
+                case .device(let id):
+                    reason = referenceDevice < 0 ? "reference device \(id) is not in the inventory" : "no reading of reference \(id) in the bucket"
+                case .peers:
+                    reason = "fewer than \(rule.minPeers) peers reporting"
+                }
+                unverifiable.append((context.deviceID(d), tested[d] == 0 ? reason : reason + " in the latest bucket"))
+            }
+        }
+        report.drift.append(
+            Report.Drift(
+                rule: context.rule.id, method: rule.method.rawValue, tested: testedDevices,
+                findings: findings, transientBuckets: transientBuckets, unverifiable: unverifiable))
+    }
+}
