@@ -130,9 +130,14 @@ struct CorrelationAnalyzer: Analyzer {
     }
 
     private mutating func add(_ x: Double, _ y: Double, to key: [String], site: String) {
-        var g = groups[key] ?? Group(site: site)
+        // Mutated in place through the dictionary's default subscript: a copy of the group
+        // would copy its (up to 50,000) pairs on every append.
+        Self.add(x, y, to: &groups[key, default: Group(site: site)], random: &random)
+    }
+
+    private static func add(_ x: Double, _ y: Double, to g: inout Group, random: inout UInt64) {
         g.seen += 1
-        if g.xs.count < Self.maxPairs {
+        if g.xs.count < maxPairs {
             g.xs.append(x)
             g.ys.append(y)
         } else {
@@ -141,12 +146,11 @@ struct CorrelationAnalyzer: Analyzer {
             random ^= random >> 7
             random ^= random << 17
             let j = Int(random % UInt64(g.seen))
-            if j < Self.maxPairs {
+            if j < maxPairs {
                 g.xs[j] = x
                 g.ys[j] = y
             }
         }
-        groups[key] = g
     }
 
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {

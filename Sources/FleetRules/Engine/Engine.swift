@@ -74,8 +74,11 @@ public struct Engine: Sendable {
     private var dataStart: Double?
     /// Fleet-level analyses (forecast, drift, correlation, balance), fed in event time.
     private var analyzers: [any Analyzer] = []
-    /// Per metric, the analyzers reading it; analyzers wanting every reading's gateway.
-    private var analyzersForMetric: [[Int]] = []
+    /// Analyzers wanting every reading's gateway.
+    /// The analyzers reading each metric, flattened for the ingest loop: metric m's are
+    /// `analyzerFlat[analyzerStart[m]..<analyzerStart[m + 1]]`.
+    private var analyzerFlat: [Int] = []
+    private var analyzerStart: [Int] = []
     private var readingAnalyzers: [Int] = []
     private var analyzerNextTick: [Double] = []
     private var nextTick = Double.infinity
@@ -227,7 +230,7 @@ public struct Engine: Sendable {
     }
 
     private mutating func setUpAnalyzers() {
-        analyzersForMetric = Array(repeating: [], count: plan.metrics.count)
+        var analyzersForMetric = Array(repeating: [Int](), count: plan.metrics.count)
         for (o, op) in plan.operators.enumerated() {
             guard case .analysis = op.evaluation,
                 let analyzer = Analyzers.make(plan: plan, operator: o, inventory: inventory)
@@ -243,6 +246,11 @@ public struct Engine: Sendable {
             if analyzer.wantsReadings { readingAnalyzers.append(a) }
             analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
             analyzers.append(analyzer)
+        }
+        analyzerStart = [0]
+        for list in analyzersForMetric {
+            analyzerFlat += list
+            analyzerStart.append(analyzerFlat.count)
         }
         // Ticking analyzers start at the first reading (their first boundary is placed then).
         nextTick = analyzerNextTick.min() ?? .infinity
@@ -859,8 +867,10 @@ public struct Engine: Sendable {
         for a in readingAnalyzers { analyzers[a].observeReading(device: d, time: t, gateway: gateway) }
         for i in 0..<count {
             let m = Int(poolMetric[base + i])
-            for a in analyzersForMetric[m] {
-                analyzers[a].observe(device: d, metric: m, value: poolValue[base + i], time: t)
+            var j = analyzerStart[m]
+            while j < analyzerStart[m + 1] {
+                analyzers[analyzerFlat[j]].observe(device: d, metric: m, value: poolValue[base + i], time: t)
+                j += 1
             }
         }
     }
