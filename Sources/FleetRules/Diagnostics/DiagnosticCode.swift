@@ -62,6 +62,13 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case notEvaluated = "I0406"
     case rejectedInput = "W0407"
 
+    // Delivery configuration (`fleetrules check --delivery`).
+    case unknownReceiver = "E0501"
+    case invalidURL = "E0502"
+    case invalidPhone = "E0503"
+    case unusedReceiver = "W0504"
+    case weakSecret = "W0505"
+
     public var defaultSeverity: Severity {
         rawValue.hasPrefix("W") ? .warning : rawValue.hasPrefix("I") ? .info : .error
     }
@@ -121,6 +128,11 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .firesForMost: "a rule fired for more than 90% of the devices it applies to (threshold likely mis-set)"
         case .notEvaluated: "a rule kind this version does not evaluate, so the data checks skip it"
         case .rejectedInput: "some telemetry lines were rejected (malformed, unknown device, out of range, …)"
+        case .unknownReceiver: "a delivery route names a receiver that is not defined"
+        case .invalidURL: "a webhook or SMS gateway URL is not an absolute http(s) URL"
+        case .invalidPhone: "a phone number is not in E.164 form (+ and 8 to 15 digits)"
+        case .unusedReceiver: "a delivery receiver is never reached by any route"
+        case .weakSecret: "a webhook signing secret is shorter than 16 bytes"
         }
     }
 }
