@@ -1,4 +1,4 @@
-import FleetRules
+@testable import FleetRules
 import FleetRulesDelivery
 import Foundation
 import Testing
@@ -40,12 +40,26 @@ import Testing
         let heads = r.diagnostics.map(\.headline)
         #expect(r.config == nil)
         #expect(heads.contains("d.yaml:4:21: error[E0502]: webhook url 'hooks.example/x' is not an absolute http(s) URL"))
-        #expect(heads.contains("d.yaml:4:50: warning[W0505]: the signing secret of 'ops' is 3 bytes"))
-        #expect(heads.contains("d.yaml:9:35: error[E0503]: phone '0151 1234567' is not in E.164 form"))
-        #expect(heads.contains("d.yaml:9:67: error[E0112]: invalid duration '5' in escalate_after"))
+        #expect(heads.contains("d.yaml:4:48: warning[W0505]: the signing secret of 'ops' is 3 bytes"))
+        #expect(heads.contains("d.yaml:9:29: error[E0503]: phone '0151 1234567' is not in E.164 form"))
+        #expect(heads.contains("d.yaml:9:61: error[E0112]: invalid duration '5' in escalate_after"))
         #expect(heads.contains("d.yaml:11:13: error[E0501]: unknown receiver 'opps'"))
         #expect(heads.contains("d.yaml:12:3: error[E0103]: unknown key 'group_wiat' in the root route"))
-        #expect(r.diagnostics.contains { $0.code == .unusedReceiver })
+    }
+
+    @Test func aReceiverNoRouteReachesIsAWarning() {
+        let r = Self.check(
+            """
+            delivery: 1
+            receivers:
+              - name: ops
+                webhook: { url: "http://127.0.0.1:1/h", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw }
+              - name: spare
+                webhook: { url: "http://127.0.0.1:1/s", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw }
+            route: { receiver: ops }
+            """)
+        #expect(r.config != nil)
+        #expect(r.diagnostics.map(\.headline) == ["d.yaml:5:5: warning[W0504]: receiver 'spare' is never reached by any route"])
     }
 }
 
@@ -144,6 +158,8 @@ import Testing
             - match: { severity: critical }
               receiver: pager
               continue: true
+            - match: { severity: [warning, critical] }
+              receiver: ops
         silences:
           - match: { rule: noisy }
             ends: 2026-03-01T12:00:00Z
@@ -219,15 +235,21 @@ import Testing
 
     @Test func continueSendsCriticalToBothReceivers() throws {
         var r = try router()
-        _ = r.process([Self.event("fire", "d1", .fired, at: Self.t0, severity: .critical)], inventory: Self.inventory)
-        let out = r.finish()
+        var out = r.process([Self.event("fire", "d1", .fired, at: Self.t0, severity: .critical)], inventory: Self.inventory)
+        out += r.finish()
         #expect(Set(out.map(\.receiver)) == ["ops", "pager"])
+        // An info alert matches no child: the root's receiver gets it.
+        var q = try router()
+        out = q.process([Self.event("note", "d1", .fired, at: Self.t0, severity: .info)], inventory: Self.inventory)
+        out += q.finish()
+        #expect(out.map(\.receiver) == ["ops"])
+        #expect(out.first?.groupKey == "ops/r/site=a")
     }
 
     @Test func silencesAndInhibitionDropAlerts() throws {
         var r = try router()
         let t = Self.t0
-        _ = r.process(
+        var out = r.process(
             [
                 Self.event("noisy", "d1", .fired, at: t),  // silenced until 12:00
                 Self.event("gw-down", "gw1", .fired, at: t),
@@ -235,7 +257,7 @@ import Testing
                 Self.event("dev-silent", "d3", .fired, at: t + 60),  // behind gw2: notified
                 Self.event("noisy", "d2", .fired, at: t + 13 * 3600),  // after the silence
             ], inventory: Self.inventory)
-        let out = r.finish()
+        out += r.finish()
         let devices = Set(out.flatMap(\.alerts).map { "\($0.rule)/\($0.labels["device"] ?? "")" })
         #expect(devices.contains("gw-down/gw1"))
         #expect(devices.contains("dev-silent/d3"))
@@ -305,7 +327,8 @@ final class Served: @unchecked Sendable {
 enum DeliveryFixture {
     static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-    /// A pack and telemetry with exactly one critical alert (d1's battery) and one warning.
+    /// A pack and telemetry with three alerts: d1 battery-empty (critical, paging) and
+    /// battery-low, d2 battery-low.
     static func smallFleet() throws -> (pack: String, telemetry: String, inventory: String) {
         let pack = try CLI.temporaryFile(
             "p.yaml",
@@ -395,25 +418,25 @@ enum DeliveryFixture {
             "--deliver", config, "--outbox", outbox, "--deliver-timeout", "60s",
         ])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("delivered 2 in"), "\(r.stderr)")
+        #expect(r.stderr.contains("delivered 3 in"), "\(r.stderr)")
         #expect(r.stderr.contains("3 retries, 0 dead"), "\(r.stderr)")
         let summary = try #require(try await receiver.getJSON("/received") as? [String: Any])
-        #expect(summary["unique"] as? Int == 2)
+        #expect(summary["unique"] as? Int == 3)
         #expect(summary["rejected"] as? Int == 0)
         // Both notifications are in the outbox as delivered, with the receiver's ids.
         let list = try CLI.run(["outbox", "list", "--outbox", outbox, "--format", "json"])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
-        #expect(rows.count == 2)
+        #expect(rows.count == 3)
         #expect(rows.allSatisfy { $0["status"] as? String == "delivered" })
         #expect(Set(rows.compactMap { $0["id"] as? String }) == Set((summary["ids"] as? [String]) ?? []))
-        #expect(rows.map { $0["attempts"] as? Int ?? 0 }.reduce(0, +) == 5)  // 2 successes + 3 injected faults
+        #expect(rows.map { $0["attempts"] as? Int ?? 0 }.reduce(0, +) == 6)  // 3 successes + 3 injected faults
         // A forged signature is refused.
         let forged = try await MockClient.post(receiver.base + "/hooks", json: "{}")
         #expect(forged.status == 401)
     }
 
     @Test func clientErrorsAreDeadLettersThatRetryRevives() async throws {
-        let receiver = try Served(["webhook-receiver", "--secret", DeliveryFixture.secret, "--inject", "400,400"])
+        let receiver = try Served(["webhook-receiver", "--secret", DeliveryFixture.secret, "--inject", "400,400,400"])
         defer { receiver.stop() }
         let fleet = try DeliveryFixture.smallFleet()
         let config = try CLI.temporaryFile("d.yaml", DeliveryFixture.config(webhook: receiver.base, sms: nil))
@@ -422,25 +445,26 @@ enum DeliveryFixture {
             "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config + ".report",
             "--deliver", config, "--outbox", outbox,
         ])
-        #expect(r.stderr.contains("delivered 0 in") && r.stderr.contains("2 dead"), "\(r.stderr)")
+        #expect(r.stderr.contains("delivered 0 in") && r.stderr.contains("3 dead"), "\(r.stderr)")
         let dead = try CLI.run(["outbox", "list", "--outbox", outbox, "--status", "dead"])
         #expect(dead.stdout.contains("HTTP 400 (not retried)"))
-        #expect(dead.stdout.contains("2 dead"))
-        #expect(try CLI.run(["outbox", "retry", "--outbox", outbox]).stdout.contains("2 messages back to pending"))
+        #expect(dead.stdout.contains("3 dead"))
+        #expect(try CLI.run(["outbox", "retry", "--outbox", outbox]).stdout.contains("3 messages back to pending"))
         let again = try CLI.run(["outbox", "deliver", "--outbox", outbox, "--delivery", config])
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stderr.contains("delivered 2 in"))
-        #expect(try CLI.run(["outbox", "purge", "--outbox", outbox]).stdout.contains("purged 2 messages"))
+        #expect(again.stderr.contains("delivered 3 in"))
+        #expect(try CLI.run(["outbox", "purge", "--outbox", outbox]).stdout.contains("purged 3 messages"))
     }
 
     @Test func smsEscalatesWithoutACKAndStopsWithACK() async throws {
         let gateway = try Served(["sms-gateway"])
         defer { gateway.stop() }
         let fleet = try DeliveryFixture.smallFleet()
+        // Only the paging alert: warnings are silenced.
         let extra = """
-              routes:
-                - match: { page: on-call }
-                  receiver: field
+            silences:
+              - match: { severity: warning }
+                ends: 2030-01-01T00:00:00Z
             """
         // No ACK: ana is paged, then ben after 1s.
         let config = try CLI.temporaryFile(
@@ -561,6 +585,6 @@ enum DeliveryFixture {
         let bad = try CLI.temporaryFile("d.yaml", "delivery: 1\nreceivers: []\nroute: { receiver: nobody }\n")
         let r = try CLI.run(["check", "rules/", "--delivery", bad])
         #expect(r.status == 1)
-        #expect(r.stdout.contains("d.yaml:3:22: error[E0501]: unknown receiver 'nobody'"))
+        #expect(r.stdout.contains("d.yaml:3:20: error[E0501]: unknown receiver 'nobody'"))
     }
 }
