@@ -65,28 +65,30 @@ public struct Dispatcher: Sendable {
                 return results
             }
             let after = Date().timeIntervalSince1970
+            var records: [(OutboxMessage, Outbox.Resolution)] = []
             for (m, result) in results {
                 guard let result else { continue }  // deferred by the rate limit
                 summary.attempts += 1
                 onSend?(m, result)
                 switch result {
                 case .delivered:
-                    try outbox.markDelivered(m, at: after)
+                    records.append((m, .delivered))
                     summary.delivered += 1
                 case .retry(let reason, let retryAfter):
                     if m.attempts + 1 >= config.outbox.maxAttempts {
-                        try outbox.markFailed(m, error: "\(reason); gave up after \(m.attempts + 1) attempts", retryAt: nil, at: after)
+                        records.append((m, .dead(error: "\(reason); gave up after \(m.attempts + 1) attempts")))
                         summary.dead += 1
                     } else {
                         let delay = retryAfter ?? backoff.delay(afterAttempt: m.attempts + 1)
-                        try outbox.markFailed(m, error: reason, retryAt: after + delay, at: after)
+                        records.append((m, .retry(at: after + delay, error: reason)))
                         summary.retried += 1
                     }
                 case .refused(let reason):
-                    try outbox.markFailed(m, error: "\(reason) (not retried)", retryAt: nil, at: after)
+                    records.append((m, .dead(error: "\(reason) (not retried)")))
                     summary.dead += 1
                 }
             }
+            try outbox.record(records, at: after)
         }
         summary.seconds = Date().timeIntervalSince1970 - started
         return summary

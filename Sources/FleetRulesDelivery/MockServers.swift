@@ -22,7 +22,6 @@ struct JSONLinesStore: Sendable {
         if let h = FileHandle(forWritingAtPath: path) {
             h.seekToEndOfFile()
             h.write(line)
-            try? h.synchronize()
             try? h.close()
         } else {
             _ = FileManager.default.createFile(atPath: path, contents: line)

@@ -159,36 +159,41 @@ public final class Outbox: Sendable {
         try db.read { db in try Double.fetchOne(db, sql: "SELECT MIN(next_attempt) FROM outbox WHERE status = 'pending'") }
     }
 
-    /// Marks a message delivered; for an SMS, schedules the page's next escalation step.
-    public func markDelivered(_ m: OutboxMessage, at now: Double) throws {
-        try db.write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ? AND status = 'pending'",
-                arguments: [now, m.id])
-            if let page = m.page {
-                try db.execute(
-                    sql: "UPDATE outbox SET status = 'pending', next_attempt = ? WHERE page = ? AND step = ? AND status = 'waiting'",
-                    arguments: [now + (m.escalateAfter ?? 0), page, m.step + 1])
-            }
-        }
+    /// What became of one send attempt, as the outbox records it.
+    public enum Resolution: Sendable {
+        case delivered
+        case retry(at: Double, error: String)
+        case dead(error: String)
     }
 
-    /// Records a failed attempt: retry at `retryAt`, or dead when `dead` (the next escalation
-    /// step of an SMS page is then due at once: that contact cannot be reached).
-    public func markFailed(_ m: OutboxMessage, error: String, retryAt: Double?, at now: Double) throws {
+    /// Records a round of attempts in one transaction. Delivered: the page's next escalation
+    /// step (SMS) becomes due `escalateAfter` later. Dead: that contact cannot be reached, so
+    /// the next step is due at once.
+    public func record(_ results: [(OutboxMessage, Resolution)], at now: Double) throws {
+        guard !results.isEmpty else { return }
         try db.write { db in
-            if let retryAt {
-                try db.execute(
-                    sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ? AND status = 'pending'",
-                    arguments: [retryAt, error, m.id])
-            } else {
-                try db.execute(
-                    sql: "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'pending'",
-                    arguments: [error, m.id])
-                if let page = m.page {
+            for (m, resolution) in results {
+                var nextStepDue: Double?
+                switch resolution {
+                case .delivered:
+                    try db.execute(
+                        sql: "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ? AND status = 'pending'",
+                        arguments: [now, m.id])
+                    nextStepDue = now + (m.escalateAfter ?? 0)
+                case .retry(let at, let error):
+                    try db.execute(
+                        sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ? AND status = 'pending'",
+                        arguments: [at, error, m.id])
+                case .dead(let error):
+                    try db.execute(
+                        sql: "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'pending'",
+                        arguments: [error, m.id])
+                    nextStepDue = now
+                }
+                if let page = m.page, let due = nextStepDue, db.changesCount > 0 {
                     try db.execute(
                         sql: "UPDATE outbox SET status = 'pending', next_attempt = ? WHERE page = ? AND step = ? AND status = 'waiting'",
-                        arguments: [now, page, m.step + 1])
+                        arguments: [due, page, m.step + 1])
                 }
             }
         }
