@@ -39,19 +39,19 @@ public struct Dispatcher: Sendable {
         while true {
             let now = Date().timeIntervalSince1970
             summary.acknowledged += try await pollReplies()
-            let due = try outbox.due(now: now, limit: 64)
+            let due = try pace(try outbox.due(now: now, limit: 64), now: now)
             if due.isEmpty {
                 guard let next = try outbox.nextDue() else { break }
                 if now >= deadline {
                     summary.pendingLeft = true
                     break
                 }
-                let wait = max(0.01, min(next - now, 0.25, deadline - now))
+                let wait = max(0.01, min(max(0, next - now), 0.25, max(0, deadline - now)))
                 try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
                 continue
             }
-            let results = await withTaskGroup(of: (OutboxMessage, SendOutcome?).self) { group in
-                var results: [(OutboxMessage, SendOutcome?)] = []
+            let results = await withTaskGroup(of: (OutboxMessage, SendOutcome).self) { group in
+                var results: [(OutboxMessage, SendOutcome)] = []
                 var iterator = due.makeIterator()
                 var running = 0
                 while running < concurrency, let m = iterator.next() {
@@ -67,7 +67,6 @@ public struct Dispatcher: Sendable {
             let after = Date().timeIntervalSince1970
             var records: [(OutboxMessage, Outbox.Resolution)] = []
             for (m, result) in results {
-                guard let result else { continue }  // deferred by the rate limit
                 summary.attempts += 1
                 onSend?(m, result)
                 switch result {
@@ -94,8 +93,37 @@ public struct Dispatcher: Sendable {
         return summary
     }
 
-    /// One send; nil when an SMS had to wait for its contact's hourly budget (deferred in the outbox).
-    func attempt(_ m: OutboxMessage) async -> SendOutcome? {
+    /// The per-contact SMS budget: of the due messages, each phone gets at most what is left of
+    /// its `max_per_hour` (counting deliveries of the last hour); the rest of an exhausted
+    /// contact is deferred, without spending an attempt, until the oldest of those is an hour old.
+    func pace(_ due: [OutboxMessage], now: Double) throws -> [OutboxMessage] {
+        var budget: [String: Int] = [:]
+        var out: [OutboxMessage] = []
+        for m in due {
+            guard m.channel == .sms, case .sms(let s)? = config.receiver(named: m.receiver)?.channel else {
+                out.append(m)
+                continue
+            }
+            if budget[m.target] == nil {
+                let (count, oldest) = try outbox.deliveredCount(to: m.target, since: now - 3600)
+                budget[m.target] = s.maxPerHour - count
+                if count >= s.maxPerHour {
+                    // Everything due for this phone waits for the budget.
+                    for d in due where d.target == m.target && d.channel == .sms {
+                        try outbox.defer_(d, until: (oldest ?? now) + 3600)
+                    }
+                }
+            }
+            if let b = budget[m.target], b > 0 {
+                budget[m.target] = b - 1
+                out.append(m)
+            }
+        }
+        return out
+    }
+
+    /// One send.
+    func attempt(_ m: OutboxMessage) async -> SendOutcome {
         guard let receiver = config.receiver(named: m.receiver) else {
             return .refused(reason: "receiver '\(m.receiver)' is no longer configured")
         }
@@ -103,11 +131,6 @@ public struct Dispatcher: Sendable {
         case .webhook(let w):
             return await webhook.send(m, secret: w.secret, timeout: w.timeout)
         case .sms(let s):
-            let now = Date().timeIntervalSince1970
-            if let (count, oldest) = try? outbox.deliveredCount(to: m.target, since: now - 3600), count >= s.maxPerHour {
-                try? outbox.defer_(m, until: (oldest ?? now) + 3600)
-                return nil
-            }
             return await sms.send(m, gateway: s.gateway)
         }
     }

@@ -588,3 +588,53 @@ enum DeliveryFixture {
         #expect(r.stdout.contains("d.yaml:3:20: error[E0501]: unknown receiver 'nobody'"))
     }
 }
+
+@Suite(.serialized) struct DeliveryPipelineTests {
+    @Test func routingIsWrittenBeforeSendingAndIdempotent() throws {
+        let config = try #require(
+            DeliveryConfigTests.check(DeliveryFixture.config(webhook: "http://127.0.0.1:9", sms: nil)).config)
+        let path = try CLI.temporaryFile("o.sqlite", "")
+        try FileManager.default.removeItem(atPath: path)
+        let events = [
+            AlertRouterTests.event("hot", "d1", .fired, at: AlertRouterTests.t0),
+            AlertRouterTests.event("hot", "d2", .fired, at: AlertRouterTests.t0 + 5),
+            AlertRouterTests.event("hot", "d1", .resolved, at: AlertRouterTests.t0 + 600),
+        ]
+        let first = try DeliveryPipeline(config: config, outboxPath: path)
+        #expect(try first.route(events, inventory: AlertRouterTests.inventory, final: true) == 3)
+        #expect(try first.outbox.counts() == [.pending: 3])
+        // The same alerts routed again (a restart after a crash) add nothing.
+        let again = try DeliveryPipeline(config: config, outboxPath: path)
+        #expect(try again.route(events, inventory: AlertRouterTests.inventory, final: true) == 0)
+        let resolved = try again.outbox.list().filter { $0.payload.contains(#""status":"resolved""#) }
+        #expect(resolved.count == 1)
+    }
+
+    @Test func smsIsPacedPerContact() async throws {
+        let gateway = try Served(["sms-gateway"])
+        defer { gateway.stop() }
+        let text = DeliveryFixture.config(webhook: nil, sms: gateway.base)
+            .replacingOccurrences(of: "batch_window: 1h", with: "batch_window: 1h\n      max_per_hour: 1")
+        let config = try #require(DeliveryConfigTests.check(text).config)
+        let path = try CLI.temporaryFile("o.sqlite", "")
+        try FileManager.default.removeItem(atPath: path)
+        let outbox = try Outbox(path: path)
+        let now = Date().timeIntervalSince1970
+        try outbox.enqueue(
+            (1...2).map {
+                OutboxMessage(
+                    id: "m\($0)", receiver: "field", channel: .sms, target: "+4915112345678", payload: "page \($0)",
+                    page: "p\($0)", nextAttempt: now, created: now, eventTime: now)
+            })
+        let summary = try await Dispatcher(config: config, outbox: outbox).run(until: now + 1)
+        #expect(summary.delivered == 1)
+        #expect(summary.pendingLeft)
+        let waiting = try outbox.list(status: .pending)
+        #expect(waiting.count == 1)
+        // Deferred to an hour after the first send, without spending an attempt.
+        #expect((waiting.first?.nextAttempt ?? 0) > now + 3500)
+        #expect(waiting.first?.attempts == 0)
+        let messages = try #require(try await gateway.getJSON("/messages") as? [[String: Any]])
+        #expect(messages.count == 1)
+    }
+}
