@@ -197,6 +197,18 @@ public final class DeliveryPipeline: @unchecked Sendable {
         return try outbox.enqueue(messages)
     }
 
+    /// Event time has reached `t` with no new alerts (a live service's watermark): flushes the
+    /// groups and SMS batches due by then into the outbox.
+    @discardableResult
+    public func advance(to t: Double) throws -> Int {
+        let now = Date().timeIntervalSince1970
+        let messages: [OutboxMessage] = lock.withLock {
+            let notifications = router.advance(to: t)
+            return planner.plan(notifications, now: now) + planner.advance(to: t, now: now)
+        }
+        return try outbox.enqueue(messages)
+    }
+
     public func deliver(until deadline: Double, onSend: (@Sendable (OutboxMessage, SendOutcome) -> Void)? = nil) async throws
         -> Dispatcher.Summary
     {

@@ -11,8 +11,10 @@ public enum DeliveryHTTP {
         var pool = HTTPClient.Configuration.ConnectionPool()
         pool.retryConnectionEstablishment = false
         pool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        // A redirect is an answer, not a delivery: it is refused (3xx) rather than followed.
         let configuration = HTTPClient.Configuration(
-            timeout: HTTPClient.Configuration.Timeout(connect: .seconds(5)), connectionPool: pool)
+            redirectConfiguration: .disallow, timeout: HTTPClient.Configuration.Timeout(connect: .seconds(5)),
+            connectionPool: pool)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 }

@@ -610,6 +610,22 @@ enum DeliveryFixture {
         #expect(resolved.count == 1)
     }
 
+    @Test func advanceFlushesGroupsAsEventTimePasses() throws {
+        let config = try #require(
+            DeliveryConfigTests.check(DeliveryFixture.config(webhook: "http://127.0.0.1:9", sms: nil)).config)
+        let path = try CLI.temporaryFile("o.sqlite", "")
+        try FileManager.default.removeItem(atPath: path)
+        let pipeline = try DeliveryPipeline(config: config, outboxPath: path)
+        let t = AlertRouterTests.t0
+        // group_wait 0s: the group is due at t, but only once event time reaches t.
+        #expect(try pipeline.route([AlertRouterTests.event("hot", "d1", .fired, at: t)], inventory: nil) == 0)
+        #expect(try pipeline.advance(to: t - 1) == 0)
+        #expect(try pipeline.advance(to: t) == 1)
+        // Still firing: the default repeat_interval (4h) re-sends it.
+        #expect(try pipeline.advance(to: t + 4 * 3600) == 1)
+        #expect(try pipeline.outbox.list().count == 2)
+    }
+
     @Test func smsIsPacedPerContact() async throws {
         let gateway = try Served(["sms-gateway"])
         defer { gateway.stop() }
