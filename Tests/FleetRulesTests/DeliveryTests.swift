@@ -518,7 +518,7 @@ enum DeliveryFixture {
     @Test func killedMidBatchLosesNothing() async throws {
         let store = try CLI.temporaryFile("received.jsonl", "")
         try FileManager.default.removeItem(atPath: store)
-        let receiver = try Served(["webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--delay", "20ms"])
+        let receiver = try Served(["webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--delay", "40ms"])
         defer { receiver.stop() }
         let config = try CLI.temporaryFile(
             "d.yaml", DeliveryFixture.config(webhook: receiver.base, sms: nil, timeout: "5s"))
@@ -576,6 +576,29 @@ enum DeliveryFixture {
                 $0["id"] as? String
             })
         #expect(cleanIDs == ids)
+    }
+
+    @Test func theGatewayPersistsAcrossRestarts() async throws {
+        let store = try CLI.temporaryFile("sms.jsonl", "")
+        let first = try Served(["sms-gateway", "--store", store])
+        let sent = try await MockClient.post(
+            first.base + "/messages", json: #"{"to":"+4915112345678","text":"hi 🔥","reference":"r1"}"#)
+        #expect(sent.status == 202)
+        let bad = try await MockClient.post(first.base + "/messages", json: #"{"to":"0151","text":"x"}"#)
+        #expect(bad.status == 422)
+        #expect(try await MockClient.post(first.base + "/inbound", json: #"{"from":"+4915112345678","text":"ACK 1234"}"#).status == 202)
+        first.stop()
+        let second = try Served(["sms-gateway", "--store", store])
+        defer { second.stop() }
+        let messages = try #require(try await second.getJSON("/messages") as? [[String: Any]])
+        #expect(messages.count == 1)
+        #expect(messages.first?["encoding"] as? String == "ucs2")  // worked out by the gateway when not given
+        let receipts = try #require(try await second.getJSON("/receipts") as? [[String: Any]])
+        #expect(receipts.first?["reference"] as? String == "r1")
+        #expect(receipts.first?["status"] as? String == "delivered")
+        let replies = try #require(try await second.getJSON("/inbound?after=0") as? [[String: Any]])
+        #expect(replies.first?["text"] as? String == "ACK 1234")
+        #expect(try #require(try await second.getJSON("/inbound?after=1") as? [[String: Any]]).isEmpty)
     }
 
     @Test func checkAcceptsADeliveryFile() throws {
