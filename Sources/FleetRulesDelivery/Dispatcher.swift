@@ -38,14 +38,14 @@ public struct Dispatcher: Sendable {
         let backoff = Backoff(initial: config.outbox.initialBackoff, maximum: config.outbox.maxBackoff)
         while true {
             let now = Date().timeIntervalSince1970
+            if now >= deadline {
+                summary.pendingLeft = try outbox.nextDue() != nil
+                break
+            }
             summary.acknowledged += try await pollReplies()
             let due = try pace(try outbox.due(now: now, limit: 64), now: now)
             if due.isEmpty {
                 guard let next = try outbox.nextDue() else { break }
-                if now >= deadline {
-                    summary.pendingLeft = true
-                    break
-                }
                 let wait = max(0.01, min(max(0, next - now), 0.25, max(0, deadline - now)))
                 try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
                 continue

@@ -164,6 +164,20 @@ public struct AlertRouter: Sendable {
     mutating func apply(_ alert: DeliveryAlert, at t: Double) {
         stats.events += 1
         if alert.status == .firing { firing[alert.key] = alert } else { firing[alert.key] = nil }
+        if alert.status == .resolved {
+            // A resolve goes to every group that holds the alert, wherever its labels (an
+            // updated severity, say) would route it now; one no group holds is not news.
+            for key in groups.keys.sorted() where groups[key]?.alerts[alert.key] != nil {
+                guard var g = groups[key] else { continue }
+                g.alerts[alert.key] = alert
+                if !g.dirty {
+                    g.dirty = true
+                    g.nextFlush = max(t, (g.lastFlush ?? t) + g.route.groupInterval)
+                }
+                groups[key] = g
+            }
+            return
+        }
         if config.silences.contains(where: { $0.silences(alert.labels, at: t) }) {
             stats.silenced += 1
             return
@@ -178,8 +192,6 @@ public struct AlertRouter: Sendable {
             let values = route.groupBy.map { ($0, alert.labels[$0] ?? "") }
             let key = "\(route.receiver)/\(path)/" + values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
             if var g = groups[key] {
-                // A resolve for an alert the group never saw (silenced then) is not news.
-                if alert.status == .resolved && g.alerts[alert.key] == nil { continue }
                 if g.alerts[alert.key] == nil { g.order.append(alert.key) }
                 g.alerts[alert.key] = alert
                 if !g.dirty {
@@ -188,7 +200,6 @@ public struct AlertRouter: Sendable {
                 }
                 groups[key] = g
             } else {
-                guard alert.status == .firing else { continue }
                 var g = Group(
                     receiver: route.receiver, key: key, labels: values, route: route, nextFlush: t + route.groupWait)
                 g.order = [alert.key]

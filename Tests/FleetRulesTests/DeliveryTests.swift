@@ -246,6 +246,27 @@ import Testing
         #expect(out.first?.groupKey == "ops/r/site=a")
     }
 
+    @Test func aResolveReachesEveryGroupHoldingTheAlert() throws {
+        var r = try router()
+        let t = Self.t0
+        var out = r.process(
+            [
+                Self.event("temp", "d1", .fired, at: t),  // warning: ops
+                Self.event("temp", "d1", .updated, at: t + 60, severity: .critical),  // now also pager
+                Self.event("noisy", "d3", .fired, at: t + 11 * 3600),  // silenced at fire time…
+            ], inventory: Self.inventory)
+        // …and its resolve after the silence ended is not news either.
+        out += r.process(
+            [Self.event("temp", "d1", .resolved, at: t + 600, severity: .critical),
+             Self.event("noisy", "d3", .resolved, at: t + 13 * 3600)], inventory: Self.inventory)
+        out += r.finish()
+        let resolvedAt = Set(out.filter { $0.status == .resolved }.map(\.receiver))
+        #expect(resolvedAt == ["ops", "pager"])
+        #expect(!out.flatMap(\.alerts).contains { $0.rule == "noisy" })
+        // Nothing left firing: no repeats however far event time moves.
+        #expect(r.advance(to: t + 30 * 86400).isEmpty)
+    }
+
     @Test func silencesAndInhibitionDropAlerts() throws {
         var r = try router()
         let t = Self.t0
