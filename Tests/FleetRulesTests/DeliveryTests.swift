@@ -1,5 +1,5 @@
 @testable import FleetRules
-import FleetRulesDelivery
+@testable import FleetRulesDelivery
 import Foundation
 import Testing
 
@@ -127,6 +127,19 @@ import Testing
             WebhookSignature.verify(
                 id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: "1614265330", signature: sig, body: body, secret: secret,
                 now: 1_614_265_330 + 3600) == .staleTimestamp)
+    }
+
+    @Test func answersAreClassifiedForRetry() {
+        #expect(outcome(status: 204, retryAfter: nil) == .delivered)
+        #expect(outcome(status: 503, retryAfter: "7") == .retry(reason: "HTTP 503", after: 7))
+        #expect(outcome(status: 429, retryAfter: nil) == .retry(reason: "HTTP 429", after: nil))
+        #expect(outcome(status: 408, retryAfter: nil) == .retry(reason: "HTTP 408", after: nil))
+        #expect(outcome(status: 404, retryAfter: "5") == .refused(reason: "HTTP 404"))
+        #expect(outcome(status: 301, retryAfter: nil) == .refused(reason: "HTTP 301"))
+        #expect(parseRetryAfter("99999") == 3600)
+        #expect(parseRetryAfter("soon") == nil)
+        // An HTTP date in the past means "now".
+        #expect(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT") == 0)
     }
 
     @Test func backoffGrowsWithJitterAndCaps() {
