@@ -46,6 +46,11 @@ public struct Dispatcher: Sendable {
             let due = try pace(try outbox.due(now: now, limit: 64), now: now)
             if due.isEmpty {
                 guard let next = try outbox.nextDue() else { break }
+                // Nothing can fall due before the deadline (a deferred SMS, a long backoff).
+                if next >= deadline {
+                    summary.pendingLeft = true
+                    break
+                }
                 let wait = max(0.01, min(max(0, next - now), 0.25, max(0, deadline - now)))
                 try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
                 continue

@@ -514,9 +514,9 @@ enum DeliveryFixture {
         #expect(text.hasPrefix("critical at plant-a: d1 battery at 3"), "\(text)")
         #expect(messages.first?["encoding"] as? String == "gsm7")
 
-        // With ACK: a second page with a longer escalation; the test answers as ana.
+        // With ACK: a second page with a long escalation (no cost: the run ends at the ACK); the test answers as ana.
         let config2 = try CLI.temporaryFile(
-            "d.yaml", DeliveryFixture.config(webhook: nil, sms: gateway.base, escalate: "8s", extra: extra))
+            "d.yaml", DeliveryFixture.config(webhook: nil, sms: gateway.base, escalate: "20s", extra: extra))
         let run = Process()
         run.executableURL = CLI.binary
         run.currentDirectoryURL = CLI.repoRoot
@@ -699,7 +699,8 @@ enum DeliveryFixture {
                     id: "m\($0)", receiver: "field", channel: .sms, target: "+4915112345678", payload: "page \($0)",
                     page: "p\($0)", nextAttempt: now, created: now, eventTime: now)
             })
-        let summary = try await Dispatcher(config: config, outbox: outbox).run(until: now + 1)
+        // The deferred message falls due only after the deadline, so the sender stops at once.
+        let summary = try await Dispatcher(config: config, outbox: outbox).run(until: now + 600)
         #expect(summary.delivered == 1)
         #expect(summary.pendingLeft)
         let waiting = try outbox.list(status: .pending)
