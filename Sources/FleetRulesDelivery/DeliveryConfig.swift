@@ -105,16 +105,21 @@ public struct DeliveryCheck: Sendable {
 
 /// Reads a delivery file with the same located diagnostics as the policy loader.
 public enum DeliveryLoader {
-    public static func check(path: String) -> DeliveryCheck {
+    /// `environment` supplies `secret_env` variables (the process environment by default).
+    public static func check(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> DeliveryCheck
+    {
         guard let data = FileManager.default.contents(atPath: path) else {
             var bag = DiagnosticBag()
             bag.error(.cannotRead, "cannot read '\(path)'", at: SourceRange(file: path, line: 1, column: 1))
             return DeliveryCheck(config: nil, diagnostics: bag.items, source: "")
         }
-        return check(bytes: [UInt8](data), file: path)
+        return check(bytes: [UInt8](data), file: path, environment: environment)
     }
 
-    public static func check(bytes: [UInt8], file: String) -> DeliveryCheck {
+    public static func check(
+        bytes: [UInt8], file: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> DeliveryCheck {
         var bag = DiagnosticBag()
         let source = String(decoding: bytes, as: UTF8.self)
         guard let root = YAMLLoader().load(bytes, file: file, into: &bag) else {
@@ -123,7 +128,7 @@ public enum DeliveryLoader {
             }
             return DeliveryCheck(config: nil, diagnostics: bag.items, source: source)
         }
-        var reader = ConfigReader(file: file)
+        var reader = ConfigReader(file: file, environment: environment)
         let config = reader.config(root)
         bag.append(contentsOf: reader.bag.items)
         let ok = !bag.items.contains { $0.severity == .error }
@@ -134,9 +139,13 @@ public enum DeliveryLoader {
 /// Walks the YAML tree of a delivery file; every problem is a located diagnostic.
 struct ConfigReader {
     let file: String
+    let environment: [String: String]
     var bag = DiagnosticBag()
 
-    init(file: String) { self.file = file }
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.environment = environment
+    }
 
     mutating func config(_ root: YAMLNode) -> DeliveryConfig? {
         guard
@@ -168,9 +177,19 @@ struct ConfigReader {
         let defaults = DeliveryConfig.Route(
             receiver: "", matchers: [], groupBy: ["rule", "site"], groupWait: 30, groupInterval: 300,
             repeatInterval: 4 * 3600, continue: false, routes: [])
+        // Routes may name a receiver whose body has errors: those are reported there, once.
+        var declared = Set(receivers.map(\.name))
+        if let r = f["receivers"], case .sequence(let items) = r.value.kind {
+            for item in items {
+                guard case .mapping(let entries) = item.kind else { continue }
+                for e in entries where e.name == "name" {
+                    if case .scalar(let n, _) = e.value.kind { declared.insert(n) }
+                }
+            }
+        }
         var used: Set<String> = []
         let root = f["route"].flatMap {
-            route($0.value, parent: defaults, isRoot: true, known: Set(receivers.map(\.name)), used: &used)
+            route($0.value, parent: defaults, isRoot: true, known: declared, used: &used)
         }
         for r in receivers where !used.contains(r.name) {
             if let range = receiverRanges[r.name] {
@@ -222,11 +241,34 @@ struct ConfigReader {
     }
 
     mutating func webhook(_ node: YAMLNode, name: String) -> DeliveryConfig.Webhook? {
-        guard let f = fields(node, in: "webhook of '\(name)'", known: ["url", "secret", "timeout"], required: ["url", "secret"])
+        guard
+            let f = fields(
+                node, in: "webhook of '\(name)'", known: ["url", "secret", "secret_env", "timeout"], required: ["url"])
         else { return nil }
         let url = f["url"].flatMap { httpURL($0.value, "webhook url") }
-        let secret = f["secret"].flatMap { string($0.value, "webhook secret") }
-        if let secret, let s = f["secret"], WebhookSignature.keyBytes(secret).count < 16 {
+        var secret: String?
+        switch (f["secret"], f["secret_env"]) {
+        case (let s?, nil):
+            secret = string(s.value, "webhook secret")
+        case (nil, let e?):
+            // The secret from the environment, so it need not live in the file.
+            if let variable = string(e.value, "secret_env") {
+                secret = environment[variable]
+                if secret == nil || secret?.isEmpty == true {
+                    bag.error(
+                        .invalidValue, "environment variable '\(variable)' is not set", at: e.value.range,
+                        hint: "export \(variable)=whsec_… before running, or write `secret:`")
+                    secret = nil
+                }
+            }
+        case (_?, let e?):
+            bag.error(.invalidValue, "webhook of '\(name)' has both `secret` and `secret_env`", at: e.key.range)
+        case (nil, nil):
+            bag.error(
+                .missingField, "webhook of '\(name)' is missing the required key 'secret'", at: node.range,
+                hint: "secret: whsec_… (or secret_env: VARIABLE)")
+        }
+        if let secret, let s = f["secret"] ?? f["secret_env"], WebhookSignature.keyBytes(secret).count < 16 {
             bag.warning(
                 .weakSecret, "the signing secret of '\(name)' is \(WebhookSignature.keyBytes(secret).count) bytes",
                 at: s.value.range, hint: "use at least 16 random bytes, e.g. whsec_ and 32 base64 characters")

@@ -47,6 +47,25 @@ import Testing
         #expect(heads.contains("d.yaml:12:3: error[E0103]: unknown key 'group_wiat' in the root route"))
     }
 
+    @Test func aSecretCanComeFromTheEnvironment() throws {
+        let text = """
+            delivery: 1
+            receivers:
+              - name: ops
+                webhook: { url: "http://127.0.0.1:1/h", secret_env: HOOK_SECRET }
+            route: { receiver: ops }
+            """
+        let set = DeliveryLoader.check(bytes: Array(text.utf8), file: "d.yaml", environment: ["HOOK_SECRET": DeliveryFixture.secret])
+        guard case .webhook(let w)? = try #require(set.config).receivers.first?.channel else {
+            Issue.record("no webhook receiver")
+            return
+        }
+        #expect(w.secret == DeliveryFixture.secret)
+        let unset = DeliveryLoader.check(bytes: Array(text.utf8), file: "d.yaml", environment: [:])
+        #expect(unset.config == nil)
+        #expect(unset.diagnostics.map(\.headline) == ["d.yaml:4:57: error[E0110]: environment variable 'HOOK_SECRET' is not set"])
+    }
+
     @Test func aReceiverNoRouteReachesIsAWarning() {
         let r = Self.check(
             """
