@@ -27,6 +27,8 @@ public struct Dispatcher: Sendable {
         public var dead = 0
         public var acknowledged = 0
         public var seconds = 0.0
+        /// Time spent in send rounds (not waiting for backoff or escalation timers).
+        public var sendingSeconds = 0.0
         /// True when messages were still pending at the deadline.
         public var pendingLeft = false
     }
@@ -55,6 +57,7 @@ public struct Dispatcher: Sendable {
                 try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
                 continue
             }
+            let roundStart = Date().timeIntervalSince1970
             let results = await withTaskGroup(of: (OutboxMessage, SendOutcome).self) { group in
                 var results: [(OutboxMessage, SendOutcome)] = []
                 var iterator = due.makeIterator()
@@ -93,6 +96,7 @@ public struct Dispatcher: Sendable {
                 }
             }
             try outbox.record(records, at: after)
+            summary.sendingSeconds += Date().timeIntervalSince1970 - roundStart
         }
         summary.seconds = Date().timeIntervalSince1970 - started
         return summary

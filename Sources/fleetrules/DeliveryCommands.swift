@@ -51,8 +51,9 @@ enum DeliveryInput {
     }
 
     static func report(_ s: Dispatcher.Summary, pending: Int) -> String {
-        let rate = s.seconds > 0 ? Double(s.delivered) / s.seconds : 0
-        return "delivered \(s.delivered) in \(String(format: "%.2f", s.seconds)) s (\(String(format: "%.0f", rate))/s), "
+        let rate = s.sendingSeconds > 0 ? Double(s.delivered) / s.sendingSeconds : 0
+        return "delivered \(s.delivered) in \(String(format: "%.2f", s.seconds)) s "
+            + "(\(String(format: "%.0f", rate))/s over \(String(format: "%.2f", s.sendingSeconds)) s of sending), "
             + "\(s.retried) retries, \(s.dead) dead, \(s.acknowledged) acknowledged, \(pending) pending"
     }
 }
