@@ -119,7 +119,7 @@ public struct Dispatcher: Sendable {
                 if count >= s.maxPerHour {
                     // Everything due for this phone waits for the budget.
                     for d in due where d.target == m.target && d.channel == .sms {
-                        try outbox.defer_(d, until: (oldest ?? now) + 3600)
+                        try outbox.deferMessage(d, until: (oldest ?? now) + 3600)
                     }
                 }
             }

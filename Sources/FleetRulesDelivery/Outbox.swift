@@ -200,7 +200,7 @@ public final class Outbox: Sendable {
     }
 
     /// Moves a message without counting an attempt (a per-contact rate limit).
-    public func defer_(_ m: OutboxMessage, until t: Double) throws {
+    public func deferMessage(_ m: OutboxMessage, until t: Double) throws {
         try db.write { db in
             try db.execute(sql: "UPDATE outbox SET next_attempt = ? WHERE id = ?", arguments: [t, m.id])
         }

@@ -22,7 +22,7 @@ public struct Planner: Sendable {
 
     /// Messages for notifications (in time order); SMS batches still open are kept until their
     /// window has passed (`advance`) or `finish`.
-    public mutating func plan(_ notifications: [Notification], now: Double) -> [OutboxMessage] {
+    public mutating func plan(_ notifications: [AlertNotification], now: Double) -> [OutboxMessage] {
         var out: [OutboxMessage] = []
         for n in notifications {
             guard let receiver = config.receiver(named: n.receiver) else { continue }
@@ -74,7 +74,7 @@ public struct Planner: Sendable {
     }
 
     func page(_ b: Batch, receiver: String, sms: DeliveryConfig.SMS, now: Double) -> [OutboxMessage] {
-        let pageID = Notification.makeID(receiver, "page", b.ids.joined(separator: ","))
+        let pageID = AlertNotification.makeID(receiver, "page", b.ids.joined(separator: ","))
         let code = Self.ackCode(pageID)
         let alerts = b.order.compactMap { b.alerts[$0] }
         let text = Self.summary(alerts, ackCode: code)

@@ -62,7 +62,7 @@ public struct DeliveryAlert: Sendable, Equatable {
 }
 
 /// What the router hands to the outbox: one group of alerts for one receiver.
-public struct Notification: Sendable {
+public struct AlertNotification: Sendable {
     /// The idempotency key, the same on every run over the same alerts.
     public var id: String
     public var receiver: String
@@ -131,10 +131,10 @@ public struct AlertRouter: Sendable {
 
     /// Routes a batch of events (sorted by time here) and returns the notifications whose
     /// flush time has come, in time order.
-    public mutating func process(_ events: [AlertEvent], inventory: Inventory?) -> [Notification] {
+    public mutating func process(_ events: [AlertEvent], inventory: Inventory?) -> [AlertNotification] {
         let alerts = events.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }
             .map { (time: $0.element.time, alert: DeliveryAlert($0.element, inventory: inventory)) }
-        var out: [Notification] = []
+        var out: [AlertNotification] = []
         for (time, alert) in alerts {
             out += advance(to: time)
             apply(alert, at: time)
@@ -144,19 +144,21 @@ public struct AlertRouter: Sendable {
 
     /// Flushes every group with unsent changes (at its due time); repeats are not generated
     /// past the end of the data.
-    public mutating func finish() -> [Notification] {
-        var out: [Notification] = []
+    public mutating func finish() -> [AlertNotification] {
+        var out: [AlertNotification] = []
         while let (key, g) = groups.filter({ $0.value.dirty }).min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }) {
-            out.append(flush(key, at: g.nextFlush))
+            guard let n = flush(key, at: g.nextFlush) else { break }
+            out.append(n)
         }
         return out
     }
 
     /// Flushes groups due at or before `t`, earliest first.
-    public mutating func advance(to t: Double) -> [Notification] {
-        var out: [Notification] = []
+    public mutating func advance(to t: Double) -> [AlertNotification] {
+        var out: [AlertNotification] = []
         while let (key, g) = groups.min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }), g.nextFlush <= t {
-            out.append(flush(key, at: g.nextFlush))
+            guard let n = flush(key, at: g.nextFlush) else { break }
+            out.append(n)
         }
         return out
     }
@@ -237,12 +239,12 @@ public struct AlertRouter: Sendable {
         return out.isEmpty ? [(path, route)] : out
     }
 
-    mutating func flush(_ key: String, at t: Double) -> Notification {
-        guard var g = groups[key] else { preconditionFailure("flush of a missing group") }
+    mutating func flush(_ key: String, at t: Double) -> AlertNotification? {
+        guard var g = groups[key] else { return nil }
         g.seq += 1
         let alerts = g.order.compactMap { g.alerts[$0] }
-        let n = Notification(
-            id: Notification.makeID(g.receiver, key, String(g.seq), String(t)), receiver: g.receiver, groupKey: key,
+        let n = AlertNotification(
+            id: AlertNotification.makeID(g.receiver, key, String(g.seq), String(t)), receiver: g.receiver, groupKey: key,
             groupLabels: g.labels, time: t, alerts: alerts)
         stats.notifications += 1
         for k in g.order where g.alerts[k]?.status == .resolved { g.alerts[k] = nil }
