@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 BIN = .build/debug/fleetrules
 
-.PHONY: all deps build test demo schema bench clean
+.PHONY: all deps build test demo demo-delivery schema bench clean
 
 all: build
 
@@ -27,10 +27,29 @@ test: build
 	$(BIN) test rules/tests/
 	.build/debug/embedding-example > /dev/null
 
-# The main job on the example fleet: check the packs, then replay three days of telemetry.
+# The main job on the example fleet: check the packs, then replay three days of telemetry;
+# then the same alerts delivered to the bundled mocks (demo-delivery).
 demo: build
-	$(BIN) check rules/
+	$(BIN) check rules/ --delivery examples/delivery.yaml
 	$(BIN) run rules/ --telemetry examples/fleet/telemetry.jsonl.gz --inventory examples/fleet/inventory.csv --format table
+	@$(MAKE) --no-print-directory demo-delivery
+
+# Starts `webhook-receiver` (port 8080) and `sms-gateway` (port 8090), delivers the example
+# fleet's alerts with examples/delivery.yaml, shows what arrived, and stops the mocks.
+DEMO = .fleetrules/demo
+demo-delivery: build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@$(BIN) webhook-receiver --port 8080 --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --store $(DEMO)/webhooks.jsonl > $(DEMO)/receiver.log 2>&1 & echo $$! > $(DEMO)/receiver.pid
+	@$(BIN) sms-gateway --port 8090 --store $(DEMO)/sms.jsonl > $(DEMO)/gateway.log 2>&1 & echo $$! > $(DEMO)/gateway.pid
+	@sleep 1; cat $(DEMO)/receiver.log $(DEMO)/gateway.log
+	@$(BIN) run rules/ --telemetry examples/fleet/telemetry.jsonl.gz --inventory examples/fleet/inventory.csv \
+		--out $(DEMO)/report.json --deliver examples/delivery.yaml --outbox $(DEMO)/outbox.sqlite --deliver-timeout 40s; \
+	status=$$?; \
+	echo "--- webhooks received (GET /received):"; curl -s http://127.0.0.1:8080/received | cut -c1-200; \
+	echo "--- first webhook body:"; head -n 1 $(DEMO)/webhooks.jsonl | cut -c1-400; \
+	echo "--- SMS at the gateway (GET /messages):"; curl -s http://127.0.0.1:8090/messages | cut -c1-600; \
+	echo "--- outbox:"; $(BIN) outbox list --outbox $(DEMO)/outbox.sqlite | tail -n 1; \
+	kill $$(cat $(DEMO)/receiver.pid) $$(cat $(DEMO)/gateway.pid); exit $$status
 
 schema: build
 	@$(BIN) schema

@@ -10,6 +10,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Alert delivery only (FleetRulesDelivery); the core library stays free of these.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -27,10 +34,26 @@ let package = Package(
             name: "FleetRules",
             dependencies: ["CYAML", "CZlib"]
         ),
+        // Alert delivery: routing, durable outbox (GRDB), webhook and SMS sinks, and the mock
+        // receivers (Hummingbird) used by demos and tests.
+        .target(
+            name: "FleetRulesDelivery",
+            dependencies: [
+                "FleetRules",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "fleetrules",
             dependencies: [
                 "FleetRules",
+                "FleetRulesDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,7 +65,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetRulesTests",
-            dependencies: ["FleetRules"],
+            dependencies: ["FleetRules", "FleetRulesDelivery"],
             exclude: ["Fixtures"]
         ),
     ],

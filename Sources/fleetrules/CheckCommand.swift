@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetRules
+import FleetRulesDelivery
 import Foundation
 
 struct CheckCommand: ParsableCommand {
@@ -15,11 +16,15 @@ struct CheckCommand: ParsableCommand {
               fleetrules check rules/
               fleetrules check rules/battery.yaml --format json
               fleetrules check rules/ --data telemetry.jsonl --inventory inventory.csv
+              fleetrules check --delivery examples/delivery.yaml
             """
     )
 
     @Argument(help: "Policy files or folders of *.yaml files.")
-    var paths: [String]
+    var paths: [String] = []
+
+    @Option(help: "Also check this delivery configuration (docs/DELIVERY.md).")
+    var delivery: String?
 
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
@@ -42,16 +47,24 @@ struct CheckCommand: ParsableCommand {
     func validate() throws {
         if inventory != nil && data.isEmpty { throw ValidationError("--inventory needs --data") }
         if !data.isEmpty && inventory == nil { throw ValidationError("--data needs --inventory") }
+        if paths.isEmpty && delivery == nil { throw ValidationError("give policy paths, --delivery, or both") }
     }
 
     func run() throws {
         let files: [String]
         do {
-            files = try PolicyLoader.files(for: paths)
+            files = paths.isEmpty ? [] : try PolicyLoader.files(for: paths)
         } catch {
             Self.failUsage(error.description)
         }
         var result = PolicyLoader().check(files: files)
+        if let delivery {
+            if !FileManager.default.fileExists(atPath: delivery) { Self.failUsage("\(delivery): no such file") }
+            let d = DeliveryLoader.check(path: delivery)
+            result.diagnostics += d.diagnostics
+            result.sources[delivery] = d.source
+            result.files.append(delivery)
+        }
         if !data.isEmpty, let policy = result.policy {
             for path in data where path != "-" && !FileManager.default.fileExists(atPath: path) {
                 Self.failUsage("\(path): no such telemetry file")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetRules
+import FleetRulesDelivery
 import Foundation
 
 struct RunCommand: ParsableCommand {
@@ -45,6 +46,15 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Exit 1 when any input was rejected.")
     var strict = false
 
+    @Option(help: "Deliver the alerts as this delivery configuration routes them (docs/DELIVERY.md).")
+    var deliver: String?
+
+    @Option(help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
+    var outbox: String?
+
+    @Option(help: "With --deliver: stop waiting for retries and escalations after this long.")
+    var deliverTimeout: String = "2m"
+
     enum Format: String, ExpressibleByArgument, CaseIterable { case json, table }
 
     func validate() throws {
@@ -52,12 +62,15 @@ struct RunCommand: ParsableCommand {
         guard let l = DurationText.seconds(lateness), l >= 0 else {
             throw ValidationError("--lateness must be a duration such as 5m")
         }
+        if DurationText.seconds(deliverTimeout) == nil { throw ValidationError("--deliver-timeout must be a duration such as 2m") }
+        if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
     }
 
     func run() throws {
         for path in telemetry where path != "-" && !FileManager.default.fileExists(atPath: path) {
             Self.failUsage("\(path): no such telemetry file")
         }
+        let delivery = deliver.map(DeliveryInput.load)
         let (policy, _) = PolicyInput.load(paths)
         let plan = policy.compile(lateness: DurationText.seconds(lateness) ?? 300)
         var inv = PolicyInput.inventory(inventory)
@@ -73,6 +86,9 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(1)
         }
         bar.done()
+        if let delivery {
+            try Self.deliver(engine.drainAlerts(), inventory: inv, config: delivery, outbox: outbox, timeout: deliverTimeout)
+        }
         let report = engine.report()
         let chosen = format ?? (out == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json)
         let text = chosen == .json ? report.json().serialized(pretty: true) + "\n" : TableRenderer.render(report)
@@ -92,5 +108,28 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(report.input.rejectedTotal) readings rejected (--strict)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// Routes the run's alerts into the outbox, then delivers until done or the timeout.
+    static func deliver(
+        _ events: [AlertEvent], inventory: Inventory, config: DeliveryConfig, outbox: String?, timeout: String
+    ) throws {
+        let path = outbox ?? config.outbox.path ?? DeliveryInput.defaultOutbox
+        let pipeline: DeliveryPipeline
+        do {
+            pipeline = try DeliveryPipeline(config: config, outboxPath: path)
+        } catch {
+            stderr("error: cannot open the outbox \(path): \(error)")
+            throw ExitCode(1)
+        }
+        let added = try pipeline.route(events, inventory: inventory, final: true)
+        let st = pipeline.stats
+        stderr(
+            "delivery: \(st.events) alert changes, \(st.silenced) silenced, \(st.inhibited) inhibited, "
+                + "\(st.notifications) notifications; \(added) new outbox messages in \(path)")
+        let deadline = Date().timeIntervalSince1970 + (DurationText.seconds(timeout) ?? 120)
+        let summary = try runBlocking { try await pipeline.deliver(until: deadline) }
+        let pending = (try pipeline.outbox.counts())[.pending] ?? 0
+        stderr("delivery: " + DeliveryInput.report(summary, pending: pending))
     }
 }

@@ -29,6 +29,11 @@ public struct Diagnostic: Sendable, Hashable {
     public struct Note: Sendable, Hashable {
         public var message: String
         public var range: SourceRange
+
+        public init(message: String, range: SourceRange) {
+            self.message = message
+            self.range = range
+        }
     }
 
     public init(

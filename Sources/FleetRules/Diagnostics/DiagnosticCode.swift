@@ -67,6 +67,12 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case testRules = "E0502"
     case seriesNotation = "E0503"
     case unknownTestReference = "E0504"
+    // Delivery configuration (`fleetrules check --delivery`).
+    case unknownReceiver = "E0601"
+    case invalidURL = "E0602"
+    case invalidPhone = "E0603"
+    case unusedReceiver = "W0604"
+    case weakSecret = "W0605"
 
     public var defaultSeverity: Severity {
         rawValue.hasPrefix("W") ? .warning : rawValue.hasPrefix("I") ? .info : .error
@@ -131,6 +137,11 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .testRules: "the rules a test file names cannot be found or have errors"
         case .seriesNotation: "an input series of a test is not valid series notation"
         case .unknownTestReference: "a test names a rule, device, metric or attribute that the rules or the test's inventory lack"
+        case .unknownReceiver: "a delivery route names a receiver that is not defined"
+        case .invalidURL: "a webhook or SMS gateway URL is not an absolute http(s) URL"
+        case .invalidPhone: "a phone number is not in E.164 form (+ and 8 to 15 digits)"
+        case .unusedReceiver: "a delivery receiver is never reached by any route"
+        case .weakSecret: "a webhook signing secret is shorter than 16 bytes"
         }
     }
 }

@@ -1,0 +1,262 @@
+import Crypto
+import FleetRules
+import Foundation
+
+/// One alert as delivery sees it: the episode's facts flattened into labels.
+public struct DeliveryAlert: Sendable, Equatable {
+    public enum Status: String, Sendable { case firing, resolved }
+    /// rule|device|site: the same alert across fired, updated and resolved.
+    public var key: String
+    public var status: Status
+    public var labels: [String: String]
+    public var since: Double
+    public var until: Double?
+    public var summary: String
+
+    public var severity: String { labels["severity"] ?? "info" }
+    public var rule: String { labels["rule"] ?? "" }
+
+    /// Labels: rule, pack, kind, severity, device, site, gateway (from the inventory) and the
+    /// rule's own labels (which cannot override these).
+    public init(_ event: AlertEvent, inventory: Inventory?) {
+        let e = event.episode
+        var labels = e.labels
+        labels["rule"] = e.rule
+        labels["pack"] = e.pack
+        labels["kind"] = e.kind.rawValue
+        labels["severity"] = e.severity.rawValue
+        if !e.device.isEmpty { labels["device"] = e.device }
+        var site = e.site
+        if let inventory, let index = inventory.deviceIndex[e.device] {
+            if site == nil { site = inventory.value("site", device: index) }
+            if let g = inventory.value("gateway", device: index), !g.isEmpty { labels["gateway"] = g }
+        }
+        if let site, !site.isEmpty { labels["site"] = site }
+        self.labels = labels
+        key = "\(e.rule)|\(e.device)|\(site ?? "")"
+        status = event.change == .resolved ? .resolved : .firing
+        since = e.since
+        until = event.change == .resolved ? (e.until ?? event.time) : nil
+        summary = e.summary
+    }
+
+    public init(key: String, status: Status, labels: [String: String], since: Double, until: Double?, summary: String) {
+        self.key = key
+        self.status = status
+        self.labels = labels
+        self.since = since
+        self.until = until
+        self.summary = summary
+    }
+
+    public func json() -> JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("status", .string(status.rawValue)),
+            ("summary", .string(summary)),
+            ("since", .string(Timestamp.format(since))),
+        ]
+        if let until { fields.append(("until", .string(Timestamp.format(until)))) }
+        fields.append(("labels", .object(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        return .object(fields)
+    }
+}
+
+/// What the router hands to the outbox: one group of alerts for one receiver.
+public struct AlertNotification: Sendable {
+    /// The idempotency key, the same on every run over the same alerts.
+    public var id: String
+    public var receiver: String
+    public var groupKey: String
+    public var groupLabels: [(String, String)]
+    /// The event time of the flush that produced it.
+    public var time: Double
+    public var alerts: [DeliveryAlert]
+
+    public var status: DeliveryAlert.Status { alerts.contains { $0.status == .firing } ? .firing : .resolved }
+
+    public func json() -> JSONValue {
+        .object([
+            ("version", .number(1)),
+            ("id", .string(id)),
+            ("receiver", .string(receiver)),
+            ("status", .string(status.rawValue)),
+            ("group_key", .string(groupKey)),
+            ("group_labels", .object(groupLabels.map { ($0.0, .string($0.1)) })),
+            ("time", .string(Timestamp.format(time))),
+            ("alerts", .array(alerts.map { $0.json() })),
+        ])
+    }
+
+    static func makeID(_ parts: String...) -> String {
+        let digest = SHA256.hash(data: Array(parts.joined(separator: "\u{1F}").utf8))
+        return "n_" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Routes alert changes to receivers in event time, in the manner of Alertmanager: a routing
+/// tree of matchers, groups by `group_by` labels flushed after `group_wait`, then at most every
+/// `group_interval` when they change and every `repeat_interval` while they keep firing;
+/// silences and inhibition drop alerts before routing. Event time makes a replay produce the
+/// same notifications, with the same idempotency keys, every time.
+public struct AlertRouter: Sendable {
+    public let config: DeliveryConfig
+    public private(set) var stats = Stats()
+
+    public struct Stats: Sendable, Equatable {
+        public var events = 0
+        public var silenced = 0
+        public var inhibited = 0
+        public var unrouted = 0
+        public var notifications = 0
+    }
+
+    struct Group {
+        var receiver: String
+        var key: String
+        var labels: [(String, String)]
+        var route: DeliveryConfig.Route
+        var order: [String] = []
+        var alerts: [String: DeliveryAlert] = [:]
+        var nextFlush: Double
+        var lastFlush: Double?
+        var dirty = true
+        var seq = 0
+    }
+
+    var groups: [String: Group] = [:]
+    /// Alerts firing now, by key, for inhibition.
+    var firing: [String: DeliveryAlert] = [:]
+
+    public init(config: DeliveryConfig) { self.config = config }
+
+    /// Routes a batch of events (sorted by time here) and returns the notifications whose
+    /// flush time has come, in time order.
+    public mutating func process(_ events: [AlertEvent], inventory: Inventory?) -> [AlertNotification] {
+        let alerts = events.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }
+            .map { (time: $0.element.time, alert: DeliveryAlert($0.element, inventory: inventory)) }
+        var out: [AlertNotification] = []
+        for (time, alert) in alerts {
+            out += advance(to: time)
+            apply(alert, at: time)
+        }
+        return out
+    }
+
+    /// Flushes every group with unsent changes (at its due time); repeats are not generated
+    /// past the end of the data.
+    public mutating func finish() -> [AlertNotification] {
+        var out: [AlertNotification] = []
+        while let (key, g) = groups.filter({ $0.value.dirty }).min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }) {
+            guard let n = flush(key, at: g.nextFlush) else { break }
+            out.append(n)
+        }
+        return out
+    }
+
+    /// Flushes groups due at or before `t`, earliest first.
+    public mutating func advance(to t: Double) -> [AlertNotification] {
+        var out: [AlertNotification] = []
+        while let (key, g) = groups.min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }), g.nextFlush <= t {
+            guard let n = flush(key, at: g.nextFlush) else { break }
+            out.append(n)
+        }
+        return out
+    }
+
+    mutating func apply(_ alert: DeliveryAlert, at t: Double) {
+        stats.events += 1
+        if alert.status == .firing { firing[alert.key] = alert } else { firing[alert.key] = nil }
+        if alert.status == .resolved {
+            // A resolve goes to every group that holds the alert, wherever its labels (an
+            // updated severity, say) would route it now; one no group holds is not news.
+            for key in groups.keys.sorted() where groups[key]?.alerts[alert.key] != nil {
+                guard var g = groups[key] else { continue }
+                g.alerts[alert.key] = alert
+                if !g.dirty {
+                    g.dirty = true
+                    g.nextFlush = max(t, (g.lastFlush ?? t) + g.route.groupInterval)
+                }
+                groups[key] = g
+            }
+            return
+        }
+        if config.silences.contains(where: { $0.silences(alert.labels, at: t) }) {
+            stats.silenced += 1
+            return
+        }
+        if alert.status == .firing && isInhibited(alert) {
+            stats.inhibited += 1
+            return
+        }
+        let routes = Self.match(config.route, alert.labels, isRoot: true)
+        if routes.isEmpty { stats.unrouted += 1 }
+        for (path, route) in routes {
+            let values = route.groupBy.map { ($0, alert.labels[$0] ?? "") }
+            let key = "\(route.receiver)/\(path)/" + values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+            if var g = groups[key] {
+                if g.alerts[alert.key] == nil { g.order.append(alert.key) }
+                g.alerts[alert.key] = alert
+                if !g.dirty {
+                    g.dirty = true
+                    g.nextFlush = max(t, (g.lastFlush ?? t) + route.groupInterval)
+                }
+                groups[key] = g
+            } else {
+                var g = Group(
+                    receiver: route.receiver, key: key, labels: values, route: route, nextFlush: t + route.groupWait)
+                g.order = [alert.key]
+                g.alerts[alert.key] = alert
+                groups[key] = g
+            }
+        }
+    }
+
+    func isInhibited(_ alert: DeliveryAlert) -> Bool {
+        for rule in config.inhibit where rule.target.allSatisfy({ $0.matches(alert.labels) }) {
+            for (key, source) in firing where key != alert.key && rule.source.allSatisfy({ $0.matches(source.labels) }) {
+                if rule.equal.allSatisfy({ source.labels[$0] != nil && source.labels[$0] == alert.labels[$0] }) {
+                    return true
+                }
+            }
+        }
+        return false
+    }
+
+    /// The routes an alert goes to: the deepest matching child, siblings only with `continue`;
+    /// the node itself when no child matches. Paths are child indices ("0.2").
+    static func match(_ route: DeliveryConfig.Route, _ labels: [String: String], isRoot: Bool, path: String = "r")
+        -> [(String, DeliveryConfig.Route)]
+    {
+        guard isRoot || route.matchers.allSatisfy({ $0.matches(labels) }) else { return [] }
+        var out: [(String, DeliveryConfig.Route)] = []
+        for (i, child) in route.routes.enumerated() {
+            let found = match(child, labels, isRoot: false, path: "\(path).\(i)")
+            if !found.isEmpty {
+                out += found
+                if !child.continue { break }
+            }
+        }
+        return out.isEmpty ? [(path, route)] : out
+    }
+
+    mutating func flush(_ key: String, at t: Double) -> AlertNotification? {
+        guard var g = groups[key] else { return nil }
+        g.seq += 1
+        let alerts = g.order.compactMap { g.alerts[$0] }
+        let n = AlertNotification(
+            id: AlertNotification.makeID(g.receiver, key, String(g.seq), String(t)), receiver: g.receiver, groupKey: key,
+            groupLabels: g.labels, time: t, alerts: alerts)
+        stats.notifications += 1
+        for k in g.order where g.alerts[k]?.status == .resolved { g.alerts[k] = nil }
+        g.order.removeAll { g.alerts[$0] == nil }
+        g.lastFlush = t
+        g.dirty = false
+        if g.alerts.isEmpty {
+            groups[key] = nil
+        } else {
+            g.nextFlush = t + g.route.repeatInterval
+            groups[key] = g
+        }
+        return n
+    }
+}
