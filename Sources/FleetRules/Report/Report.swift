@@ -241,7 +241,12 @@ public struct Report: Sendable {
             ("forecasts", .array(forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() })),
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
-        ])
+        ] + extraSections())
+    }
+
+    /// Passed-through sections (read back from a saved report) in key order.
+    private func extraSections() -> [(String, JSONValue)] {
+        passthrough.filter { !Self.typedKeys.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }
 

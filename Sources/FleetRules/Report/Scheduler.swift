@@ -111,7 +111,7 @@ public enum VisitScheduler {
         var order: [String] = []
         for a in alerts where a.episode.until == nil {
             guard let m = a.episode.maintenance else { continue }
-            let due = a.episode.due ?? now
+            let due = (a.episode.due ?? now).rounded(.down)
             let key = "\(a.site)\u{1F}\(a.episode.device)\u{1F}\(m.task)"
             let task = Report.Task(
                 device: a.episode.device, site: a.site, zone: a.zone, task: m.task, due: due, rule: a.episode.rule,
