@@ -204,9 +204,17 @@ public enum HTMLRenderer {
         out += "<p class=\"muted\">The \(top.count) devices closest to their threshold: forecast level at each snapshot (dots; a daily history with <code>run --forecast-history</code>), the fitted trend (line) and the predicted crossing with its 95% interval (band).</p><div class=\"plots\">"
         for f in top {
             let points = (history["\(f.device)|\(f.rule)"] ?? []).sorted { $0.at < $1.at }
-            out += "<figure>\(forecastPlot(f, points))<figcaption>\(esc(f.device)) · \(esc(f.rule)) · crossing \(esc(f.crossingAt.map(short) ?? "-")) · \(esc(Engine.format(f.slopePerDay ?? 0)))/day</figcaption></figure>"
+            out += "<figure>\(forecastPlot(f, points, threshold: threshold(r, f)))<figcaption>\(esc(f.device)) · \(esc(f.rule)) · crossing \(esc(f.crossingAt.map(short) ?? "-")) · \(esc(Engine.format(f.slopePerDay ?? 0)))/day</figcaption></figure>"
         }
         return out + "</div></section>\n"
+    }
+
+    /// The forecast rule's threshold from the device's forecast alert, when there is one.
+    static func threshold(_ r: Report, _ f: ForecastSnapshot) -> Double? {
+        for a in r.alerts where a.episode.kind == .forecast && a.episode.device == f.device && a.episode.rule == f.rule {
+            if let t = ReportSections.number(JSONValue.object(a.episode.evidence)["threshold"]) { return t }
+        }
+        return nil
     }
 
     static func driftSection(_ points: [ReportSections.DriftPoint]) -> String {
@@ -234,10 +242,11 @@ public enum HTMLRenderer {
     // MARK: plots
 
     /// Level against time, with the trend line to the threshold and the crossing interval.
-    static func forecastPlot(_ f: ForecastSnapshot, _ points: [ForecastSnapshot]) -> String {
+    /// Without a known threshold it is where the trend line reaches at the crossing.
+    static func forecastPlot(_ f: ForecastSnapshot, _ points: [ForecastSnapshot], threshold known: Double? = nil) -> String {
         let w = 360.0, h = 200.0, left = 40.0, right = 10.0, top = 10.0, bottom = 30.0
         guard let level = f.level, let slope = f.slopePerDay, let crossing = f.crossingAt else { return "" }
-        let threshold = level + slope * (crossing - f.at) / 86400
+        let threshold = known ?? (level + slope * (crossing - f.at) / 86400)
         let observed = points.compactMap { p in p.level.map { (p.at, $0) } }
         let t0 = min(observed.map(\.0).min() ?? f.at, f.at)
         let t1 = max(f.high ?? crossing, crossing, f.at + 3600)
@@ -313,7 +322,7 @@ public enum HTMLRenderer {
             .rolloutPending: "#3b6fb6", .rolloutFailed: "#8e24aa",
         ]
         let rows = [("all", c.counts)] + c.sites.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        let w = 720.0, rowH = 22.0, left = 100.0
+        let w = 820.0, rowH = 22.0, left = 100.0
         let h = Double(rows.count) * rowH + 30
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(w)) \(n(h))\" width=\"100%\" role=\"img\" aria-label=\"compliance \(esc(c.rule))\">"
         for (i, (name, counts)) in rows.enumerated() {
@@ -333,7 +342,7 @@ public enum HTMLRenderer {
         for state in ComplianceState.allCases {
             s += "<rect x=\"\(n(lx))\" y=\"\(n(h - 18))\" width=\"10\" height=\"10\" fill=\"\(colors[state] ?? "#999")\"/>"
             s += "<text x=\"\(n(lx + 14))\" y=\"\(n(h - 9))\">\(esc(state.rawValue))</text>"
-            lx += 88
+            lx += 100
         }
         return s + "</svg>"
     }
