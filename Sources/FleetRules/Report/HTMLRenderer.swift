@@ -51,7 +51,7 @@ public enum HTMLRenderer {
         .sev{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600;color:#fff}
         .critical{background:#c62828}.warning{background:#e08a00}.info{background:#3b6fb6}
         .late{color:#c62828;font-weight:600}.related{color:#5f6b7a;font-size:12px}
-        .cal td{min-width:90px}.cal .visit{background:#e8f1fb;border-left:3px solid #3b6fb6;padding:2px 4px;margin:2px 0;font-size:12px}
+        .cal td{min-width:150px}.cal .visit{background:#e8f1fb;border-left:3px solid #3b6fb6;padding:2px 4px;margin:2px 0;font-size:12px;white-space:nowrap}
         .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:12px}
         figure{margin:0;background:#fff;border:1px solid #d8dee6;border-radius:6px;padding:8px}figcaption{font-size:12px;color:#5f6b7a}
         svg text{font:11px system-ui,sans-serif;fill:#3a4452}footer{margin:32px 0 8px;font-size:12px}
@@ -121,7 +121,7 @@ public enum HTMLRenderer {
             out += "<tr><th>\(esc(site))</th>"
             for d in dates {
                 if let v = byKey["\(site)|\(d)"] {
-                    let tasks = v.tasks.map { esc("\($0.device) \($0.task)") }.joined(separator: "<br>")
+                    let tasks = v.tasks.map { esc("\($0.device) · \($0.task)") }.joined(separator: "<br>")
                     out += "<td><div class=\"visit\"><b>\(v.tasks.count) task\(v.tasks.count == 1 ? "" : "s")</b> · prio \(Engine.format(v.priority))<br>\(tasks)</div></td>"
                 } else {
                     out += "<td></td>"
