@@ -238,6 +238,16 @@ enum SampleReport {
         #expect(unmet.map(\.reason) == ["overdue"] && unmet.first?.scheduled == "2026-03-01")
     }
 
+    @Test func absurdDueTimesAreUnmetNotACrash() {
+        var far = Self.task("d1", dueDay: 0)
+        far.due = 1e300
+        var nan = Self.task("d2", dueDay: 0)
+        nan.due = .nan
+        let (visits, unmet) = VisitScheduler.schedule([far, nan], now: Self.t0, options: ScheduleOptions())
+        #expect(visits.isEmpty)
+        #expect(unmet.map(\.reason) == ["no due time", "no due time"])
+    }
+
     @Test func visitsAreOrderedByTheirHighestPriority() {
         let tasks = [Self.task("d1", site: "a", dueDay: 0, priority: 30), Self.task("d2", site: "b", dueDay: 3, priority: 90)]
         let (visits, _) = VisitScheduler.schedule(tasks, now: Self.t0, options: ScheduleOptions(horizon: 0))

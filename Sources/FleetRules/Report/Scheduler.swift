@@ -32,22 +32,27 @@ public enum VisitScheduler {
         visits: [Report.Visit], unmet: [Report.Unmet]
     ) {
         let day = 86400.0
-        let startDay = Int((now / day).rounded(.down))
-        let horizonDays = max(0, Int((options.horizon / day).rounded(.down)))
+        let startDay = now.isFinite && abs(now) < 1e11 ? Int((now / day).rounded(.down)) : 0
+        // A horizon past 100 years pulls as far as any schedule goes (and keeps the day count an Int).
+        let horizon = options.horizon.isFinite ? min(max(0, options.horizon), 36_500 * day) : 36_500 * day
+        let horizonDays = Int((horizon / day).rounded(.down))
         let capacity = max(1, options.maxTasksPerVisit)
-        let ordered = tasks.sorted { a, b in
+        // Day numbers must fit an Int: a due time that is not finite or beyond ±3000 years is
+        // not a schedule. Set apart before sorting (NaN has no order).
+        var unmet: [Report.Unmet] = []
+        let valid = tasks.filter { t in
+            let ok = t.due.isFinite && abs(t.due) < 1e11
+            if !ok { unmet.append(Report.Unmet(task: t, reason: "no due time", scheduled: nil)) }
+            return ok
+        }
+        let ordered = valid.sorted { a, b in
             if a.due != b.due { return a.due < b.due }
             if a.priority != b.priority { return a.priority > b.priority }
             if a.device != b.device { return a.device < b.device }
             return (a.task, a.rule) < (b.task, b.rule)
         }
         var visits: [String: [Int: [Report.Task]]] = [:]  // site → day → tasks
-        var unmet: [Report.Unmet] = []
         for var task in ordered {
-            guard task.due.isFinite else {
-                unmet.append(Report.Unmet(task: task, reason: "no due time", scheduled: nil))
-                continue
-            }
             let dueDay = Int((task.due / day).rounded(.down))
             let overdue = dueDay < startDay
             let lastDay = max(dueDay, startDay)
@@ -94,7 +99,8 @@ public enum VisitScheduler {
             return a.site < b.site
         }
         unmet.sort { a, b in
-            if a.task.due != b.task.due { return a.task.due < b.task.due }
+            if a.task.due.isNaN != b.task.due.isNaN { return b.task.due.isNaN }
+            if !a.task.due.isNaN, !b.task.due.isNaN, a.task.due != b.task.due { return a.task.due < b.task.due }
             return (a.task.site, a.task.device, a.task.task) < (b.task.site, b.task.device, b.task.task)
         }
         return (out, unmet)
