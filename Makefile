@@ -20,19 +20,41 @@ deps:
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
+# The report renderers are checked outside Swift too: iCalendar with the Python `icalendar`
+# package, the HTML page in headless chromium (installed here when missing; skipped only when
+# it cannot be installed).
 test: build
 	$(SWIFT) test $(BUILD_FLAGS)
 	python3 scripts/validate_schema.py $(BIN) rules
 	$(BIN) check rules/ --warnings-as-errors
 	$(BIN) test rules/tests/
 	.build/debug/embedding-example > /dev/null
+	@python3 -c "import icalendar" 2>/dev/null || python3 -m pip install -q icalendar
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing chromium (headless check of the HTML report)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null || echo "chromium could not be installed"; }
+	$(BIN) run rules/ --telemetry examples/fleet/telemetry.jsonl.gz --inventory examples/fleet/inventory.csv \
+		--forecast-history --format json --out .build/test-report.json
+	$(BIN) report .build/test-report.json --format ical --out .build/test-report.ics
+	python3 scripts/validate_ical.py .build/test-report.ics Tests/FleetRulesTests/Fixtures/golden/report.ics
+	$(BIN) report .build/test-report.json --format html --out .build/test-report.html
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		python3 scripts/check_html.py .build/test-report.html --screenshot .build/test-report.png; \
+	else echo "SKIP: HTML browser check (no chromium)"; fi
 
-# The main job on the example fleet: check the packs, then replay three days of telemetry;
-# then the same alerts delivered to the bundled mocks (demo-delivery).
+# The main job on the example fleet: check the packs and the delivery configuration, replay
+# three days of telemetry, print the morning report, deliver its alerts to the bundled mocks
+# (demo-delivery), and write the maintenance calendar and the HTML report (its path is the last line).
 demo: build
 	$(BIN) check rules/ --delivery examples/delivery.yaml
-	$(BIN) run rules/ --telemetry examples/fleet/telemetry.jsonl.gz --inventory examples/fleet/inventory.csv --format table
+	$(BIN) run rules/ --telemetry examples/fleet/telemetry.jsonl.gz --inventory examples/fleet/inventory.csv \
+		--forecast-history --format json --out .build/demo-report.json
+	$(BIN) report .build/demo-report.json --format table
 	@$(MAKE) --no-print-directory demo-delivery
+	$(BIN) report .build/demo-report.json --format ical --out .build/demo-maintenance.ics
+	$(BIN) report .build/demo-report.json --format html --out .build/demo-report.html
+	@echo "HTML report: $(CURDIR)/.build/demo-report.html"
 
 # Starts `webhook-receiver` (port 8080) and `sms-gateway` (port 8090), delivers the example
 # fleet's alerts with examples/delivery.yaml, shows what arrived, and stops the mocks.

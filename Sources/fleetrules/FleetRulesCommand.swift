@@ -13,7 +13,7 @@ struct FleetRulesCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            CheckCommand.self, PlanCommand.self, RunCommand.self, TestCommand.self, ExplainCommand.self,
+            CheckCommand.self, PlanCommand.self, RunCommand.self, ReportCommand.self, TestCommand.self, ExplainCommand.self,
             SimulateCommand.self, ScoreCommand.self, SchemaCommand.self, BenchCommand.self,
             OutboxCommand.self, WebhookReceiverCommand.self, SMSGatewayCommand.self,
         ]

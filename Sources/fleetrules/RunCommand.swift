@@ -34,8 +34,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write the report here instead of stdout.")
     var out: String?
 
-    @Option(help: "Report format: json or table (default: table on a terminal, else json).")
-    var format: Format?
+    @Option(help: "Report format: json, table, csv, ical or html (default: table on a terminal, else json).")
+    var format: ReportFormat?
+
+    @OptionGroup(title: "Maintenance schedule")
+    var schedule: ScheduleFlags
 
     @Option(help: "How far out of order readings may arrive, e.g. 5m.")
     var lateness: String = "5m"
@@ -54,8 +57,6 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "With --deliver: stop waiting for retries and escalations after this long.")
     var deliverTimeout: String = "2m"
-
-    enum Format: String, ExpressibleByArgument, CaseIterable { case json, table }
 
     func validate() throws {
         if telemetry.isEmpty { throw ValidationError("give at least one --telemetry file") }
@@ -89,20 +90,12 @@ struct RunCommand: ParsableCommand {
         if let delivery {
             try Self.deliver(engine.drainAlerts(), inventory: inv, config: delivery, outbox: outbox, timeout: deliverTimeout)
         }
-        let report = engine.report()
+        let report = engine.report(schedule: schedule.options(policy: plan.policy.schedule))
         let chosen = format ?? (out == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json)
-        let text = chosen == .json ? report.json().serialized(pretty: true) + "\n" : TableRenderer.render(report)
+        guard ReportFormat.write(report, as: chosen, to: out) else { throw ExitCode(1) }
         if let out {
-            do {
-                try text.write(toFile: out, atomically: true, encoding: .utf8)
-            } catch {
-                FileHandle.standardError.write(Data("error: cannot write \(out): \(error.localizedDescription)\n".utf8))
-                throw ExitCode(1)
-            }
             FileHandle.standardError.write(
                 Data("wrote \(out): \(report.alerts.count) alerts, \(report.input.readings) readings, \(report.input.rejectedTotal) rejected\n".utf8))
-        } else {
-            print(text, terminator: "")
         }
         if strict && report.input.rejectedTotal > 0 {
             FileHandle.standardError.write(Data("error: \(report.input.rejectedTotal) readings rejected (--strict)\n".utf8))

@@ -162,7 +162,8 @@ enum DemoPack {
         let (results, _) = try run(wrong)
         let r = try #require(results.first)
         #expect(r.status == .fail)
-        #expect(r.failures.first?.contains("+ d1 check-y (both) due 2026-02-01T00:15:00Z") == true)
+        // A firing alert's task is due now (the check time), not when the alert started.
+        #expect(r.failures.first?.contains("+ d1 check-y (both) due 2026-02-01T00:20:00Z") == true, "\(r.failures)")
     }
 
     @Test func rebalancingExpectationsCompareWithTheProposedMoves() throws {

@@ -52,6 +52,12 @@ public enum LanguageSpec {
         FieldSpec("labels", .map(.text), "labels added to every rule of this file"),
     ]
 
+    /// The pack's `schedule:` section: how maintenance tasks are grouped into site visits.
+    public static let schedule: [FieldSpec] = [
+        FieldSpec("horizon", .duration, "how much earlier than its due time a task may be pulled to join a planned visit (default 3d)"),
+        FieldSpec("max_tasks_per_visit", .integer(minimum: 1), "the most tasks one site visit takes (default 8)"),
+    ]
+
     public static let maintenance: FieldType = .oneOf([
         .name,
         .object([
@@ -82,6 +88,7 @@ public enum LanguageSpec {
         FieldSpec("lists", .map(.list(.oneOf([.text, .number]))), "named constant lists, used with `in`"),
         FieldSpec("macros", .map(.condition), "named boolean expressions, reusable in conditions"),
         FieldSpec("defaults", .object(defaults), "defaults for the rules of this file"),
+        FieldSpec("schedule", .object(schedule), "how maintenance tasks are grouped into site visits"),
         FieldSpec("rules", .list(.text), "the rules; each starts with its kind: alert, forecast, …"),
     ]
 

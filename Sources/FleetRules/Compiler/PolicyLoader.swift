@@ -108,6 +108,22 @@ public struct PolicyLoader: Sendable {
             parsed.append(pf)
         }
 
+        // One schedule for the whole policy: the files that declare one must agree.
+        var schedule: (options: ScheduleOptions, range: SourceRange)?
+        for pf in parsed {
+            guard let s = pf.schedule else { continue }
+            guard let first = schedule else {
+                schedule = s
+                continue
+            }
+            if first.options != s.options {
+                bag.error(
+                    .conflictingSchedule, "this `schedule:` differs from the one declared before", at: s.range,
+                    hint: "declare the schedule once, e.g. in the file with the metrics",
+                    notes: [Diagnostic.Note(message: "first declared here", range: first.range)])
+            }
+        }
+
         // Pass 2: per pack, its namespace, macros, then rules.
         var rules: [Rule] = []
         var ruleIds: [String: SourceRange] = [:]
@@ -205,7 +221,7 @@ public struct PolicyLoader: Sendable {
         let hasErrors = diagnostics.contains { $0.severity == .error }
         let policy = hasErrors ? nil : Policy(
             packs: packOrder.compactMap { packs[$0] }.map { Policy.Pack(name: $0.name, description: $0.description, files: $0.files) },
-            metrics: metrics, attributes: attributes, rules: rules)
+            metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options)
         return PolicyCheck(
             policy: policy, diagnostics: diagnostics, sources: texts, files: sources.map(\.file), ruleCount: ruleCount)
     }
@@ -236,6 +252,7 @@ public struct PolicyLoader: Sendable {
         var macros: [MacroDecl] = []
         var defaults = RuleDefaults()
         var ruleNodes: [YAMLNode] = []
+        var schedule: (options: ScheduleOptions, range: SourceRange)?
     }
 
     /// Top-level keys of one file: version, pack, metrics, attributes, lists, macros, defaults.
@@ -384,6 +401,16 @@ public struct PolicyLoader: Sendable {
             if let n = d["for"] { pf.defaults.forDuration = ctx.duration(n.value, "for", allowZero: true) }
             if let n = d["severity"] { pf.defaults.severity = ctx.severity(n.value) }
             if let n = d["labels"] { pf.defaults.labels = ctx.labels(n.value) ?? [:] }
+        }
+        if let e = f["schedule"], let d = ctx.fields(e.value, LanguageSpec.schedule, in: "schedule") {
+            var options = ScheduleOptions()
+            if let n = d["horizon"] {
+                if let h = ctx.duration(n.value, "horizon", allowZero: true) { options.horizon = h }
+            }
+            if let n = d["max_tasks_per_visit"] {
+                if let m = ctx.integer(n.value, "max_tasks_per_visit", minimum: 1) { options.maxTasksPerVisit = m }
+            }
+            pf.schedule = (options, e.key.range)
         }
         if let e = f["rules"] {
             if e.value.isNull {

@@ -67,4 +67,6 @@ public struct Policy: Sendable {
     public var metrics: [String: MetricDecl]
     public var attributes: [String: ValueType]
     public var rules: [Rule]
+    /// The `schedule:` section (any file may carry it; all that do must agree).
+    public var schedule: ScheduleOptions? = nil
 }

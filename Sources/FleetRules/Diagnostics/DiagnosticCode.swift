@@ -27,6 +27,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case invalidDuration = "E0112"
     case invalidTimestamp = "E0113"
     case invalidTemplate = "E0114"
+    case conflictingSchedule = "E0119"
 
     // Expressions.
     case expressionSyntax = "E0201"
@@ -101,6 +102,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .unknownRuleKind: "a rule does not start with a known kind"
         case .invalidName: "a rule id or name is not lowercase letters, digits, `-` or `_`"
         case .invalidValue: "a value is not one of the accepted values or out of its range"
+        case .conflictingSchedule: "two files declare different `schedule:` sections"
         case .conflictingMetric: "a metric is declared twice with different units or ranges"
         case .invalidDuration: "a duration is malformed or not positive"
         case .invalidTimestamp: "a timestamp is not RFC 3339"

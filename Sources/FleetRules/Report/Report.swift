@@ -7,23 +7,115 @@ public struct Report: Sendable {
         public var site: String
         public var zone: String
         public var priority: Double
+        /// Overlapping findings about the same device grouped under this one (lower priority).
+        public var related: [AlertRef] = []
+        /// The alert this one is grouped under, when a higher-priority finding about the same
+        /// device overlaps it. It stays in `alerts`: grouped, not lost.
+        public var groupedUnder: AlertRef? = nil
+
+        public init(episode: AlertEpisode, site: String, zone: String, priority: Double) {
+            self.episode = episode
+            self.site = site
+            self.zone = zone
+            self.priority = priority
+        }
     }
 
-    /// A maintenance task from a firing rule.
-    public struct Task: Sendable {
+    /// Which alert another one points at: rule, device and start identify an episode.
+    public struct AlertRef: Sendable, Hashable {
+        public var rule: String
+        public var kind: String
+        public var severity: String
+        public var since: Double
+        public var priority: Double
+
+        public init(rule: String, kind: String, severity: String, since: Double, priority: Double) {
+            self.rule = rule
+            self.kind = kind
+            self.severity = severity
+            self.since = since
+            self.priority = priority
+        }
+
+        init(_ a: Alert) {
+            self.init(
+                rule: a.episode.rule, kind: a.episode.kind.rawValue, severity: a.episode.severity.rawValue,
+                since: a.episode.since, priority: a.priority)
+        }
+
+        func json() -> JSONValue {
+            .object([
+                ("rule", .string(rule)), ("kind", .string(kind)), ("severity", .string(severity)),
+                ("since", .string(Timestamp.format(since))), ("priority", .number(priority)),
+            ])
+        }
+    }
+
+    /// A maintenance task from an open finding.
+    public struct Task: Sendable, Hashable {
         public var device: String
+        public var site: String
         public var zone: String
         public var task: String
         public var due: Double
         public var rule: String
         public var parts: [String]
+        /// The priority of the alert the task comes from.
+        public var priority: Double
+        /// Due before the schedule starts: planned on the first day, but already late.
+        public var late = false
+
+        public init(
+            device: String, site: String, zone: String, task: String, due: Double, rule: String, parts: [String],
+            priority: Double, late: Bool = false
+        ) {
+            self.device = device
+            self.site = site
+            self.zone = zone
+            self.task = task
+            self.due = due
+            self.rule = rule
+            self.parts = parts
+            self.priority = priority
+            self.late = late
+        }
+
+        func json() -> JSONValue {
+            .object([
+                ("device", .string(device)), ("zone", .string(zone)), ("task", .string(task)),
+                ("due", .string(Timestamp.format(due))), ("rule", .string(rule)),
+                ("parts", .array(parts.map { .string($0) })), ("priority", .number(priority)), ("late", .bool(late)),
+            ])
+        }
     }
 
     /// One site visit on one day.
-    public struct Visit: Sendable {
+    public struct Visit: Sendable, Hashable {
         public var site: String
         public var date: String
         public var tasks: [Task]
+        /// The highest priority of its tasks.
+        public var priority: Double { tasks.map(\.priority).max() ?? 0 }
+
+        public init(site: String, date: String, tasks: [Task]) {
+            self.site = site
+            self.date = date
+            self.tasks = tasks
+        }
+    }
+
+    /// A task that cannot be done by its due time: `overdue` (due before the schedule starts;
+    /// `scheduled` says when it is planned) or `no capacity` (not planned).
+    public struct Unmet: Sendable, Hashable {
+        public var task: Task
+        public var reason: String
+        public var scheduled: String?
+
+        public init(task: Task, reason: String, scheduled: String?) {
+            self.task = task
+            self.reason = reason
+            self.scheduled = scheduled
+        }
     }
 
     /// One compliance rule's states at the end of the data.
@@ -44,6 +136,13 @@ public struct Report: Sendable {
     public var devicesReporting: Int
     public var alerts: [Alert]
     public var maintenance: [Visit]
+    /// Tasks that cannot be met in time.
+    public var unmet: [Unmet] = []
+    /// The scheduler's settings for `maintenance`.
+    public var schedule = ScheduleOptions()
+    /// Report sections this version does not type (e.g. `rebalancing` from a newer engine, when
+    /// a saved report is read back): written back verbatim and shown by the renderers that know them.
+    public var passthrough: [String: JSONValue] = [:]
     public var compliance: [Compliance] = []
     /// Forecast snapshots: each device's latest, and a daily history with `Engine.forecastHistory`.
     public var forecasts: [ForecastSnapshot] = []
@@ -99,23 +198,31 @@ public struct Report: Sendable {
                 ("value", e.value.map { .number($0) } ?? .null), ("summary", .string(e.summary)),
                 ("labels", .object(e.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
                 ("evidence", .object(e.evidence)),
+                ("related", .array(a.related.map { $0.json() })),
+                ("grouped_under", a.groupedUnder.map { $0.json() } ?? .null),
             ])
         }
         let maintenanceJSON: [JSONValue] = maintenance.map { v in
             .object([
-                ("site", .string(v.site)), ("date", .string(v.date)),
-                (
-                    "tasks",
-                    .array(
-                        v.tasks.map { t in
-                            .object([
-                                ("device", .string(t.device)), ("zone", .string(t.zone)), ("task", .string(t.task)),
-                                ("due", .string(Timestamp.format(t.due))), ("rule", .string(t.rule)),
-                                ("parts", .array(t.parts.map { .string($0) })),
-                            ])
-                        })
-                ),
+                ("site", .string(v.site)), ("date", .string(v.date)), ("priority", .number(v.priority)),
+                ("tasks", .array(v.tasks.map { $0.json() })),
             ])
+        }
+        // Sections a decoded report carries as read (the decoder does not rebuild them).
+        let rebalancingJSON: JSONValue =
+            rebalancing.isEmpty ? passthrough["rebalancing"] ?? .array([]) : .array(rebalancing.map(\.json))
+        let rebalancingGroupsJSON: JSONValue =
+            rebalancingGroups.isEmpty
+            ? passthrough["rebalancing_groups"] ?? .array([]) : .array(rebalancingGroups.map(\.json))
+        var statistics = statisticsSections
+        if statistics.isEmpty {
+            for key in ["drift", "correlations"] { if let v = passthrough[key] { statistics.append((key, v)) } }
+        }
+        let unmetJSON: [JSONValue] = unmet.map { u in
+            var m: [(String, JSONValue)] = [("site", .string(u.task.site))]
+            if case .object(let fields) = u.task.json() { m += fields }
+            m += [("reason", .string(u.reason)), ("scheduled", .string(u.scheduled))]
+            return .object(m)
         }
         return .object([
             ("format", 1),
@@ -138,20 +245,35 @@ public struct Report: Sendable {
             ),
             ("alerts", .array(alertsJSON)),
             ("maintenance", .array(maintenanceJSON)),
-            ("rebalancing", .array(rebalancing.map(\.json))),
-            ("rebalancing_groups", .array(rebalancingGroups.map(\.json))),
+            ("maintenance_unmet", .array(unmetJSON)),
+            (
+                "schedule",
+                .object([
+                    ("horizon", .string(DurationText.format(schedule.horizon))),
+                    ("max_tasks_per_visit", .number(Double(schedule.maxTasksPerVisit))),
+                ])
+            ),
+            ("rebalancing", rebalancingJSON),
+            ("rebalancing_groups", rebalancingGroupsJSON),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
             ("forecasts", .array(forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() })),
-        ] + statisticsSections + [
+        ] + statistics + [
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
-        ])
+        ] + extraSections())
+    }
+
+    /// Passed-through sections (read back from a saved report) in key order.
+    private func extraSections() -> [(String, JSONValue)] {
+        passthrough.filter { !Self.typedKeys.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }
 
 extension Engine {
     /// The report of everything processed so far; call `finish()` first at the end of a replay.
-    public func report() -> Report {
+    /// - Parameter schedule: the visit scheduler's settings; nil: the pack's `schedule:` section,
+    ///   else the defaults.
+    public func report(schedule: ScheduleOptions? = nil) -> Report {
         // Devices (not episodes) of each site with each rule still firing.
         var openBySiteRule: [String: Set<String>] = [:]
         for e in episodes where e.until == nil {
@@ -168,34 +290,12 @@ extension Engine {
             let open = openBySiteRule["\(site)|\(e.rule)"]
             let others = (open?.count ?? 0) - (open?.contains(e.device) == true ? 1 : 0)
             let p = Priority.score(
-                severity: e.severity, criticality: attribute("criticality", device: e.device), ongoing: e.until == nil,
-                sameSiteOthers: others)
+                severity: e.severity, criticality: attribute("criticality", device: e.device),
+                timeLeft: Priority.timeLeft(e, now: end), sameSiteOthers: others)
             return Report.Alert(episode: e, site: site, zone: attribute("zone", device: e.device), priority: p)
         }
         // A limit breached across one zone is one zone-level alert listing its devices.
         alerts = Report.groupZoneExcursions(alerts)
-        alerts.sort { a, b in
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.episode.since != b.episode.since { return a.episode.since < b.episode.since }
-            if a.episode.rule != b.episode.rule { return a.episode.rule < b.episode.rule }
-            return a.episode.device < b.episode.device
-        }
-        // Tasks of alerts still firing, one visit per site and day of the earliest due task.
-        var bySiteDay: [String: Report.Visit] = [:]
-        for a in alerts where a.episode.until == nil {
-            guard let m = a.episode.maintenance else { continue }
-            let due = a.episode.due ?? a.episode.since
-            let date = String(Timestamp.format(due).prefix(10))
-            let key = "\(a.site)|\(date)"
-            let task = Report.Task(
-                device: a.episode.device, zone: a.zone, task: m.task, due: due, rule: a.episode.rule, parts: m.parts)
-            bySiteDay[key, default: Report.Visit(site: a.site, date: date, tasks: [])].tasks.append(task)
-        }
-        let visits = bySiteDay.values.map { v -> Report.Visit in
-            var v = v
-            v.tasks.sort { ($0.due, $0.device, $0.task) < ($1.due, $1.device, $1.task) }
-            return v
-        }.sorted { ($0.date, $0.site) < ($1.date, $1.site) }
         let notEvaluated = plan.operators.compactMap { op -> String? in
             if case .notEvaluated = op.evaluation { return op.rule.id }
             return nil
@@ -243,7 +343,7 @@ extension Engine {
                     alerts.append(
                         Report.Alert(
                             episode: episode, site: g.site, zone: "",
-                            priority: Priority.score(severity: .info, criticality: "", ongoing: true, sameSiteOthers: 0)))
+                            priority: Priority.score(severity: .info, criticality: "", timeLeft: 0, sameSiteOthers: 0)))
                 }
             }
         }
@@ -254,6 +354,9 @@ extension Engine {
             if a.episode.device != b.episode.device { return a.episode.device < b.episode.device }
             return a.site < b.site
         }
+        AlertGrouping.group(&alerts, subjects: AlertGrouping.subjects(plan), now: end)
+        let options = schedule ?? plan.policy.schedule ?? ScheduleOptions()
+        let (visits, unmet) = VisitScheduler.schedule(VisitScheduler.tasks(from: alerts, now: end), now: end, options: options)
         var evaluated: Set<String> = []
         for op in plan.operators {
             if case .notEvaluated = op.evaluation { continue }
@@ -263,6 +366,8 @@ extension Engine {
             packs: plan.policy.packs.map(\.name), from: stats.firstTimestamp, to: stats.lastTimestamp, input: stats,
             devices: inventory.count, devicesReporting: devicesSeen, alerts: alerts, maintenance: visits,
             compliance: compliance, evaluatedKinds: evaluated.sorted(), notEvaluated: notEvaluated)
+        report.unmet = unmet
+        report.schedule = options
         contributeAnalyses(to: &report)
         return report
     }

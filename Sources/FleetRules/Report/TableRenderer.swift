@@ -14,21 +14,36 @@ public enum TableRenderer {
         out += "\n\n"
         let firing = r.alerts.count { $0.episode.until == nil }
         out += "ALERTS (\(r.alerts.count) episodes, \(firing) still firing)\n"
-        let rows = r.alerts.prefix(limit ?? r.alerts.count).map { a -> [String] in
+        // Grouped alerts are shown under the alert they belong to (`+N related`).
+        let primary = r.alerts.filter { $0.groupedUnder == nil }
+        let rows = primary.prefix(limit ?? primary.count).map { a -> [String] in
             let e = a.episode
+            let related = a.related.isEmpty ? "" : "  [+\(a.related.map(\.rule).joined(separator: ", "))]"
             return [
                 Engine.format(a.priority), e.severity.rawValue.uppercased(), e.rule, e.device, a.site,
-                short(e.since), e.until.map(short) ?? "firing", e.summary,
+                short(e.since), e.until.map(short) ?? "firing", e.summary + related,
             ]
         }
         out += table(["PRIO", "SEVERITY", "RULE", "DEVICE", "SITE", "SINCE", "UNTIL", "SUMMARY"], rows)
-        if let limit, r.alerts.count > limit { out += "… \(r.alerts.count - limit) more in the JSON report\n" }
+        if let limit, primary.count > limit { out += "… \(primary.count - limit) more in the JSON report\n" }
         if !r.maintenance.isEmpty {
-            out += "\nMAINTENANCE\n"
+            let tasks = r.maintenance.reduce(0) { $0 + $1.tasks.count }
+            out += "\nMAINTENANCE (\(r.maintenance.count) visits, \(tasks) tasks; highest priority first)\n"
             let rows = r.maintenance.flatMap { v in
-                v.tasks.map { [v.date, v.site, $0.zone, $0.device, $0.task, $0.rule] }
+                v.tasks.map {
+                    [
+                        v.date, v.site, Engine.format($0.priority), $0.zone, $0.device, $0.task, short($0.due) + ($0.late ? " LATE" : ""),
+                        $0.rule, $0.parts.joined(separator: ", "),
+                    ]
+                }
             }
-            out += table(["DATE", "SITE", "ZONE", "DEVICE", "TASK", "RULE"], rows)
+            out += table(["DATE", "SITE", "PRIO", "ZONE", "DEVICE", "TASK", "DUE", "RULE", "PARTS"], rows)
+        }
+        if !r.unmet.isEmpty {
+            out += "\nCANNOT BE MET IN TIME (\(r.unmet.count))\n"
+            out += table(
+                ["SITE", "DEVICE", "TASK", "DUE", "REASON", "PLANNED"],
+                r.unmet.map { [$0.task.site, $0.task.device, $0.task.task, short($0.task.due), $0.reason, $0.scheduled ?? "-"] })
         }
         // The devices heading soonest for a forecast threshold, newest forecast per device and rule.
         var newest: [String: ForecastSnapshot] = [:]

@@ -1,0 +1,77 @@
+/// Report sections the renderers show when present but that other analyses fill (rebalancing,
+/// gateway loads, drift). They are read from the report's JSON document, so a typed field added
+/// to `Report` (and serialised by `json()`) or a section passed through from a saved report shows
+/// up without changes here (docs/REPORT.md):
+///
+/// - `rebalancing`: an array of moves `{site, device, from, to, rule}`.
+/// - `rebalancing_groups`: per group `{site, group, gateways: [{gateway, before, after}]}`.
+/// - drift: alerts of kind `drift` with numeric evidence `offset` and/or `statistic`.
+public enum ReportSections {
+    public struct Move: Sendable, Hashable {
+        public var site, device, from, to, rule: String
+    }
+
+    public struct GroupLoad: Sendable {
+        public var site: String
+        public var gateways: [(gateway: String, before: Double, after: Double)]
+    }
+
+    public struct DriftPoint: Sendable {
+        public var device: String
+        public var site: String
+        public var rule: String
+        public var since: Double
+        public var offset: Double?
+        public var statistic: Double?
+    }
+
+    static func string(_ v: JSONValue?) -> String {
+        switch v {
+        case .string(let s): s
+        case .number(let n): JSONValue.format(n)
+        default: ""
+        }
+    }
+
+    static func number(_ v: JSONValue?) -> Double? {
+        switch v {
+        case .number(let n): n
+        case .string(let s): Double(s)
+        default: nil
+        }
+    }
+
+    public static func moves(_ r: Report, document: JSONValue? = nil) -> [Move] {
+        let doc = document ?? r.json()
+        var items: [JSONValue] = []
+        if case .array(let a) = doc["rebalancing"] ?? .null { items = a }
+        return items.map { m in
+            Move(site: string(m["site"]), device: string(m["device"]), from: string(m["from"]), to: string(m["to"]), rule: string(m["rule"]))
+        }
+    }
+
+    /// Per balance group, each gateway's load before and after the proposed moves, from the
+    /// report's `rebalancing_groups` (docs/BALANCE.md).
+    public static func loads(_ r: Report, document: JSONValue? = nil) -> [GroupLoad] {
+        let doc = document ?? r.json()
+        guard case .array(let groups) = doc["rebalancing_groups"] ?? .null else { return [] }
+        return groups.compactMap { g in
+            guard case .array(let list) = g["gateways"] ?? .null else { return nil }
+            let gateways = list.map { gw in
+                (gateway: string(gw["gateway"]), before: number(gw["before"]) ?? 0, after: number(gw["after"]) ?? number(gw["before"]) ?? 0)
+            }.sorted { $0.gateway < $1.gateway }
+            let site = string(g["site"])
+            let group = string(g["group"])
+            return GroupLoad(site: site.isEmpty ? group : site, gateways: gateways)
+        }
+    }
+
+    public static func drift(_ r: Report) -> [DriftPoint] {
+        r.alerts.filter { $0.episode.kind == .drift }.map { a in
+            let ev = JSONValue.object(a.episode.evidence)
+            return DriftPoint(
+                device: a.episode.device, site: a.site, rule: a.episode.rule, since: a.episode.since,
+                offset: number(ev["offset"]), statistic: number(ev["statistic"]))
+        }
+    }
+}
