@@ -281,7 +281,9 @@ struct BalanceAnalyzer: Analyzer {
                     findings.report(
                         FindingSink.Finding(
                             key: key, device: -1, site: s.site, severity: r.severity, value: s.loads[i],
-                            summary: render(r, values, default: "\(g) in \(s.group): load \(values["load"] ?? "") vs mean \(values["mean"] ?? "") (\(values["deviation"] ?? ""))"),
+                            summary: context.renderSummary(
+                                device: -1, fallback: "\(g) in \(s.group): load \(values["load"] ?? "") vs mean \(values["mean"] ?? "") (\(values["deviation"] ?? ""))",
+                                extra: values),
                             evidence: evidence, maintenance: r.maintenance, since: e.start))
                 }
             }
@@ -303,31 +305,6 @@ struct BalanceAnalyzer: Analyzer {
         }
         for key in open.subtracting(now).sorted() { findings.resolve(key, at: e.start) }
         open = now
-    }
-
-    /// Fills the rule's summary template with the balance placeholders and rule fields.
-    private func render(_ rule: Rule, _ values: [String: String], default fallback: String) -> String {
-        guard let template = rule.summary else { return fallback }
-        var out = ""
-        var rest = Substring(template)
-        while let open = rest.range(of: "{{") {
-            out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
-                out += rest[open.lowerBound...]
-                rest = ""
-                break
-            }
-            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            switch name {
-            case "rule": out += rule.id
-            case "pack": out += rule.pack
-            case "severity": out += rule.severity.rawValue
-            case "kind": out += rule.kind.rawValue
-            default: out += values[name] ?? ""
-            }
-            rest = rest[close.upperBound...]
-        }
-        return out + rest
     }
 
     private func planGroup(_ s: GroupState, _ known: [(device: Int, gateway: String)], _ context: AnalysisContext) -> GroupPlan {
