@@ -10,6 +10,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Server-only packages (FleetRulesServer / `fleetrules serve`); the FleetRules library stays free of them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -27,10 +34,24 @@ let package = Package(
             name: "FleetRules",
             dependencies: ["CYAML", "CZlib"]
         ),
+        // The HTTP service behind `fleetrules serve` (issue 13).
+        .target(
+            name: "FleetRulesServer",
+            dependencies: [
+                "FleetRules",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "fleetrules",
             dependencies: [
                 "FleetRules",
+                "FleetRulesServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -12,7 +12,7 @@ struct FleetRulesCommand: ParsableCommand {
             Exit codes: 0 success, 1 problems found (errors in rules, failed checks), 2 usage errors.
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, PlanCommand.self, RunCommand.self, TestCommand.self, ExplainCommand.self, SimulateCommand.self, ScoreCommand.self, SchemaCommand.self, BenchCommand.self]
+        subcommands: [CheckCommand.self, PlanCommand.self, RunCommand.self, TestCommand.self, ExplainCommand.self, SimulateCommand.self, ScoreCommand.self, SchemaCommand.self, BenchCommand.self, ServeCommand.self]
     )
 
     /// Parses and runs like ParsableCommand.main(), but maps usage errors to exit code 2.
