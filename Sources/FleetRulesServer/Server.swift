@@ -89,7 +89,11 @@ public struct FleetRulesServer: Sendable {
             case .success(let l): lines = l
             case .failure(let e): return Self.badBody(e)
             }
-            if let e = TelemetryBody.firstMalformed(lines.bytes, lineNumbers: lines.lineNumbers) { return Self.badBody(e) }
+            // 400 (nothing ingested) when no line is a reading, or with ?strict=true when any line
+            // is malformed; otherwise malformed lines are counted rejections, as in `run`.
+            let strict = request.uri.queryParameters["strict"].map { $0 == "true" || $0 == "1" } ?? false
+            let scan = TelemetryBody.scan(lines.bytes, lineNumbers: lines.lineNumbers)
+            if let e = scan.first, strict || scan.nothingReadable { return Self.badBody(e) }
             let result = try await host.ingest(lines: lines.bytes, lineNumbers: lines.lineNumbers)
             let s = result.summary
             return Self.json(

@@ -1,7 +1,7 @@
 /// Telemetry that arrives as one request body (the HTTP service's `POST /v1/telemetry`):
-/// checked for syntax first, so a malformed body is refused whole with its line number and
-/// nothing of it is half-applied, then decoded by the same code as `fleetrules run`, so
-/// every reading is accepted or rejected for exactly the same reasons.
+/// scanned for syntax first, so a body that is not telemetry at all is refused whole with its
+/// line number (nothing of it applied), then decoded by the same code as `fleetrules run`, so
+/// every reading is accepted or rejected (counted, with its line) for exactly the same reasons.
 public enum TelemetryBody {
     /// A body that cannot be read: the 1-based line (the element's first line in a JSON array).
     public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -112,21 +112,34 @@ public enum TelemetryBody {
         return .success((out, numbers))
     }
 
-    /// The first line the decoder cannot parse at all (`malformed`), if any.
-    public static func firstMalformed(_ bytes: [UInt8], lineNumbers: [Int]? = nil) -> SyntaxError? {
+    /// Lines the decoder cannot parse at all (`malformed`): the first one, how many, and how
+    /// many non-blank lines there are.
+    public struct SyntaxScan: Sendable {
+        public var first: SyntaxError?
+        public var malformed = 0
+        public var lines = 0
+        /// Nothing in the body is a reading: every non-blank line is malformed.
+        public var nothingReadable: Bool { lines > 0 && malformed == lines }
+    }
+
+    public static func scan(_ bytes: [UInt8], lineNumbers: [Int]? = nil) -> SyntaxScan {
         var decoder = TelemetryDecoder()
         var splitter = LineSplitter()
-        var found: SyntaxError?
+        var result = SyntaxScan()
         let check: (UnsafeBufferPointer<UInt8>, Int) -> Void = { line, number in
-            guard found == nil else { return }
+            guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
+            result.lines += 1
             if let (reason, message) = decoder.decode(line, format: .jsonLines, accept: { _, _ in }), reason == .malformed {
-                let mapped = lineNumbers.flatMap { number - 1 < $0.count ? $0[number - 1] : nil } ?? number
-                found = SyntaxError(line: mapped, message: message)
+                result.malformed += 1
+                if result.first == nil {
+                    let mapped = lineNumbers.flatMap { number - 1 < $0.count ? $0[number - 1] : nil } ?? number
+                    result.first = SyntaxError(line: mapped, message: message)
+                }
             }
         }
         splitter.feed(bytes, check)
         splitter.feed([], check)
-        return found
+        return result
     }
 
     /// Decodes JSON Lines into `engine` like `fleetrules run` does; with `keepAccepted` the
