@@ -137,12 +137,13 @@ public struct FleetRulesServer: Sendable {
             }
             return Self.json(.object([("alerts", .array(alerts))]))
         }
-        for section in ["maintenance", "rebalancing", "compliance"] {
-            router.get("v1/\(section)") { _, _ in
-                let report = await host.report().json()
-                return Self.json(.object([(section, report[section] ?? .null)]))
-            }
+        @Sendable func section(_ name: String) async -> Response {
+            let report = await host.report().json()
+            return Self.json(.object([(name, report[name] ?? .null)]))
         }
+        router.get("v1/maintenance") { _, _ in await section("maintenance") }
+        router.get("v1/rebalancing") { _, _ in await section("rebalancing") }
+        router.get("v1/compliance") { _, _ in await section("compliance") }
         router.get("v1/devices/:id") { _, context in
             guard let id = context.parameters.get("id"), let device = await host.explainDevice(id) else {
                 return Self.error(.notFound, "unknown_device", "no such device in the inventory")

@@ -350,3 +350,83 @@ enum ServeFixture {
     }
 }
 
+
+/// docs/openapi.json against the real server: every route the server registers is documented,
+/// and every documented operation, called with its documented example, answers with a
+/// documented status and content type (GETs with 200); secured ones refuse a missing token.
+@Suite(.serialized) struct OpenAPITests {
+    static func document() throws -> [String: Any] {
+        let data = try Data(contentsOf: CLI.repoRoot.appendingPathComponent("docs/openapi.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test func everyRouteIsDocumented() throws {
+        let paths = try #require(try Self.document()["paths"] as? [String: Any])
+        let source = try String(
+            contentsOf: CLI.repoRoot.appendingPathComponent("Sources/FleetRulesServer/Server.swift"), encoding: .utf8)
+        let regex = try NSRegularExpression(pattern: #"router\.(get|post)\("([^"]+)"\)"#)
+        let matches = regex.matches(in: source, range: NSRange(source.startIndex..., in: source))
+        #expect(matches.count >= 14)
+        for m in matches {
+            guard let methodRange = Range(m.range(at: 1), in: source), let pathRange = Range(m.range(at: 2), in: source) else {
+                continue
+            }
+            let path = "/" + source[pathRange].replacingOccurrences(of: ":id", with: "{id}")
+            let operations = paths[path] as? [String: Any]
+            #expect(operations?[String(source[methodRange])] != nil, "\(source[methodRange]) \(path) is not in docs/openapi.json")
+        }
+    }
+
+    @Test func everyDocumentedOperationAnswersAsDocumented() async throws {
+        let doc = try Self.document()
+        let paths = try #require(doc["paths"] as? [String: [String: Any]])
+        let (rules, inventory) = try ServeFixture.files()
+        let tokenFile = try CLI.temporaryFile("token", "t0k")
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory, "--token-file", tokenFile])
+        defer { server.stop() }
+        var called = 0
+        for (template, operations) in paths.sorted(by: { $0.key < $1.key }) {
+            for (method, value) in operations.sorted(by: { $0.key < $1.key }) {
+                let operation = try #require(value as? [String: Any])
+                var path = template
+                for p in operation["parameters"] as? [[String: Any]] ?? [] where p["in"] as? String == "path" {
+                    let name = try #require(p["name"] as? String)
+                    path = path.replacingOccurrences(of: "{\(name)}", with: "\(try #require(p["example"]))")
+                }
+                var body: Data?
+                var contentType: String?
+                if let content = (operation["requestBody"] as? [String: Any])?["content"] as? [String: [String: Any]],
+                    let (type, media) = content.sorted(by: { $0.key < $1.key }).first(where: { $0.value["example"] != nil })
+                {
+                    contentType = type
+                    if let text = media["example"] as? String {
+                        body = Data(text.utf8)
+                    } else if let example = media["example"] {
+                        body = try JSONSerialization.data(withJSONObject: example)
+                    }
+                }
+                let secured = operation["security"] != nil
+                let reply = try await server.request(
+                    method.uppercased(), path, body: body, token: secured ? "t0k" : nil, contentType: contentType)
+                let responses = try #require(operation["responses"] as? [String: Any])
+                let documented = responses[String(reply.status)] as? [String: Any]
+                #expect(documented != nil, "\(method) \(path) answered \(reply.status): \(reply.text)")
+                if method == "get" { #expect(reply.status == 200, "\(method) \(path)") }
+                let resolved = (documented?["$ref"] as? String).flatMap { ref in
+                    (((doc["components"] as? [String: Any])?["responses"] as? [String: Any])?[
+                        String(ref.split(separator: "/").last ?? "")] as? [String: Any])
+                } ?? documented
+                if let types = (resolved?["content"] as? [String: Any])?.keys {
+                    let actual = reply.headers["content-type"] ?? ""
+                    #expect(types.contains { actual.hasPrefix($0) }, "\(method) \(path): content type \(actual)")
+                }
+                if secured {
+                    let denied = try await server.request(method.uppercased(), path, body: body, contentType: contentType)
+                    #expect(denied.status == 401 && responses["401"] != nil, "\(method) \(path) without a token")
+                }
+                called += 1
+            }
+        }
+        #expect(called == 14)
+    }
+}
