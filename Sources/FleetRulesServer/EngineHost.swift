@@ -136,6 +136,8 @@ public actor EngineHost {
     /// Decodes a JSON Lines body (already syntax-checked) into the engine and journals what was accepted.
     public func ingest(lines: [UInt8], lineNumbers: [Int]?) throws -> IngestResult {
         let start = DispatchTime.now()
+        // `future` is judged against the wall clock now, not at start-up: the process lives for days.
+        engine.wallClockLimit = Date().timeIntervalSince1970 + engine.maxForwardJump
         let summary = TelemetryBody.ingest(&engine, bytes: lines, lineNumbers: lineNumbers, keepAccepted: true)
         let events = engine.drainAlerts()
         metrics.evaluation.recordInterval(since: start)
