@@ -26,4 +26,7 @@ METRICS=$(curl -s "http://127.0.0.1:$PORT/metrics")
 INGESTED=$(echo "$METRICS" | sed -n 's/^fleetrules_readings_ingested_total \([0-9]*\)$/\1/p')
 REJECTED=$(echo "$METRICS" | sed -n 's/^fleetrules_readings_rejected_total{.*} \([0-9]*\)$/\1/p' | paste -sd+ - | bc)
 echo "server: ingested $INGESTED readings, rejected $REJECTED"
+echo "$METRICS" | grep '^fleetrules_readings_rejected_total' | grep -v ' 0$' || true
+echo "$METRICS" | grep '^fleetrules_evaluation_duration_seconds_\(sum\|count\)'
+curl -s "http://127.0.0.1:$PORT/v1/rules" | grep -o '"journal_[a-z_]*":[0-9.e+]*' || true
 echo "sustained ingest: $(echo "$INGESTED / $DURATION" | bc) readings/s"
