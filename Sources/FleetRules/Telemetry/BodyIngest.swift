@@ -50,6 +50,8 @@ public enum TelemetryBody {
         var inString = false
         var escaped = false
         var elementStarted = false
+        /// The element at depth 0 has ended (its closing bracket or quote, or whitespace after a scalar).
+        var complete = false
         var expectingElement = true
         var closed = false
         while i < b.count {
@@ -69,6 +71,7 @@ public enum TelemetryBody {
                     escaped = true
                 } else if c == 0x22 {
                     inString = false
+                    if depth == 0 { complete = true }
                 } else if c == 0x0A {
                     return .failure(SyntaxError(line: line - 1, message: "unterminated string"))
                 }
@@ -78,11 +81,15 @@ public enum TelemetryBody {
             }
             switch c {
             case 0x20, 0x09, 0x0D, 0x0A:
-                if elementStarted { out.append(0x20) }
+                if elementStarted {
+                    out.append(0x20)
+                    if depth == 0 { complete = true }
+                }
             case 0x2C where depth == 0:
                 guard elementStarted else { return .failure(SyntaxError(line: line, message: "expected an element before ','")) }
                 out.append(0x0A)
                 elementStarted = false
+                complete = false
                 expectingElement = true
             case 0x5D where depth == 0:
                 if elementStarted {
@@ -97,12 +104,15 @@ public enum TelemetryBody {
                     elementStarted = true
                     expectingElement = false
                     numbers.append(line)
+                } else if complete {
+                    return .failure(SyntaxError(line: line, message: "expected ',' between elements"))
                 }
                 if c == 0x22 { inString = true }
                 if c == 0x7B || c == 0x5B { depth += 1 }
                 if c == 0x7D || c == 0x5D {
                     depth -= 1
                     if depth < 0 { return .failure(SyntaxError(line: line, message: "unbalanced '\(c == 0x7D ? "}" : "]")'")) }
+                    if depth == 0 { complete = true }
                 }
                 out.append(c)
             }
