@@ -234,6 +234,24 @@ enum ServeFixture {
         #expect(server.log.contains("request_id=abc-123"))
     }
 
+    /// --log-format json: one JSON object per line, with the request id and the request's fields.
+    @Test func jsonLogs() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory, "--log-format", "json"])
+        let reply = try await server.request("GET", "/v1/alerts", headers: ["X-Request-Id": "req-42"])
+        #expect(reply.status == 200)
+        #expect(server.stop() == 0)
+        let objects = server.log.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        #expect(objects.count == server.log.split(separator: "\n").count)
+        let line = objects.first { $0["request_id"] as? String == "req-42" }
+        #expect(line?["path"] as? String == "/v1/alerts")
+        #expect(line?["status"] as? String == "200")
+        #expect(line?["level"] as? String == "info")
+        #expect(objects.contains { $0["message"] as? String == "stopped" })
+    }
+
     /// Write endpoints need the token; reads do not.
     @Test func bearerTokenGuardsWrites() async throws {
         let (rules, inventory) = try ServeFixture.files()
