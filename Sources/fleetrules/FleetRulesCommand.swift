@@ -15,7 +15,7 @@ struct FleetRulesCommand: ParsableCommand {
         subcommands: [
             CheckCommand.self, PlanCommand.self, RunCommand.self, ReportCommand.self, TestCommand.self, ExplainCommand.self,
             SimulateCommand.self, ScoreCommand.self, SchemaCommand.self, BenchCommand.self,
-            OutboxCommand.self, WebhookReceiverCommand.self, SMSGatewayCommand.self,
+            OutboxCommand.self, WebhookReceiverCommand.self, SMSGatewayCommand.self, ServeCommand.self,
         ]
     )
 

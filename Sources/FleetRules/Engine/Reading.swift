@@ -49,8 +49,14 @@ public struct InputStats: Sendable {
     public var fieldsSeen: [String: Int] = [:]
 
     public static let examplesPerReason = 5
+    /// Lines rejected so far and the latest one, so a caller feeding line by line (the HTTP
+    /// ingest) can tell which of its lines were rejected and why.
+    public private(set) var rejections = 0
+    public private(set) var lastRejection: Example?
 
     mutating func reject(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
+        rejections += 1
+        lastRejection = Example(reason: reason, origin: origin, message: message)
         let n = rejected[reason, default: 0]
         rejected[reason] = n + 1
         if n < Self.examplesPerReason { examples.append(Example(reason: reason, origin: origin, message: message)) }

@@ -1,0 +1,172 @@
+import ArgumentParser
+import FleetRules
+import FleetRulesServer
+import Foundation
+import Logging
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the engine as an HTTP service: ingest telemetry, query alerts, reload rules.",
+        discussion: """
+            Prints `listening on HOST:PORT` on stdout once it accepts connections (--port 0 picks
+            a free port). Logs go to stderr, one line per request with its request id.
+            SIGHUP reloads the rules from --rules; SIGTERM or SIGINT stops gracefully. See
+            docs/SERVER.md and docs/openapi.yaml.
+
+            Example:
+              fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --port 8080
+            """
+    )
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Policy files or folders.")
+    var rules: [String]
+
+    @Option(help: "Inventory CSV (device,type,site,zone,gateway,…).")
+    var inventory: String
+
+    @Option(help: "Gateways CSV for balance rules (gateway,site,capacity).")
+    var gateways: String?
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0: any free port).")
+    var port: Int = 8080
+
+    @Option(help: "Directory for the readings journal, so windows and pending `for` timers survive a restart.")
+    var stateDir: String?
+
+    @Option(help: "File holding the bearer token required by the write endpoints.")
+    var tokenFile: String?
+
+    @Option(help: "Largest request body accepted, in bytes (larger ones get 413).")
+    var maxBody: Int = 16 << 20
+
+    @Option(help: "Most bytes of recent readings kept for reloads and restarts.")
+    var journalMax: Int = 256 << 20
+
+    @Option(help: "How far out of order readings may arrive, e.g. 5m.")
+    var lateness: String = "5m"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    @Option(help: "Log format: text (key=value) or json (one object per line).")
+    var logFormat: LogFormat = .text
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    func validate() throws {
+        guard let l = DurationText.seconds(lateness), l >= 0 else {
+            throw ValidationError("--lateness must be a duration such as 5m")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard maxBody > 0, journalMax > 0 else { throw ValidationError("--max-body and --journal-max must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == .json
+        LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, level: level) }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "fleetrules")
+        var config = FleetRulesServer.Configuration()
+        config.host = host
+        config.port = port
+        config.maxBodyBytes = maxBody
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                Self.failUsage("\(tokenFile): cannot read the token file")
+            }
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if token.isEmpty { Self.failUsage("\(tokenFile): the token file is empty") }
+            config.token = token
+        }
+        var inv = PolicyInput.inventory(inventory)
+        if let gateways { inv.gateways = PolicyInput.gateways(gateways) }
+        var stateURL: URL?
+        if let stateDir {
+            do {
+                try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+            } catch {
+                Self.failUsage("\(stateDir): cannot create the state directory: \(error.localizedDescription)")
+            }
+            stateURL = URL(fileURLWithPath: stateDir)
+        }
+        let registry = FleetRulesServer.bootstrapMetrics()
+        let settings = EngineHost.Settings(
+            rulePaths: rules, inventory: inv, lateness: DurationText.seconds(lateness) ?? 300, stateDir: stateURL,
+            journalMaxBytes: journalMax)
+        let host: EngineHost
+        do {
+            host = try EngineHost.start(settings: settings, logger: logger)
+        } catch EngineHost.StartError.policy(let check) {
+            let renderer = DiagnosticRenderer(sources: check.sources, color: isatty(STDERR_FILENO) == 1)
+            FileHandle.standardError.write(Data(renderer.text(check.diagnostics).utf8))
+            FileHandle.standardError.write(Data((CheckCommand.summary(check) + "\n").utf8))
+            throw ExitCode(1)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
+            throw ExitCode(1)
+        }
+        let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
+        let hangup = SignalReloader(host: host, logger: logger)
+        let done = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
+        let bind = config.host
+        Task {
+            let restored = await host.restoredReadings
+            if restored > 0 { logger.info("state restored", metadata: ["readings": "\(restored)"]) }
+            do {
+                try await server.run { port in
+                    FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
+                }
+            } catch {
+                failure.set("\(error)")
+            }
+            done.signal()
+        }
+        done.wait()
+        withExtendedLifetime(hangup) {}
+        if let message = failure.get() {
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// SIGHUP → reload the rules from disk.
+final class SignalReloader {
+    private let source: any DispatchSourceSignal
+
+    init(host: EngineHost, logger: Logger) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            Task {
+                switch await host.reloadFromDisk(origin: "sighup") {
+                case .reloaded(let version, _, _): logger.info("reloaded on SIGHUP", metadata: ["version": "\(version)"])
+                case .rejected(let check):
+                    logger.error("SIGHUP reload rejected; the running version stays", metadata: ["errors": "\(check.errorCount)"])
+                case .unreadable(let message): logger.error("SIGHUP reload failed: \(message)")
+                case .noPreviousVersion: break
+                }
+            }
+        }
+        source.resume()
+        self.source = source
+    }
+}
+
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var message: String?
+    func set(_ m: String) { lock.withLock { message = m } }
+    func get() -> String? { lock.withLock { message } }
+}
