@@ -83,6 +83,14 @@ public actor EngineHost {
     private var firing: [AlertSeverity: Int] = [:]
     private let metrics = ServerMetrics()
     public private(set) var restoredReadings = 0
+    /// Receives every ingest's alert changes with the engine's newest event time (`serve --deliver`).
+    public typealias AlertHandler = @Sendable (_ events: [AlertEvent], _ eventTime: Double?) -> Void
+    private var alertHandler: AlertHandler?
+
+    public func setAlertHandler(_ handler: AlertHandler?) { alertHandler = handler }
+
+    /// The delivery outbox's undelivered notifications, for `/metrics`.
+    public func setOutboxDepth(_ depth: Int) { metrics.outboxDepth.record(depth) }
 
     /// Loads and compiles the pack (diagnostics are returned when it has errors) and, with a
     /// state directory, replays the journal of the previous run.
@@ -140,6 +148,8 @@ public actor EngineHost {
         engine.wallClockLimit = Date().timeIntervalSince1970 + engine.maxForwardJump
         let summary = TelemetryBody.ingest(&engine, bytes: lines, lineNumbers: lineNumbers, keepAccepted: true)
         let events = engine.drainAlerts()
+        // Delivery gets every change, and the event time even without one (group timers run on it).
+        alertHandler?(events, engine.stats.lastTimestamp)
         metrics.evaluation.recordInterval(since: start)
         for e in events {
             switch e.change {

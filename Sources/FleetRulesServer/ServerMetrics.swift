@@ -14,6 +14,8 @@ struct ServerMetrics: Sendable {
         uniqueKeysWithValues: AlertSeverity.allCases.map {
             ($0, Gauge(label: "fleetrules_alerts_firing", dimensions: [("severity", $0.rawValue)]))
         })
+    /// Notifications in the delivery outbox not yet delivered (`serve --deliver`).
+    let outboxDepth = Gauge(label: "fleetrules_outbox_depth")
     let reloadsOK = Counter(label: "fleetrules_rule_reloads_total", dimensions: [("result", "ok")])
     let reloadsFailed = Counter(label: "fleetrules_rule_reloads_total", dimensions: [("result", "rejected")])
 

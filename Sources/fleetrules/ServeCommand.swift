@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetRules
+import FleetRulesDelivery
 import FleetRulesServer
 import Foundation
 import Logging
@@ -40,6 +41,15 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "File holding the bearer token required by the write endpoints.")
     var tokenFile: String?
 
+    @Option(help: "Deliver alerts as this delivery configuration routes them (docs/DELIVERY.md).")
+    var deliver: String?
+
+    @Option(help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
+    var outbox: String?
+
+    @Option(help: "At shutdown, keep delivering what the outbox holds for at most this long.")
+    var deliverFlush: String = "10s"
+
     @Option(help: "Largest request body accepted, in bytes (larger ones get 413).")
     var maxBody: Int = 16 << 20
 
@@ -64,6 +74,8 @@ struct ServeCommand: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBody > 0, journalMax > 0 else { throw ValidationError("--max-body and --journal-max must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
+        if DurationText.seconds(deliverFlush) == nil { throw ValidationError("--deliver-flush must be a duration such as 10s") }
     }
 
     func run() throws {
@@ -115,6 +127,21 @@ struct ServeCommand: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
             throw ExitCode(1)
         }
+        // Alert delivery: every ingest's alert changes are routed into the durable outbox at once;
+        // a sender loop delivers it, and at shutdown what is left gets `--deliver-flush` to go out.
+        var pipeline: DeliveryPipeline?
+        if let deliver {
+            let delivery = DeliveryInput.load(deliver)
+            let path = outbox ?? delivery.outbox.path ?? DeliveryInput.defaultOutbox
+            do {
+                pipeline = try DeliveryPipeline(config: delivery, outboxPath: path)
+            } catch {
+                FileHandle.standardError.write(Data("error: cannot open the outbox \(path): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        let flushSeconds = DurationText.seconds(deliverFlush) ?? 10
+        let deliveryInventory = inv
         let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
         let hangup = SignalReloader(host: host, logger: logger)
         let done = DispatchSemaphore(value: 0)
@@ -123,12 +150,50 @@ struct ServeCommand: ParsableCommand {
         Task {
             let restored = await host.restoredReadings
             if restored > 0 { logger.info("state restored", metadata: ["readings": "\(restored)"]) }
+            var sender: Task<Void, Never>?
+            if let pipeline {
+                await host.setAlertHandler { events, time in
+                    do {
+                        _ = try pipeline.route(events, inventory: deliveryInventory)
+                        if let time { _ = try pipeline.advance(to: time) }
+                    } catch {
+                        logger.error("delivery: cannot write the outbox", metadata: ["error": "\(error)"])
+                    }
+                }
+                sender = Task {
+                    while !Task.isCancelled {
+                        do {
+                            _ = try await pipeline.deliver(until: Date().timeIntervalSince1970 + 1)
+                            await host.setOutboxDepth((try pipeline.outbox.counts())[.pending] ?? 0)
+                        } catch {
+                            logger.error("delivery failed", metadata: ["error": "\(error)"])
+                        }
+                        try? await Task.sleep(nanoseconds: 250_000_000)
+                    }
+                }
+            }
             do {
                 try await server.run { port in
                     FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
                 }
             } catch {
                 failure.set("\(error)")
+            }
+            if let pipeline {
+                sender?.cancel()
+                await sender?.value
+                await host.setAlertHandler(nil)
+                do {
+                    // Groups still waiting are sent now; then the outbox gets its last chance.
+                    _ = try pipeline.route([], inventory: deliveryInventory, final: true)
+                    let summary = try await pipeline.deliver(until: Date().timeIntervalSince1970 + flushSeconds)
+                    let pending = (try pipeline.outbox.counts())[.pending] ?? 0
+                    logger.info(
+                        "delivery flushed at shutdown",
+                        metadata: ["delivered": "\(summary.delivered)", "pending": "\(pending)"])
+                } catch {
+                    logger.error("delivery flush failed", metadata: ["error": "\(error)"])
+                }
             }
             done.signal()
         }

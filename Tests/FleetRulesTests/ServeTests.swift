@@ -450,3 +450,41 @@ enum ServeFixture {
         #expect(called == 14)
     }
 }
+
+@Suite(.serialized) struct ServeDeliveryTests {
+    /// `serve --deliver`: alerts raised by HTTP ingest reach the webhook receiver signed, the
+    /// outbox depth is exported, and SIGTERM flushes what is left.
+    @Test func alertsFromIngestAreDeliveredAndTheOutboxIsMetered() async throws {
+        let receiver = try Served(["webhook-receiver", "--secret", DeliveryFixture.secret])
+        defer { receiver.stop() }
+        let (pack, _, inventory) = try DeliveryFixture.smallFleet()
+        let config = try CLI.temporaryFile("delivery.yaml", DeliveryFixture.config(webhook: receiver.base, sms: nil))
+        let outbox = FileManager.default.temporaryDirectory.appendingPathComponent("serve-outbox-\(UUID().uuidString).sqlite").path
+        let serve = try ServeProcess(["--rules", pack, "--inventory", inventory, "--deliver", config, "--outbox", outbox])
+        let body = """
+            {"ts":"2026-03-01T00:00:00Z","device":"d1","battery_pct":50}
+            {"ts":"2026-03-01T00:10:00Z","device":"d1","battery_pct":3}
+            {"ts":"2026-03-01T00:20:00Z","device":"d1","battery_pct":3}
+            {"ts":"2026-03-01T00:30:00Z","device":"d1","battery_pct":3}
+            """
+        let reply = try await serve.post("/v1/telemetry", body)
+        #expect(reply.status == 200)
+        // d1 fires battery-empty and battery-low: two groups (group_by rule, device), two webhooks.
+        var received = 0
+        for _ in 0..<100 {
+            let s = try #require(try await receiver.getJSON("/received") as? [String: Any])
+            received = s["received"] as? Int ?? 0
+            if received >= 2 { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(received >= 2)
+        let summary = try #require(try await receiver.getJSON("/received") as? [String: Any])
+        // The receiver verifies every signature; a bad one would be counted as rejected.
+        #expect((summary["rejected"] as? Int ?? -1) == 0, "\(summary)")
+        #expect((summary["unique"] as? Int ?? 0) == 2, "\(summary)")
+        let metrics = try await serve.get("/metrics")
+        #expect(metrics.text.contains("fleetrules_outbox_depth"))
+        #expect(serve.stop() == 0)
+        #expect(serve.log.contains("delivery flushed at shutdown"), "\(serve.log)")
+    }
+}
