@@ -382,9 +382,9 @@ struct ForecastAnalyzer: Analyzer {
                 due: context.rule.maintenance.map { _ in max(time, crossing - lead) }))
     }
 
-    /// Time left rounded for people: to the hour under two days, else to the day… to 0.1 day.
+    /// Time left rounded for people: to the hour up to ten days (4d22h), then to the day.
     static func roundedDuration(_ s: Double) -> Double {
-        s < 2 * 86400 ? (s / 3600).rounded() * 3600 : (s / 8640).rounded() * 8640
+        s < 10 * 86400 ? (s / 3600).rounded() * 3600 : (s / 86400).rounded() * 86400
     }
 
     private mutating func gauge(
