@@ -16,6 +16,9 @@ protocol Analyzer: Sendable {
     var wantsReadings: Bool { get }
     /// Event-time spacing of `tick` calls (boundaries are multiples of it since the epoch); 0: none.
     var tickInterval: Double { get }
+    /// Whether only devices the rule's `where` admits need to be observed (the engine then skips
+    /// the others); false when other devices matter too, such as a drift rule's reference device.
+    var observesApplicableOnly: Bool { get }
 
     mutating func observe(device: Int, metric: Int, value: Double, time: Double)
     mutating func observeReading(device: Int, time: Double, gateway: Int32)
@@ -29,6 +32,7 @@ protocol Analyzer: Sendable {
 
 extension Analyzer {
     var wantsReadings: Bool { false }
+    var observesApplicableOnly: Bool { false }
     mutating func observeReading(device: Int, time: Double, gateway: Int32) {}
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {}
     func contribute(to report: inout Report, _ context: AnalysisContext) {}

@@ -4,6 +4,7 @@ import Foundation
 /// its group, findings for imbalanced and silent gateways, and at the end of the data the
 /// rebalancing plan of the last evaluated window (`Rebalancer`).
 struct BalanceAnalyzer: Analyzer {
+    var observesApplicableOnly: Bool { true }
     let operatorIndex: Int
     let rule: BalanceRule
     var metrics: [Int] { [] }

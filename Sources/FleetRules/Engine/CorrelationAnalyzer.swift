@@ -13,6 +13,7 @@ import Foundation
 /// running summary of the current step. Pairs per group are capped by a deterministic reservoir
 /// sample (`maxPairs`), so memory stays bounded on long runs.
 struct CorrelationAnalyzer: Analyzer {
+    var observesApplicableOnly: Bool { true }
     let operatorIndex: Int
     let metrics: [Int]
     let tickInterval: Double

@@ -80,6 +80,8 @@ public struct Engine: Sendable {
     private var analyzerFlat: [Int] = []
     private var analyzerStart: [Int] = []
     private var readingAnalyzers: [Int] = []
+    /// Per analyzer, the offset of its operator's rows in `applies`, or -1 when it observes every device.
+    private var analyzerScope: [Int] = []
     private var analyzerNextTick: [Double] = []
     private var nextTick = Double.infinity
     /// Open analyzer findings: "operator␟key" → episode index.
@@ -245,6 +247,7 @@ public struct Engine: Sendable {
             for m in analyzer.metrics where m >= 0 && m < analyzersForMetric.count { analyzersForMetric[m].append(a) }
             if analyzer.wantsReadings { readingAnalyzers.append(a) }
             analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
+            analyzerScope.append(analyzer.observesApplicableOnly ? o * n : -1)
             analyzers.append(analyzer)
         }
         analyzerStart = [0]
@@ -864,13 +867,17 @@ public struct Engine: Sendable {
     // MARK: analyzers
 
     private mutating func feedAnalyzers(device d: Int, time t: Double, gateway: Int32, base: Int, count: Int) {
-        for a in readingAnalyzers { analyzers[a].observeReading(device: d, time: t, gateway: gateway) }
+        for a in readingAnalyzers where analyzerScope[a] < 0 || applies[analyzerScope[a] + d] {
+            analyzers[a].observeReading(device: d, time: t, gateway: gateway)
+        }
         for i in 0..<count {
             let m = Int(poolMetric[base + i])
             var j = analyzerStart[m]
             while j < analyzerStart[m + 1] {
-                analyzers[analyzerFlat[j]].observe(device: d, metric: m, value: poolValue[base + i], time: t)
+                let a = analyzerFlat[j]
                 j += 1
+                if analyzerScope[a] >= 0, !applies[analyzerScope[a] + d] { continue }
+                analyzers[a].observe(device: d, metric: m, value: poolValue[base + i], time: t)
             }
         }
     }

@@ -51,6 +51,7 @@ public struct ForecastSnapshot: Sendable {
 /// slope. Gauges that are flat, erratic or silent get a finding of their own instead of a
 /// prediction. State per device: one Float per bucket of the fit window plus ~80 bytes.
 struct ForecastAnalyzer: Analyzer {
+    var observesApplicableOnly: Bool { true }
     let operatorIndex: Int
     let metrics: [Int]
     let tickInterval: Double
@@ -75,11 +76,20 @@ struct ForecastAnalyzer: Analyzer {
 
     private let n: Int
     private var ring: [Float]
-    private var curBucket: [Int]
-    private var curSum: [Double]
-    private var curCount: [Int32]
-    private var curMin: [Float]
-    private var curMax: [Float]
+    /// What each reading updates, in one 48-byte record per device (one cache line touched).
+    private struct Accumulator {
+        /// The bucket being accumulated (`noBucket`: none yet), its sum, count, min and max.
+        var bucket = ForecastAnalyzer.noBucket
+        var sum = 0.0
+        var count: Int32 = 0
+        var min = Float.infinity
+        var max = -Float.infinity
+        /// The latest raw value (mirrored) and since when the gauge has read exactly it.
+        var rawLast = Float.nan
+        var flatSince = Double.infinity
+        var lastReading = -Double.infinity
+    }
+    private var acc: [Accumulator]
     /// First bucket of the current battery (after the latest replacement).
     private var fitStart: [Int]
     /// Bucket of the latest downward level shift (Int.min: none).
@@ -91,9 +101,6 @@ struct ForecastAnalyzer: Analyzer {
     private var lastValidBucket: [Int]
     /// Slope per bucket of the latest fit (mirrored), for the step test.
     private var lastSlope: [Float]
-    private var lastReading: [Double]
-    private var rawLast: [Float]
-    private var flatSince: [Double]
     private var replacedAt: [Double]
     private var forecastOpen: [Bool]
     /// Accelerating fits in a row: the model is used from the third (12 hours of agreement).
@@ -133,11 +140,7 @@ struct ForecastAnalyzer: Analyzer {
         lead = r.maintenance?.lead ?? 0
         n = devices
         ring = Array(repeating: .nan, count: devices * capacity)
-        curBucket = Array(repeating: Self.noBucket, count: devices)
-        curSum = Array(repeating: 0, count: devices)
-        curCount = Array(repeating: 0, count: devices)
-        curMin = Array(repeating: .infinity, count: devices)
-        curMax = Array(repeating: -.infinity, count: devices)
+        acc = Array(repeating: Accumulator(), count: devices)
         fitStart = Array(repeating: Self.noBucket, count: devices)
         shift = Array(repeating: Self.noBucket, count: devices)
         shiftScore = Array(repeating: 0, count: devices)
@@ -145,9 +148,6 @@ struct ForecastAnalyzer: Analyzer {
         lastValid = Array(repeating: .nan, count: devices)
         lastValidBucket = Array(repeating: Self.noBucket, count: devices)
         lastSlope = Array(repeating: 0, count: devices)
-        lastReading = Array(repeating: -.infinity, count: devices)
-        rawLast = Array(repeating: .nan, count: devices)
-        flatSince = Array(repeating: .infinity, count: devices)
         replacedAt = Array(repeating: -.infinity, count: devices)
         forecastOpen = Array(repeating: false, count: devices)
         accelerating = Array(repeating: 0, count: devices)
@@ -176,38 +176,40 @@ struct ForecastAnalyzer: Analyzer {
     mutating func observe(device d: Int, metric: Int, value: Double, time t: Double) {
         let b = Int((t / tickInterval).rounded(.down))
         let v = sign * value
-        if curBucket[d] != b {
-            if curBucket[d] != Self.noBucket, b > curBucket[d] { close(d) }
-            if b < curBucket[d] { return }  // older than the open bucket (within lateness): ignore
-            curBucket[d] = b
+        if acc[d].bucket != b {
+            if acc[d].bucket != Self.noBucket, b > acc[d].bucket { close(d) }
+            if b < acc[d].bucket { return }  // older than the open bucket (within lateness): ignore
+            acc[d].bucket = b
         }
-        curSum[d] += v
-        curCount[d] += 1
-        curMin[d] = min(curMin[d], Float(v))
-        curMax[d] = max(curMax[d], Float(v))
-        lastReading[d] = max(lastReading[d], t)
-        if Float(v) != rawLast[d] {
-            rawLast[d] = Float(v)
-            flatSince[d] = t
-        } else if !flatSince[d].isFinite {
-            flatSince[d] = t
+        let f = Float(v)
+        acc[d].sum += v
+        acc[d].count += 1
+        acc[d].min = min(acc[d].min, f)
+        acc[d].max = max(acc[d].max, f)
+        acc[d].lastReading = max(acc[d].lastReading, t)
+        if f != acc[d].rawLast {
+            acc[d].rawLast = f
+            acc[d].flatSince = t
+        } else if !acc[d].flatSince.isFinite {
+            acc[d].flatSince = t
         }
     }
 
     /// Stores the open bucket's trimmed mean, after testing it for a level shift.
     private mutating func close(_ d: Int) {
-        let b = curBucket[d]
-        let count = Int(curCount[d])
+        let b = acc[d].bucket
+        let count = Int(acc[d].count)
+        let (sum, low, high) = (acc[d].sum, acc[d].min, acc[d].max)
         defer {
-            curCount[d] = 0
-            curSum[d] = 0
-            curMin[d] = .infinity
-            curMax[d] = -.infinity
+            acc[d].count = 0
+            acc[d].sum = 0
+            acc[d].min = .infinity
+            acc[d].max = -.infinity
         }
         guard count > 0 else { return }
-        var mean = curSum[d] / Double(count)
-        if count >= 4 { mean = (curSum[d] - Double(curMin[d]) - Double(curMax[d])) / Double(count - 2) }
-        let mixed = Double(curMax[d] - curMin[d]) > stepSize
+        var mean = sum / Double(count)
+        if count >= 4 { mean = (sum - Double(low) - Double(high)) / Double(count - 2) }
+        let mixed = Double(high - low) > stepSize
         if fitStart[d] == Self.noBucket { fitStart[d] = b }
         if lastValidBucket[d] != Self.noBucket {
             let expected = Double(lastValid[d]) + Double(lastSlope[d]) * Double(b - lastValidBucket[d])
@@ -235,13 +237,13 @@ struct ForecastAnalyzer: Analyzer {
 
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         let now = Int((time / tickInterval).rounded(.down))
-        for d in 0..<n where curBucket[d] != Self.noBucket && curBucket[d] < now && curCount[d] > 0 { close(d) }
+        for d in 0..<n where acc[d].bucket != Self.noBucket && acc[d].bucket < now && acc[d].count > 0 { close(d) }
         // Fits on multiples of the refit interval since the epoch (00:00, 06:00, … UTC for hourly buckets).
         guard now % refitEvery == 0 else { return }
         let day = Int((time / 86400).rounded(.down))
         let snapshot = recordHistory && day != lastHistoryDay
         if snapshot { lastHistoryDay = day }
-        for d in 0..<n where context.applies(d) && lastReading[d].isFinite {
+        for d in 0..<n where context.applies(d) && acc[d].lastReading.isFinite {
             refit(d, at: time, bucketNow: now, context, &findings)
             if snapshot, let s = latest[d] { history.append(s) }
         }
@@ -249,8 +251,8 @@ struct ForecastAnalyzer: Analyzer {
 
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         let now = Int((time / tickInterval).rounded(.down)) + 1
-        for d in 0..<n where curBucket[d] != Self.noBucket && curCount[d] > 0 { close(d) }
-        for d in 0..<n where context.applies(d) && lastReading[d].isFinite {
+        for d in 0..<n where acc[d].bucket != Self.noBucket && acc[d].count > 0 { close(d) }
+        for d in 0..<n where context.applies(d) && acc[d].lastReading.isFinite {
             refit(d, at: time, bucketNow: now, context, &findings)
         }
     }
@@ -264,9 +266,9 @@ struct ForecastAnalyzer: Analyzer {
             crossingAt: nil, low: nil, high: nil, points: 0, model: nil)
         defer { latest[d] = snapshot }
         // Gauges that cannot be trusted get their own finding and no prediction.
-        if time - lastReading[d] >= silentAfter {
+        if time - acc[d].lastReading >= silentAfter {
             snapshot.state = .silent
-            gauge(d, .silent, at: time, since: lastReading[d], detail: "no reading since \(Timestamp.format(lastReading[d]))", context, &findings)
+            gauge(d, .silent, at: time, since: acc[d].lastReading, detail: "no reading since \(Timestamp.format(acc[d].lastReading))", context, &findings)
             return
         }
         let first = max(fitStart[d], bucketNow - capacity)
@@ -284,9 +286,9 @@ struct ForecastAnalyzer: Analyzer {
             }
         }
         snapshot.points = times.count
-        if time - flatSince[d] >= flatAfter, times.count >= RobustTrend.minimumPoints {
+        if time - acc[d].flatSince >= flatAfter, times.count >= RobustTrend.minimumPoints {
             snapshot.state = .flat
-            gauge(d, .flat, at: time, since: flatSince[d], detail: "reads \(Engine.format(sign * Double(rawLast[d]))) since \(Timestamp.format(flatSince[d]))", context, &findings)
+            gauge(d, .flat, at: time, since: acc[d].flatSince, detail: "reads \(Engine.format(sign * Double(acc[d].rawLast))) since \(Timestamp.format(acc[d].flatSince))", context, &findings)
             return
         }
         let jumps = shiftScore[d] * exp(-Float(bucketNow - lastShiftBucket[d]) / Float(capacity))
