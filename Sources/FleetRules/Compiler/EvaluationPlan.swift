@@ -175,7 +175,7 @@ extension Policy {
             case .analysis:
                 if case .forecast(let f) = rule.body { bytes = ForecastAnalyzer.bytesPerDevice(f) }
                 if case .balance = rule.body { bytes = BalanceAnalyzer.stateBytesPerDevice }
-                if case .drift = rule.body { bytes = DriftAnalyzer.stateBytesPerDevice }
+                if case .drift(let d) = rule.body { bytes = DriftAnalyzer.stateBytesPerDevice(d) }
                 if case .correlation(let c) = rule.body { bytes = CorrelationAnalyzer.stateBytesPerDevice(c) }
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")

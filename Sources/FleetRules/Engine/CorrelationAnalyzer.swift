@@ -243,6 +243,12 @@ extension CorrelationRule {
 }
 
 extension DriftRule {
+    /// Buckets in the slope test's window, nil without `trend`.
+    var trendWindow: Int? { trend.map { Int(($0 / bucket).rounded()) } }
+    /// Fitted level beyond which a significant slope alarms: half the tolerance (or of the
+    /// threshold when the tolerance is 0).
+    var trendLevel: Double { (tolerance > 0 ? tolerance : threshold) / 2 }
+
     var planSteps: [String] {
         var s: [String] = []
         switch reference {
@@ -262,6 +268,11 @@ extension DriftRule {
             test = "two-sided Page–Hinkley, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
         }
         s.append("test residual (device − reference): \(test)")
+        if let w = trendWindow {
+            s.append(
+                "and a slope test over the last \(w) buckets: alarm when the slope's t > \(JSONValue.format(DriftTrend.defaultTBound)) and the fitted level is beyond \(JSONValue.format(trendLevel))"
+            )
+        }
         s.append("resolve when the smoothed residual is back within the tolerance (recalibration)")
         return s
     }

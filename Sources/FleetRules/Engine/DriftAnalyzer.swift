@@ -24,6 +24,8 @@ struct DriftAnalyzer: Analyzer {
     private var sum: [Double]
     private var count: [Int32]
     private var detector: [DriftDetector]
+    /// The slope tests (`trend`); empty when the rule has none.
+    private var trend: [DriftTrend]
     private var open: [Bool]
     private var clear: [Double]
     /// Buckets tested, and buckets with too few peers; whether the latest bucket was testable.
@@ -53,6 +55,11 @@ struct DriftAnalyzer: Analyzer {
             repeating: DriftDetector(
                 method: rule.method, tolerance: rule.tolerance, threshold: rule.threshold, lambda: rule.lambda),
             count: n)
+        if let w = rule.trendWindow {
+            trend = Array(repeating: DriftTrend(window: w, level: rule.trendLevel), count: n)
+        } else {
+            trend = []
+        }
         open = Array(repeating: false, count: n)
         clear = Array(repeating: 0, count: n)
         tested = Array(repeating: 0, count: n)
@@ -63,6 +70,11 @@ struct DriftAnalyzer: Analyzer {
 
     /// Bytes of state per device (bucket sum and count, detector, finding flags and counters).
     static let stateBytesPerDevice = 8 + 4 + MemoryLayout<DriftDetector>.stride + 1 + 8 + 4 + 4 + 1 + 1
+
+    /// The same, plus the slope test's ring of residuals when the rule has a `trend`.
+    static func stateBytesPerDevice(_ rule: DriftRule) -> Int {
+        stateBytesPerDevice + (rule.trendWindow.map { MemoryLayout<DriftTrend>.stride + 32 + 8 * $0 } ?? 0)
+    }
 
     mutating func observe(device: Int, metric: Int, value: Double, time: Double) {
         guard device >= 0, device < sum.count, value.isFinite else { return }
@@ -130,6 +142,7 @@ struct DriftAnalyzer: Analyzer {
         lastTestable[d] = true
         // One bucket moves the test by a bounded step: a single bad bucket cannot alarm.
         detector[d].update(r, bucketStart: bucketStart, clip: clip)
+        if !trend.isEmpty { trend[d].update(max(-clip, min(clip, r))) }
         clear[d] = tested[d] == 1 ? r : Self.clearLambda * r + (1 - Self.clearLambda) * clear[d]
         let key = context.deviceID(d)
         if open[d] {
@@ -137,13 +150,17 @@ struct DriftAnalyzer: Analyzer {
                 sink.resolve(key, at: time)
                 open[d] = false
                 detector[d].reset()
+                if !trend.isEmpty { trend[d].reset() }
             }
             return
         }
-        guard detector[d].alarm else { return }
+        let byTrend = !detector[d].alarm && !trend.isEmpty && trend[d].alarm
+        guard detector[d].alarm || byTrend else { return }
         open[d] = true
         findings += 1
         let det = detector[d]
+        let offset = byTrend ? trend[d].end : det.offset
+        let onset = byTrend ? bucketStart - trend[d].onsetBucketsAgo * tickInterval : det.onset
         let others = peers.filter { $0 != d }
         let peerIDs = others.prefix(Self.maxPeersListed).map { context.deviceID($0) }
         let peersText: String
@@ -152,16 +169,21 @@ struct DriftAnalyzer: Analyzer {
         } else {
             peersText = "\(others.count)"
         }
-        let onsetText = det.onset.isFinite ? Timestamp.format(det.onset) : "unknown"
         var evidence: [(String, JSONValue)] = [
             ("metric", .string(rule.metric)),
             ("method", .string(rule.method.rawValue)),
-            ("offset", .number(Self.round(det.offset))),
-            ("onset", det.onset.isFinite ? .string(Timestamp.format(det.onset)) : .null),
+            ("offset", .number(Self.round(offset))),
+            ("onset", onset.isFinite ? .string(Timestamp.format(onset)) : .null),
             ("statistic", .number(Self.round(det.statistic))),
             ("threshold", .number(rule.threshold)),
             ("tolerance", .number(rule.tolerance)),
         ]
+        if !trend.isEmpty {
+            // Which test alarmed; the slope is per bucket, its t statistic capped for the JSON.
+            evidence.append(("test", .string(byTrend ? "trend" : rule.method.rawValue)))
+            evidence.append(("slope", .number((trend[d].slope * 1e5).rounded() / 1e5)))
+            evidence.append(("slope_t", .number(Self.round(max(-1e6, min(1e6, trend[d].t))))))
+        }
         switch rule.reference {
         case .device(let id): evidence.append(("reference", .string(id)))
         case .peers(let attrs):
@@ -169,12 +191,13 @@ struct DriftAnalyzer: Analyzer {
             evidence.append(("peer_count", .number(Double(others.count))))
             evidence.append(("peers", .array(peerIDs.map { .string($0) })))
         }
-        let offsetText = Self.format(det.offset)
+        let onsetText = onset.isFinite ? Timestamp.format(onset) : "unknown"
+        let offsetText = Self.format(offset)
         let summary = context.renderSummary(
             device: d,
             fallback: "\(key): \(rule.metric) drifts \(offsetText) from its reference (\(rule.method.rawValue))",
             extra: [
-                "value": Self.format(det.offset), "metric": rule.metric, "offset": offsetText,
+                "value": Self.format(offset), "metric": rule.metric, "offset": offsetText,
                 "statistic": Self.format(det.statistic), "onset": onsetText, "peers": peersText,
                 "reference": {
                     if case .device(let id) = rule.reference { return id }
@@ -183,7 +206,7 @@ struct DriftAnalyzer: Analyzer {
             ])
         sink.report(
             FindingSink.Finding(
-                key: key, device: d, site: nil, severity: context.rule.severity, value: Self.round(det.offset),
+                key: key, device: d, site: nil, severity: context.rule.severity, value: Self.round(offset),
                 summary: summary, evidence: evidence, maintenance: context.rule.maintenance, since: time))
     }
 
@@ -195,7 +218,11 @@ struct DriftAnalyzer: Analyzer {
     }
 
     /// A finding clears when the smoothed residual is back within this distance of the reference.
-    private var clearLevel: Double { rule.tolerance > 0 ? rule.tolerance : rule.threshold / 2 }
+    /// With a `trend`, which may alarm at half the tolerance, half of that.
+    private var clearLevel: Double {
+        let level = rule.tolerance > 0 ? rule.tolerance : rule.threshold / 2
+        return trend.isEmpty ? level : rule.trendLevel / 2
+    }
 
     static func round(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
     static func format(_ v: Double) -> String { JSONValue.format((v * 100).rounded() / 100) }

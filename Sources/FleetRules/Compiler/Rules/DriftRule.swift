@@ -22,6 +22,8 @@ public struct DriftRule: Sendable {
     public var lambda: Double
     /// Residuals are compared on buckets of this length, in seconds.
     public var bucket: Double
+    /// Window of the ramp-sensitive slope test, in seconds; nil when off.
+    public var trend: Double?
 
     static let fields: [FieldSpec] = [
         FieldSpec("metric", .name, required: true, "the metric to test"),
@@ -36,6 +38,7 @@ public struct DriftRule: Sendable {
         FieldSpec("min_peers", .integer(minimum: 2), "fewer peers than this makes the device unverifiable (default 3)"),
         FieldSpec("lambda", .number, "EWMA smoothing factor, 0 < lambda <= 1 (default 0.2)"),
         FieldSpec("bucket", .duration, "residuals are compared on buckets this long (default 1h)"),
+        FieldSpec("trend", .duration, "window of the companion slope test for ramps, 12 to 168 buckets (default off)"),
     ]
 
     static let placeholders = ["value", "metric", "offset", "statistic", "onset", "peers", "reference"]
@@ -111,8 +114,20 @@ public struct DriftRule: Sendable {
             guard let v = ctx.duration(e.value, "bucket") else { return nil }
             bucket = v
         }
+        var trend: Double?
+        if let e = f["trend"] {
+            guard let v = ctx.duration(e.value, "trend") else { return nil }
+            let buckets = v / bucket
+            guard buckets >= 12, buckets <= 168 else {
+                ctx.diagnostics.error(
+                    .invalidValue, "trend must span 12 to 168 buckets (\(JSONValue.format(buckets)) given)",
+                    at: e.value.range, hint: "trend: 36h")
+                return nil
+            }
+            trend = v
+        }
         return DriftRule(
             metric: m.name, reference: reference, method: method, tolerance: tolerance, threshold: threshold,
-            minPeers: minPeers, lambda: lambda, bucket: bucket)
+            minPeers: minPeers, lambda: lambda, bucket: bucket, trend: trend)
     }
 }
