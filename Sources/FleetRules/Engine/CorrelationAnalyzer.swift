@@ -273,7 +273,11 @@ extension DriftRule {
                 "and a slope test over the last \(w) buckets: alarm when the slope's t > \(JSONValue.format(DriftTrend.defaultTBound)) and the fitted level is beyond \(JSONValue.format(trendLevel))"
             )
         }
-        s.append("resolve when the smoothed residual is back within the tolerance (recalibration)")
+        if trendWindow != nil {
+            s.append("resolve when the smoothed residual is back within \(JSONValue.format(trendLevel / 2)) (recalibration)")
+        } else {
+            s.append("resolve when the smoothed residual is back within the tolerance (recalibration)")
+        }
         return s
     }
 }
