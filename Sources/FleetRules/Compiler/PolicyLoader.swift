@@ -34,6 +34,18 @@ public struct PolicyLoader: Sendable {
     /// Expands folders into their `*.yaml`/`*.yml` files in name order (rule test files
     /// `*.test.yaml` are skipped); files are taken as given.
     public static func files(for paths: [String]) throws(PolicyPathError) -> [String] {
+        try expand(paths, recursive: false, emptyReason: "the folder holds no .yaml or .yml file") {
+            ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix(".test.yaml") && !$0.hasSuffix(".test.yml")
+                && !$0.hasPrefix(".")
+        }
+    }
+
+    /// Expands each folder of `paths` into the files whose names `include` accepts, in name
+    /// order (with their paths below the folder when `recursive`); files are taken as given.
+    /// A missing path or a folder with no such file is an error.
+    static func expand(
+        _ paths: [String], recursive: Bool, emptyReason: String, include: (String) -> Bool
+    ) throws(PolicyPathError) -> [String] {
         var out: [String] = []
         let fm = FileManager.default
         for path in paths {
@@ -41,20 +53,23 @@ public struct PolicyLoader: Sendable {
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw PolicyPathError(path: path, reason: "no such file or folder")
             }
-            if isDirectory.boolValue {
-                guard let names = try? fm.contentsOfDirectory(atPath: path) else {
+            guard isDirectory.boolValue else {
+                out.append(path)
+                continue
+            }
+            let names: [String]
+            if recursive {
+                names = fm.enumerator(atPath: path)?.allObjects as? [String] ?? []
+            } else {
+                guard let listed = try? fm.contentsOfDirectory(atPath: path) else {
                     throw PolicyPathError(path: path, reason: "cannot list the folder")
                 }
-                let found = names.filter {
-                    ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasSuffix(".test.yaml")
-                        && !$0.hasSuffix(".test.yml") && !$0.hasPrefix(".")
-                }.sorted()
-                if found.isEmpty { throw PolicyPathError(path: path, reason: "the folder holds no .yaml or .yml file") }
-                let base = path.hasSuffix("/") ? String(path.dropLast()) : path
-                out += found.map { "\(base)/\($0)" }
-            } else {
-                out.append(path)
+                names = listed
             }
+            let found = names.filter(include).sorted()
+            if found.isEmpty { throw PolicyPathError(path: path, reason: emptyReason) }
+            let base = path.hasSuffix("/") ? String(path.dropLast()) : path
+            out += found.map { "\(base)/\($0)" }
         }
         return out
     }

@@ -280,20 +280,7 @@ extension Replay {
     /// then finishes the engine at `until`: the state a run whose data ended at `until` reports,
     /// which is what `fleetrules explain --at` looks at.
     public static func run(_ engine: inout Engine, files: [String], until: Double) throws {
-        var cursors = try files.map { try Cursor(path: $0) }
-        var heads: [(Reading, ReadingOrigin)?] = []
-        for i in cursors.indices { heads.append(try cursors[i].next(&engine)) }
-        while true {
-            var best: Int?
-            for (i, h) in heads.enumerated() {
-                guard let h else { continue }
-                if let b = best, let hb = heads[b], hb.0.timestamp <= h.0.timestamp { continue }
-                best = i
-            }
-            guard let i = best, let (reading, origin) = heads[i] else { break }
-            if reading.timestamp <= until { engine.ingest(reading, origin: origin) }
-            heads[i] = try cursors[i].next(&engine)
-        }
+        try merge(&engine, files: files, until: until, progress: nil)
         engine.advance(to: until)
         engine.finish()
     }

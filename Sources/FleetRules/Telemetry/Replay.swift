@@ -92,8 +92,9 @@ public struct Replay {
         }
     }
 
-    /// Several files: a k-way merge on event time over per-file cursors.
-    static func merge(_ engine: inout Engine, files: [String], progress: Progress?) throws {
+    /// Several files: a k-way merge on event time over per-file cursors. Readings after `until`
+    /// are read (their files are merged to the end) but not ingested.
+    static func merge(_ engine: inout Engine, files: [String], until: Double = .infinity, progress: Progress?) throws {
         var cursors = try files.map { try Cursor(path: $0) }
         var heads: [(Reading, ReadingOrigin)?] = []
         for i in cursors.indices { heads.append(try cursors[i].next(&engine)) }
@@ -106,7 +107,7 @@ public struct Replay {
                 best = i
             }
             guard let i = best, let (reading, origin) = heads[i] else { break }
-            engine.ingest(reading, origin: origin)
+            if reading.timestamp <= until { engine.ingest(reading, origin: origin) }
             heads[i] = try cursors[i].next(&engine)
             count += 1
             if let progress, count % 100_000 == 0 {

@@ -89,24 +89,9 @@ public struct RuleTestLoader: Sendable {
 
     /// Expands folders into their `*.test.yaml`/`*.test.yml` files in name order (recursively).
     public static func files(for paths: [String]) throws(PolicyPathError) -> [String] {
-        var out: [String] = []
-        let fm = FileManager.default
-        for path in paths {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw PolicyPathError(path: path, reason: "no such file or folder")
-            }
-            guard isDirectory.boolValue else {
-                out.append(path)
-                continue
-            }
-            let base = path.hasSuffix("/") ? String(path.dropLast()) : path
-            let found = (fm.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-                .filter { $0.hasSuffix(".test.yaml") || $0.hasSuffix(".test.yml") }.sorted()
-            if found.isEmpty { throw PolicyPathError(path: path, reason: "the folder holds no .test.yaml file") }
-            out += found.map { "\(base)/\($0)" }
+        try PolicyLoader.expand(paths, recursive: true, emptyReason: "the folder holds no .test.yaml file") {
+            $0.hasSuffix(".test.yaml") || $0.hasSuffix(".test.yml")
         }
-        return out
     }
 
     public func load(path: String) -> Loaded {

@@ -86,46 +86,20 @@ public struct RuleTestRunner: Sendable {
             }
             if let expected = check.maintenance {
                 let tasks = report.maintenance.flatMap(\.tasks).filter { focused($0.rule) }
-                let want = expected.map { t in "\(t.device) \(t.task)" + (t.rule.map { " (\($0))" } ?? "") }
-                var unmatched = tasks
-                var lines: [String] = []
-                var bad = false
-                for (i, t) in expected.enumerated() {
-                    if let j = unmatched.firstIndex(where: { a in a.device == t.device && a.task == t.task && (t.rule.map { $0 == a.rule } ?? true) }) {
-                        lines.append("        \(want[i])")
-                        unmatched.remove(at: j)
-                    } else {
-                        bad = true
-                        lines.append("      - \(want[i])")
-                    }
-                }
-                for t in unmatched {
-                    bad = true
-                    lines.append("      + \(t.device) \(t.task) (\(t.rule)) due \(Timestamp.format(t.due))")
-                }
-                if bad { failures.append("\(when): maintenance tasks differ (- expected, + actual)\n" + lines.joined(separator: "\n")) }
+                let diff = Self.diff(
+                    expected, tasks,
+                    matches: { t, a in a.device == t.device && a.task == t.task && (t.rule.map { $0 == a.rule } ?? true) },
+                    expected: { t in "\(t.device) \(t.task)" + (t.rule.map { " (\($0))" } ?? "") },
+                    actual: { t in "\(t.device) \(t.task) (\(t.rule)) due \(Timestamp.format(t.due))" })
+                if let diff { failures.append("\(when): maintenance tasks differ (- expected, + actual)\n" + diff) }
             }
             if let expected = check.rebalancing {
                 // The exact set of moves the focused balance rules propose at this time.
-                let actual = report.rebalancing.filter { focused($0.rule) }.map { "\($0.device): \($0.from) → \($0.to)" }
-                let want = expected.map { "\($0.device): \($0.from) → \($0.to)" }
-                var unmatched = actual
-                var lines: [String] = []
-                var bad = false
-                for w in want {
-                    if let j = unmatched.firstIndex(of: w) {
-                        lines.append("        \(w)")
-                        unmatched.remove(at: j)
-                    } else {
-                        bad = true
-                        lines.append("      - \(w)")
-                    }
-                }
-                for a in unmatched {
-                    bad = true
-                    lines.append("      + \(a)")
-                }
-                if bad { failures.append("\(when): rebalancing moves differ (- expected, + actual)\n" + lines.joined(separator: "\n")) }
+                let moves = report.rebalancing.filter { focused($0.rule) }
+                let diff = Self.diff(
+                    expected, moves, matches: { e, m in e.device == m.device && e.from == m.from && e.to == m.to },
+                    expected: { "\($0.device): \($0.from) → \($0.to)" }, actual: { "\($0.device): \($0.from) → \($0.to)" })
+                if let diff { failures.append("\(when): rebalancing moves differ (- expected, + actual)\n" + diff) }
             }
         }
         let status: RuleTestResult.Status = !failures.isEmpty ? .fail : skipped.isEmpty ? .pass : .skip
@@ -195,21 +169,33 @@ public struct RuleTestRunner: Sendable {
 
     /// Nil when the expected set and the firing set match one to one; else the diff.
     static func compareAlerts(_ expected: [ExpectedAlert], _ actual: [Report.Alert]) -> String? {
+        diff(expected, actual, matches: matches, expected: describe, actual: describe, sortUnexpected: true)
+    }
+
+    /// Pairs each expected item with an actual one it matches (each actual used once) and renders
+    /// the comparison: matched items indented, `-` expected items missing, `+` actual items not
+    /// expected (in name order with `sortUnexpected`). Nil when every item is matched both ways.
+    static func diff<E, A>(
+        _ expected: [E], _ actual: [A], matches: (E, A) -> Bool, expected describeExpected: (E) -> String,
+        actual describeActual: (A) -> String, sortUnexpected: Bool = false
+    ) -> String? {
         var unmatched = actual
         var lines: [String] = []
         var bad = false
         for x in expected {
             if let j = unmatched.firstIndex(where: { matches(x, $0) }) {
-                lines.append("        \(describe(x))")
+                lines.append("        \(describeExpected(x))")
                 unmatched.remove(at: j)
             } else {
                 bad = true
-                lines.append("      - \(describe(x))")
+                lines.append("      - \(describeExpected(x))")
             }
         }
-        for a in unmatched.sorted(by: { describe($0) < describe($1) }) {
+        var unexpected = unmatched.map(describeActual)
+        if sortUnexpected { unexpected.sort() }
+        for a in unexpected {
             bad = true
-            lines.append("      + \(describe(a))")
+            lines.append("      + \(a)")
         }
         return bad ? lines.joined(separator: "\n") : nil
     }
