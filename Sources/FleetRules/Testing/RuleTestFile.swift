@@ -31,7 +31,7 @@ public struct RuleTestCheck: Sendable {
     public var compliance: [ExpectedCompliance]?
     /// The exact set of maintenance tasks.
     public var maintenance: [ExpectedTask]?
-    /// Rebalancing moves; the report has no moves yet, so a check with these is skipped.
+    /// The exact set of rebalancing moves the focused balance rules propose.
     public var rebalancing: [ExpectedMove]?
 }
 

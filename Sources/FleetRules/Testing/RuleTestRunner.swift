@@ -2,15 +2,13 @@ import Foundation
 
 /// The outcome of one rule test.
 public struct RuleTestResult: Sendable {
-    public enum Status: String, Sendable { case pass, fail, skip }
+    public enum Status: String, Sendable { case pass, fail }
     public var file: String
     public var name: String
     public var range: SourceRange
     public var status: Status
     /// One block per failed expectation: a headline and a diff (`-` expected, `+` actual, ` ` both).
     public var failures: [String]
-    /// Expectations this version cannot check, with the reason.
-    public var skipped: [String]
 }
 
 /// Runs rule tests: per test an engine over the test's inventory and series; at each `at` the
@@ -50,7 +48,6 @@ public struct RuleTestRunner: Sendable {
 
     func run(_ test: RuleTest, file: String, plan: EvaluationPlan) -> RuleTestResult {
         var failures: [String] = []
-        let skipped: [String] = []
         for check in test.checks {
             let engine = Self.engine(at: check.at, test, plan)
             let report = engine.report()
@@ -102,9 +99,9 @@ public struct RuleTestRunner: Sendable {
                 if let diff { failures.append("\(when): rebalancing moves differ (- expected, + actual)\n" + diff) }
             }
         }
-        let status: RuleTestResult.Status = !failures.isEmpty ? .fail : skipped.isEmpty ? .pass : .skip
+        let status: RuleTestResult.Status = failures.isEmpty ? .pass : .fail
         return RuleTestResult(
-            file: file, name: test.name, range: test.range, status: status, failures: failures, skipped: skipped)
+            file: file, name: test.name, range: test.range, status: status, failures: failures)
     }
 
     /// Nil when every expected forecast matches a firing finding of its rule and device whose
@@ -211,10 +208,8 @@ extension RuleTestResult {
         switch status {
         case .pass: out = "--- PASS: \(name) (\(location))\n"
         case .fail: out = "--- FAIL: \(name) (\(location))\n"
-        case .skip: out = "--- SKIP: \(name) (\(location))\n"
         }
         for f in failures { out += "    " + f + "\n" }
-        for s in skipped { out += "    " + s + "\n" }
         return out
     }
 }
@@ -230,9 +225,8 @@ public enum RuleTestOutput {
             let mine = results.filter { $0.file == file }
             for r in mine { out += r.text }
             let failed = mine.count { $0.status == .fail }
-            let skipped = mine.count { $0.status == .skip }
             let passed = mine.count { $0.status == .pass }
-            let counts = "\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : "")
+            let counts = "\(passed) passed, \(failed) failed"
             out += failed > 0 ? "FAIL\t\(file)\t\(counts)\n" : "ok  \t\(file)\t\(counts)\n"
         }
         out += brokenFiles > 0 || results.contains { $0.status == .fail } ? "FAIL\n" : "PASS\n"
@@ -260,12 +254,11 @@ public enum RuleTestOutput {
         var files: [String] = []
         for r in results where !files.contains(r.file) { files.append(r.file) }
         let failures = results.count { $0.status == .fail }
-        let skips = results.count { $0.status == .skip }
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuites name=\"fleetrules\" tests=\"\(results.count)\" failures=\"\(failures)\" skipped=\"\(skips)\">\n"
+        out += "<testsuites name=\"fleetrules\" tests=\"\(results.count)\" failures=\"\(failures)\" skipped=\"0\">\n"
         for file in files {
             let mine = results.filter { $0.file == file }
-            out += "  <testsuite name=\"\(esc(file))\" tests=\"\(mine.count)\" failures=\"\(mine.count { $0.status == .fail })\" skipped=\"\(mine.count { $0.status == .skip })\">\n"
+            out += "  <testsuite name=\"\(esc(file))\" tests=\"\(mine.count)\" failures=\"\(mine.count { $0.status == .fail })\" skipped=\"0\">\n"
             for r in mine {
                 out += "    <testcase classname=\"\(esc(file))\" name=\"\(esc(r.name))\" file=\"\(esc(r.range.file))\" line=\"\(r.range.start.line)\""
                 switch r.status {
@@ -273,8 +266,6 @@ public enum RuleTestOutput {
                     out += "/>\n"
                 case .fail:
                     out += ">\n      <failure message=\"\(esc(r.failures.first?.split(separator: "\n").first.map(String.init) ?? "failed"))\">\(esc(r.failures.joined(separator: "\n")))</failure>\n    </testcase>\n"
-                case .skip:
-                    out += ">\n      <skipped message=\"\(esc(r.skipped.joined(separator: "; ")))\"/>\n    </testcase>\n"
                 }
             }
             out += "  </testsuite>\n"
