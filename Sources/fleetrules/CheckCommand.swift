@@ -101,6 +101,7 @@ struct CheckCommand: ParsableCommand {
     /// File-system errors in plain words rather than Foundation's domain and code.
     static func describe(_ error: Error) -> String {
         if let e = error as? TelemetryError { return e.description }
+        if let e = error as? PolicyPathError { return e.description }
         let ns = error as NSError
         if ns.domain == NSCocoaErrorDomain { return "cannot read the telemetry (is it a file?)" }
         return ns.localizedDescription

@@ -488,3 +488,11 @@ enum ServeFixture {
         #expect(serve.log.contains("delivery flushed at shutdown"), "\(serve.log)")
     }
 }
+
+@Suite struct ServeStartupTests {
+    @Test func aMissingRulesPathIsAnErrorNamingIt() throws {
+        let out = try CLI.run(["serve", "--rules", "/no/such/rules", "--inventory", "examples/fleet/inventory.csv", "--port", "0"])
+        #expect(out.status == 1)
+        #expect(out.stderr == "error: /no/such/rules: no such file or folder\n")
+    }
+}
