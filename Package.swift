@@ -33,10 +33,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Cache prefetch hints for the engine's hot loop (one static inline C function).
+        .target(name: "CPrefetch"),
         // The embeddable library: no networking packages, so it builds in seconds.
         .target(
             name: "FleetRules",
-            dependencies: ["CYAML", "CZlib"]
+            dependencies: ["CYAML", "CZlib", "CPrefetch"]
         ),
         // Alert delivery: routing, durable outbox (GRDB), webhook and SMS sinks, and the mock
         // receivers (Hummingbird) used by demos and tests.

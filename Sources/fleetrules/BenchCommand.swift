@@ -25,6 +25,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Policy pack for the end-to-end replay.")
     var rules = "rules/"
 
+    @Option(help: "Time only this workload (decode, run, api), e.g. under a profiler.")
+    var only: Workload?
+
+    enum Workload: String, ExpressibleByArgument, CaseIterable { case decode, run, api }
+
     @Option(help: "Write the synthetic telemetry to this file and stop.")
     var writeTelemetry: String?
 
@@ -45,21 +50,33 @@ struct BenchCommand: ParsableCommand {
         let inventory = Workloads.inventory(devices: devices)
         print("synthetic fleet: \(devices) devices, \(readings) readings, \(bytes.count / 1_048_576) MiB of JSON Lines")
 
-        var t = Date()
-        let decoded = Workloads.decode(bytes)
-        report("decode JSON Lines", decoded, Date().timeIntervalSince(t))
+        if only == nil || only == .decode {
+            let t = Date()
+            let decoded = Workloads.decode(bytes)
+            report("decode JSON Lines", decoded, Date().timeIntervalSince(t))
+        }
+        if only == nil || only == .run {
+            benchRun(bytes, inventory: inventory)
+        }
+        if only == nil || only == .api {
+            try benchAPI(inventory: inventory)
+        }
+    }
 
+    private func benchRun(_ bytes: [UInt8], inventory: Inventory) {
         let (policy, _) = PolicyInput.load([rules])
         let plan = policy.compile()
-        t = Date()
+        let t = Date()
         let engine = Workloads.replay(plan, inventory: inventory, bytes: bytes)
         report("run \(rules) (decode + evaluate)", engine.stats.readings, Date().timeIntervalSince(t))
         print("    \(engine.episodes.count) alert episodes; plan state estimate \(plan.stateBytesPerDevice) bytes/device")
+    }
 
+    private func benchAPI(inventory: Inventory) throws {
         let threshold = try Policy.parse(Workloads.thresholdPack).compile()
         let batch = Workloads.readings(devices: devices, count: readings)
         var api = Engine(plan: threshold, inventory: inventory)
-        t = Date()
+        var t = Date()
         api.ingest(contentsOf: batch)
         api.finish()
         report("embedding API, threshold rules", api.stats.readings, Date().timeIntervalSince(t))

@@ -51,8 +51,10 @@ struct AnalysisContext {
     let deviceGateway: [Int32]
     /// Whether each device sent at least one accepted reading.
     let seen: [Bool]
+    /// The engine's scope flags, flat [device * operatorCount + operator].
     let applies: [Bool]
-    let applyOffset: Int
+    let applyOperator: Int
+    let operatorCount: Int
     /// Event time of the tick or end of data.
     let now: Double
 
@@ -60,7 +62,7 @@ struct AnalysisContext {
     var devices: Int { inventory.count }
     func deviceID(_ d: Int) -> String { inventory.rows[d][0] }
     /// Whether the rule's static `where` admits device `d`.
-    func applies(_ d: Int) -> Bool { applies[applyOffset + d] }
+    func applies(_ d: Int) -> Bool { applies[d * operatorCount + applyOperator] }
     /// A device's current attribute by name ("" when unknown or unset).
     func attribute(_ name: String, device d: Int) -> String {
         guard let slot = attributeSlots[name], slot < attributes[d].count else { return "" }

@@ -87,7 +87,7 @@ extension Engine {
         var out = Explanation(
             rule: id, kind: rule.kind, device: device, time: t, scope: nil, condition: nil, clear: nil, forDuration: 0,
             state: .idle, since: nil, pendingFor: nil, blocking: [], findings: [], lastResolved: nil, notes: [])
-        let k = o * n + d
+        let k = opKey(o, d)
         if let scope = rule.scope {
             let node = explainNode(scope, device: d, at: t)
             out.scope = node

@@ -1,3 +1,4 @@
+import CPrefetch
 import Foundation
 
 /// A device of the engine's inventory, for the fast ingest path.
@@ -25,6 +26,9 @@ public struct Engine: Sendable {
     public let inventory: Inventory
     let program: EngineProgram
     let n: Int
+    /// Operators and metrics of the plan: the strides of the flat per-device state.
+    let opCount: Int
+    let metricCount: Int
     // Hot parts of the program, held directly so the inner loop does not go through the class.
     private let operators: [EngineProgram.Operator?]
     private let opActive: [Bool]
@@ -38,6 +42,11 @@ public struct Engine: Sendable {
     private let aggregateFunction: [WindowFunction]
     private let aggregateWidth: [Double]
     private let runningIndex: [Int]
+    private let runningStart: [Int]
+    private let runningWidth: [Double]
+    private let runningSlope: [Bool]
+    private let runningTotal: Int
+    private let retention: [Double]
     /// Operators woken by each metric, flattened: `opsForMetricFlat[opsForMetricStart[m]..<opsForMetricStart[m + 1]]`.
     private let opsForMetricFlat: [Int]
     private let opsForMetricStart: [Int]
@@ -46,7 +55,6 @@ public struct Engine: Sendable {
     private let opThresholdOperator: [ComparisonOperator]
     private let opThresholdValue: [Double]
     private let opHasClocks: [Bool]
-    private let runningWidths: [[Double]]
 
     // Devices.
     private(set) var attributes: [[String]]
@@ -54,12 +62,14 @@ public struct Engine: Sendable {
     /// The gateway each device was last heard through (index into `gatewayNames`, -1: none yet).
     private var deviceGateway: [Int32]
 
-    // Metric state, flat [metric * n + device].
+    // Metric state, flat [device * metricCount + metric]: one device's values share cache lines.
     private var lastValue: [Double]
     private var lastTime: [Double]
     private var rings: [WindowRing]
+    /// Running window sums, flat [device * runningTotal + running window].
+    private var running: [RunningWindow]
 
-    // Operator state, flat [operator * n + device].
+    // Operator state, flat [device * opCount + operator]: a reading touches one device's rows.
     private(set) var applies: [Bool]
     private(set) var phase: [UInt8]
     private(set) var since: [Double]
@@ -171,6 +181,11 @@ public struct Engine: Sendable {
         aggregateFunction = program.aggregateFunction
         aggregateWidth = program.aggregateWidth
         runningIndex = program.runningIndex
+        runningStart = program.runningStart
+        runningWidth = program.runningWidth
+        runningSlope = program.runningSlope
+        runningTotal = program.runningWidth.count
+        retention = plan.retention
         var flat: [Int] = []
         var starts: [Int] = [0]
         for list in program.operatorsForMetric {
@@ -197,7 +212,6 @@ public struct Engine: Sendable {
         opThresholdOperator = thresholdOperator
         opThresholdValue = thresholdValue
         opHasClocks = program.operators.map { !($0?.clocks.isEmpty ?? true) }
-        runningWidths = program.runningWidths
         let n = inventory.count
         self.n = n
         let width = program.attributeCount
@@ -206,13 +220,16 @@ public struct Engine: Sendable {
         deviceLatest = Array(repeating: -.infinity, count: n)
         deviceGateway = Array(repeating: -1, count: n)
         let m = plan.metrics.count
+        metricCount = m
         lastValue = Array(repeating: .nan, count: m * n)
         lastTime = Array(repeating: -.infinity, count: m * n)
         rings = Array(repeating: WindowRing(), count: program.ringMetric.contains(true) ? m * n : 0)
+        running = Array(repeating: RunningWindow(), count: n * program.runningWidth.count)
         slotSize = max(1, m)
         memoStamp = Array(repeating: -1, count: plan.aggregates.count)
         memoValue = Array(repeating: nil, count: plan.aggregates.count)
         let ops = plan.operators.count
+        opCount = ops
         phase = Array(repeating: 0, count: ops * n)
         since = Array(repeating: 0, count: ops * n)
         openEpisode = Array(repeating: -1, count: ops * n)
@@ -224,7 +241,7 @@ public struct Engine: Sendable {
             guard let op, op.staticScope, let scope = op.scope else { continue }
             for d in 0..<n {
                 currentDevice = d
-                if case .bool(true)? = scope.evaluate(&self) {} else { applies[o * n + d] = false }
+                if case .bool(true)? = scope.evaluate(&self) {} else { applies[opKey(o, d)] = false }
             }
         }
         setUpCompliance()
@@ -240,14 +257,14 @@ public struct Engine: Sendable {
             if let scope = op.rule.scope.map(program.lower) {
                 for d in 0..<n {
                     currentDevice = d
-                    if case .bool(true)? = scope.evaluate(&self) {} else { applies[o * n + d] = false }
+                    if case .bool(true)? = scope.evaluate(&self) {} else { applies[opKey(o, d)] = false }
                 }
             }
             let a = analyzers.count
             for m in analyzer.metrics where m >= 0 && m < analyzersForMetric.count { analyzersForMetric[m].append(a) }
             if analyzer.wantsReadings { readingAnalyzers.append(a) }
             analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
-            analyzerScope.append(analyzer.observesApplicableOnly ? o * n : -1)
+            analyzerScope.append(analyzer.observesApplicableOnly ? o : -1)
             analyzers.append(analyzer)
         }
         analyzerStart = [0]
@@ -290,7 +307,7 @@ public struct Engine: Sendable {
     public mutating func ingest(time: Double, device: DeviceHandle, metric: MetricHandle, value: Double) -> RejectReason? {
         scratchValues.removeAll(keepingCapacity: true)
         scratchValues.append((metric.index, value))
-        return accept(time: time, device: device.index, gateway: nil, strings: [], origin: nil)
+        return accept(time: time, device: device.index, gateway: -1, strings: [], origin: nil)
     }
 
     /// Accepts one reading; returns the reason when it is rejected (it is also counted).
@@ -320,7 +337,9 @@ public struct Engine: Sendable {
                 if let s = program.attributeSlots[name] { strings.append((s, v)) }
             }
         }
-        return accept(time: reading.timestamp, device: d, gateway: reading.gateway, strings: strings, origin: origin)
+        return accept(
+            time: reading.timestamp, device: d, gateway: reading.gateway.map { gatewayID($0) } ?? -1, strings: strings,
+            origin: origin)
     }
 
     public mutating func ingest(contentsOf readings: some Sequence<Reading>) {
@@ -358,7 +377,14 @@ public struct Engine: Sendable {
             let s = fields.slot[f]
             if s >= 0 { strings.append((s, v)) }
         }
-        let gateway = line.gateway.map { String(decoding: $0, as: UTF8.self) }
+        var gateway: Int32 = -1
+        if let bytes = line.gateway {
+            // Gateway names are interned by their bytes: no String per reading.
+            let local = fields.gateways.intern(bytes)
+            while fields.gatewayID.count <= local { fields.gatewayID.append(-1) }
+            if fields.gatewayID[local] < 0 { fields.gatewayID[local] = gatewayID(fields.gateways.names[local]) }
+            gateway = fields.gatewayID[local]
+        }
         accept(time: line.timestamp, device: d, gateway: gateway, strings: strings, origin: origin)
     }
 
@@ -376,7 +402,7 @@ public struct Engine: Sendable {
     /// Validates a reading whose values are in `scratchValues` and queues it in event time.
     @discardableResult
     private mutating func accept(
-        time t: Double, device d: Int, gateway: String?, strings: [(Int, String)], origin: ReadingOrigin?
+        time t: Double, device d: Int, gateway g: Int32, strings: [(Int, String)], origin: ReadingOrigin?
     ) -> RejectReason? {
         let nonNumeric = scratchNonNumeric
         scratchNonNumeric = nil
@@ -400,15 +426,12 @@ public struct Engine: Sendable {
                 origin)
             return .late
         }
-        var outOfRange: String?
+        var outOfRange: (metric: Int, value: Double)?
         var kept = 0
         for i in scratchValues.indices {
             let (m, v) = scratchValues[i]
             if !(v >= program.rangeLow[m] && v <= program.rangeHigh[m]) {
-                if outOfRange == nil {
-                    outOfRange =
-                        "\(plan.metrics[m].name) = \(JSONValue.format(v)) is outside [\(JSONValue.format(program.rangeLow[m])), \(JSONValue.format(program.rangeHigh[m]))]"
-                }
+                if outOfRange == nil { outOfRange = (m, v) }
                 continue
             }
             if kept < slotSize {
@@ -420,11 +443,17 @@ public struct Engine: Sendable {
         // values is a reading, and the values it lost are counted apart.
         if kept == 0, strings.isEmpty, outOfRange != nil || nonNumeric != nil {
             let (reason, message): (RejectReason, String) =
-                outOfRange.map { (.outOfRange, $0) } ?? (.nonNumeric, nonNumeric ?? "")
+                outOfRange.map {
+                    (.outOfRange, Self.rangeMessage(plan.metrics[$0.metric].name, $0.value, program.rangeLow[$0.metric], program.rangeHigh[$0.metric]))
+                } ?? (.nonNumeric, nonNumeric ?? "")
             stats.reject(reason, message, origin)
             return reason
         }
-        if let outOfRange { stats.dropValue(.outOfRange, outOfRange, origin) }
+        if let (m, v) = outOfRange {
+            let name = plan.metrics[m].name
+            let (low, high) = (program.rangeLow[m], program.rangeHigh[m])
+            stats.dropValue(.outOfRange, Self.rangeMessage(name, v, low, high), origin)
+        }
         if let nonNumeric { stats.dropValue(.nonNumeric, nonNumeric, origin) }
         stats.readings += 1
         stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
@@ -444,16 +473,6 @@ public struct Engine: Sendable {
             poolMetric[base + i] = Int32(scratchValues[i].0)
             poolValue[base + i] = scratchValues[i].1
         }
-        var g: Int32 = -1
-        if let gateway {
-            if let known = gatewayIndex[gateway] {
-                g = known
-            } else {
-                g = Int32(gatewayNames.count)
-                gatewayIndex[gateway] = g
-                gatewayNames.append(gateway)
-            }
-        }
         if !strings.isEmpty { pendingStrings[sequence] = strings }
         let p = Pending(
             time: t, sequence: sequence, device: Int32(d), gateway: g, slot: slot, count: Int32(kept),
@@ -467,6 +486,19 @@ public struct Engine: Sendable {
         observe(t, device: d)
         release(upTo: watermark)
         return outOfRange != nil ? .outOfRange : nil
+    }
+
+    private static func rangeMessage(_ name: String, _ v: Double, _ low: Double, _ high: Double) -> String {
+        "\(name) = \(JSONValue.format(v)) is outside [\(JSONValue.format(low)), \(JSONValue.format(high))]"
+    }
+
+    /// The engine's index of a gateway name, registering it when new.
+    private mutating func gatewayID(_ name: String) -> Int32 {
+        if let known = gatewayIndex[name] { return known }
+        let g = Int32(gatewayNames.count)
+        gatewayIndex[name] = g
+        gatewayNames.append(name)
+        return g
     }
 
     /// Records an accepted timestamp for the fleet's time: the median of the last 255, so a few
@@ -527,11 +559,62 @@ public struct Engine: Sendable {
     private mutating func release(upTo w: Double) {
         while let next = nextPending(), next.time <= w {
             popPending()
+            let ahead = fifoHead + Self.prefetchDistance
+            if ahead < fifo.count { prefetchState(device: Int(fifo[ahead].device)) }
+            let near = fifoHead + Self.prefetchDistance / 2
+            if near < fifo.count { prefetchPoints(device: Int(fifo[near].device)) }
             startClocksIfNeeded(at: next.time)
             fireTimers(before: next.time)
             process(next)
         }
         fireTimers(upTo: w)
+    }
+
+    /// How many queued readings ahead the device state is prefetched: far enough for the loads to
+    /// arrive before the reading is processed, near enough that they are still in cache then.
+    static let prefetchDistance = 6
+
+    /// Asks the cache for a device's state rows before its reading is processed: with 10k or more
+    /// devices every row is a cache miss, and misses issued together overlap.
+    @inline(__always)
+    private mutating func prefetchState(device d: Int) {
+        Self.prefetch(phase, d * opCount, bytes: opCount)
+        Self.prefetch(applies, d * opCount, bytes: opCount)
+        Self.prefetch(since, d * opCount, bytes: opCount * 8)
+        Self.prefetch(clockArmed, d * opCount, bytes: opCount * 8)
+        Self.prefetch(lastValue, d * metricCount, bytes: metricCount * 8)
+        Self.prefetch(lastTime, d * metricCount, bytes: metricCount * 8)
+        Self.prefetch(rings, d * metricCount, bytes: metricCount * MemoryLayout<WindowRing>.stride)
+        Self.prefetch(running, d * runningTotal, bytes: runningTotal * MemoryLayout<RunningWindow>.stride)
+    }
+
+    /// The second step: ring slots the reading will write and the points its running windows
+    /// will drop, found through the ring headers `prefetchState` asked for earlier.
+    @inline(__always)
+    private mutating func prefetchPoints(device d: Int) {
+        guard !rings.isEmpty else { return }
+        for m in 0..<metricCount where ringMetric[m] {
+            let k = d * metricCount + m
+            rings[k].prefetchTail()
+            var r = runningStart[m]
+            while r < runningStart[m + 1] {
+                rings[k].prefetch(point: running[d * runningTotal + r].head + 1)
+                r += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func prefetch<T>(_ array: [T], _ index: Int, bytes: Int) {
+        array.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            let start = index * MemoryLayout<T>.stride
+            var offset = start
+            while offset < start + bytes, offset < raw.count {
+                fleetrules_prefetch(base + offset)
+                offset += 64
+            }
+        }
     }
 
     /// Advances event time without a reading (e.g. a live service's clock): processes what is due.
@@ -574,9 +657,9 @@ public struct Engine: Sendable {
         for (o, op) in program.operators.enumerated() {
             guard let op, !op.clocks.isEmpty else { continue }
             let first = op.clocks.map(\.after).min() ?? 0
-            for d in 0..<n where applies[o * n + d] {
+            for d in 0..<n where applies[opKey(o, d)] {
                 timers.push(Timer(time: t + first, device: d, op: o))
-                clockArmed[o * n + d] = t + first
+                clockArmed[opKey(o, d)] = t + first
             }
         }
     }
@@ -604,7 +687,7 @@ public struct Engine: Sendable {
             updateCompliance(c, device: timer.device, at: timer.time)
             return
         }
-        let k = timer.op * n + timer.device
+        let k = opKey(timer.op, timer.device)
         if clockArmed[k] == timer.time { clockArmed[k] = -.infinity }
         evaluate(op: timer.op, device: timer.device, at: timer.time)
     }
@@ -638,13 +721,13 @@ public struct Engine: Sendable {
         for i in 0..<count {
             let m = Int(poolMetric[base + i])
             let v = poolValue[base + i]
-            let k = m * n + d
+            let k = metricKey(m, d)
             // A reading older than the device's latest (within lateness, from another file) only adds history.
             if t >= lastTime[k] {
                 lastValue[k] = v
                 lastTime[k] = t
             }
-            if ringMetric[m] { rings[k].append(t, v, keep: plan.retention[m], runningWidths: runningWidths[m]) }
+            if ringMetric[m] { appendPoint(metric: m, device: d, key: k, t, v) }
         }
         if !analyzers.isEmpty { feedAnalyzers(device: d, time: t, gateway: r.gateway, base: base, count: count) }
         readingStamp += 1
@@ -675,7 +758,7 @@ public struct Engine: Sendable {
             now = t
             var inside = false
             if case .bool(true)? = scope.evaluate(&self) { inside = true }
-            let k = o * n + d
+            let k = opKey(o, d)
             if applies[k], !inside {
                 if phase[k] == 2 { resolve(op: o, device: d, at: t) }
                 phase[k] = 0
@@ -702,7 +785,7 @@ public struct Engine: Sendable {
 
     private mutating func evaluate(op o: Int, device d: Int, at t: Double) {
         guard opActive[o] else { return }
-        let k = o * n + d
+        let k = opKey(o, d)
         if !applies[k] { return }
         if let scope = opDynamicScope[o] {
             guard case .bool(true)? = value(scope, device: d, at: t) else {
@@ -757,13 +840,13 @@ public struct Engine: Sendable {
     private mutating func armClock(op o: Int, device d: Int, at t: Double, _ clocks: [(metric: Int, after: Double)]) {
         var next = Double.infinity
         for (m, after) in clocks {
-            let last = lastTime[m * n + d]
+            let last = lastTime[metricKey(m, d)]
             guard last.isFinite else { continue }
             let due = last + after
             if due > t { next = min(next, due) }
         }
         // Due times only move later as readings arrive: an earlier pending timer re-arms when it fires.
-        let k = o * n + d
+        let k = opKey(o, d)
         let armed = clockArmed[k]
         if next.isFinite, !(armed > t && armed <= next) {
             timers.push(Timer(time: next, device: d, op: o))
@@ -783,8 +866,8 @@ public struct Engine: Sendable {
     private mutating func fire(op o: Int, device d: Int, since start: Double, at t: Double) {
         let op = plan.operators[o]
         let rule = op.rule
-        phase[o * n + d] = 2
-        since[o * n + d] = start
+        phase[opKey(o, d)] = 2
+        since[opKey(o, d)] = start
         var v: Double?
         var valueIsDuration = false
         if let a = program.operators[o]?.valueAggregate {
@@ -812,13 +895,13 @@ public struct Engine: Sendable {
             rule: rule.id, kind: rule.kind, pack: rule.pack, device: inventory.rows[d][0], severity: rule.severity,
             since: start, until: nil, value: v, summary: summary(rule, device: d, value: v, duration: valueIsDuration), labels: rule.labels,
             evidence: evidence, maintenance: rule.maintenance)
-        openEpisode[o * n + d] = Int32(episodes.count)
+        openEpisode[opKey(o, d)] = Int32(episodes.count)
         episodes.append(episode)
         newEvents.append(AlertEvent(change: .fired, time: start, episode: episode))
     }
 
     private mutating func resolve(op o: Int, device d: Int, at t: Double) {
-        let k = o * n + d
+        let k = opKey(o, d)
         phase[k] = 0
         let e = Int(openEpisode[k])
         guard e >= 0 else { return }
@@ -867,7 +950,7 @@ public struct Engine: Sendable {
     // MARK: analyzers
 
     private mutating func feedAnalyzers(device d: Int, time t: Double, gateway: Int32, base: Int, count: Int) {
-        for a in readingAnalyzers where analyzerScope[a] < 0 || applies[analyzerScope[a] + d] {
+        for a in readingAnalyzers where analyzerScope[a] < 0 || applies[opKey(analyzerScope[a], d)] {
             analyzers[a].observeReading(device: d, time: t, gateway: gateway)
         }
         for i in 0..<count {
@@ -876,7 +959,7 @@ public struct Engine: Sendable {
             while j < analyzerStart[m + 1] {
                 let a = analyzerFlat[j]
                 j += 1
-                if analyzerScope[a] >= 0, !applies[analyzerScope[a] + d] { continue }
+                if analyzerScope[a] >= 0, !applies[opKey(analyzerScope[a], d)] { continue }
                 analyzers[a].observe(device: d, metric: m, value: poolValue[base + i], time: t)
             }
         }
@@ -926,7 +1009,7 @@ public struct Engine: Sendable {
         return AnalysisContext(
             plan: plan, inventory: inventory, operatorIndex: o, attributes: attributes,
             attributeSlots: program.attributeSlots, gatewayNames: gatewayNames, deviceGateway: deviceGateway,
-            seen: seen, applies: applies, applyOffset: o * n, now: t)
+            seen: seen, applies: applies, applyOperator: o, operatorCount: opCount, now: t)
     }
 
     /// Turns an analyzer's findings into episodes: one open episode per (rule, key).
@@ -1103,9 +1186,12 @@ public struct Engine: Sendable {
 
     // MARK: inputs
 
+    @inline(__always) func opKey(_ o: Int, _ d: Int) -> Int { d * opCount + o }
+    @inline(__always) func metricKey(_ m: Int, _ d: Int) -> Int { d * metricCount + m }
+
     func aggregateValue(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
         let m = aggregateMetric[id]
-        let k = m * n + d
+        let k = metricKey(m, d)
         switch aggregateFunction[id] {
         case .last:
             let v = lastValue[k]
@@ -1126,9 +1212,34 @@ public struct Engine: Sendable {
     mutating func aggregateValueUpdating(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
         let r = runningIndex[id]
         guard r >= 0 else { return aggregateValue(id, device: d, at: t) }
-        let k = aggregateMetric[id] * n + d
-        return rings[k].runningValue(r, aggregateFunction[id], at: t, width: aggregateWidth[id])
-            .map { .number($0) }
+        let k = metricKey(aggregateMetric[id], d)
+        let i = d * runningTotal + r
+        return rings[k].runningAggregate(
+            &running[i], aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r]
+        ).map { .number($0) }
+    }
+
+    /// Appends a point to a ring: its running windows first drop what leaves them, then the ring
+    /// trims to the metric's retention, then every running window takes the new point.
+    @inline(__always)
+    private mutating func appendPoint(metric m: Int, device d: Int, key k: Int, _ t: Double, _ v: Double) {
+        let lo = runningStart[m]
+        let hi = runningStart[m + 1]
+        let base = d * runningTotal
+        var r = lo
+        while r < hi {
+            let cutoff = t - runningWidth[r]
+            if rings[k].mustEvict(running[base + r], before: cutoff) {
+                rings[k].evict(&running[base + r], before: cutoff, slope: runningSlope[r])
+            }
+            r += 1
+        }
+        rings[k].append(t, v, keep: retention[m])
+        r = lo
+        while r < hi {
+            rings[k].take(&running[base + r], slope: runningSlope[r])
+            r += 1
+        }
     }
 
     // MARK: queries for reports
@@ -1144,7 +1255,7 @@ public struct Engine: Sendable {
 
     /// Devices a rule applies to (by its static `where`), for the "fires for most devices" check.
     public func applicableDevices(rule index: Int) -> Int {
-        (0..<n).count { applies[index * n + $0] }
+        (0..<n).count { applies[opKey(index, $0)] }
     }
 }
 
@@ -1172,6 +1283,9 @@ struct FieldMapping {
     var counts: [Int] = []
     var gatewaySeen = 0
     var devices = ByteInterner()
+    /// Gateway names by their bytes, and each one's index in the engine (-1 until resolved).
+    var gateways = ByteInterner()
+    var gatewayID: [Int32] = []
 
     init(inventory: Inventory) {
         devices = ByteInterner(capacity: inventory.count)

@@ -32,10 +32,14 @@ final class EngineProgram: Sendable {
     let aggregateMetric: [Int]
     let aggregateFunction: [WindowFunction]
     let aggregateWidth: [Double]
-    /// Per aggregate, its position among its metric's running (incremental) aggregates, or -1.
+    /// Per aggregate, its running (incremental) window among a device's running windows, or -1.
+    /// Aggregates of one metric and width share one window (`stddev(t, 6h)` and `count(t, 6h)`).
     let runningIndex: [Int]
-    /// Per metric, the widths of its running aggregates, in position order.
-    let runningWidths: [[Double]]
+    /// Running windows per device: metric `m` owns `runningStart[m]..<runningStart[m + 1]`.
+    let runningStart: [Int]
+    let runningWidth: [Double]
+    /// Whether a running window keeps the x sums for `slope`.
+    let runningSlope: [Bool]
     let siteSlot: Int?
     let gatewaySlot: Int?
     let typeSlot: Int?
@@ -62,18 +66,28 @@ final class EngineProgram: Sendable {
         aggregateMetric = plan.aggregates.map(\.metric)
         aggregateFunction = plan.aggregates.map(\.ref.function)
         aggregateWidth = plan.aggregates.map { $0.ref.seconds ?? 0 }
-        var running: [Int] = []
         var widths = Array(repeating: [Double](), count: plan.metrics.count)
+        var slopes = Array(repeating: [Bool](), count: plan.metrics.count)
         for a in plan.aggregates {
-            if RunningWindow.supports(a.ref.function), let w = a.ref.seconds {
-                running.append(widths[a.metric].count)
-                widths[a.metric].append(w)
+            guard RunningWindow.supports(a.ref.function), let w = a.ref.seconds else { continue }
+            if let i = widths[a.metric].firstIndex(of: w) {
+                slopes[a.metric][i] = slopes[a.metric][i] || a.ref.function == .slope
             } else {
-                running.append(-1)
+                widths[a.metric].append(w)
+                slopes[a.metric].append(a.ref.function == .slope)
             }
         }
-        runningIndex = running
-        runningWidths = widths
+        var start = [0]
+        for list in widths { start.append(start[start.count - 1] + list.count) }
+        runningStart = start
+        runningWidth = widths.flatMap { $0 }
+        runningSlope = slopes.flatMap { $0 }
+        runningIndex = plan.aggregates.map { a in
+            guard RunningWindow.supports(a.ref.function), let w = a.ref.seconds,
+                let i = widths[a.metric].firstIndex(of: w)
+            else { return -1 }
+            return start[a.metric] + i
+        }
 
         var index: [WindowRef: Int] = [:]
         for a in plan.aggregates { index[a.ref] = a.id }

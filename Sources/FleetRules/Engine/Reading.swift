@@ -62,10 +62,10 @@ public struct InputStats: Sendable {
         if n < Self.examplesPerReason { examples.append(Example(reason: reason, origin: origin, message: message)) }
     }
 
-    mutating func dropValue(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
+    mutating func dropValue(_ reason: RejectReason, _ message: @autoclosure () -> String, _ origin: ReadingOrigin?) {
         let n = droppedValues[reason, default: 0] + rejected[reason, default: 0]
         droppedValues[reason, default: 0] += 1
-        if n < Self.examplesPerReason { examples.append(Example(reason: reason, origin: origin, message: message)) }
+        if n < Self.examplesPerReason { examples.append(Example(reason: reason, origin: origin, message: message())) }
     }
 
     public var rejectedTotal: Int { rejected.values.reduce(0, +) }

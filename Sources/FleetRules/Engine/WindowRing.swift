@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// The raw (time, value) points of one metric of one device, oldest first, trimmed to the
 /// longest window any rule reads. Points are addressed by absolute index (dropped points keep
 /// their numbers) so running windows can point into the ring.
@@ -14,8 +16,6 @@ struct WindowRing: Sendable {
     /// Absolute index of the oldest point kept, and one past the newest.
     private var first = 0
     private var end = 0
-    /// Running sums of the windows rules read on this metric, in the order of the program.
-    var running: ContiguousArray<RunningWindow> = []
 
     var count: Int { end - first }
     /// Absolute index one past the newest point.
@@ -32,6 +32,26 @@ struct WindowRing: Sendable {
         if end - first == points.count { grow() }
         points[end & mask] = Point(t: t, v: v)
         end += 1
+    }
+
+    /// Asks the cache for point `absolute` (a hint; mutating only so the ring is accessed in place).
+    @inline(__always)
+    mutating func prefetch(point absolute: Int) {
+        points.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress, mask >= 0 else { return }
+            fleetrules_prefetch(base + (absolute & mask))
+        }
+    }
+
+    /// Asks the cache for the buffer's header (its uniqueness is checked on every write) and the
+    /// slot the next point goes to.
+    @inline(__always)
+    mutating func prefetchTail() {
+        points.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress, mask >= 0 else { return }
+            fleetrules_prefetch(UnsafeRawPointer(base) - 32)
+            fleetrules_prefetch_write(base + (end & mask))
+        }
     }
 
     /// Doubles the capacity, placing every kept point at its slot for the new mask.
@@ -88,7 +108,8 @@ struct WindowRing: Sendable {
 }
 
 /// Running sums of one window aggregate for one device, so avg/sum/count/stddev/slope/rate/
-/// delta cost O(1) per reading instead of a scan of the window. Lives inside its ring.
+/// delta cost O(1) per reading instead of a scan of the window. The engine keeps one per
+/// (device, metric, width) in a flat array; it points into that metric's ring.
 struct RunningWindow: Sendable {
     /// Absolute ring index of the oldest point inside the window.
     var head = 0
@@ -97,6 +118,7 @@ struct RunningWindow: Sendable {
     var n = 0
     var sum = 0.0
     var sumSquares = 0.0
+    /// Sums over x (hours since `origin`), kept only by windows a `slope` reads.
     var sx = 0.0
     var sxx = 0.0
     var sxy = 0.0
@@ -111,33 +133,44 @@ struct RunningWindow: Sendable {
         }
     }
 
-    mutating func include(_ t: Double, _ v: Double) {
-        let x = (t - origin) / 3600
+    @inline(__always)
+    mutating func include(_ t: Double, _ v: Double, slope: Bool) {
         n += 1
         sum += v
         sumSquares += v * v
-        sx += x
-        sxx += x * x
-        sxy += x * v
+        if slope {
+            let x = (t - origin) / 3600
+            sx += x
+            sxx += x * x
+            sxy += x * v
+        }
     }
 
-    mutating func exclude(_ t: Double, _ v: Double) {
-        let x = (t - origin) / 3600
+    @inline(__always)
+    mutating func exclude(_ t: Double, _ v: Double, slope: Bool) {
         n -= 1
         sum -= v
         sumSquares -= v * v
-        sx -= x
-        sxx -= x * x
-        sxy -= x * v
+        if slope {
+            let x = (t - origin) / 3600
+            sx -= x
+            sxx -= x * x
+            sxy -= x * v
+        }
     }
 }
 
 extension WindowRing {
-    /// Drops points with time ≤ `cutoff` from running window `i`; recomputes from the ring now
+    /// Whether running window `w` may hold points at or before `cutoff`; the common "nothing
+    /// leaves" answer reads no point.
+    @inline(__always)
+    func mustEvict(_ w: RunningWindow, before cutoff: Double) -> Bool {
+        !(w.n > 0 && w.headTime > cutoff && w.head >= startIndex)
+    }
+
+    /// Drops points with time ≤ `cutoff` from running window `w`; recomputes from the ring now
     /// and then so rounding errors of the running subtraction cannot build up.
-    mutating func evictRunning(_ i: Int, before cutoff: Double) {
-        if running[i].n > 0, running[i].headTime > cutoff, running[i].head >= startIndex { return }
-        var w = running[i]
+    mutating func evict(_ w: inout RunningWindow, before cutoff: Double, slope: Bool) {
         w.head = max(w.head, startIndex)
         var dropped = false
         var large = false
@@ -145,7 +178,7 @@ extension WindowRing {
             let v = value(w.head)
             // Subtracting a value far larger than what stays would leave only rounding error.
             if !(abs(v) <= 1e6 * (abs(w.sum - v) / Double(max(1, w.n - 1)) + 1)) { large = true }
-            w.exclude(time(w.head), v)
+            w.exclude(time(w.head), v, slope: slope)
             w.head += 1
             w.evictions += 1
             dropped = true
@@ -160,54 +193,56 @@ extension WindowRing {
             w.head = from
             w.origin = time(from)
             w.headTime = time(from)
-            for j in from..<endIndex { w.include(time(j), value(j)) }
+            for j in from..<endIndex { w.include(time(j), value(j), slope: slope) }
         }
-        running[i] = w
     }
 
-    /// Appends a point: running windows first drop what leaves them, then the ring trims to
-    /// `keep`, then every running window takes the new point.
-    mutating func append(_ t: Double, _ v: Double, keep: Double, runningWidths: [Double]) {
-        while running.count < runningWidths.count { running.append(RunningWindow()) }
-        for (i, w) in runningWidths.enumerated() { evictRunning(i, before: t - w) }
-        append(t, v, keep: keep)
+    /// Adds the newest point (just appended) to running window `w`.
+    @inline(__always)
+    mutating func take(_ w: inout RunningWindow, slope: Bool) {
         let last = endIndex - 1
-        for i in runningWidths.indices {
-            if running[i].n == 0 {
-                running[i].head = last
-                running[i].origin = t
-                running[i].headTime = t
-            }
-            running[i].include(t, v)
+        let t = time(last)
+        if w.n == 0 {
+            w.head = last
+            w.origin = t
+            w.headTime = t
         }
+        w.include(t, value(last), slope: slope)
     }
 
-    /// The running aggregate `i` at time `t` (≥ the newest point), evicting what left the window.
-    mutating func runningValue(_ i: Int, _ f: WindowFunction, at t: Double, width w: Double) -> Double? {
-        guard i < running.count else { return f == .count ? 0 : nil }
-        evictRunning(i, before: t - w)
-        let r = running[i]
-        if f == .count { return Double(r.n) }
-        guard r.n > 0 else { return nil }
-        let count = Double(r.n)
+    /// The aggregate `f` of running window `w` over (cutoff, newest], evicting what left it.
+    /// Mutating only so the caller's ring is accessed in place (no copy of its buffer).
+    @inline(__always)
+    mutating func runningAggregate(_ w: inout RunningWindow, _ f: WindowFunction, after cutoff: Double, slope: Bool)
+        -> Double?
+    {
+        if mustEvict(w, before: cutoff) { evict(&w, before: cutoff, slope: slope) }
+        return runningValue(w, f)
+    }
+
+    /// The aggregate `f` of running window `w`, already evicted up to the evaluation time.
+    func runningValue(_ w: RunningWindow, _ f: WindowFunction) -> Double? {
+        if f == .count { return Double(w.n) }
+        guard w.n > 0 else { return nil }
+        let count = Double(w.n)
         switch f {
-        case .avg: return r.sum / count
-        case .sum: return r.sum
+        case .avg: return w.sum / count
+        case .sum: return w.sum
         case .stddev:
-            guard r.n > 1 else { return 0 }
-            let variance = (r.sumSquares - r.sum * r.sum / count) / (count - 1)
+            guard w.n > 1 else { return 0 }
+            let variance = (w.sumSquares - w.sum * w.sum / count) / (count - 1)
             return max(0, variance).squareRoot()
         case .slope:
-            guard r.n > 1 else { return nil }
-            let d = count * r.sxx - r.sx * r.sx
-            guard d > 1e-12 * max(1, count * r.sxx) else { return nil }
-            return (count * r.sxy - r.sx * r.sum) / d
+            guard w.n > 1 else { return nil }
+            let d = count * w.sxx - w.sx * w.sx
+            guard d > 1e-12 * max(1, count * w.sxx) else { return nil }
+            return (count * w.sxy - w.sx * w.sum) / d
         case .delta:
-            return value(endIndex - 1) - value(r.head)
+            return value(endIndex - 1) - value(w.head)
         case .rate:
             let last = endIndex - 1
-            guard r.n > 1, time(last) > time(r.head) else { return nil }
-            return (value(last) - value(r.head)) / (time(last) - time(r.head)) * 3600
+            guard w.n > 1, time(last) > time(w.head) else { return nil }
+            return (value(last) - value(w.head)) / (time(last) - time(w.head)) * 3600
         default:
             return nil
         }
