@@ -22,6 +22,8 @@ protocol Analyzer: Sendable {
 
     mutating func observe(device: Int, metric: Int, value: Double, time: Double)
     mutating func observeReading(device: Int, time: Double, gateway: Int32)
+    /// A hint that `device` is about to be observed: ask the cache for its per-device state.
+    mutating func prefetch(device: Int)
     /// Called once per boundary `time`, before any reading at or after it is observed.
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink)
     /// Called once at the end of the data, after the last tick.
@@ -34,6 +36,7 @@ extension Analyzer {
     var wantsReadings: Bool { false }
     var observesApplicableOnly: Bool { false }
     mutating func observeReading(device: Int, time: Double, gateway: Int32) {}
+    mutating func prefetch(device: Int) {}
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {}
     func contribute(to report: inout Report, _ context: AnalysisContext) {}
 }

@@ -107,6 +107,11 @@ struct BalanceAnalyzer: Analyzer {
 
     mutating func observe(device: Int, metric: Int, value: Double, time: Double) {}
 
+    mutating func prefetch(device: Int) {
+        windowGateway.prefetch(device)
+        windowCount.prefetch(device)
+    }
+
     mutating func observeReading(device d: Int, time: Double, gateway: Int32) {
         guard gateway >= 0, d >= 0, d < windowGateway.count else { return }
         dataStart = min(dataStart, time)

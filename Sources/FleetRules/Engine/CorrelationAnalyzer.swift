@@ -73,7 +73,9 @@ struct CorrelationAnalyzer: Analyzer {
     /// Slot in `summary` of x's and y's metric (the same slot when both read one metric).
     private let xSlot: Int
     private let ySlot: Int
-    private var summary: [[StepSummary]]
+    /// Flat [slot * devices + device].
+    private var summary: [StepSummary]
+    private let devices: Int
     private var groups: [[String]: Group] = [:]
     private var random: UInt64 = 0x9E37_79B9_7F4A_7C15
     private var results: [Report.Correlation] = []
@@ -108,26 +110,29 @@ struct CorrelationAnalyzer: Analyzer {
         metrics = ix == iy ? [ix] : [ix, iy]
         xSlot = 0
         ySlot = ix == iy ? 0 : 1
-        summary = Array(repeating: Array(repeating: StepSummary(), count: inventory.count), count: metrics.count)
+        devices = inventory.count
+        summary = Array(repeating: StepSummary(), count: inventory.count * metrics.count)
+    }
+
+    mutating func prefetch(device: Int) {
+        for slot in metrics.indices { summary.prefetch(slot * devices + device) }
     }
 
     mutating func observe(device: Int, metric: Int, value: Double, time: Double) {
-        guard device >= 0, device < summary[0].count, value.isFinite else { return }
-        for (slot, m) in metrics.enumerated() where m == metric { summary[slot][device].add(value, at: time) }
+        guard device >= 0, device < devices, value.isFinite else { return }
+        for (slot, m) in metrics.enumerated() where m == metric { summary[slot * devices + device].add(value, at: time) }
     }
 
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
-        let n = summary[0].count
+        let n = devices
         for d in 0..<n where context.applies(d) {
-            guard let x = summary[xSlot][d].value(xFunction), let y = summary[ySlot][d].value(yFunction),
+            guard let x = summary[xSlot * n + d].value(xFunction), let y = summary[ySlot * n + d].value(yFunction),
                 x.isFinite, y.isFinite
             else { continue }
             let key = rule.by.map { context.attribute($0, device: d) }
             add(x, y, to: key, site: context.attribute("site", device: d))
         }
-        for s in summary.indices {
-            for d in 0..<n { summary[s][d] = StepSummary() }
-        }
+        for i in summary.indices { summary[i] = StepSummary() }
     }
 
     private mutating func add(_ x: Double, _ y: Double, to key: [String], site: String) {

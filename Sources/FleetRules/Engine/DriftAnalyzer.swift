@@ -76,6 +76,12 @@ struct DriftAnalyzer: Analyzer {
         stateBytesPerDevice + (rule.trendWindow.map { MemoryLayout<DriftTrend>.stride + 32 + 8 * $0 } ?? 0)
     }
 
+    mutating func prefetch(device: Int) {
+        sum.prefetch(device)
+        count.prefetch(device)
+        reported.prefetch(device)
+    }
+
     mutating func observe(device: Int, metric: Int, value: Double, time: Double) {
         guard device >= 0, device < sum.count, value.isFinite else { return }
         sum[device] += value

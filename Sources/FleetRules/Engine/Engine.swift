@@ -1,4 +1,3 @@
-import CPrefetch
 import Foundation
 
 /// A device of the engine's inventory, for the fast ingest path.
@@ -578,14 +577,15 @@ public struct Engine: Sendable {
     /// devices every row is a cache miss, and misses issued together overlap.
     @inline(__always)
     private mutating func prefetchState(device d: Int) {
-        Self.prefetch(phase, d * opCount, bytes: opCount)
-        Self.prefetch(applies, d * opCount, bytes: opCount)
-        Self.prefetch(since, d * opCount, bytes: opCount * 8)
-        Self.prefetch(clockArmed, d * opCount, bytes: opCount * 8)
-        Self.prefetch(lastValue, d * metricCount, bytes: metricCount * 8)
-        Self.prefetch(lastTime, d * metricCount, bytes: metricCount * 8)
-        Self.prefetch(rings, d * metricCount, bytes: metricCount * MemoryLayout<WindowRing>.stride)
-        Self.prefetch(running, d * runningTotal, bytes: runningTotal * MemoryLayout<RunningWindow>.stride)
+        phase.prefetch(d * opCount, count: opCount)
+        applies.prefetch(d * opCount, count: opCount)
+        since.prefetch(d * opCount, count: opCount)
+        clockArmed.prefetch(d * opCount, count: opCount)
+        lastValue.prefetch(d * metricCount, count: metricCount)
+        lastTime.prefetch(d * metricCount, count: metricCount)
+        rings.prefetch(d * metricCount, count: metricCount)
+        running.prefetch(d * runningTotal, count: runningTotal)
+        for a in analyzers.indices { analyzers[a].prefetch(device: d) }
     }
 
     /// The second step: ring slots the reading will write and the points its running windows
@@ -600,19 +600,6 @@ public struct Engine: Sendable {
             while r < runningStart[m + 1] {
                 rings[k].prefetch(point: running[d * runningTotal + r].head + 1)
                 r += 1
-            }
-        }
-    }
-
-    @inline(__always)
-    private static func prefetch<T>(_ array: [T], _ index: Int, bytes: Int) {
-        array.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            let start = index * MemoryLayout<T>.stride
-            var offset = start
-            while offset < start + bytes, offset < raw.count {
-                fleetrules_prefetch(base + offset)
-                offset += 64
             }
         }
     }
@@ -775,6 +762,16 @@ public struct Engine: Sendable {
             now = t
             guard let v = aggregateValueUpdating(a, device: d, at: t)?.number, !v.isNaN else { return false }
             return RuntimeExpression.order(op, v, value)
+        case .all(let parts):
+            stamp += 1
+            currentDevice = d
+            now = t
+            for p in parts {
+                guard let v = aggregateValueUpdating(p.aggregate, device: d, at: t)?.number, !v.isNaN,
+                    RuntimeExpression.order(p.op, v, p.value)
+                else { return false }
+            }
+            return true
         case .general(let e):
             stamp += 1
             currentDevice = d

@@ -4,7 +4,16 @@ final class EngineProgram: Sendable {
     /// How a condition is evaluated: common threshold shapes skip the expression interpreter.
     enum Kernel: Sendable {
         case threshold(aggregate: Int, op: ComparisonOperator, value: Double)
+        /// A conjunction of thresholds (`avg(h, 1h) > 85 and avg(t, 1h) < 12`): holds when every
+        /// one holds; a missing value holds nothing, as in the interpreter's three-valued `and`.
+        case all([Threshold])
         case general(RuntimeExpression)
+    }
+
+    struct Threshold: Sendable {
+        var aggregate: Int
+        var op: ComparisonOperator
+        var value: Double
     }
 
     struct Operator: Sendable {
@@ -94,13 +103,26 @@ final class EngineProgram: Sendable {
         aggregateIndex = index
         let slot = { (name: String) in slots[name] ?? 0 }
         let aggregate = { (ref: WindowRef) in index[ref] ?? 0 }
-        func kernel(_ e: TypedExpression) -> Kernel {
+        func threshold(_ e: TypedExpression) -> Threshold? {
             switch e {
             case .compare(let op, .window(let f, let m, let s), .constant(.number(let v))) where f != .absent && f != .age:
-                return .threshold(aggregate: aggregate(WindowRef(function: f, metric: m, seconds: s)), op: op, value: v)
+                return Threshold(aggregate: aggregate(WindowRef(function: f, metric: m, seconds: s)), op: op, value: v)
+            case .compare(let op, .window(.age, let m, let s), .constant(.duration(let d))):
+                // `age(m) > 2h`: the aggregate is the duration since the latest value, in seconds.
+                return Threshold(aggregate: aggregate(WindowRef(function: .age, metric: m, seconds: s)), op: op, value: d)
             default:
-                return .general(RuntimeExpression(e, attributeSlot: slot, aggregateId: aggregate))
+                return nil
             }
+        }
+        func conjuncts(_ e: TypedExpression) -> [TypedExpression] {
+            if case .and(let a, let b) = e { return conjuncts(a) + conjuncts(b) }
+            return [e]
+        }
+        func kernel(_ e: TypedExpression) -> Kernel {
+            if let t = threshold(e) { return .threshold(aggregate: t.aggregate, op: t.op, value: t.value) }
+            let parts = conjuncts(e).compactMap(threshold)
+            if parts.count > 1, parts.count == conjuncts(e).count { return .all(parts) }
+            return .general(RuntimeExpression(e, attributeSlot: slot, aggregateId: aggregate))
         }
         var ops: [Operator?] = []
         var forMetric = Array(repeating: [Int](), count: plan.metrics.count)

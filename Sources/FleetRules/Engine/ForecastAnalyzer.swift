@@ -173,6 +173,8 @@ struct ForecastAnalyzer: Analyzer {
         return capacity * 4 + 96
     }
 
+    mutating func prefetch(device: Int) { acc.prefetch(device) }
+
     mutating func observe(device d: Int, metric: Int, value: Double, time t: Double) {
         let b = Int((t / tickInterval).rounded(.down))
         let v = sign * value
