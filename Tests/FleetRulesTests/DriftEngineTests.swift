@@ -337,7 +337,7 @@ import Testing
         #expect(d.detectionRate ?? 0 >= 0.97)
         #expect(d.falsePositiveRate ?? 1 < 0.02)
         // 9.0 h with CUSUM alone; the least-squares slope test of `trend: 36h` brought it to 6.4 h,
-        // the ramp-onset test with `trend: 24h` to 5.9 h (1 false positive in 202).
+        // the ramp-onset test with `trend: 24h` to 5.9 h (2 false positives in 202).
         #expect(d.medianDelayHours ?? .infinity < 7)
     }
 }

@@ -34,7 +34,7 @@ import Testing
         var onset = Double.nan
         for (j, p) in window.enumerated() where now - p.bucket >= Double(minSpan) {
             let m = hc + Double(j + 1)
-            guard m >= DriftRamp.minBaseline, j + 1 < window.count else { continue }
+            guard Double(history.count + j + 1) >= DriftRamp.minBaseline, j + 1 < window.count else { continue }
             let b = (hs + window[...j].reduce(0) { $0 + $1.r }) / m
             var num = 0.0
             var skk = 0.0
@@ -79,8 +79,9 @@ import Testing
             let r = 0.05 * noise.normal() + (i >= 110 ? 0.02 * Double(i - 110) : 0)
             ramp.update(r, bucket: Double(i))
             // Residuals enter the window clipped to the history mean ± 4σ (with σ known here).
-            let past = Self.forgettingMean(seen.prefix(max(0, seen.count + 1 - 24)).map(\.r))
-            let x = past.weight >= DriftRamp.minBaseline ? max(past.mean - 0.2, min(past.mean + 0.2, r)) : r
+            let evicted = max(0, seen.count + 1 - 24)
+            let past = Self.forgettingMean(seen.prefix(evicted).map(\.r))
+            let x = Double(evicted) >= DriftRamp.minBaseline ? max(past.mean - 0.2, min(past.mean + 0.2, r)) : r
             seen.append((Double(i), x))
             let window = Array(seen.suffix(24))
             let history = seen.dropLast(window.count).map(\.r)

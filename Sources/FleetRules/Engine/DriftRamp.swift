@@ -66,6 +66,10 @@ struct DriftRamp: Sendable, Equatable {
     /// the window, and its weight.
     private var absDevSum = 0.0
     private var absDevCount = 0.0
+    /// Buckets that entered the history, and first differences taken (plain counts, for the
+    /// warm-up; the forgetting weights above are the effective sample sizes).
+    private var historySeen = 0
+    private var differencesSeen = 0
     private var lastBucket = Double.nan
     private var lastResidual = 0.0
 
@@ -99,7 +103,7 @@ struct DriftRamp: Sendable, Equatable {
     /// The noise scale used (NaN before enough consecutive buckets).
     var sigma: Double {
         if let knownSigma { return knownSigma }
-        guard absDiffCount >= Self.minDifferences else { return .nan }
+        guard Double(differencesSeen) >= Self.minDifferences, absDiffCount > 0 else { return .nan }
         let fromDifferences = absDiffSum / absDiffCount * Double.pi.squareRoot() / 2
         let fromLevel = absDevCount >= Self.minDifferences ? absDevSum / absDevCount * (Double.pi / 2).squareRoot() : 0
         return max(level / 10, fromDifferences, fromLevel)
@@ -117,12 +121,13 @@ struct DriftRamp: Sendable, Equatable {
             if s.isFinite { d = min(d, 5 * s) }
             absDiffSum = absDiffSum * forget + d
             absDiffCount = absDiffCount * forget + 1
+            differencesSeen = min(differencesSeen + 1, Int.max - 1)
         }
         lastBucket = bucket
         lastResidual = r
         if filled == window {
             let old = residuals[next]
-            if historyCount >= Self.minBaseline {
+            if Double(historySeen) >= Self.minBaseline {
                 var dev = abs(old - historySum / historyCount)
                 let s = sigma
                 if s.isFinite { dev = min(dev, 5 * s) }
@@ -131,10 +136,11 @@ struct DriftRamp: Sendable, Equatable {
             }
             historySum = historySum * forget + old
             historyCount = historyCount * forget + 1
+            historySeen = min(historySeen + 1, Int.max - 1)
         }
         var x = r
         let s = sigma
-        if s.isFinite, historyCount >= Self.minBaseline {
+        if s.isFinite, Double(historySeen) >= Self.minBaseline {
             let h = historySum / historyCount
             x = max(h - Self.clipSigmas * s, min(h + Self.clipSigmas * s, r))
         }
@@ -167,7 +173,7 @@ struct DriftRamp: Sendable, Equatable {
             let span = -uTau
             if span >= Double(minSpan), c > 0 {
                 let m = historyCount + Double(j + 1)
-                if m >= Self.minBaseline {
+                if Double(historySeen + j + 1) >= Self.minBaseline {
                     let b = (historySum + before) / m
                     let sk = su - uTau * c
                     let skk = suu - 2 * uTau * su + uTau * uTau * c
@@ -212,6 +218,7 @@ struct DriftRamp: Sendable, Equatable {
         fresh.absDiffCount = absDiffCount
         fresh.absDevSum = absDevSum
         fresh.absDevCount = absDevCount
+        fresh.differencesSeen = differencesSeen
         self = fresh
     }
 }
