@@ -275,7 +275,7 @@ extension DriftRule {
         s.append("test residual (device − reference): \(test)")
         if let w = trendWindow {
             s.append(
-                "and a slope test over the last \(w) buckets: alarm when the slope's t > \(JSONValue.format(DriftTrend.defaultTBound)) and the fitted level is beyond \(JSONValue.format(trendLevel))"
+                "and a ramp-onset test (broken-line likelihood ratio) over the last \(w) buckets: alarm when the standardized evidence for a slope since some onset exceeds \(JSONValue.format(DriftRamp.defaultBound)) and the implied offset is beyond \(JSONValue.format(trendLevel))"
             )
         }
         if trendWindow != nil {

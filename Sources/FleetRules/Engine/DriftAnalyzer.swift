@@ -24,8 +24,8 @@ struct DriftAnalyzer: Analyzer {
     private var sum: [Double]
     private var count: [Int32]
     private var detector: [DriftDetector]
-    /// The slope tests (`trend`); empty when the rule has none.
-    private var trend: [DriftTrend]
+    /// The ramp-onset tests (`trend`); empty when the rule has none.
+    private var trend: [DriftRamp]
     private var open: [Bool]
     private var clear: [Double]
     /// Buckets tested, and buckets with too few peers; whether the latest bucket was testable.
@@ -56,7 +56,7 @@ struct DriftAnalyzer: Analyzer {
                 method: rule.method, tolerance: rule.tolerance, threshold: rule.threshold, lambda: rule.lambda),
             count: n)
         if let w = rule.trendWindow {
-            trend = Array(repeating: DriftTrend(window: w, level: rule.trendLevel), count: n)
+            trend = Array(repeating: DriftRamp(window: w, level: rule.trendLevel), count: n)
         } else {
             trend = []
         }
@@ -71,9 +71,9 @@ struct DriftAnalyzer: Analyzer {
     /// Bytes of state per device (bucket sum and count, detector, finding flags and counters).
     static let stateBytesPerDevice = 8 + 4 + MemoryLayout<DriftDetector>.stride + 1 + 8 + 4 + 4 + 1 + 1
 
-    /// The same, plus the slope test's ring of residuals when the rule has a `trend`.
+    /// The same, plus the ramp test's rings of buckets and residuals when the rule has a `trend`.
     static func stateBytesPerDevice(_ rule: DriftRule) -> Int {
-        stateBytesPerDevice + (rule.trendWindow.map { MemoryLayout<DriftTrend>.stride + 32 + 8 * $0 } ?? 0)
+        stateBytesPerDevice + (rule.trendWindow.map { MemoryLayout<DriftRamp>.stride + 2 * (32 + 8 * $0) } ?? 0)
     }
 
     mutating func prefetch(device: Int) {
@@ -148,7 +148,7 @@ struct DriftAnalyzer: Analyzer {
         lastTestable[d] = true
         // One bucket moves the test by a bounded step: a single bad bucket cannot alarm.
         detector[d].update(r, bucketStart: bucketStart, clip: clip)
-        if !trend.isEmpty { trend[d].update(max(-clip, min(clip, r))) }
+        if !trend.isEmpty { trend[d].update(max(-clip, min(clip, r)), bucket: (bucketStart / tickInterval).rounded()) }
         clear[d] = tested[d] == 1 ? r : Self.clearLambda * r + (1 - Self.clearLambda) * clear[d]
         let key = context.deviceID(d)
         if open[d] {
@@ -165,8 +165,9 @@ struct DriftAnalyzer: Analyzer {
         open[d] = true
         findings += 1
         let det = detector[d]
-        let offset = byTrend ? trend[d].end : det.offset
-        let onset = byTrend ? bucketStart - trend[d].onsetBucketsAgo * tickInterval : det.onset
+        let offset = byTrend ? trend[d].baseline + trend[d].offset : det.offset
+        // The ramp's hinge is the onset bucket's value: the drift starts at that bucket's end.
+        let onset = byTrend ? (trend[d].onsetBucket + 1) * tickInterval : det.onset
         let others = peers.filter { $0 != d }
         let peerIDs = others.prefix(Self.maxPeersListed).map { context.deviceID($0) }
         let peersText: String
@@ -185,10 +186,10 @@ struct DriftAnalyzer: Analyzer {
             ("tolerance", .number(rule.tolerance)),
         ]
         if !trend.isEmpty {
-            // Which test alarmed; the slope is per bucket, its t statistic capped for the JSON.
+            // Which test alarmed; the ramp's slope per bucket and its standardized evidence.
             evidence.append(("test", .string(byTrend ? "trend" : rule.method.rawValue)))
             evidence.append(("slope", .number((trend[d].slope * 1e5).rounded() / 1e5)))
-            evidence.append(("slope_t", .number(Self.round(max(-1e6, min(1e6, trend[d].t))))))
+            evidence.append(("ramp_statistic", .number(Self.round(max(-1e6, min(1e6, trend[d].statistic))))))
         }
         switch rule.reference {
         case .device(let id): evidence.append(("reference", .string(id)))

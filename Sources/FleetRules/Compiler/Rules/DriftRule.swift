@@ -38,7 +38,7 @@ public struct DriftRule: Sendable {
         FieldSpec("min_peers", .integer(minimum: 2), "fewer peers than this makes the device unverifiable (default 3)"),
         FieldSpec("lambda", .number, "EWMA smoothing factor, 0 < lambda <= 1 (default 0.2)"),
         FieldSpec("bucket", .duration, "residuals are compared on buckets this long (default 1h)"),
-        FieldSpec("trend", .duration, "window of the companion slope test for ramps, 12 to 168 buckets (default off)"),
+        FieldSpec("trend", .duration, "window of the companion ramp-onset test, 12 to 168 buckets (default off)"),
     ]
 
     static let placeholders = ["value", "metric", "offset", "statistic", "onset", "peers", "reference"]
