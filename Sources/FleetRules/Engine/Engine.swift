@@ -82,7 +82,7 @@ public struct Engine: Sendable {
     private var complianceIndex: [Int]
     private var dataStart: Double?
     /// Fleet-level analyses (forecast, drift, correlation, balance), fed in event time.
-    private var analyzers: [any Analyzer] = []
+    private var analyzers = AnalyzerSet()
     /// Analyzers wanting every reading's gateway.
     /// The analyzers reading each metric, flattened for the ingest loop: metric m's are
     /// `analyzerFlat[analyzerStart[m]..<analyzerStart[m + 1]]`.
@@ -349,7 +349,7 @@ public struct Engine: Sendable {
     mutating func ingest(
         _ line: inout DecodedLine, fields: inout FieldMapping, names: ByteInterner, origin: ReadingOrigin?
     ) {
-        fields.update(names, plan: plan, slots: program.attributeSlots)
+        if fields.metric.count < names.count { fields.update(names, plan: plan, slots: program.attributeSlots) }
         if line.gateway != nil { fields.gatewaySeen += 1 }
         guard let d = fields.devices.find(line.device) else {
             // The names in a line count for `check --data` even when its device is unknown.
@@ -476,12 +476,7 @@ public struct Engine: Sendable {
         let p = Pending(
             time: t, sequence: sequence, device: Int32(d), gateway: g, slot: slot, count: Int32(kept),
             hasStrings: !strings.isEmpty)
-        if t >= lastQueued {
-            fifo.append(p)
-            lastQueued = t
-        } else {
-            stragglers.push(p)
-        }
+        enqueue(p)
         observe(t, device: d)
         release(upTo: watermark)
         return outOfRange != nil ? .outOfRange : nil
@@ -498,6 +493,28 @@ public struct Engine: Sendable {
         gatewayIndex[name] = g
         gatewayNames.append(name)
         return g
+    }
+
+    /// Queues an accepted reading. In-order readings go to the FIFO, the rest to the straggler
+    /// heap; processing merges both by (time, sequence), so the split only decides speed. A clock
+    /// running ahead of the fleet must not make the FIFO's tail so late that everyone else's
+    /// readings go to the heap: when an earlier reading arrives behind such a tail, the tail
+    /// moves to the heap instead.
+    private mutating func enqueue(_ p: Pending) {
+        if p.time < lastQueued {
+            let fleet = fleetTime ?? -.infinity
+            while fifo.count > fifoHead, let last = fifo.last, last.time > p.time, last.time > fleet {
+                stragglers.push(last)
+                fifo.removeLast()
+            }
+            lastQueued = fifo.count > fifoHead ? fifo[fifo.count - 1].time : -.infinity
+        }
+        if p.time >= lastQueued {
+            fifo.append(p)
+            lastQueued = p.time
+        } else {
+            stragglers.push(p)
+        }
     }
 
     /// Records an accepted timestamp for the fleet's time: the median of the last 255, so a few
@@ -559,7 +576,7 @@ public struct Engine: Sendable {
         while let next = nextPending(), next.time <= w {
             popPending()
             let ahead = fifoHead + Self.prefetchDistance
-            if ahead < fifo.count { prefetchState(device: Int(fifo[ahead].device)) }
+            if ahead < fifo.count { prefetchState(fifo[ahead]) }
             let near = fifoHead + Self.prefetchDistance / 2
             if near < fifo.count { prefetchPoints(device: Int(fifo[near].device)) }
             startClocksIfNeeded(at: next.time)
@@ -571,12 +588,13 @@ public struct Engine: Sendable {
 
     /// How many queued readings ahead the device state is prefetched: far enough for the loads to
     /// arrive before the reading is processed, near enough that they are still in cache then.
-    static let prefetchDistance = 6
+    static let prefetchDistance = 12
 
     /// Asks the cache for a device's state rows before its reading is processed: with 10k or more
     /// devices every row is a cache miss, and misses issued together overlap.
     @inline(__always)
-    private mutating func prefetchState(device d: Int) {
+    private mutating func prefetchState(_ p: Pending) {
+        let d = Int(p.device)
         phase.prefetch(d * opCount, count: opCount)
         applies.prefetch(d * opCount, count: opCount)
         since.prefetch(d * opCount, count: opCount)
@@ -585,7 +603,20 @@ public struct Engine: Sendable {
         lastTime.prefetch(d * metricCount, count: metricCount)
         rings.prefetch(d * metricCount, count: metricCount)
         running.prefetch(d * runningTotal, count: runningTotal)
-        for a in analyzers.indices { analyzers[a].prefetch(device: d) }
+        deviceLatest.prefetch(d)
+        deviceGateway.prefetch(d)
+        seen.prefetch(d)
+        // Only the analyzers this reading will feed (as in `feedAnalyzers`).
+        for a in readingAnalyzers { analyzers.prefetch(a, device: d) }
+        let base = Int(p.slot) * slotSize
+        for i in 0..<Int(p.count) {
+            let m = Int(poolMetric[base + i])
+            var j = analyzerStart[m]
+            while j < analyzerStart[m + 1] {
+                analyzers.prefetch(analyzerFlat[j], device: d)
+                j += 1
+            }
+        }
     }
 
     /// The second step: ring slots the reading will write and the points its running windows
@@ -598,7 +629,9 @@ public struct Engine: Sendable {
             rings[k].prefetchTail()
             var r = runningStart[m]
             while r < runningStart[m + 1] {
-                rings[k].prefetch(point: running[d * runningTotal + r].head + 1)
+                let head = running[d * runningTotal + r].head
+                rings[k].prefetch(point: head)
+                rings[k].prefetch(point: head + 1)
                 r += 1
             }
         }
@@ -948,7 +981,7 @@ public struct Engine: Sendable {
 
     private mutating func feedAnalyzers(device d: Int, time t: Double, gateway: Int32, base: Int, count: Int) {
         for a in readingAnalyzers where analyzerScope[a] < 0 || applies[opKey(analyzerScope[a], d)] {
-            analyzers[a].observeReading(device: d, time: t, gateway: gateway)
+            analyzers.observeReading(a, device: d, time: t, gateway: gateway)
         }
         for i in 0..<count {
             let m = Int(poolMetric[base + i])
@@ -957,7 +990,7 @@ public struct Engine: Sendable {
                 let a = analyzerFlat[j]
                 j += 1
                 if analyzerScope[a] >= 0, !applies[opKey(analyzerScope[a], d)] { continue }
-                analyzers[a].observe(device: d, metric: m, value: poolValue[base + i], time: t)
+                analyzers.observe(a, device: d, metric: m, value: poolValue[base + i], time: t)
             }
         }
     }
@@ -968,7 +1001,7 @@ public struct Engine: Sendable {
             var best = -1
             var bestTime = Double.infinity
             for a in analyzers.indices {
-                let interval = analyzers[a].tickInterval
+                let interval = analyzers.tickInterval[a]
                 guard interval > 0 else { continue }
                 if analyzerNextTick[a] == -.infinity {
                     // The first boundary after the first event: no tick for an empty past.
@@ -981,10 +1014,10 @@ public struct Engine: Sendable {
                 }
             }
             guard best >= 0 else { break }
-            analyzerNextTick[best] = bestTime + analyzers[best].tickInterval
+            analyzerNextTick[best] = bestTime + analyzers.tickInterval[best]
             var sink = FindingSink()
             let context = analysisContext(best, at: bestTime)
-            analyzers[best].tick(at: bestTime, context, &sink)
+            analyzers.tick(best, at: bestTime, context, &sink)
             apply(sink, analyzer: best)
         }
         nextTick = analyzerNextTick.min() ?? .infinity
@@ -996,13 +1029,13 @@ public struct Engine: Sendable {
         for a in analyzers.indices {
             var sink = FindingSink()
             let context = analysisContext(a, at: end)
-            analyzers[a].finish(at: end, context, &sink)
+            analyzers.finish(a, at: end, context, &sink)
             apply(sink, analyzer: a)
         }
     }
 
     private func analysisContext(_ a: Int, at t: Double) -> AnalysisContext {
-        let o = analyzers[a].operatorIndex
+        let o = analyzers.operatorIndex[a]
         return AnalysisContext(
             plan: plan, inventory: inventory, operatorIndex: o, attributes: attributes,
             attributeSlots: program.attributeSlots, gatewayNames: gatewayNames, deviceGateway: deviceGateway,
@@ -1011,7 +1044,7 @@ public struct Engine: Sendable {
 
     /// Turns an analyzer's findings into episodes: one open episode per (rule, key).
     private mutating func apply(_ sink: FindingSink, analyzer a: Int) {
-        let o = analyzers[a].operatorIndex
+        let o = analyzers.operatorIndex[a]
         let rule = plan.operators[o].rule
         for change in sink.changes {
             switch change {
@@ -1049,18 +1082,14 @@ public struct Engine: Sendable {
     /// besides each device's latest forecast: what accuracy scoring and trend plots need.
     public var forecastHistory = false {
         didSet {
-            for a in analyzers.indices {
-                guard var f = analyzers[a] as? ForecastAnalyzer else { continue }
-                f.recordHistory = forecastHistory
-                analyzers[a] = f
-            }
+            analyzers.setForecastHistory(forecastHistory)
         }
     }
 
     /// Lets each analyzer add its sections to a report.
     func contributeAnalyses(to report: inout Report) {
         let end = stats.lastTimestamp ?? 0
-        for a in analyzers.indices { analyzers[a].contribute(to: &report, analysisContext(a, at: end)) }
+        for a in analyzers.indices { analyzers.contribute(a, to: &report, analysisContext(a, at: end)) }
     }
 
     // MARK: compliance

@@ -177,7 +177,9 @@ extension WindowRing {
         while w.n > 0, w.head < endIndex, time(w.head) <= cutoff {
             let v = value(w.head)
             // Subtracting a value far larger than what stays would leave only rounding error.
-            if !(abs(v) <= 1e6 * (abs(w.sum - v) / Double(max(1, w.n - 1)) + 1)) { large = true }
+            // (|v| ≤ 1e6 · (|sum − v| / k + 1), multiplied out: no division per dropped point.)
+            let k = Double(max(1, w.n - 1))
+            if !(abs(v) * k <= 1e6 * (abs(w.sum - v) + k)) { large = true }
             w.exclude(time(w.head), v, slope: slope)
             w.head += 1
             w.evictions += 1

@@ -37,9 +37,45 @@ public final class ByteSource {
         if path != "-" { try? handle.close() }
     }
 
+    /// The buffer of the chunk returned last: reused for the next read once the caller has let
+    /// go of that chunk (copy-on-write keeps a chunk the caller still holds intact), so reading
+    /// a large file does not map, fault in and unmap fresh memory for every megabyte.
+    private var spare: [UInt8] = []
+
     private static func read(_ handle: FileHandle, _ count: Int) throws -> [UInt8] {
         guard let data = try handle.read(upToCount: count) else { return [] }
         return [UInt8](data)
+    }
+
+    /// Up to `count` bytes (fewer only at the end of the input), read straight into a reused buffer.
+    private func readChunk(_ count: Int) throws -> [UInt8] {
+        var chunk = spare
+        spare = []
+        if chunk.count < count { chunk.append(contentsOf: repeatElement(0, count: count - chunk.count)) }
+        let fd = handle.fileDescriptor
+        var failure: Int32 = 0
+        let filled = chunk.withUnsafeMutableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return 0 }
+            var done = 0
+            while done < count {
+                let n = Foundation.read(fd, base + done, count - done)
+                if n > 0 {
+                    done += n
+                } else if n == 0 {
+                    break
+                } else if errno != EINTR {
+                    failure = errno
+                    break
+                }
+            }
+            return done
+        }
+        if failure != 0 {
+            throw TelemetryError(path: path, message: "read failed: \(String(cString: strerror(failure)))")
+        }
+        chunk.removeLast(chunk.count - filled)
+        spare = chunk
+        return chunk
     }
 
     /// The next chunk of (decompressed) bytes; empty at the end.
@@ -50,7 +86,7 @@ public final class ByteSource {
                 raw = pendingRaw
                 pendingRaw = []
             } else {
-                raw = try Self.read(handle, 1 << 20)
+                raw = try readChunk(1 << 20)
                 bytesRead += Int64(raw.count)
             }
             guard let gz = gzip else { return raw }
