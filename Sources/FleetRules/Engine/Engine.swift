@@ -245,7 +245,14 @@ public struct Engine: Sendable {
         }
         setUpCompliance()
         setUpAnalyzers()
+        let bytesPerDevice =
+            opCount * 22 + metricCount * (16 + MemoryLayout<WindowRing>.stride)
+            + runningTotal * MemoryLayout<RunningWindow>.stride
+        prefetching = !analyzers.isEmpty || runningTotal > 0 || n * bytesPerDevice > Self.cacheBytes
     }
+
+    /// Roughly the last-level cache a core can count on (the CI machine has 32 MB shared).
+    static let cacheBytes = 4 << 20
 
     private mutating func setUpAnalyzers() {
         var analyzersForMetric = Array(repeating: [Int](), count: plan.metrics.count)
@@ -575,10 +582,12 @@ public struct Engine: Sendable {
     private mutating func release(upTo w: Double) {
         while let next = nextPending(), next.time <= w {
             popPending()
-            let ahead = fifoHead + Self.prefetchDistance
-            if ahead < fifo.count { prefetchState(fifo[ahead]) }
-            let near = fifoHead + Self.prefetchDistance / 2
-            if near < fifo.count { prefetchPoints(device: Int(fifo[near].device)) }
+            if prefetching {
+                let ahead = fifoHead + Self.prefetchDistance
+                if ahead < fifo.count { prefetchState(fifo[ahead]) }
+                let near = fifoHead + Self.prefetchDistance / 2
+                if near < fifo.count { prefetchPoints(device: Int(fifo[near].device)) }
+            }
             startClocksIfNeeded(at: next.time)
             fireTimers(before: next.time)
             process(next)
@@ -589,6 +598,11 @@ public struct Engine: Sendable {
     /// How many queued readings ahead the device state is prefetched: far enough for the loads to
     /// arrive before the reading is processed, near enough that they are still in cache then.
     static let prefetchDistance = 12
+
+    /// Whether the fleet's state is too large for the caches, so prefetching pays for its
+    /// instructions: a few threshold rules over 10k devices fit (about 1 MB) and run faster
+    /// without; windows, analyses or a larger fleet do not.
+    private var prefetching = true
 
     /// Asks the cache for a device's state rows before its reading is processed: with 10k or more
     /// devices every row is a cache miss, and misses issued together overlap.
