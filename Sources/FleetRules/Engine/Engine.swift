@@ -1268,10 +1268,7 @@ public struct Engine: Sendable {
         let base = d * runningTotal
         var r = lo
         while r < hi {
-            let cutoff = t - runningWidth[r]
-            if rings[k].mustEvict(running[base + r], before: cutoff) {
-                rings[k].evict(&running[base + r], before: cutoff, slope: runningSlope[r])
-            }
+            rings[k].evictIfNeeded(&running[base + r], before: t - runningWidth[r], slope: runningSlope[r])
             r += 1
         }
         rings[k].append(t, v, keep: retention[m])

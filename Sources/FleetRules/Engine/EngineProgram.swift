@@ -77,11 +77,18 @@ final class EngineProgram: Sendable {
         aggregateWidth = plan.aggregates.map { $0.ref.seconds ?? 0 }
         var widths = Array(repeating: [Double](), count: plan.metrics.count)
         var slopes = Array(repeating: [Bool](), count: plan.metrics.count)
+        // Per aggregate, its window's position among its metric's windows (-1: no running form).
+        var position: [Int] = []
         for a in plan.aggregates {
-            guard RunningWindow.supports(a.ref.function), let w = a.ref.seconds else { continue }
+            guard RunningWindow.supports(a.ref.function), let w = a.ref.seconds else {
+                position.append(-1)
+                continue
+            }
             if let i = widths[a.metric].firstIndex(of: w) {
                 slopes[a.metric][i] = slopes[a.metric][i] || a.ref.function == .slope
+                position.append(i)
             } else {
+                position.append(widths[a.metric].count)
                 widths[a.metric].append(w)
                 slopes[a.metric].append(a.ref.function == .slope)
             }
@@ -91,12 +98,7 @@ final class EngineProgram: Sendable {
         runningStart = start
         runningWidth = widths.flatMap { $0 }
         runningSlope = slopes.flatMap { $0 }
-        runningIndex = plan.aggregates.map { a in
-            guard RunningWindow.supports(a.ref.function), let w = a.ref.seconds,
-                let i = widths[a.metric].firstIndex(of: w)
-            else { return -1 }
-            return start[a.metric] + i
-        }
+        runningIndex = zip(plan.aggregates, position).map { a, i in i < 0 ? -1 : start[a.metric] + i }
 
         var index: [WindowRef: Int] = [:]
         for a in plan.aggregates { index[a.ref] = a.id }

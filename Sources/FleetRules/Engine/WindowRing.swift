@@ -164,13 +164,19 @@ extension WindowRing {
     /// Whether running window `w` may hold points at or before `cutoff`; the common "nothing
     /// leaves" answer reads no point.
     @inline(__always)
-    func mustEvict(_ w: RunningWindow, before cutoff: Double) -> Bool {
+    private func mustEvict(_ w: RunningWindow, before cutoff: Double) -> Bool {
         !(w.n > 0 && w.headTime > cutoff && w.head >= startIndex)
+    }
+
+    /// Drops points with time ≤ `cutoff` from running window `w`, after the cheap check.
+    @inline(__always)
+    mutating func evictIfNeeded(_ w: inout RunningWindow, before cutoff: Double, slope: Bool) {
+        if mustEvict(w, before: cutoff) { evict(&w, before: cutoff, slope: slope) }
     }
 
     /// Drops points with time ≤ `cutoff` from running window `w`; recomputes from the ring now
     /// and then so rounding errors of the running subtraction cannot build up.
-    mutating func evict(_ w: inout RunningWindow, before cutoff: Double, slope: Bool) {
+    private mutating func evict(_ w: inout RunningWindow, before cutoff: Double, slope: Bool) {
         w.head = max(w.head, startIndex)
         var dropped = false
         var large = false
@@ -218,7 +224,7 @@ extension WindowRing {
     mutating func runningAggregate(_ w: inout RunningWindow, _ f: WindowFunction, after cutoff: Double, slope: Bool)
         -> Double?
     {
-        if mustEvict(w, before: cutoff) { evict(&w, before: cutoff, slope: slope) }
+        evictIfNeeded(&w, before: cutoff, slope: slope)
         return runningValue(w, f)
     }
 

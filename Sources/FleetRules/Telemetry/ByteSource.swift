@@ -25,7 +25,7 @@ public final class ByteSource {
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)
             size = (attributes?[.size] as? NSNumber)?.int64Value
         }
-        let first = try Self.read(handle, 1 << 20)
+        let first = try readChunk(Self.chunkSize)
         bytesRead += Int64(first.count)
         if first.count >= 2, first[0] == 0x1F, first[1] == 0x8B {
             gzip = try GzipInflater(path: path)
@@ -42,10 +42,7 @@ public final class ByteSource {
     /// a large file does not map, fault in and unmap fresh memory for every megabyte.
     private var spare: [UInt8] = []
 
-    private static func read(_ handle: FileHandle, _ count: Int) throws -> [UInt8] {
-        guard let data = try handle.read(upToCount: count) else { return [] }
-        return [UInt8](data)
-    }
+    private static let chunkSize = 1 << 20
 
     /// Up to `count` bytes (fewer only at the end of the input), read straight into a reused buffer.
     private func readChunk(_ count: Int) throws -> [UInt8] {
@@ -86,7 +83,7 @@ public final class ByteSource {
                 raw = pendingRaw
                 pendingRaw = []
             } else {
-                raw = try readChunk(1 << 20)
+                raw = try readChunk(Self.chunkSize)
                 bytesRead += Int64(raw.count)
             }
             guard let gz = gzip else { return raw }
