@@ -36,8 +36,7 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "Inventory CSV.")
     var inventory: String
 
-    @Option(help: "How far out of order readings may arrive, e.g. 5m.")
-    var lateness: String = "5m"
+    @OptionGroup var lateness: LatenessOption
 
     @Option(help: "Output: text or json.")
     var format: Format = .text
@@ -47,9 +46,6 @@ struct ExplainCommand: ParsableCommand {
     func validate() throws {
         if telemetry.isEmpty { throw ValidationError("give at least one --telemetry file") }
         if telemetry.contains("-") { throw ValidationError("explain reads telemetry files, not stdin") }
-        guard let l = DurationText.seconds(lateness), l >= 0 else {
-            throw ValidationError("--lateness must be a duration such as 5m")
-        }
         if let at, Timestamp.parse(at) == nil {
             throw ValidationError("--at must be an RFC 3339 timestamp such as 2026-03-03T12:00:00Z")
         }
@@ -60,7 +56,7 @@ struct ExplainCommand: ParsableCommand {
             Self.failUsage("\(path): no such telemetry file")
         }
         let (policy, _) = PolicyInput.load(paths)
-        let plan = policy.compile(lateness: DurationText.seconds(lateness) ?? 300)
+        let plan = policy.compile(lateness: lateness.seconds)
         guard plan.operators.contains(where: { $0.rule.id == rule }) else {
             let hint = Suggestion.closest(to: rule, in: plan.operators.map(\.rule.id)).map { "; did you mean '\($0)'?" } ?? ""
             Self.failUsage("no rule '\(rule)' in \(paths.joined(separator: " "))\(hint)")

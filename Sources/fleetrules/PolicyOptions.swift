@@ -23,19 +23,48 @@ enum PolicyInput {
 
     static func inventory(_ path: String?) -> Inventory {
         guard let path else { return Inventory() }
-        guard path == "-" || FileManager.default.fileExists(atPath: path) else {
-            FleetRulesCommand.failUsage("\(path): no such inventory file")
+        return table(path, "inventory", stdin: true, load: Inventory.load(path:), rejected: \.rejected)
+    }
+
+    /// Reads the gateways CSV of balance rules; a missing or unreadable file is a usage error.
+    static func gateways(_ path: String) -> GatewayTable {
+        table(path, "gateways", stdin: false, load: GatewayTable.load(path:), rejected: \.rejected)
+    }
+
+    /// Loads a CSV table; a missing or unreadable file is a usage error, and the first skipped
+    /// rows are warned about on stderr with their line numbers.
+    private static func table<T>(
+        _ path: String, _ kind: String, stdin: Bool, load: (String) throws -> T,
+        rejected: KeyPath<T, [(line: Int, reason: String)]>
+    ) -> T {
+        guard (stdin && path == "-") || FileManager.default.fileExists(atPath: path) else {
+            FleetRulesCommand.failUsage("\(path): no such \(kind) file")
         }
         do {
-            let inventory = try Inventory.load(path: path)
-            for (line, reason) in inventory.rejected.prefix(10) {
-                FileHandle.standardError.write(Data("warning: \(path):\(line): inventory row skipped: \(reason)\n".utf8))
+            let table = try load(path)
+            for (line, reason) in table[keyPath: rejected].prefix(10) {
+                FileHandle.standardError.write(Data("warning: \(path):\(line): \(kind) row skipped: \(reason)\n".utf8))
             }
-            return inventory
+            return table
         } catch {
             FleetRulesCommand.failUsage("\(error)")
         }
     }
+}
+
+/// `--lateness`, shared by `run`, `explain` and `serve`.
+struct LatenessOption: ParsableArguments {
+    @Option(help: "How far out of order readings may arrive, e.g. 5m.")
+    var lateness: String = "5m"
+
+    func validate() throws {
+        guard let l = DurationText.seconds(lateness), l >= 0 else {
+            throw ValidationError("--lateness must be a duration such as 5m")
+        }
+    }
+
+    /// The validated value in seconds.
+    var seconds: Double { DurationText.seconds(lateness) ?? 300 }
 }
 
 /// A progress bar on stderr, shown only on a terminal and only after the input has taken a while.
@@ -61,23 +90,5 @@ final class ProgressBar {
 
     func done() {
         if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}
-
-extension PolicyInput {
-    /// Reads the gateways CSV of balance rules; a missing or unreadable file is a usage error.
-    static func gateways(_ path: String) -> GatewayTable {
-        guard FileManager.default.fileExists(atPath: path) else {
-            FleetRulesCommand.failUsage("\(path): no such gateways file")
-        }
-        do {
-            let table = try GatewayTable.load(path: path)
-            for (line, reason) in table.rejected.prefix(10) {
-                FileHandle.standardError.write(Data("warning: \(path):\(line): gateways row skipped: \(reason)\n".utf8))
-            }
-            return table
-        } catch {
-            FleetRulesCommand.failUsage("\(error)")
-        }
     }
 }

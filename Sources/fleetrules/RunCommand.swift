@@ -40,8 +40,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup(title: "Maintenance schedule")
     var schedule: ScheduleFlags
 
-    @Option(help: "How far out of order readings may arrive, e.g. 5m.")
-    var lateness: String = "5m"
+    @OptionGroup var lateness: LatenessOption
 
     @Flag(help: "Keep a daily forecast per device in the report's `forecasts` (for scoring and trend plots).")
     var forecastHistory = false
@@ -60,9 +59,6 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if telemetry.isEmpty { throw ValidationError("give at least one --telemetry file") }
-        guard let l = DurationText.seconds(lateness), l >= 0 else {
-            throw ValidationError("--lateness must be a duration such as 5m")
-        }
         if DurationText.seconds(deliverTimeout) == nil { throw ValidationError("--deliver-timeout must be a duration such as 2m") }
         if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
     }
@@ -73,7 +69,7 @@ struct RunCommand: ParsableCommand {
         }
         let delivery = deliver.map(DeliveryInput.load)
         let (policy, _) = PolicyInput.load(paths)
-        let plan = policy.compile(lateness: DurationText.seconds(lateness) ?? 300)
+        let plan = policy.compile(lateness: lateness.seconds)
         var inv = PolicyInput.inventory(inventory)
         if let gateways { inv.gateways = PolicyInput.gateways(gateways) }
         var engine = Engine(plan: plan, inventory: inv)

@@ -56,8 +56,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Most bytes of recent readings kept for reloads and restarts.")
     var journalMax: Int = 256 << 20
 
-    @Option(help: "How far out of order readings may arrive, e.g. 5m.")
-    var lateness: String = "5m"
+    @OptionGroup var lateness: LatenessOption
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
@@ -68,9 +67,6 @@ struct ServeCommand: ParsableCommand {
     enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func validate() throws {
-        guard let l = DurationText.seconds(lateness), l >= 0 else {
-            throw ValidationError("--lateness must be a duration such as 5m")
-        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBody > 0, journalMax > 0 else { throw ValidationError("--max-body and --journal-max must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
@@ -113,7 +109,7 @@ struct ServeCommand: ParsableCommand {
         }
         let registry = FleetRulesServer.bootstrapMetrics()
         let settings = EngineHost.Settings(
-            rulePaths: rules, inventory: inv, lateness: DurationText.seconds(lateness) ?? 300, stateDir: stateURL,
+            rulePaths: rules, inventory: inv, lateness: lateness.seconds, stateDir: stateURL,
             journalMaxBytes: journalMax)
         let host: EngineHost
         do {
