@@ -430,13 +430,7 @@ struct ConfigReader {
         return items
     }
 
-    mutating func string(_ node: YAMLNode, _ place: String) -> String? {
-        guard case .scalar(let s, _) = node.kind, !node.isNull else {
-            bag.error(.wrongType, "\(place) must be a string, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        return s
-    }
+    mutating func string(_ node: YAMLNode, _ place: String) -> String? { bag.string(node, place) }
 
     mutating func name(_ node: YAMLNode, _ place: String) -> String? {
         guard let s = string(node, place) else { return nil }
@@ -452,22 +446,10 @@ struct ConfigReader {
     }
 
     mutating func integer(_ node: YAMLNode, _ place: String, minimum: Int) -> Int? {
-        guard case .scalar(let s, .plain) = node.kind, let v = Int(s) else {
-            bag.error(.wrongType, "\(place) must be a whole number, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        guard v >= minimum else {
-            bag.error(.invalidValue, "\(place) must be at least \(minimum), found \(v)", at: node.range)
-            return nil
-        }
-        return v
+        bag.integer(node, place, minimum: minimum)
     }
 
-    mutating func bool(_ node: YAMLNode, _ place: String) -> Bool? {
-        if case .scalar(let s, .plain) = node.kind, s == "true" || s == "false" { return s == "true" }
-        bag.error(.wrongType, "\(place) must be true or false, found \(node.typeDescription)", at: node.range)
-        return nil
-    }
+    mutating func bool(_ node: YAMLNode, _ place: String) -> Bool? { bag.bool(node, place) }
 
     mutating func duration(_ node: YAMLNode, _ place: String, allowZero: Bool = false) -> Double? {
         guard case .scalar(let raw, _) = node.kind, !node.isNull else {

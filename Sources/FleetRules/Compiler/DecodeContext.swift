@@ -82,13 +82,7 @@ struct DecodeContext {
 
     // MARK: scalars
 
-    mutating func string(_ node: YAMLNode, _ place: String) -> String? {
-        guard case .scalar(let s, _) = node.kind, !node.isNull else {
-            diagnostics.error(.wrongType, "\(place) must be a string, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        return s
-    }
+    mutating func string(_ node: YAMLNode, _ place: String) -> String? { diagnostics.string(node, place) }
 
     /// Lowercase letters, digits, `-` and `_`, starting with a letter.
     mutating func name(_ node: YAMLNode, _ place: String) -> String? {
@@ -129,22 +123,10 @@ struct DecodeContext {
     }
 
     mutating func integer(_ node: YAMLNode, _ place: String, minimum: Int) -> Int? {
-        guard case .scalar(let s, .plain) = node.kind, let v = Int(s) else {
-            diagnostics.error(.wrongType, "\(place) must be a whole number, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        guard v >= minimum else {
-            diagnostics.error(.invalidValue, "\(place) must be at least \(minimum), found \(v)", at: node.range)
-            return nil
-        }
-        return v
+        diagnostics.integer(node, place, minimum: minimum)
     }
 
-    mutating func bool(_ node: YAMLNode, _ place: String) -> Bool? {
-        if case .scalar(let s, .plain) = node.kind, s == "true" || s == "false" { return s == "true" }
-        diagnostics.error(.wrongType, "\(place) must be true or false, found \(node.typeDescription)", at: node.range)
-        return nil
-    }
+    mutating func bool(_ node: YAMLNode, _ place: String) -> Bool? { diagnostics.bool(node, place) }
 
     /// A positive duration such as `10m`, `1h30m`, `7d`; `allowZero` also accepts `0s` (e.g. `for: 0s`, fire at once).
     mutating func duration(_ node: YAMLNode, _ place: String, allowZero: Bool = false) -> Double? {
