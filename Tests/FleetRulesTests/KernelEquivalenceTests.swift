@@ -60,6 +60,39 @@ import Testing
         #expect(fast == Self.episodes(e, "interpreted"))
     }
 
+    /// A `limit` with both bounds is a disjunction of two thresholds.
+    @Test(arguments: [6, 7] as [UInt64])
+    func limitRangeDecidesAsTheInterpreter(seed: UInt64) throws {
+        var h = try EngineHarness(
+            rules: """
+                  - limit: fast
+                    metric: temperature
+                    range: [24, 36]
+                    for: 10m
+                  - alert: interpreted
+                    when: not (last(temperature) >= 24 and last(temperature) <= 36)
+                    for: 10m
+                  - alert: mixed
+                    when: avg(temperature, 1h) > 34 or last(battery_pct) < 10
+                  - alert: mixed-interpreted
+                    when: not (avg(temperature, 1h) <= 34 and last(battery_pct) >= 10)
+                """, devices: ["d1", "d2", "d3"], lateness: 3600)
+        for rule in [0, 2] {
+            guard case .any(let parts)? = Self.kernel(h, rule: rule) else {
+                Issue.record("rule \(rule)'s disjunction was not compiled to the threshold kernel")
+                return
+            }
+            #expect(parts.count == 2)
+        }
+        if case .any? = Self.kernel(h, rule: 1) { Issue.record("the rewording must use the interpreter") }
+        Self.feed(&h, seed: seed)
+        let e = h.finish()
+        #expect(!Self.episodes(e, "fast").isEmpty)
+        #expect(!Self.episodes(e, "mixed").isEmpty)
+        #expect(Self.episodes(e, "fast") == Self.episodes(e, "interpreted"))
+        #expect(Self.episodes(e, "mixed") == Self.episodes(e, "mixed-interpreted"))
+    }
+
     @Test(arguments: [4, 5] as [UInt64])
     func ageThresholdDecidesAsTheInterpreter(seed: UInt64) throws {
         var h = try EngineHarness(

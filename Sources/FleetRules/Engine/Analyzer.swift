@@ -129,21 +129,43 @@ enum Analyzers {
     }
 }
 
-/// `{{name}}` placeholders in a rule's `summary`, filled by a lookup.
+/// `{{name}}` placeholders in a rule's `summary`, filled by a lookup. Scans the UTF-8 bytes
+/// (braces and blanks are ASCII, so every cut falls on a character boundary): rendering runs for
+/// every alert that opens, thousands per replay.
 enum SummaryTemplate {
     static func render(_ template: String, _ lookup: (String) -> String) -> String {
+        let bytes = template.utf8
         var out = ""
-        var rest = Substring(template)
-        while let open = rest.range(of: "{{") {
-            out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
-                out += rest[open.lowerBound...]
-                rest = ""
+        out.reserveCapacity(bytes.count + 32)
+        var index = bytes.startIndex
+        func find(_ b: UInt8, from start: String.Index) -> String.Index? {
+            var i = start
+            while i < bytes.endIndex {
+                if bytes[i] == b {
+                    let j = bytes.index(after: i)
+                    if j < bytes.endIndex, bytes[j] == b { return i }
+                }
+                i = bytes.index(after: i)
+            }
+            return nil
+        }
+        while let open = find(0x7B, from: index) {
+            out += template[index..<open]
+            let nameStart = bytes.index(open, offsetBy: 2)
+            guard let close = find(0x7D, from: nameStart) else {
+                index = open
                 break
             }
-            out += lookup(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
-            rest = rest[close.upperBound...]
+            var lo = nameStart
+            var hi = close
+            while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo = bytes.index(after: lo) }
+            while lo < hi, bytes[bytes.index(before: hi)] == 0x20 || bytes[bytes.index(before: hi)] == 0x09 {
+                hi = bytes.index(before: hi)
+            }
+            out += lookup(String(template[lo..<hi]))
+            index = bytes.index(close, offsetBy: 2)
         }
-        return out + rest
+        out += template[index...]
+        return out
     }
 }

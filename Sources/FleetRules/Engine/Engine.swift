@@ -35,7 +35,11 @@ public struct Engine: Sendable {
     private let opClear: [EngineProgram.Kernel?]
     private let opDynamicScope: [RuntimeExpression?]
     private let opFor: [Double]
-    private let opClocks: [[(metric: Int, after: Double)]]
+    /// Per operator, its absent/age clocks as (metric, after) pairs, flat: operator `o` owns
+    /// `clockStart[o]..<clockStart[o + 1]`.
+    private let clockMetric: [Int]
+    private let clockAfter: [Double]
+    private let clockStart: [Int]
     private let ringMetric: [Bool]
     private let aggregateMetric: [Int]
     private let aggregateFunction: [WindowFunction]
@@ -174,7 +178,10 @@ public struct Engine: Sendable {
         opClear = program.operators.map { $0?.clear }
         opDynamicScope = program.operators.map { op in op.flatMap { $0.staticScope ? nil : $0.scope } }
         opFor = program.operators.map { $0?.forDuration ?? 0 }
-        opClocks = program.operators.map { $0?.clocks ?? [] }
+        let clocks = program.operators.map { $0?.clocks ?? [] }
+        clockMetric = clocks.flatMap { $0.map(\.metric) }
+        clockAfter = clocks.flatMap { $0.map(\.after) }
+        clockStart = clocks.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.count) }
         ringMetric = program.ringMetric
         aggregateMetric = program.aggregateMetric
         aggregateFunction = program.aggregateFunction
@@ -210,7 +217,7 @@ public struct Engine: Sendable {
         opThresholdAggregate = thresholdAggregate
         opThresholdOperator = thresholdOperator
         opThresholdValue = thresholdValue
-        opHasClocks = program.operators.map { !($0?.clocks.isEmpty ?? true) }
+        opHasClocks = clocks.map { !$0.isEmpty }
         let n = inventory.count
         self.n = n
         let width = program.attributeCount
@@ -819,6 +826,18 @@ public struct Engine: Sendable {
                 else { return false }
             }
             return true
+        case .any(let parts):
+            stamp += 1
+            currentDevice = d
+            now = t
+            for p in parts {
+                if let v = aggregateValueUpdating(p.aggregate, device: d, at: t)?.number, !v.isNaN,
+                    RuntimeExpression.order(p.op, v, p.value)
+                {
+                    return true
+                }
+            }
+            return false
         case .general(let e):
             stamp += 1
             currentDevice = d
@@ -877,16 +896,16 @@ public struct Engine: Sendable {
                 resolve(op: o, device: d, at: t)
             }
         }
-        if opHasClocks[o] { armClock(op: o, device: d, at: t, opClocks[o]) }
+        if opHasClocks[o] { armClock(op: o, device: d, at: t) }
     }
 
     /// Schedules the next event time at which an absent/age threshold elapses for this device.
-    private mutating func armClock(op o: Int, device d: Int, at t: Double, _ clocks: [(metric: Int, after: Double)]) {
+    private mutating func armClock(op o: Int, device d: Int, at t: Double) {
         var next = Double.infinity
-        for (m, after) in clocks {
-            let last = lastTime[metricKey(m, d)]
+        for c in clockStart[o]..<clockStart[o + 1] {
+            let last = lastTime[metricKey(clockMetric[c], d)]
             guard last.isFinite else { continue }
-            let due = last + after
+            let due = last + clockAfter[c]
             if due > t { next = min(next, due) }
         }
         // Due times only move later as readings arrive: an earlier pending timer re-arms when it fires.
@@ -923,18 +942,7 @@ public struct Engine: Sendable {
             default: break
             }
         }
-        var evidence: [(String, JSONValue)] = []
-        switch rule.body {
-        case .alert(let a):
-            evidence.append(("condition", .string(a.condition.description)))
-            if a.forDuration > 0 { evidence.append(("for_seconds", .number(a.forDuration))) }
-            if let clear = a.clear { evidence.append(("clear", .string(clear.description))) }
-        case .limit(let l):
-            evidence.append(("metric", .string(l.metric)))
-            evidence.append(("range", .array([l.low.map { .number($0) } ?? .null, l.high.map { .number($0) } ?? .null])))
-            if l.forDuration > 0 { evidence.append(("for_seconds", .number(l.forDuration))) }
-        default: break
-        }
+        let evidence = program.ruleEvidence[o]
         let episode = AlertEpisode(
             rule: rule.id, kind: rule.kind, pack: rule.pack, device: inventory.rows[d][0], severity: rule.severity,
             since: start, until: nil, value: v, summary: summary(rule, device: d, value: v, duration: valueIsDuration), labels: rule.labels,

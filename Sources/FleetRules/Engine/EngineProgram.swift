@@ -7,6 +7,9 @@ final class EngineProgram: Sendable {
         /// A conjunction of thresholds (`avg(h, 1h) > 85 and avg(t, 1h) < 12`): holds when every
         /// one holds; a missing value holds nothing, as in the interpreter's three-valued `and`.
         case all([Threshold])
+        /// A disjunction of thresholds (a `limit`'s `last(m) < low or last(m) > high`): holds when
+        /// one holds with a value; a missing value holds nothing, as in the interpreter's `or`.
+        case any([Threshold])
         case general(RuntimeExpression)
     }
 
@@ -29,6 +32,9 @@ final class EngineProgram: Sendable {
     }
 
     let operators: [Operator?]
+    /// Per operator, the evidence every alert of its rule carries (condition text, duration,
+    /// range): the same for every episode, so rendered once rather than at each firing.
+    let ruleEvidence: [[(String, JSONValue)]]
     /// Attribute slot → operators whose static `where` reads it: re-decided when telemetry changes it.
     let staticScopesBySlot: [Int: [Int]]
     let operatorsForMetric: [[Int]]
@@ -120,10 +126,16 @@ final class EngineProgram: Sendable {
             if case .and(let a, let b) = e { return conjuncts(a) + conjuncts(b) }
             return [e]
         }
+        func disjuncts(_ e: TypedExpression) -> [TypedExpression] {
+            if case .or(let a, let b) = e { return disjuncts(a) + disjuncts(b) }
+            return [e]
+        }
         func kernel(_ e: TypedExpression) -> Kernel {
             if let t = threshold(e) { return .threshold(aggregate: t.aggregate, op: t.op, value: t.value) }
             let parts = conjuncts(e).compactMap(threshold)
             if parts.count > 1, parts.count == conjuncts(e).count { return .all(parts) }
+            let alternatives = disjuncts(e).compactMap(threshold)
+            if alternatives.count > 1, alternatives.count == disjuncts(e).count { return .any(alternatives) }
             return .general(RuntimeExpression(e, attributeSlot: slot, aggregateId: aggregate))
         }
         var ops: [Operator?] = []
@@ -170,6 +182,21 @@ final class EngineProgram: Sendable {
             }
         }
         operators = ops
+        ruleEvidence = plan.operators.map { op in
+            var evidence: [(String, JSONValue)] = []
+            switch op.rule.body {
+            case .alert(let a):
+                evidence.append(("condition", .string(a.condition.description)))
+                if a.forDuration > 0 { evidence.append(("for_seconds", .number(a.forDuration))) }
+                if let clear = a.clear { evidence.append(("clear", .string(clear.description))) }
+            case .limit(let l):
+                evidence.append(("metric", .string(l.metric)))
+                evidence.append(("range", .array([l.low.map { .number($0) } ?? .null, l.high.map { .number($0) } ?? .null])))
+                if l.forDuration > 0 { evidence.append(("for_seconds", .number(l.forDuration))) }
+            default: break
+            }
+            return evidence
+        }
         operatorsForMetric = forMetric.map { $0.sorted() }
         var bySlot: [Int: [Int]] = [:]
         for (o, op) in ops.enumerated() where op?.staticScope == true {
