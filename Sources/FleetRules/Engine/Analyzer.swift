@@ -129,14 +129,19 @@ enum Analyzers {
     }
 }
 
-/// `{{name}}` placeholders in a rule's `summary`, filled by a lookup. Scans the UTF-8 bytes
-/// (braces and blanks are ASCII, so every cut falls on a character boundary): rendering runs for
-/// every alert that opens, thousands per replay.
+/// `{{name}}` placeholders in a rule's `summary`, filled by a lookup. The engine parses each
+/// rule's template once (`parse`) and fills the parts at every alert that opens, thousands per
+/// replay. Parsing scans the UTF-8 bytes: braces and blanks are ASCII, so every cut falls on a
+/// character boundary.
 enum SummaryTemplate {
-    static func render(_ template: String, _ lookup: (String) -> String) -> String {
+    enum Part: Sendable, Equatable {
+        case text(String)
+        case placeholder(String)
+    }
+
+    static func parse(_ template: String) -> [Part] {
         let bytes = template.utf8
-        var out = ""
-        out.reserveCapacity(bytes.count + 32)
+        var parts: [Part] = []
         var index = bytes.startIndex
         func find(_ b: UInt8, from start: String.Index) -> String.Index? {
             var i = start
@@ -149,8 +154,9 @@ enum SummaryTemplate {
             }
             return nil
         }
+        func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
         while let open = find(0x7B, from: index) {
-            out += template[index..<open]
+            if open > index { parts.append(.text(String(template[index..<open]))) }
             let nameStart = bytes.index(open, offsetBy: 2)
             guard let close = find(0x7D, from: nameStart) else {
                 index = open
@@ -158,14 +164,27 @@ enum SummaryTemplate {
             }
             var lo = nameStart
             var hi = close
-            while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo = bytes.index(after: lo) }
-            while lo < hi, bytes[bytes.index(before: hi)] == 0x20 || bytes[bytes.index(before: hi)] == 0x09 {
-                hi = bytes.index(before: hi)
-            }
-            out += lookup(String(template[lo..<hi]))
+            while lo < hi, isBlank(bytes[lo]) { lo = bytes.index(after: lo) }
+            while lo < hi, isBlank(bytes[bytes.index(before: hi)]) { hi = bytes.index(before: hi) }
+            parts.append(.placeholder(String(template[lo..<hi])))
             index = bytes.index(close, offsetBy: 2)
         }
-        out += template[index...]
+        if index < bytes.endIndex { parts.append(.text(String(template[index...]))) }
+        return parts
+    }
+
+    static func render(_ parts: [Part], _ lookup: (String) -> String) -> String {
+        var out = ""
+        for part in parts {
+            switch part {
+            case .text(let s): out += s
+            case .placeholder(let name): out += lookup(name)
+            }
+        }
         return out
+    }
+
+    static func render(_ template: String, _ lookup: (String) -> String) -> String {
+        render(parse(template), lookup)
     }
 }

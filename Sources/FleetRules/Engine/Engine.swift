@@ -927,8 +927,6 @@ public struct Engine: Sendable {
     // MARK: alerts
 
     private mutating func fire(op o: Int, device d: Int, since start: Double, at t: Double) {
-        let op = plan.operators[o]
-        let rule = op.rule
         phase[opKey(o, d)] = 2
         since[opKey(o, d)] = start
         var v: Double?
@@ -942,11 +940,13 @@ public struct Engine: Sendable {
             default: break
             }
         }
-        let evidence = program.ruleEvidence[o]
+        // Fields are read through `plan.operators[o].rule` rather than a copy of the rule.
+        let text = summary(op: o, device: d, value: v, duration: valueIsDuration)
         let episode = AlertEpisode(
-            rule: rule.id, kind: rule.kind, pack: rule.pack, device: inventory.rows[d][0], severity: rule.severity,
-            since: start, until: nil, value: v, summary: summary(rule, device: d, value: v, duration: valueIsDuration), labels: rule.labels,
-            evidence: evidence, maintenance: rule.maintenance)
+            rule: plan.operators[o].rule.id, kind: plan.operators[o].rule.kind, pack: plan.operators[o].rule.pack,
+            device: inventory.rows[d][0], severity: plan.operators[o].rule.severity, since: start, until: nil, value: v,
+            summary: text, labels: plan.operators[o].rule.labels, evidence: program.ruleEvidence[o],
+            maintenance: plan.operators[o].rule.maintenance)
         openEpisode[opKey(o, d)] = Int32(episodes.count)
         episodes.append(episode)
         newEvents.append(AlertEvent(change: .fired, time: start, episode: episode))
@@ -962,26 +962,34 @@ public struct Engine: Sendable {
         newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[e]))
     }
 
-    private func summary(_ rule: Rule, device d: Int, value: Double?, duration: Bool, extra: [String: String] = [:]) -> String {
-        guard let template = rule.summary else {
+    /// The summary of operator `o`'s alert for device `d`: its parsed template filled without a
+    /// closure, so the engine is not copied for every alert.
+    private func summary(op o: Int, device d: Int, value: Double?, duration: Bool, extra: [String: String] = [:]) -> String {
+        guard let parts = program.summaries[o] else {
             let v = value.map { " (value \(Self.format($0)))" } ?? ""
-            return "\(inventory.rows[d][0]): \(rule.id)\(v)"
+            return "\(inventory.rows[d][0]): \(plan.operators[o].rule.id)\(v)"
         }
-        return SummaryTemplate.render(template) { name in
-            extra[name] ?? placeholder(name, rule: rule, device: d, value: value, duration: duration)
+        var out = ""
+        for part in parts {
+            switch part {
+            case .text(let s): out += s
+            case .placeholder(let name):
+                out += extra[name] ?? placeholder(name, op: o, device: d, value: value, duration: duration)
+            }
         }
+        return out
     }
 
-    private func placeholder(_ name: String, rule: Rule, device d: Int, value: Double?, duration: Bool) -> String {
+    private func placeholder(_ name: String, op o: Int, device d: Int, value: Double?, duration: Bool) -> String {
         switch name {
         case "value": return value.map { duration ? DurationText.format($0) : Self.format($0) } ?? "n/a"
-        case "rule": return rule.id
-        case "pack": return rule.pack
-        case "severity": return rule.severity.rawValue
-        case "kind": return rule.kind.rawValue
+        case "rule": return plan.operators[o].rule.id
+        case "pack": return plan.operators[o].rule.pack
+        case "severity": return plan.operators[o].rule.severity.rawValue
+        case "kind": return plan.operators[o].rule.kind.rawValue
         default: break
         }
-        if case .limit(let l) = rule.body {
+        if case .limit(let l) = plan.operators[o].rule.body {
             switch name {
             case "metric": return l.metric
             case "min": return l.low.map(Self.format) ?? "-∞"
@@ -1160,7 +1168,7 @@ public struct Engine: Sendable {
         _ r: (state: ComplianceState, deny: ComplianceRule.Deny?, since: Double?, overdue: Double?), at t: Double
     ) {
         let (evidence, extra, severity, maintenance, rule, attribute, version) = complianceEvidence(c, device: d, r)
-        var text = summary(rule, device: d, value: nil, duration: false, extra: extra)
+        var text = summary(op: compliance[c].operatorIndex, device: d, value: nil, duration: false, extra: extra)
         if rule.summary == nil {
             text = "\(inventory.rows[d][0]): \(attribute) \(version ?? "not reported") is \(r.state.rawValue)"
                 + (r.deny?.advisory.map { " (\($0))" } ?? "")

@@ -35,6 +35,8 @@ final class EngineProgram: Sendable {
     /// Per operator, the evidence every alert of its rule carries (condition text, duration,
     /// range): the same for every episode, so rendered once rather than at each firing.
     let ruleEvidence: [[(String, JSONValue)]]
+    /// Per operator, its rule's `summary` template, parsed.
+    let summaries: [[SummaryTemplate.Part]?]
     /// Attribute slot → operators whose static `where` reads it: re-decided when telemetry changes it.
     let staticScopesBySlot: [Int: [Int]]
     let operatorsForMetric: [[Int]]
@@ -182,6 +184,7 @@ final class EngineProgram: Sendable {
             }
         }
         operators = ops
+        summaries = plan.operators.map { $0.rule.summary.map(SummaryTemplate.parse) }
         ruleEvidence = plan.operators.map { op in
             var evidence: [(String, JSONValue)] = []
             switch op.rule.body {
