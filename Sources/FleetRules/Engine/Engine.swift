@@ -50,6 +50,9 @@ public struct Engine: Sendable {
     private let runningSlope: [Bool]
     private let runningTotal: Int
     private let retention: [Double]
+    /// Per metric, the capacity a device's ring starts with once it reports: enough for its
+    /// retention at the declared interval, so a ring is allocated once instead of doubling from 4.
+    private let ringCapacity: [Int]
     /// Operators woken by each metric, flattened: `opsForMetricFlat[opsForMetricStart[m]..<opsForMetricStart[m + 1]]`.
     private let opsForMetricFlat: [Int]
     private let opsForMetricStart: [Int]
@@ -192,6 +195,13 @@ public struct Engine: Sendable {
         runningSlope = program.runningSlope
         runningTotal = program.runningWidth.count
         retention = plan.retention
+        ringCapacity = plan.metrics.indices.map { m in
+            guard plan.retention[m] > 0 else { return 0 }
+            // Without a declared interval the guess stays small: rings grow as readings come.
+            let interval = plan.metrics[m].interval ?? EvaluationPlan.assumedInterval
+            let points = min(4096, Int((plan.retention[m] / max(1, interval)).rounded(.up)) + 2)
+            return plan.metrics[m].interval == nil ? min(points, 16) : points
+        }
         var flat: [Int] = []
         var starts: [Int] = [0]
         for list in program.operatorsForMetric {
@@ -809,39 +819,26 @@ public struct Engine: Sendable {
     }
 
     private mutating func holds(_ kernel: EngineProgram.Kernel, device d: Int, at t: Double) -> Bool {
+        stamp += 1
+        currentDevice = d
+        now = t
         switch kernel {
         case .threshold(let a, let op, let value):
-            stamp += 1
-            currentDevice = d
-            now = t
-            guard let v = aggregateValueUpdating(a, device: d, at: t)?.number, !v.isNaN else { return false }
-            return RuntimeExpression.order(op, v, value)
+            let v = thresholdNumber(a, device: d, at: t)
+            return !v.isNaN && RuntimeExpression.order(op, v, value)
         case .all(let parts):
-            stamp += 1
-            currentDevice = d
-            now = t
             for p in parts {
-                guard let v = aggregateValueUpdating(p.aggregate, device: d, at: t)?.number, !v.isNaN,
-                    RuntimeExpression.order(p.op, v, p.value)
-                else { return false }
+                let v = thresholdNumber(p.aggregate, device: d, at: t)
+                guard !v.isNaN, RuntimeExpression.order(p.op, v, p.value) else { return false }
             }
             return true
         case .any(let parts):
-            stamp += 1
-            currentDevice = d
-            now = t
             for p in parts {
-                if let v = aggregateValueUpdating(p.aggregate, device: d, at: t)?.number, !v.isNaN,
-                    RuntimeExpression.order(p.op, v, p.value)
-                {
-                    return true
-                }
+                let v = thresholdNumber(p.aggregate, device: d, at: t)
+                if !v.isNaN, RuntimeExpression.order(p.op, v, p.value) { return true }
             }
             return false
         case .general(let e):
-            stamp += 1
-            currentDevice = d
-            now = t
             return e.truth(&self) == 1
         }
     }
@@ -862,11 +859,8 @@ public struct Engine: Sendable {
         if threshold >= 0 {
             // The common shape `fn(metric[, w]) <op> number`, without the expression interpreter.
             stamp += 1
-            if let v = aggregateValueUpdating(threshold, device: d, at: t)?.number, !v.isNaN {
-                holding = RuntimeExpression.order(opThresholdOperator[o], v, opThresholdValue[o])
-            } else {
-                holding = false
-            }
+            let v = thresholdNumber(threshold, device: d, at: t)
+            holding = !v.isNaN && RuntimeExpression.order(opThresholdOperator[o], v, opThresholdValue[o])
         } else {
             guard let condition = opCondition[o] else { return }
             holding = holds(condition, device: d, at: t)
@@ -1264,6 +1258,26 @@ public struct Engine: Sendable {
         }
     }
 
+    /// The numeric value of aggregate `id` for the threshold kernels, NaN when there is none:
+    /// `aggregateValueUpdating` without wrapping the number in a `RuntimeValue`.
+    @inline(__always)
+    private mutating func thresholdNumber(_ id: Int, device d: Int, at t: Double) -> Double {
+        let k = metricKey(aggregateMetric[id], d)
+        let r = runningIndex[id]
+        if r >= 0 {
+            return rings[k].runningAggregate(
+                &running[d * runningTotal + r], aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r]
+            ) ?? .nan
+        }
+        switch aggregateFunction[id] {
+        case .last: return lastValue[k]
+        case .age:
+            let last = lastTime[k]
+            return last.isFinite ? t - last : .nan
+        default: return aggregateValue(id, device: d, at: t)?.number ?? .nan
+        }
+    }
+
     /// Like `aggregateValue`, but reads (and advances) the running sums where the function has them.
     mutating func aggregateValueUpdating(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
         let r = runningIndex[id]
@@ -1287,7 +1301,7 @@ public struct Engine: Sendable {
             rings[k].evictIfNeeded(&running[base + r], before: t - runningWidth[r], slope: runningSlope[r])
             r += 1
         }
-        rings[k].append(t, v, keep: retention[m])
+        rings[k].append(t, v, keep: retention[m], capacity: ringCapacity[m])
         r = lo
         while r < hi {
             rings[k].take(&running[base + r], slope: runningSlope[r])

@@ -26,10 +26,12 @@ struct WindowRing: Sendable {
     func time(_ absolute: Int) -> Double { points[absolute & mask].t }
     func value(_ absolute: Int) -> Double { points[absolute & mask].v }
 
-    mutating func append(_ t: Double, _ v: Double, keep: Double) {
+    /// Appends a point and drops those older than `keep`. `capacity` is the size to start
+    /// with (rounded up to a power of two); a full ring doubles.
+    mutating func append(_ t: Double, _ v: Double, keep: Double, capacity: Int = 4) {
         let cutoff = t - keep
         while first < end, points[first & mask].t <= cutoff { first += 1 }
-        if end - first == points.count { grow() }
+        if end - first == points.count { grow(atLeast: capacity) }
         points[end & mask] = Point(t: t, v: v)
         end += 1
     }
@@ -55,8 +57,9 @@ struct WindowRing: Sendable {
     }
 
     /// Doubles the capacity, placing every kept point at its slot for the new mask.
-    private mutating func grow() {
-        let capacity = max(4, points.count * 2)
+    private mutating func grow(atLeast minimum: Int) {
+        var capacity = max(4, points.count * 2)
+        while capacity < minimum { capacity *= 2 }
         var bigger = ContiguousArray(repeating: Point(t: 0, v: 0), count: capacity)
         let newMask = capacity - 1
         for i in first..<end { bigger[i & newMask] = points[i & mask] }

@@ -5,14 +5,21 @@ import Foundation
 public struct ByteInterner: Sendable {
     private var storage: [UInt8] = []
     private var offsets: [Int] = [0]
-    private var slots: [Int32]
+    /// A table slot holds where its bytes are, so a lookup reads the slot and the bytes and
+    /// nothing else (with 10k device ids neither is usually in cache).
+    private struct Slot: Sendable {
+        var id: Int32 = -1
+        var length: Int32 = 0
+        var offset = 0
+    }
+    private var slots: [Slot]
     private var mask: Int
     public private(set) var names: [String] = []
 
     public init(capacity: Int = 64) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = Array(repeating: -1, count: size)
+        slots = Array(repeating: Slot(), count: size)
         mask = size - 1
     }
 
@@ -40,9 +47,9 @@ public struct ByteInterner: Sendable {
         return Int(truncatingIfNeeded: h ^ (h >> 29))
     }
 
-    private func equals(_ id: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        let start = offsets[id]
-        let length = offsets[id + 1] - start
+    private func equals(_ slot: Slot, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = slot.offset
+        let length = Int(slot.length)
         guard length == b.count else { return false }
         if length == 0 { return true }
         return storage.withUnsafeBufferPointer { s in
@@ -69,9 +76,9 @@ public struct ByteInterner: Sendable {
     public func find(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
         var i = Self.hash(b) & mask
         while true {
-            let id = slots[i]
-            if id < 0 { return nil }
-            if equals(Int(id), b) { return Int(id) }
+            let slot = slots[i]
+            if slot.id < 0 { return nil }
+            if equals(slot, b) { return Int(slot.id) }
             i = (i + 1) & mask
         }
     }
@@ -99,13 +106,13 @@ public struct ByteInterner: Sendable {
 
     private mutating func insertSlot(_ b: UnsafeBufferPointer<UInt8>, _ id: Int) {
         var i = Self.hash(b) & mask
-        while slots[i] >= 0 { i = (i + 1) & mask }
-        slots[i] = Int32(id)
+        while slots[i].id >= 0 { i = (i + 1) & mask }
+        slots[i] = Slot(id: Int32(id), length: Int32(b.count), offset: offsets[id])
     }
 
     private mutating func grow() {
         let size = slots.count * 2
-        slots = Array(repeating: -1, count: size)
+        slots = Array(repeating: Slot(), count: size)
         mask = size - 1
         let copy = storage
         copy.withUnsafeBufferPointer { s in
