@@ -5,12 +5,30 @@ import Foundation
 public struct ByteInterner: Sendable {
     private var storage: [UInt8] = []
     private var offsets: [Int] = [0]
-    /// A table slot holds where its bytes are, so a lookup reads the slot and the bytes and
-    /// nothing else (with 10k device ids neither is usually in cache).
+    /// A table slot holds the first 16 bytes of its string (zero-padded) and where the rest is:
+    /// a device id of up to 16 bytes is found by reading one slot, nothing else (with 10k ids
+    /// the table is rarely in cache, so each further read would be another miss).
     private struct Slot: Sendable {
+        var head0: UInt64 = 0
+        var head1: UInt64 = 0
         var id: Int32 = -1
         var length: Int32 = 0
         var offset = 0
+    }
+
+    /// The first 16 bytes of `b`, zero-padded, as two words.
+    @inline(__always)
+    private static func head(_ b: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
+        guard let base = b.baseAddress else { return (0, 0) }
+        let raw = UnsafeRawPointer(base)
+        if b.count >= 16 {
+            return (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { w in
+            w.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: b.count))
+        }
+        return words
     }
     private var slots: [Slot]
     private var mask: Int
@@ -47,17 +65,17 @@ public struct ByteInterner: Sendable {
         return Int(truncatingIfNeeded: h ^ (h >> 29))
     }
 
-    private func equals(_ slot: Slot, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        let start = slot.offset
+    private func equals(_ slot: Slot, _ b: UnsafeBufferPointer<UInt8>, head: (UInt64, UInt64)) -> Bool {
         let length = Int(slot.length)
-        guard length == b.count else { return false }
-        if length == 0 { return true }
+        guard length == b.count, slot.head0 == head.0, slot.head1 == head.1 else { return false }
+        if length <= 16 { return true }
+        let start = slot.offset
         return storage.withUnsafeBufferPointer { s in
             guard let stored = s.baseAddress, let probe = b.baseAddress else { return false }
-            // Ids are short: compare eight bytes at a time instead of calling memcmp.
+            // The first 16 bytes matched in the slot; the rest eight bytes at a time.
             let x = UnsafeRawPointer(stored + start)
             let y = UnsafeRawPointer(probe)
-            var i = 0
+            var i = 16
             while i + 8 <= length {
                 if x.loadUnaligned(fromByteOffset: i, as: UInt64.self) != y.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
                     return false
@@ -75,10 +93,11 @@ public struct ByteInterner: Sendable {
     /// The id of `b`, or nil when it was never interned.
     public func find(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
         var i = Self.hash(b) & mask
+        let head = Self.head(b)
         while true {
             let slot = slots[i]
             if slot.id < 0 { return nil }
-            if equals(slot, b) { return Int(slot.id) }
+            if equals(slot, b, head: head) { return Int(slot.id) }
             i = (i + 1) & mask
         }
     }
@@ -107,7 +126,8 @@ public struct ByteInterner: Sendable {
     private mutating func insertSlot(_ b: UnsafeBufferPointer<UInt8>, _ id: Int) {
         var i = Self.hash(b) & mask
         while slots[i].id >= 0 { i = (i + 1) & mask }
-        slots[i] = Slot(id: Int32(id), length: Int32(b.count), offset: offsets[id])
+        let head = Self.head(b)
+        slots[i] = Slot(head0: head.0, head1: head.1, id: Int32(id), length: Int32(b.count), offset: offsets[id])
     }
 
     private mutating func grow() {
