@@ -51,7 +51,8 @@ public struct Engine: Sendable {
     private let runningTotal: Int
     private let retention: [Double]
     /// Per metric, the capacity a device's ring starts with once it reports: enough for its
-    /// retention at the declared interval, so a ring is allocated once instead of doubling from 4.
+    /// retention at the declared interval, up to 64 points (a day of 5-minute readings then
+    /// doubles three times instead of seven; memory is touched as history accumulates).
     private let ringCapacity: [Int]
     /// Operators woken by each metric, flattened: `opsForMetricFlat[opsForMetricStart[m]..<opsForMetricStart[m + 1]]`.
     private let opsForMetricFlat: [Int]
@@ -199,7 +200,7 @@ public struct Engine: Sendable {
             guard plan.retention[m] > 0 else { return 0 }
             // Without a declared interval the guess stays small: rings grow as readings come.
             let interval = plan.metrics[m].interval ?? EvaluationPlan.assumedInterval
-            let points = min(4096, Int((plan.retention[m] / max(1, interval)).rounded(.up)) + 2)
+            let points = min(64, Int((plan.retention[m] / max(1, interval)).rounded(.up)) + 2)
             return plan.metrics[m].interval == nil ? min(points, 16) : points
         }
         var flat: [Int] = []
