@@ -97,6 +97,9 @@ public struct Engine: Sendable {
     private var analyzerFlat: [Int] = []
     private var analyzerStart: [Int] = []
     private var readingAnalyzers: [Int] = []
+    /// Every analyzer a reading may feed, whatever its metrics: what `prefetchState` asks the
+    /// cache for (reading the queued reading's metrics first would itself be a cache miss).
+    private var prefetchedAnalyzers: [Int] = []
     /// Per analyzer, the offset of its operator's rows in `applies`, or -1 when it observes every device.
     private var analyzerScope: [Int] = []
     private var analyzerNextTick: [Double] = []
@@ -296,6 +299,7 @@ public struct Engine: Sendable {
             analyzerFlat += list
             analyzerStart.append(analyzerFlat.count)
         }
+        prefetchedAnalyzers = Array(Set(readingAnalyzers + analyzerFlat)).sorted()
         // Ticking analyzers start at the first reading (their first boundary is placed then).
         nextTick = analyzerNextTick.min() ?? .infinity
     }
@@ -638,17 +642,7 @@ public struct Engine: Sendable {
         deviceLatest.prefetch(d)
         deviceGateway.prefetch(d)
         seen.prefetch(d)
-        // Only the analyzers this reading will feed (as in `feedAnalyzers`).
-        for a in readingAnalyzers { analyzers.prefetch(a, device: d) }
-        let base = Int(p.slot) * slotSize
-        for i in 0..<Int(p.count) {
-            let m = Int(poolMetric[base + i])
-            var j = analyzerStart[m]
-            while j < analyzerStart[m + 1] {
-                analyzers.prefetch(analyzerFlat[j], device: d)
-                j += 1
-            }
-        }
+        for a in prefetchedAnalyzers { analyzers.prefetch(a, device: d) }
     }
 
     /// The second step: ring slots the reading will write and the points its running windows
