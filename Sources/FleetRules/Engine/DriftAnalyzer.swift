@@ -20,9 +20,17 @@ struct DriftAnalyzer: Analyzer {
     /// Peers listed in a finding's evidence at most.
     static let maxPeersListed = 20
 
+    /// What a device's readings add up to in the open bucket; one record, so a reading touches
+    /// one cache line of this analyzer.
+    private struct Bucket: Sendable {
+        var sum = 0.0
+        var count: Int32 = 0
+        /// Whether the device ever reported the metric (others are not listed as unverifiable).
+        var reported = false
+    }
+
     // Per device, fixed size.
-    private var sum: [Double]
-    private var count: [Int32]
+    private var bucket: [Bucket]
     private var detector: [DriftDetector]
     /// The ramp-onset tests (`trend`); empty when the rule has none.
     private var trend: [DriftRamp]
@@ -32,8 +40,6 @@ struct DriftAnalyzer: Analyzer {
     private var tested: [Int32]
     private var skipped: [Int32]
     private var lastTestable: [Bool]
-    /// Whether the device ever reported the metric (others are not listed as unverifiable).
-    private var reported: [Bool]
     private var findings = 0
     /// Group buckets skipped because the peers disagreed among themselves.
     private var transientBuckets = 0
@@ -49,8 +55,7 @@ struct DriftAnalyzer: Analyzer {
             referenceDevice = -1
         }
         let n = inventory.count
-        sum = Array(repeating: 0, count: n)
-        count = Array(repeating: 0, count: n)
+        bucket = Array(repeating: Bucket(), count: n)
         detector = Array(
             repeating: DriftDetector(
                 method: rule.method, tolerance: rule.tolerance, threshold: rule.threshold, lambda: rule.lambda),
@@ -65,7 +70,6 @@ struct DriftAnalyzer: Analyzer {
         tested = Array(repeating: 0, count: n)
         skipped = Array(repeating: 0, count: n)
         lastTestable = Array(repeating: false, count: n)
-        reported = Array(repeating: false, count: n)
     }
 
     /// Bytes of state per device (bucket sum and count, detector, finding flags and counters).
@@ -77,27 +81,25 @@ struct DriftAnalyzer: Analyzer {
     }
 
     mutating func prefetch(device: Int) {
-        sum.prefetch(device)
-        count.prefetch(device)
-        reported.prefetch(device)
+        bucket.prefetch(device)
     }
 
     mutating func observe(device: Int, metric: Int, value: Double, time: Double) {
-        guard device >= 0, device < sum.count, value.isFinite else { return }
-        sum[device] += value
-        count[device] += 1
-        reported[device] = true
+        guard device >= 0, device < bucket.count, value.isFinite else { return }
+        bucket[device].sum += value
+        bucket[device].count += 1
+        bucket[device].reported = true
     }
 
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         let start = time - tickInterval
-        let n = sum.count
+        let n = bucket.count
         var mean = Array(repeating: Double.nan, count: n)
-        for d in 0..<n where count[d] > 0 { mean[d] = sum[d] / Double(count[d]) }
+        for d in 0..<n where bucket[d].count > 0 { mean[d] = bucket[d].sum / Double(bucket[d].count) }
         defer {
             for d in 0..<n {
-                sum[d] = 0
-                count[d] = 0
+                bucket[d].sum = 0
+                bucket[d].count = 0
             }
         }
         switch rule.reference {
@@ -237,7 +239,7 @@ struct DriftAnalyzer: Analyzer {
     func contribute(to report: inout Report, _ context: AnalysisContext) {
         var unverifiable: [(device: String, reason: String)] = []
         var testedDevices = 0
-        for d in 0..<sum.count where context.applies(d) && reported[d] {
+        for d in 0..<bucket.count where context.applies(d) && bucket[d].reported {
             if referenceDevice >= 0, d == referenceDevice { continue }
             if tested[d] > 0 { testedDevices += 1 }
             if tested[d] == 0 || !lastTestable[d] {
