@@ -82,7 +82,12 @@ public struct Engine: Sendable {
     private(set) var since: [Double]
     private(set) var openEpisode: [Int32]
     /// Time of the pending absent/age timer (-inf: none), so each operator and device keeps one.
+    /// Per (device, operator with clocks): the time its clock timer is armed for. Only the few
+    /// operators with `absent`/`age` clocks have a column (`clockColumn`), so a device's row is
+    /// one cache line.
     private var clockArmed: [Double]
+    private let clockColumn: [Int]
+    private let clockColumns: Int
     private var opStamp: [Int]
     private var readingStamp = 0
     /// Compliance rules, and per operator its index in `compliance` (-1 for other kinds).
@@ -253,7 +258,14 @@ public struct Engine: Sendable {
         phase = Array(repeating: 0, count: ops * n)
         since = Array(repeating: 0, count: ops * n)
         openEpisode = Array(repeating: -1, count: ops * n)
-        clockArmed = Array(repeating: -.infinity, count: ops * n)
+        var columns = 0
+        clockColumn = program.operators.map { op in
+            guard let op, !op.clocks.isEmpty else { return -1 }
+            columns += 1
+            return columns - 1
+        }
+        clockColumns = columns
+        clockArmed = Array(repeating: -.infinity, count: columns * n)
         opStamp = Array(repeating: -1, count: ops)
         applies = Array(repeating: true, count: ops * n)
         complianceIndex = Array(repeating: -1, count: ops)
@@ -634,7 +646,7 @@ public struct Engine: Sendable {
         phase.prefetch(d * opCount, count: opCount)
         applies.prefetch(d * opCount, count: opCount)
         since.prefetch(d * opCount, count: opCount)
-        clockArmed.prefetch(d * opCount, count: opCount)
+        clockArmed.prefetch(d * clockColumns, count: clockColumns)
         lastValue.prefetch(d * metricCount, count: metricCount)
         lastTime.prefetch(d * metricCount, count: metricCount)
         rings.prefetch(d * metricCount, count: metricCount)
@@ -705,7 +717,7 @@ public struct Engine: Sendable {
             let first = op.clocks.map(\.after).min() ?? 0
             for d in 0..<n where applies[opKey(o, d)] {
                 timers.push(Timer(time: t + first, device: d, op: o))
-                clockArmed[opKey(o, d)] = t + first
+                clockArmed[d * clockColumns + clockColumn[o]] = t + first
             }
         }
     }
@@ -733,8 +745,10 @@ public struct Engine: Sendable {
             updateCompliance(c, device: timer.device, at: timer.time)
             return
         }
-        let k = opKey(timer.op, timer.device)
-        if clockArmed[k] == timer.time { clockArmed[k] = -.infinity }
+        if clockColumn[timer.op] >= 0 {
+            let k = timer.device * clockColumns + clockColumn[timer.op]
+            if clockArmed[k] == timer.time { clockArmed[k] = -.infinity }
+        }
         evaluate(op: timer.op, device: timer.device, at: timer.time)
     }
 
@@ -898,7 +912,7 @@ public struct Engine: Sendable {
             if due > t { next = min(next, due) }
         }
         // Due times only move later as readings arrive: an earlier pending timer re-arms when it fires.
-        let k = opKey(o, d)
+        let k = d * clockColumns + clockColumn[o]
         let armed = clockArmed[k]
         if next.isFinite, !(armed > t && armed <= next) {
             timers.push(Timer(time: next, device: d, op: o))
