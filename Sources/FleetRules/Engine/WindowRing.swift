@@ -51,7 +51,10 @@ struct WindowRing: Sendable {
     mutating func prefetchTail() {
         points.withUnsafeBufferPointer { b in
             guard let base = b.baseAddress, mask >= 0 else { return }
+            // The buffer's header: its reference count (read by the uniqueness check) and its
+            // element count (read by bounds checks), which can fall in two cache lines.
             fleetrules_prefetch(UnsafeRawPointer(base) - 32)
+            fleetrules_prefetch(UnsafeRawPointer(base) - 16)
             fleetrules_prefetch_write(base + (end & mask))
         }
     }
