@@ -41,6 +41,11 @@ struct DriftAnalyzer: Analyzer {
     private var skipped: [Int32]
     private var lastTestable: [Bool]
     private var findings = 0
+    /// Peer groups seen so far (their attribute values) and each device's group in its latest
+    /// bucket: a bucket looks a device's group up again only when its attributes changed.
+    private var groupKeys: [[String]] = []
+    private var groupIndex: [[String]: Int] = [:]
+    private var groupOf: [Int32]
     /// Group buckets skipped because the peers disagreed among themselves.
     private var transientBuckets = 0
 
@@ -56,6 +61,7 @@ struct DriftAnalyzer: Analyzer {
         }
         let n = inventory.count
         bucket = Array(repeating: Bucket(), count: n)
+        groupOf = Array(repeating: -1, count: n)
         detector = Array(
             repeating: DriftDetector(
                 method: rule.method, tolerance: rule.tolerance, threshold: rule.threshold, lambda: rule.lambda),
@@ -113,11 +119,29 @@ struct DriftAnalyzer: Analyzer {
                 test(d, residual: mean[d] - ref, peers: [referenceDevice], at: time, bucketStart: start, context, &findings)
             }
         case .peers(let attributes):
-            var groups: [[String]: [Int]] = [:]
-            for d in 0..<n where context.applies(d) && mean[d].isFinite {
-                groups[attributes.map { context.attribute($0, device: d) }, default: []].append(d)
+            let slots = attributes.map { context.attributeSlots[$0] }
+            func value(_ slot: Int?, _ d: Int) -> String {
+                guard let slot, slot < context.attributes[d].count else { return "" }
+                return context.attributes[d][slot]
             }
-            for members in groups.values {
+            var groups = Array(repeating: [Int](), count: groupKeys.count)
+            for d in 0..<n where context.applies(d) && mean[d].isFinite {
+                var g = Int(groupOf[d])
+                if g < 0 || slots.indices.contains(where: { groupKeys[g][$0] != value(slots[$0], d) }) {
+                    let key = slots.map { value($0, d) }
+                    if let known = groupIndex[key] {
+                        g = known
+                    } else {
+                        g = groupKeys.count
+                        groupKeys.append(key)
+                        groupIndex[key] = g
+                        groups.append([])
+                    }
+                    groupOf[d] = Int32(g)
+                }
+                groups[g].append(d)
+            }
+            for members in groups where !members.isEmpty {
                 let ordered = members.sorted { mean[$0] < mean[$1] }
                 let values = ordered.map { mean[$0] }
                 // Peers that disagree among themselves by more than the threshold (a zone-wide
