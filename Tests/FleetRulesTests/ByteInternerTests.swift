@@ -2,7 +2,7 @@ import Testing
 
 @testable import FleetRules
 
-/// The interner behind device and field lookups: ids of every length (the first 16 bytes are
+/// The interner behind device and field lookups: ids of every length (the first 8 bytes are
 /// compared in the table slot, the rest in storage), shared prefixes, and growth.
 @Suite struct ByteInternerTests {
     static let names: [String] = {

@@ -5,38 +5,41 @@ import Foundation
 public struct ByteInterner: Sendable {
     private var storage: [UInt8] = []
     private var offsets: [Int] = [0]
-    /// A table slot holds the first 16 bytes of its string (zero-padded) and where the rest is:
-    /// a device id of up to 16 bytes is found by reading one slot, nothing else (with 10k ids
-    /// the table is rarely in cache, so each further read would be another miss).
+    /// A table slot holds the first 8 bytes of its string (zero-padded), its id and length, in
+    /// 16 bytes: an id of up to 8 bytes is found by reading one slot and nothing else, and the
+    /// table of a 10k-device fleet (256 KiB) has a chance to stay in cache beside the engine's
+    /// state. Longer ids compare the rest in storage.
     private struct Slot: Sendable {
-        var head0: UInt64 = 0
-        var head1: UInt64 = 0
+        var head: UInt64 = 0
         var id: Int32 = -1
         var length: Int32 = 0
-        var offset = 0
     }
 
-    /// The first 16 bytes of `b`, zero-padded, as two words.
+    /// The first 8 bytes of `b`, zero-padded, as one word.
     @inline(__always)
-    private static func head(_ b: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
-        guard let base = b.baseAddress else { return (0, 0) }
+    private static func head(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        guard let base = b.baseAddress else { return 0 }
         let raw = UnsafeRawPointer(base)
-        if b.count >= 16 {
-            return (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        }
-        var words: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &words) { w in
+        if b.count >= 8 { return raw.loadUnaligned(as: UInt64.self) }
+        var word: UInt64 = 0
+        withUnsafeMutableBytes(of: &word) { w in
             w.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: b.count))
         }
-        return words
+        return word
+    }
+
+    /// Slots for `count` names at a load of at most three quarters (linear probing stays short).
+    private static func tableSize(for count: Int) -> Int {
+        var size = 16
+        while size * 3 < count * 4 { size <<= 1 }
+        return size
     }
     private var slots: [Slot]
     private var mask: Int
     public private(set) var names: [String] = []
 
     public init(capacity: Int = 64) {
-        var size = 16
-        while size < capacity * 2 { size <<= 1 }
+        let size = Self.tableSize(for: capacity + 1)
         slots = Array(repeating: Slot(), count: size)
         mask = size - 1
     }
@@ -65,17 +68,17 @@ public struct ByteInterner: Sendable {
         return Int(truncatingIfNeeded: h ^ (h >> 29))
     }
 
-    private func equals(_ slot: Slot, _ b: UnsafeBufferPointer<UInt8>, head: (UInt64, UInt64)) -> Bool {
+    private func equals(_ slot: Slot, _ b: UnsafeBufferPointer<UInt8>, head: UInt64) -> Bool {
         let length = Int(slot.length)
-        guard length == b.count, slot.head0 == head.0, slot.head1 == head.1 else { return false }
-        if length <= 16 { return true }
-        let start = slot.offset
+        guard length == b.count, slot.head == head else { return false }
+        if length <= 8 { return true }
+        let start = offsets[Int(slot.id)]
         return storage.withUnsafeBufferPointer { s in
             guard let stored = s.baseAddress, let probe = b.baseAddress else { return false }
-            // The first 16 bytes matched in the slot; the rest eight bytes at a time.
+            // The first 8 bytes matched in the slot; the rest eight bytes at a time.
             let x = UnsafeRawPointer(stored + start)
             let y = UnsafeRawPointer(probe)
-            var i = 16
+            var i = 8
             while i + 8 <= length {
                 if x.loadUnaligned(fromByteOffset: i, as: UInt64.self) != y.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
                     return false
@@ -109,7 +112,7 @@ public struct ByteInterner: Sendable {
         storage.append(contentsOf: b)
         offsets.append(storage.count)
         names.append(String(decoding: b, as: UTF8.self))
-        if names.count * 2 > slots.count { grow() } else { insertSlot(b, id) }
+        if names.count * 4 > slots.count * 3 { grow() } else { insertSlot(b, id) }
         return id
     }
 
@@ -126,8 +129,7 @@ public struct ByteInterner: Sendable {
     private mutating func insertSlot(_ b: UnsafeBufferPointer<UInt8>, _ id: Int) {
         var i = Self.hash(b) & mask
         while slots[i].id >= 0 { i = (i + 1) & mask }
-        let head = Self.head(b)
-        slots[i] = Slot(head0: head.0, head1: head.1, id: Int32(id), length: Int32(b.count), offset: offsets[id])
+        slots[i] = Slot(head: Self.head(b), id: Int32(id), length: Int32(b.count))
     }
 
     private mutating func grow() {
