@@ -131,45 +131,24 @@ enum Analyzers {
 
 /// `{{name}}` placeholders in a rule's `summary`, filled by a lookup. The engine parses each
 /// rule's template once (`parse`) and fills the parts at every alert that opens, thousands per
-/// replay. Parsing scans the UTF-8 bytes: braces and blanks are ASCII, so every cut falls on a
-/// character boundary.
+/// replay, without parsing again.
 enum SummaryTemplate {
     enum Part: Sendable, Equatable {
         case text(String)
         case placeholder(String)
     }
 
+    /// The template's literal text and placeholders in order; a name is trimmed of white space,
+    /// and an unclosed `{{` stays text.
     static func parse(_ template: String) -> [Part] {
-        let bytes = template.utf8
         var parts: [Part] = []
-        var index = bytes.startIndex
-        func find(_ b: UInt8, from start: String.Index) -> String.Index? {
-            var i = start
-            while i < bytes.endIndex {
-                if bytes[i] == b {
-                    let j = bytes.index(after: i)
-                    if j < bytes.endIndex, bytes[j] == b { return i }
-                }
-                i = bytes.index(after: i)
-            }
-            return nil
+        var rest = Substring(template)
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            if open.lowerBound > rest.startIndex { parts.append(.text(String(rest[..<open.lowerBound]))) }
+            parts.append(.placeholder(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)))
+            rest = rest[close.upperBound...]
         }
-        func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
-        while let open = find(0x7B, from: index) {
-            if open > index { parts.append(.text(String(template[index..<open]))) }
-            let nameStart = bytes.index(open, offsetBy: 2)
-            guard let close = find(0x7D, from: nameStart) else {
-                index = open
-                break
-            }
-            var lo = nameStart
-            var hi = close
-            while lo < hi, isBlank(bytes[lo]) { lo = bytes.index(after: lo) }
-            while lo < hi, isBlank(bytes[bytes.index(before: hi)]) { hi = bytes.index(before: hi) }
-            parts.append(.placeholder(String(template[lo..<hi])))
-            index = bytes.index(close, offsetBy: 2)
-        }
-        if index < bytes.endIndex { parts.append(.text(String(template[index...]))) }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
         return parts
     }
 

@@ -81,8 +81,8 @@ public struct Engine: Sendable {
     private(set) var phase: [UInt8]
     private(set) var since: [Double]
     private(set) var openEpisode: [Int32]
-    /// Time of the pending absent/age timer (-inf: none), so each operator and device keeps one.
-    /// Per (device, operator with clocks): the time its clock timer is armed for. Only the few
+    /// Per (device, operator with clocks): the time its absent/age timer is armed for (-inf: none),
+    /// so each keeps one pending timer. Only the few
     /// operators with `absent`/`age` clocks have a column (`clockColumn`), so a device's row is
     /// one cache line.
     private var clockArmed: [Double]
@@ -208,7 +208,8 @@ public struct Engine: Sendable {
             guard plan.retention[m] > 0 else { return 0 }
             // Without a declared interval the guess stays small: rings grow as readings come.
             let interval = plan.metrics[m].interval ?? EvaluationPlan.assumedInterval
-            let points = min(64, Int((plan.retention[m] / max(1, interval)).rounded(.up)) + 2)
+            // Clamped before converting: a window of centuries must not trap.
+            let points = Int(min(64, (plan.retention[m] / max(1, interval)).rounded(.up) + 2))
             return plan.metrics[m].interval == nil ? min(points, 16) : points
         }
         var flat: [Int] = []
@@ -279,7 +280,7 @@ public struct Engine: Sendable {
         setUpCompliance()
         setUpAnalyzers()
         let bytesPerDevice =
-            opCount * 22 + metricCount * (16 + MemoryLayout<WindowRing>.stride)
+            opCount * 14 + clockColumns * 8 + metricCount * (16 + MemoryLayout<WindowRing>.stride)
             + runningTotal * MemoryLayout<RunningWindow>.stride
         prefetching = !analyzers.isEmpty || runningTotal > 0 || n * bytesPerDevice > Self.cacheBytes
     }
