@@ -341,3 +341,47 @@ import Testing
         #expect(d.medianDelayHours ?? .infinity < 7)
     }
 }
+
+/// Peer groups follow attributes that telemetry changes: a device moved to another zone is
+/// compared with its new peers from the next bucket on (the analyzer remembers each device's
+/// group and must notice the change).
+@Suite struct DriftRegroupingTests {
+    @Test func aDeviceMovedToAnotherZoneIsComparedWithItsNewPeers() throws {
+        let policy = """
+            fleetrules: 1
+            pack: regroup
+            metrics:
+              temperature: { unit: celsius, range: [-40, 125], interval: 10m }
+            rules:
+              - drift: zone-drift
+                metric: temperature
+                peers: [zone]
+                method: cusum
+                tolerance: 0.3
+                threshold: 1
+                min_peers: 3
+            """
+        let t0 = Timestamp.parse("2026-03-01T00:00:00Z") ?? 0
+        // z1 reads 21 °C, z2 25 °C. "mover" is carried from z1 to z2 at hour 10 and reads 25
+        // from then on; "control" stays in z1 but reads 25 from hour 10: a real offset.
+        let devices = ["a1", "a2", "a3", "a4", "mover", "control", "b1", "b2", "b3", "b4"]
+        let zones = ["z1", "z1", "z1", "z1", "z1", "z1", "z2", "z2", "z2", "z2"]
+        let inventory = try Inventory(columns: ["device", "zone"], rows: zip(devices, zones).map { [$0, $1] })
+        var engine = Engine(plan: try Policy.parse(policy).compile(), inventory: inventory)
+        for step in 0..<(30 * 6) {
+            let hours = Double(step) / 6
+            for (i, device) in devices.enumerated() {
+                let moved = device == "mover" && hours >= 10
+                let warm = zones[i] == "z2" || ((device == "mover" || device == "control") && hours >= 10)
+                let v = (warm ? 25 : 21) + 0.05 * sin(Double(step * (i + 3)))
+                engine.ingest(
+                    Reading(
+                        timestamp: t0 + hours * 3600, device: device, metrics: ["temperature": v],
+                        attributes: moved ? ["zone": "z2"] : [:]))
+            }
+        }
+        engine.finish()
+        let drifting = Set(engine.report().alerts.filter { $0.episode.rule == "zone-drift" }.map(\.episode.device))
+        #expect(drifting == ["control"])
+    }
+}
