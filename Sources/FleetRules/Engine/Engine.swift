@@ -61,7 +61,6 @@ public struct Engine: Sendable {
     private let opThresholdAggregate: [Int]
     private let opThresholdOperator: [ComparisonOperator]
     private let opThresholdValue: [Double]
-    private let opHasClocks: [Bool]
 
     // Devices.
     private(set) var attributes: [[String]]
@@ -237,7 +236,6 @@ public struct Engine: Sendable {
         opThresholdAggregate = thresholdAggregate
         opThresholdOperator = thresholdOperator
         opThresholdValue = thresholdValue
-        opHasClocks = clocks.map { !$0.isEmpty }
         let n = inventory.count
         self.n = n
         let width = program.attributeCount
@@ -834,20 +832,11 @@ public struct Engine: Sendable {
         now = t
         switch kernel {
         case .threshold(let a, let op, let value):
-            let v = thresholdNumber(a, device: d, at: t)
-            return !v.isNaN && RuntimeExpression.order(op, v, value)
+            return thresholdHolds(a, op, value, device: d, at: t)
         case .all(let parts):
-            for p in parts {
-                let v = thresholdNumber(p.aggregate, device: d, at: t)
-                guard !v.isNaN, RuntimeExpression.order(p.op, v, p.value) else { return false }
-            }
-            return true
+            return parts.allSatisfy { thresholdHolds($0.aggregate, $0.op, $0.value, device: d, at: t) }
         case .any(let parts):
-            for p in parts {
-                let v = thresholdNumber(p.aggregate, device: d, at: t)
-                if !v.isNaN, RuntimeExpression.order(p.op, v, p.value) { return true }
-            }
-            return false
+            return parts.contains { thresholdHolds($0.aggregate, $0.op, $0.value, device: d, at: t) }
         case .general(let e):
             return e.truth(&self) == 1
         }
@@ -869,8 +858,7 @@ public struct Engine: Sendable {
         if threshold >= 0 {
             // The common shape `fn(metric[, w]) <op> number`, without the expression interpreter.
             stamp += 1
-            let v = thresholdNumber(threshold, device: d, at: t)
-            holding = !v.isNaN && RuntimeExpression.order(opThresholdOperator[o], v, opThresholdValue[o])
+            holding = thresholdHolds(threshold, opThresholdOperator[o], opThresholdValue[o], device: d, at: t)
         } else {
             guard let condition = opCondition[o] else { return }
             holding = holds(condition, device: d, at: t)
@@ -900,7 +888,7 @@ public struct Engine: Sendable {
                 resolve(op: o, device: d, at: t)
             }
         }
-        if opHasClocks[o] { armClock(op: o, device: d, at: t) }
+        if clockColumn[o] >= 0 { armClock(op: o, device: d, at: t) }
     }
 
     /// Schedules the next event time at which an absent/age threshold elapses for this device.
@@ -1272,13 +1260,9 @@ public struct Engine: Sendable {
     /// `aggregateValueUpdating` without wrapping the number in a `RuntimeValue`.
     @inline(__always)
     private mutating func thresholdNumber(_ id: Int, device d: Int, at t: Double) -> Double {
-        let k = metricKey(aggregateMetric[id], d)
         let r = runningIndex[id]
-        if r >= 0 {
-            return rings[k].runningAggregate(
-                &running[d * runningTotal + r], aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r]
-            ) ?? .nan
-        }
+        if r >= 0 { return runningAggregate(id, window: r, device: d, at: t) ?? .nan }
+        let k = metricKey(aggregateMetric[id], d)
         switch aggregateFunction[id] {
         case .last: return lastValue[k]
         case .age:
@@ -1288,15 +1272,28 @@ public struct Engine: Sendable {
         }
     }
 
+    /// `aggregate <op> value` for the threshold kernels; a missing value holds nothing, as in the
+    /// interpreter's three-valued logic.
+    @inline(__always)
+    private mutating func thresholdHolds(
+        _ aggregate: Int, _ op: ComparisonOperator, _ value: Double, device d: Int, at t: Double
+    ) -> Bool {
+        let v = thresholdNumber(aggregate, device: d, at: t)
+        return !v.isNaN && RuntimeExpression.order(op, v, value)
+    }
+
     /// Like `aggregateValue`, but reads (and advances) the running sums where the function has them.
     mutating func aggregateValueUpdating(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
         let r = runningIndex[id]
         guard r >= 0 else { return aggregateValue(id, device: d, at: t) }
-        let k = metricKey(aggregateMetric[id], d)
-        let i = d * runningTotal + r
-        return rings[k].runningAggregate(
-            &running[i], aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r]
-        ).map { .number($0) }
+        return runningAggregate(id, window: r, device: d, at: t).map { .number($0) }
+    }
+
+    /// Aggregate `id` from its running window `r` for device `d`, evicting what left it by `t`.
+    @inline(__always)
+    private mutating func runningAggregate(_ id: Int, window r: Int, device d: Int, at t: Double) -> Double? {
+        rings[metricKey(aggregateMetric[id], d)].runningAggregate(
+            &running[d * runningTotal + r], aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r])
     }
 
     /// Appends a point to a ring: its running windows first drop what leaves them, then the ring
