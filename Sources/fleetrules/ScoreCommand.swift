@@ -32,11 +32,21 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Compliance rule to score firmware with (default: the first with a devices map).")
     var rule: String?
 
+    @Option(
+        help: """
+            Battery checkpoints earlier than this after the start of the data are not scored: \
+            a forecast needs a day of hourly buckets before it predicts (0: score them all).
+            """)
+    var warmup: String = "1d"
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func run() throws {
         for (path, what) in [(truth, "truth"), (report, "report")] where !FileManager.default.fileExists(atPath: path) {
             Self.failUsage("\(path): no such \(what) file")
+        }
+        guard let warmupSeconds = DurationText.seconds(warmup) ?? (warmup == "0" ? 0 : nil) else {
+            Self.failUsage("--warmup \(warmup): not a duration (e.g. 7d, 36h, 0)")
         }
         let scored: Score
         do {
@@ -48,7 +58,7 @@ struct ScoreCommand: ParsableCommand {
                     "--rule \(rule): no such compliance rule in \(report)"
                         + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"))
             }
-            scored = Scorer.score(truth: t, report: r, options: .init(complianceRule: rule))
+            scored = Scorer.score(truth: t, report: r, options: .init(complianceRule: rule, warmup: warmupSeconds))
         } catch let error as ScoreInputError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)

@@ -35,10 +35,11 @@ enum ScoreFixture {
         """
     }
 
-    static func score(_ truth: String, _ report: String, rule: String? = nil) throws -> Score {
+    /// Scores with no warm-up unless told (the fixtures' checkpoints start at the first instant).
+    static func score(_ truth: String, _ report: String, rule: String? = nil, warmup: Double = 0) throws -> Score {
         let t = try SimulationTruth.parse(Data(truth.utf8), file: "truth.json")
         let r = try ScoredReport.parse(Data(report.utf8), file: "report.json")
-        return Scorer.score(truth: t, report: r, options: .init(complianceRule: rule))
+        return Scorer.score(truth: t, report: r, options: .init(complianceRule: rule, warmup: warmup))
     }
 
     static func close(_ a: Double?, _ b: Double) -> Bool { a.map { abs($0 - b) < 1e-9 } ?? false }
@@ -114,6 +115,42 @@ enum ScoreFixture {
         let h3 = try #require(byDays[3])
         #expect((h3.eligible, h3.withSnapshot, h3.correct) == (1, 1, 0))
         #expect(h3.share == 0)
+    }
+
+    @Test func theWarmUpLeavesOutCheckpointsBeforeItsEnd() throws {
+        // With the default day of warm-up, b1's 30-day checkpoint (03-01 00:00) and b4's 14-day one
+        // (03-01) are before 03-02 and not scored; b2's (03-04) and b4's 7-day ones still are.
+        let score = try F.score(F.batteryTruth, F.batteryReport, warmup: Scorer.defaultWarmup)
+        let b = try #require(score.battery.value)
+        #expect(b.warmup == 86400)
+        #expect(b.horizons.map(\.eligible) == [0, 0, 2, 1])
+        #expect(score.text().contains("checkpoints from 1d after the start of the data"))
+    }
+
+    @Test func aReplacedBatterysEarlierForecastsAreScoredAgainstTheCellItReplaced() throws {
+        // r1 was replaced on 03-05; the old cell would have reached 5% on 03-06, the new one does on
+        // 04-20 (after the data at every horizon). The 3-day checkpoint of the old cell (03-03) is
+        // before the replacement: it is scored against 03-06 (predicted 03-06 06:00: 3 days true,
+        // 6h off → correct). r2's old cell would have crossed on 03-09: its 3-day checkpoint
+        // (03-06) comes after the replacement, when the new cell is in, so it is not eligible; its
+        // 7-day one (03-02) is, and has no snapshot.
+        let truth = F.truth(
+            battery: """
+                [
+                 {"device": "r1", "shape": "replaced", "initial_pct": 20, "crosses_5pct_at": "2026-04-20T00:00:00Z",
+                  "replaced_at": "2026-03-05T00:00:00Z", "replaced_battery_crosses_5pct_at": "2026-03-06T00:00:00Z"},
+                 {"device": "r2", "shape": "replaced", "initial_pct": 20, "crosses_5pct_at": "2026-04-20T00:00:00Z",
+                  "replaced_at": "2026-03-05T00:00:00Z", "replaced_battery_crosses_5pct_at": "2026-03-09T00:00:00Z"}
+                ]
+                """)
+        let report = F.report(
+            extra: """
+                "forecasts": [\(F.forecast("r1", at: "2026-03-03T00:00:00Z", crossing: "2026-03-06T06:00:00Z")),
+                 \(F.forecast("r2", at: "2026-03-04T00:00:00Z", crossing: "2026-03-09T00:00:00Z"))]
+                """)
+        let b = try #require(try F.score(truth, report).battery.value)
+        let counts = b.horizons.map { [$0.eligible, $0.withSnapshot, $0.correct] }
+        #expect(counts == [[0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 1, 1]])
     }
 
     @Test func batteryToleranceBoundary() throws {
@@ -358,7 +395,7 @@ enum ScoreFixture {
 
     @Test func textOutput() throws {
         let (truth, report) = try Self.files()
-        let r = try CLI.run(["score", "--truth", truth, "--report", report])
+        let r = try CLI.run(["score", "--truth", truth, "--report", report, "--warmup", "0"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("battery\n"))
         #expect(r.stdout.contains("  7d              2         2           1   50.0%\n"), "\(r.stdout)")
@@ -369,7 +406,7 @@ enum ScoreFixture {
 
     @Test func jsonOutput() throws {
         let (truth, report) = try Self.files()
-        let r = try CLI.run(["score", "--truth", truth, "--report", report, "--format", "json"])
+        let r = try CLI.run(["score", "--truth", truth, "--report", report, "--format", "json", "--warmup", "0"])
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let battery = try #require(doc["battery"] as? [String: Any])

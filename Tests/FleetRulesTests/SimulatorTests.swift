@@ -93,6 +93,7 @@ import Testing
     @Test func batteryTruthIsWhereTheModelCrossesFivePercent() {
         for shape in FleetModel.BatteryShape.allCases {
             var b = FleetModel.Battery(shape: shape, initial: 60, rate: 2)
+            b.kneeCell = shape == .accelerating
             if shape == .suddenDrop {
                 b.dropAt = 5
                 b.dropBy = 20
@@ -111,6 +112,57 @@ import Testing
         var replaced = FleetModel.Battery(shape: .replaced, initial: 60, rate: 2)
         replaced.replaceAt = 24
         #expect(abs((replaced.crossing() ?? 0) - 71.5) < 1e-6)
+    }
+
+    @Test func kneeCellsBendWhateverElseHappensToThem() {
+        // 60% at 2%/day: straight to 30% in 15 days, then rate · (1 + 2(30 − level)/30), which
+        // reaches 5% after (15/2)·ln(40/15) = 7.356 more days.
+        let knee = FleetModel.Battery(shape: .accelerating, initial: 60, rate: 2, kneeCell: true)
+        #expect(abs((knee.crossing() ?? 0) - (15 + 7.5 * log(40.0 / 15))) < 1e-6)
+        for shape in FleetModel.BatteryShape.allCases {
+            var b = FleetModel.Battery(shape: shape, initial: 60, rate: 2, kneeCell: true)
+            if shape == .suddenDrop {
+                b.dropAt = 5
+                b.dropBy = 20
+            }
+            if shape == .replaced { b.replaceAt = 16 }
+            guard let days = b.crossing() else {
+                Issue.record("\(shape) never crosses")
+                continue
+            }
+            #expect(abs(b.level(days) - 5) < 0.01, "\(shape)")
+            // Every knee cell is steeper below 30% than above, drop or replacement or not.
+            let start = shape == .replaced ? 16.0 : 0
+            let early = b.level(start + 1) - b.level(start + 2)
+            let late = 2 * (b.level(days - 0.5) - b.level(days))
+            #expect(late > 2 * early, "\(shape): \(early)/day early, \(late)/day at the end")
+        }
+        // A replaced knee cell's old battery would have crossed as the unreplaced one does.
+        var replaced = FleetModel.Battery(shape: .replaced, initial: 60, rate: 2, kneeCell: true)
+        replaced.replaceAt = 16
+        #expect(replaced.unreplaced.crossing() == knee.crossing())
+        #expect(abs((replaced.crossing() ?? 0) - (16 + 35 + 7.5 * log(40.0 / 15))) < 1e-6)
+    }
+
+    @Test func theInventoryNamesEachBatterysCellTypeAndOnlyOneTypeBends() throws {
+        let (dir, truth) = try Self.simulate { $0.devices = 600 }
+        let inventory = try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path)
+        let column = try #require(inventory.columns.firstIndex(of: "battery"))
+        let power = try #require(inventory.columns.firstIndex(of: "power"))
+        var cell: [String: String] = [:]
+        for row in inventory.rows {
+            #expect((row[power] == "battery") == !row[column].isEmpty, "\(row)")
+            cell[row[0]] = row[column]
+        }
+        let batteries = try #require(truth["battery"] as? [[String: Any]])
+        for b in batteries {
+            let device = b["device"] as? String ?? ""
+            #expect(b["cell"] as? String == cell[device], "\(device)")
+            if b["shape"] as? String == "accelerating" { #expect(cell[device] == "li-mno2") }
+            if b["shape"] as? String == "linear" { #expect(cell[device] == "li-socl2") }
+        }
+        let knees = batteries.count { $0["cell"] as? String == "li-mno2" }
+        #expect(knees > batteries.count / 8 && knees < batteries.count / 3, "\(knees) of \(batteries.count)")
     }
 
     @Test func gatewayLoadsCountEveryDeviceOnce() throws {

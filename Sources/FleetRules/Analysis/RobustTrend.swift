@@ -12,6 +12,8 @@ public struct RobustTrend: Sendable {
         case linear
         /// The rate grows exponentially in time (fitted on the two most recent windows).
         case accelerating
+        /// The rate changes with the level as the device's cohort has shown (`curve_by`).
+        case curve
     }
 
     public struct Fit: Sendable, Equatable {

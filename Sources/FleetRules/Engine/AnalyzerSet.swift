@@ -13,6 +13,10 @@ struct AnalyzerSet: Sendable {
     private var correlations: [CorrelationAnalyzer] = []
     private var balances: [BalanceAnalyzer] = []
     private var others: [any Analyzer] = []
+    /// Learned curves shared by forecast analyzers of one metric and `curve_by`, and each
+    /// forecast analyzer's book (lent to it for its ticks).
+    private var curveBooks: [CurveBook?] = []
+    private var forecastBook: [Int?] = []
     /// Per analyzer, its operator and tick spacing (fixed at creation).
     private(set) var operatorIndex: [Int] = []
     private(set) var tickInterval: [Double] = []
@@ -25,8 +29,20 @@ struct AnalyzerSet: Sendable {
         operatorIndex.append(analyzer.operatorIndex)
         tickInterval.append(analyzer.tickInterval)
         switch analyzer {
-        case let a as ForecastAnalyzer:
+        case var a as ForecastAnalyzer:
             slots.append(.forecast(forecasts.count))
+            var book: Int?
+            if let curves = a.curves {
+                if let k = curveBooks.firstIndex(where: { $0?.key == curves.key }) {
+                    curveBooks[k]?.share(with: curves.rules[0])
+                    book = k
+                } else {
+                    book = curveBooks.count
+                    curveBooks.append(curves)
+                }
+                a.curves = nil
+            }
+            forecastBook.append(book)
             forecasts.append(a)
         case let a as DriftAnalyzer:
             slots.append(.drift(drifts.count))
@@ -78,7 +94,11 @@ struct AnalyzerSet: Sendable {
 
     mutating func tick(_ a: Int, at time: Double, _ context: AnalysisContext, _ sink: inout FindingSink) {
         switch slots[a] {
-        case .forecast(let i): forecasts[i].tick(at: time, context, &sink)
+        case .forecast(let i):
+            guard let k = forecastBook[i] else { return forecasts[i].tick(at: time, context, &sink) }
+            swap(&forecasts[i].curves, &curveBooks[k])
+            forecasts[i].tick(at: time, context, &sink)
+            swap(&forecasts[i].curves, &curveBooks[k])
         case .drift(let i): drifts[i].tick(at: time, context, &sink)
         case .correlation(let i): correlations[i].tick(at: time, context, &sink)
         case .balance(let i): balances[i].tick(at: time, context, &sink)
@@ -88,7 +108,11 @@ struct AnalyzerSet: Sendable {
 
     mutating func finish(_ a: Int, at time: Double, _ context: AnalysisContext, _ sink: inout FindingSink) {
         switch slots[a] {
-        case .forecast(let i): forecasts[i].finish(at: time, context, &sink)
+        case .forecast(let i):
+            guard let k = forecastBook[i] else { return forecasts[i].finish(at: time, context, &sink) }
+            swap(&forecasts[i].curves, &curveBooks[k])
+            forecasts[i].finish(at: time, context, &sink)
+            swap(&forecasts[i].curves, &curveBooks[k])
         case .drift(let i): drifts[i].finish(at: time, context, &sink)
         case .correlation(let i): correlations[i].finish(at: time, context, &sink)
         case .balance(let i): balances[i].finish(at: time, context, &sink)
@@ -104,6 +128,32 @@ struct AnalyzerSet: Sendable {
         case .balance(let i): balances[i].contribute(to: &report, context)
         case .other(let i): others[i].contribute(to: &report, context)
         }
+    }
+
+    /// The learned curves of the shared books, one entry per cohort, in metric units.
+    func forecastCurves() -> [ForecastCurve] {
+        var out: [ForecastCurve] = []
+        for case let book? in curveBooks {
+            let metric = book.key.split(separator: "\u{1F}", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let falling = book.key.split(separator: "\u{1F}", omittingEmptySubsequences: false).dropFirst().first != "rising"
+            for (c, name) in book.names.enumerated() {
+                var curve = book.curves[c]
+                let m = curve.multipliers()
+                let bands = (0..<LevelCurve.bands).compactMap { k -> ForecastCurve.Band? in
+                    let count = curve.sampleCount(band: k)
+                    guard count > 0 || m[k] != 1 else { return nil }
+                    let a = curve.low + Double(k) * curve.width
+                    let b = a + curve.width
+                    return .init(
+                        from: falling ? a : -b, to: falling ? b : -a, multiplier: (m[k] * 1000).rounded() / 1000, ratios: count)
+                }
+                out.append(
+                    ForecastCurve(
+                        rules: book.rules, metric: metric, by: book.attributes,
+                        cohort: name.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init), bands: bands))
+            }
+        }
+        return out
     }
 
     /// Whether forecast analyzers keep a daily snapshot per device.

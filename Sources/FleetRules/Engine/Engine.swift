@@ -1112,6 +1112,7 @@ public struct Engine: Sendable {
     func contributeAnalyses(to report: inout Report) {
         let end = stats.lastTimestamp ?? 0
         for a in analyzers.indices { analyzers.contribute(a, to: &report, analysisContext(a, at: end)) }
+        report.forecastCurves = analyzers.forecastCurves()
     }
 
     // MARK: compliance

@@ -107,6 +107,15 @@ struct ForecastAnalyzer: Analyzer {
     private var accelerating: [UInt8]
     private var gaugeOpen: [Bool]
     private var latest: [ForecastSnapshot?]
+    /// `curve_by`: the cohorts' learned curves (shared with the other rules of the book's key
+    /// while the engine ticks), each device's cohort (-1: not known yet; refreshed at every
+    /// fit), its place in its current band, and the ratios learned since the last tick.
+    var curves: CurveBook?
+    private var cohort: [Int32]
+    private var bands: [BandTracker]
+    private var learned: [(cohort: Int32, band: Int16, ratio: Float)] = []
+    /// The band layout of the curves (mirrored range), nil without `curve_by`.
+    private let curveTemplate: LevelCurve?
     private(set) var history: [ForecastSnapshot] = []
     private var lastHistoryDay = Int.min
 
@@ -153,6 +162,20 @@ struct ForecastAnalyzer: Analyzer {
         accelerating = Array(repeating: 0, count: devices)
         gaugeOpen = Array(repeating: false, count: devices)
         latest = Array(repeating: nil, count: devices)
+        if !f.curveBy.isEmpty, f.model == .auto, let range {
+            let ends = [sign * range.lowerBound, sign * range.upperBound]
+            let template = LevelCurve(low: ends.min() ?? 0, high: ends.max() ?? 0)
+            curveTemplate = template
+            curves = CurveBook(
+                key: ([f.metric, f.direction.rawValue] + f.curveBy).joined(separator: "\u{1F}"), attributes: f.curveBy,
+                rule: r.id, template: template)
+            cohort = Array(repeating: -1, count: devices)
+            bands = Array(repeating: BandTracker(), count: devices)
+        } else {
+            curveTemplate = nil
+            cohort = []
+            bands = []
+        }
     }
 
     /// Bucket length: the fit window in at most 168 buckets, a whole number of 5 minutes
@@ -170,7 +193,8 @@ struct ForecastAnalyzer: Analyzer {
     static func bytesPerDevice(_ f: ForecastRule) -> Int {
         let bucket = Self.bucket(f)
         let capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
-        return capacity * 4 + 96
+        let curve = f.curveBy.isEmpty || f.model != .auto ? 0 : MemoryLayout<BandTracker>.stride + 4
+        return capacity * 4 + 96 + curve
     }
 
     mutating func prefetch(device: Int) { acc.prefetch(device) }
@@ -221,6 +245,7 @@ struct ForecastAnalyzer: Analyzer {
                 shiftScore[d] = shiftScore[d] * exp(-age) + 1
                 lastShiftBucket[d] = b
             }
+            if abs(diff) > stepSize, !bands.isEmpty { bands[d].reset() }
             if diff > stepSize {
                 // Towards "full": a new battery. The history before belongs to the old one.
                 fitStart[d] = mixed ? b + 1 : b
@@ -235,11 +260,31 @@ struct ForecastAnalyzer: Analyzer {
         lastValidBucket[d] = b
         if mixed { return }
         ring[d * capacity + (b % capacity + capacity) % capacity] = Float(mean)
+        if let curveTemplate, let ratio = bands[d].add(bucket: b, level: mean, curve: curveTemplate), cohort[d] >= 0 {
+            learned.append((cohort[d], Int16(ratio.band), Float(ratio.ratio)))
+        }
+    }
+
+    /// Hands the ratios learned since the last tick to the (possibly shared) curves.
+    private mutating func learn() {
+        guard !learned.isEmpty else { return }
+        for l in learned { curves?.add(ratio: Double(l.ratio), band: Int(l.band), cohort: Int(l.cohort)) }
+        learned.removeAll(keepingCapacity: true)
+    }
+
+    /// The device's cohort for `curve_by` (its attribute values now), created when new.
+    private mutating func cohortOf(_ d: Int, _ context: AnalysisContext) -> Int? {
+        guard curves != nil else { return nil }
+        let name = rule.curveBy.map { context.attribute($0, device: d) }.joined(separator: "\u{1F}")
+        guard let c = curves?.cohort(name) else { return nil }
+        cohort[d] = Int32(c)
+        return c
     }
 
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         let now = Int((time / tickInterval).rounded(.down))
         for d in 0..<n where acc[d].bucket != Self.noBucket && acc[d].bucket < now && acc[d].count > 0 { close(d) }
+        learn()
         // Fits on multiples of the refit interval since the epoch (00:00, 06:00, … UTC for hourly buckets).
         guard now % refitEvery == 0 else { return }
         let day = Int((time / 86400).rounded(.down))
@@ -254,6 +299,7 @@ struct ForecastAnalyzer: Analyzer {
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         let now = Int((time / tickInterval).rounded(.down)) + 1
         for d in 0..<n where acc[d].bucket != Self.noBucket && acc[d].count > 0 { close(d) }
+        learn()
         for d in 0..<n where context.applies(d) && acc[d].lastReading.isFinite {
             refit(d, at: time, bucketNow: now, context, &findings)
         }
@@ -319,17 +365,30 @@ struct ForecastAnalyzer: Analyzer {
             fit = straight
         }
         lastSlope[d] = Float(fit.slope)
-        snapshot.level = sign * fit.level
-        snapshot.slopePerDay = sign * fit.slope / tickInterval * 86400
-        snapshot.model = fit.model
         if fit.sigma > erraticSigma {
+            snapshot.level = sign * fit.level
+            snapshot.slopePerDay = sign * fit.slope / tickInterval * 86400
+            snapshot.model = fit.model
             snapshot.state = .erratic
             gauge(d, .erratic, at: time, since: time, detail: "scatter \(Engine.format(fit.sigma)) around the trend", context, &findings)
             return
         }
         resolveGauge(d, at: time, context, &findings)
+        var prediction = Prediction(fit, threshold: threshold)
+        if let c = cohortOf(d, context), let profile = curves?.profile(c) {
+            let highest = values.max() ?? fit.level
+            if profile.bends(from: threshold, to: max(highest, fit.level)),
+                let curved = RobustTrend.fit(
+                    times: times, values: values.map(profile.phi), shift: shiftTime, now: nowBuckets, allowAcceleration: false)
+            {
+                prediction = Prediction(curved, threshold: profile.phi(threshold), profile: profile)
+            }
+        }
+        snapshot.level = sign * prediction.level
+        snapshot.slopePerDay = sign * prediction.slope / tickInterval * 86400
+        snapshot.model = prediction.model
         // A crossing decades away is no trend worth a date.
-        guard let until = fit.bucketsUntil(threshold), until * tickInterval <= Self.farthest else {
+        guard let until = prediction.until, until * tickInterval <= Self.farthest else {
             snapshot.state = .stable
             resolveForecast(d, at: time, context, &findings)
             return
@@ -338,7 +397,7 @@ struct ForecastAnalyzer: Analyzer {
         let crossing = time + left
         snapshot.state = .depleting
         snapshot.crossingAt = crossing
-        if let interval = fit.intervalUntil(threshold) {
+        if let interval = prediction.interval {
             snapshot.low = time + interval.low * tickInterval
             snapshot.high = interval.high.flatMap { $0 * tickInterval <= Self.farthest ? time + $0 * tickInterval : nil }
         }
@@ -356,7 +415,7 @@ struct ForecastAnalyzer: Analyzer {
             return
         }
         let placeholders: [String: String] = [
-            "value": Engine.format(sign * fit.level), "level": Engine.format(sign * fit.level),
+            "value": Engine.format(sign * prediction.level), "level": Engine.format(sign * prediction.level),
             "metric": rule.metric, "threshold": Engine.format(rule.threshold),
             "time_left": DurationText.format(Self.roundedDuration(left)), "crossing_at": Timestamp.format(crossing.rounded()),
             "slope_per_day": Engine.format(snapshot.slopePerDay ?? 0),
@@ -365,13 +424,13 @@ struct ForecastAnalyzer: Analyzer {
             "points": String(fit.points),
         ]
         var evidence: [(String, JSONValue)] = [
-            ("state", "depleting"), ("level", .number((sign * fit.level * 100).rounded() / 100)),
+            ("state", "depleting"), ("level", .number((sign * prediction.level * 100).rounded() / 100)),
             ("slope_per_day", .number(((snapshot.slopePerDay ?? 0) * 1000).rounded() / 1000)),
             ("crossing_at", .string(Timestamp.format(crossing.rounded()))),
             ("interval_low", snapshot.low.map { .string(Timestamp.format($0.rounded())) } ?? .null),
             ("interval_high", snapshot.high.map { .string(Timestamp.format($0.rounded())) } ?? .null),
             ("time_left_seconds", .number(left.rounded())), ("points", .number(Double(fit.points))),
-            ("model", .string(fit.model.rawValue)), ("threshold", .number(rule.threshold)),
+            ("model", .string(prediction.model.rawValue)), ("threshold", .number(rule.threshold)),
         ]
         if replacedAt[d].isFinite { evidence.append(("replaced_at", .string(Timestamp.format(replacedAt[d])))) }
         let summary = context.renderSummary(
@@ -381,9 +440,37 @@ struct ForecastAnalyzer: Analyzer {
         forecastOpen[d] = true
         findings.report(
             .init(
-                key: device, device: d, site: nil, severity: severity, value: sign * fit.level, summary: summary,
+                key: device, device: d, site: nil, severity: severity, value: sign * prediction.level, summary: summary,
                 evidence: evidence, maintenance: context.rule.maintenance, since: time,
                 due: context.rule.maintenance.map { _ in max(time, crossing - lead) }))
+    }
+
+    /// What a fit predicts, in the metric's (mirrored) units and buckets: the straight or
+    /// accelerating fit itself, or a straight fit of the cohort curve's `phi` values mapped back.
+    private struct Prediction {
+        var level: Double
+        /// Rate now, per bucket.
+        var slope: Double
+        var model: RobustTrend.Model
+        var until: Double?
+        var interval: (low: Double, high: Double?)?
+
+        init(_ fit: RobustTrend.Fit, threshold: Double) {
+            level = fit.level
+            slope = fit.slope
+            model = fit.model
+            until = fit.bucketsUntil(threshold)
+            interval = fit.intervalUntil(threshold)
+        }
+
+        /// `fit` is of `phi` values; `threshold` is `phi` of the threshold.
+        init(_ fit: RobustTrend.Fit, threshold: Double, profile: LevelProfile) {
+            level = profile.inversePhi(fit.level)
+            slope = fit.slope * profile.multiplier(at: level)
+            model = .curve
+            until = fit.bucketsUntil(threshold)
+            interval = fit.intervalUntil(threshold)
+        }
     }
 
     /// Time left rounded for people: to the hour up to ten days (4d22h), then to the day.

@@ -146,6 +146,8 @@ public struct Report: Sendable {
     public var compliance: [Compliance] = []
     /// Forecast snapshots: each device's latest, and a daily history with `Engine.forecastHistory`.
     public var forecasts: [ForecastSnapshot] = []
+    /// Discharge curves learned by forecast rules with `curve_by`, one per cohort.
+    public var forecastCurves: [ForecastCurve] = []
     /// Device moves proposed by balance rules, and per group the loads before and after them.
     public var rebalancing: [Move] = []
     public var rebalancingGroups: [BalanceGroup] = []
@@ -257,6 +259,7 @@ public struct Report: Sendable {
             ("rebalancing_groups", rebalancingGroupsJSON),
             ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
             ("forecasts", .array(forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() })),
+            ("forecast_curves", .array(forecastCurves.map { $0.json() })),
         ] + statistics + [
             ("evaluated", .array(evaluatedKinds.map { .string($0) })),
             ("not_evaluated", .array(notEvaluated.map { .string($0) })),
@@ -370,5 +373,56 @@ extension Engine {
         report.schedule = options
         contributeAnalyses(to: &report)
         return report
+    }
+}
+
+/// A discharge curve a forecast rule learned for one cohort (`curve_by`): per band of the
+/// metric's range, the rate there relative to the rate at the top of the range (to three
+/// decimals), and how many device ratios taught it. Bands nobody has been through are left out.
+public struct ForecastCurve: Sendable, Equatable {
+    public struct Band: Sendable, Equatable {
+        public var from: Double
+        public var to: Double
+        public var multiplier: Double
+        public var ratios: Int
+
+        public init(from: Double, to: Double, multiplier: Double, ratios: Int) {
+            self.from = from
+            self.to = to
+            self.multiplier = multiplier
+            self.ratios = ratios
+        }
+    }
+
+    /// The rules sharing the curve, the metric, the `curve_by` attributes and the cohort's values of them.
+    public var rules: [String]
+    public var metric: String
+    public var by: [String]
+    public var cohort: [String]
+    public var bands: [Band]
+
+    public init(rules: [String], metric: String, by: [String], cohort: [String], bands: [Band]) {
+        self.rules = rules
+        self.metric = metric
+        self.by = by
+        self.cohort = cohort
+        self.bands = bands
+    }
+
+    func json() -> JSONValue {
+        .object([
+            ("rules", .array(rules.map { .string($0) })), ("metric", .string(metric)), ("by", .array(by.map { .string($0) })),
+            ("cohort", .array(cohort.map { .string($0) })),
+            (
+                "bands",
+                .array(
+                    bands.map { b in
+                        .object([
+                            ("from", .number(b.from)), ("to", .number(b.to)),
+                            ("multiplier", .number(b.multiplier)), ("ratios", .number(Double(b.ratios))),
+                        ])
+                    })
+            ),
+        ])
     }
 }

@@ -125,6 +125,19 @@ extension Report {
                     low: try f.optional("low")?.timestamp(), high: try f.optional("high")?.timestamp(),
                     points: try f.optional("points")?.int() ?? 0, model: model))
         }
+        var curves: [ForecastCurve] = []
+        for c in try r.optional("forecast_curves")?.items() ?? [] {
+            curves.append(
+                ForecastCurve(
+                    rules: try c.member("rules").items().map { try $0.string() }, metric: try c.member("metric").string(),
+                    by: try c.member("by").items().map { try $0.string() },
+                    cohort: try c.member("cohort").items().map { try $0.string() },
+                    bands: try c.member("bands").items().map { b in
+                        ForecastCurve.Band(
+                            from: try b.member("from").number(), to: try b.member("to").number(),
+                            multiplier: try b.member("multiplier").number(), ratios: try b.member("ratios").int())
+                    }))
+        }
         var schedule = ScheduleOptions()
         if let s = r.optional("schedule") {
             if let h = s.optional("horizon") {
@@ -142,6 +155,7 @@ extension Report {
             notEvaluated: try (r.optional("not_evaluated")?.items() ?? []).map { try $0.string() })
         report.unmet = unmet
         report.schedule = schedule
+        report.forecastCurves = curves
         for (key, value) in members where !Report.typedKeys.contains(key) { report.passthrough[key] = value }
         // Sections written from typed fields the decoder does not rebuild: kept as read, and
         // written back in their place by `json()`.
@@ -154,7 +168,7 @@ extension Report {
     /// The top-level keys `json()` writes from typed fields; others are passed through.
     static let typedKeys: Set<String> = [
         "format", "pack", "window", "input", "alerts", "maintenance", "maintenance_unmet", "schedule", "rebalancing",
-        "compliance", "forecasts", "evaluated", "not_evaluated", "rebalancing_groups", "drift", "correlations",
+        "compliance", "forecasts", "forecast_curves", "evaluated", "not_evaluated", "rebalancing_groups", "drift", "correlations",
     ]
 
     private static func ref(_ f: Field) throws -> AlertRef {

@@ -63,49 +63,63 @@ struct FleetModel {
         var dropBy = 0.0
         var replaceAt: Double?
         var noise = 0.2
-        /// The accelerating shape's extra rate below 30%.
+        /// The cell type (inventory column `battery`): every cell of the `kneeCell` type
+        /// discharges faster and faster below 30%, whatever else happens to it.
+        var kneeCell = false
+        /// The knee cell's extra rate below 30%.
         var acceleration = 2.0
 
         /// True charge at time `t` (days since start), before gauge noise.
         func level(_ days: Double) -> Double {
-            var d = days
-            var start = initial
-            if let r = replaceAt, days >= r {
-                d = days - r
-                start = 100
-            }
-            switch shape {
-            case .accelerating:
-                let t30 = max(0, (start - 30) / rate)
-                if d <= t30 { return max(0, start - rate * d) }
-                let u0 = max(0, 30 - start)
-                let k = 30 / acceleration
-                let u = (k + u0) * exp(acceleration * rate * (d - t30) / 30) - k
-                return max(0, 30 - u)
-            case .suddenDrop:
-                var l = start - rate * d
-                if let at = dropAt, replaceAt == nil, days >= at { l -= dropBy }
-                return max(0, l)
-            default:
-                return max(0, start - rate * d)
-            }
+            if let r = replaceAt, days >= r { return advance(from: 100, days: days - r) }
+            if let at = dropAt, days >= at { return max(0, advance(from: advance(from: initial, days: at) - dropBy, days: days - at)) }
+            return advance(from: initial, days: days)
         }
 
-        /// Days from the start until the true charge first reaches 5%, nil past 400 days.
-        func crossing() -> Double? {
+        /// The charge `days` after it was `start`: a straight line, or for a `kneeCell` a rate
+        /// that grows below 30% (rate · (1 + acceleration · (30 − level) / 30), 2.7 times the
+        /// initial rate at 5%).
+        func advance(from start: Double, days d: Double) -> Double {
+            guard kneeCell else { return max(0, start - rate * d) }
+            let t30 = max(0, (start - 30) / rate)
+            if d <= t30 { return max(0, start - rate * d) }
+            let u0 = max(0, 30 - start)
+            let k = 30 / acceleration
+            let u = (k + u0) * exp(acceleration * rate * (d - t30) / 30) - k
+            return max(0, 30 - u)
+        }
+
+        /// The same battery had it not been replaced.
+        var unreplaced: Battery {
+            var b = self
+            b.replaceAt = nil
+            return b
+        }
+
+        /// Days from the start until the true charge first reaches `level` (before any
+        /// replacement or drop), nil past 400 days.
+        func time(to level: Double) -> Double? {
+            var b = self
+            b.replaceAt = nil
+            b.dropAt = nil
+            return b.crossing(level)
+        }
+
+        /// Days from the start until the true charge first reaches `target` (5%), nil past 400 days.
+        func crossing(_ target: Double = 5) -> Double? {
             // Coarse scan then bisection: every shape is monotone between replacement and drop.
             var lo = 0.0
             if let r = replaceAt { lo = r }
-            if level(lo) <= 5 { return lo }
+            if level(lo) <= target { return lo }
             var t = lo
             while t < 400 {
                 let next = t + 0.25
-                if level(next) <= 5 {
+                if level(next) <= target {
                     var a = t
                     var b = next
                     for _ in 0..<40 {
                         let m = (a + b) / 2
-                        if level(m) <= 5 { b = m } else { a = m }
+                        if level(m) <= target { b = m } else { a = m }
                     }
                     return b
                 }
@@ -215,11 +229,6 @@ struct FleetModel {
                     b.dropAt = r.uniform(0.5, max(0.6, days - 0.5))
                     b.dropBy = r.uniform(15, 30)
                 }
-                if shape == .replaced {
-                    // Replaced when the gauge nears 12%, if that happens within the data.
-                    let at = (b.initial - 12) / b.rate
-                    if at > 0.2, at < days - 0.2 { b.replaceAt = at } else { b.shape = .linear }
-                }
                 battery = b
             }
             // Firmware.
@@ -272,6 +281,17 @@ struct FleetModel {
             if r.chance(o.clockSkewRate) { skew = (r.chance(0.5) ? 1 : -1) * r.uniform(30, 600).rounded() }
             let id = "d-" + String(repeating: "0", count: max(0, width - String(i + 1).count)) + String(i + 1)
             let modem = kind == .tracker ? (r.chance(0.05) ? "5.2.3" : "5.2.6") : ""
+            // The cell type, drawn last so that adding it left the rest of the fleet as it was.
+            let knee = r.chance(Self.kneeCellRate)
+            if var b = battery {
+                b.kneeCell = knee
+                if b.shape == .replaced {
+                    // Replaced when the gauge nears 12%, if that happens within the data.
+                    if let at = b.time(to: 12), at > 0.2, at < days - 0.2 { b.replaceAt = at } else { b.shape = .linear }
+                }
+                if b.shape == .linear, knee { b.shape = .accelerating }
+                battery = b
+            }
             devices.append(
                 Device(
                     id: id, kind: kind, site: s, zone: zone, gateway: gw, reachable: reachable, criticality: criticality,
@@ -325,10 +345,16 @@ struct FleetModel {
         return i < 26 ? String(a[i]) : String(a[i / 26 - 1]) + String(a[i % 26])
     }
 
+    /// Share of batteries of the cell type whose discharge accelerates below 30%.
+    static let kneeCellRate = 0.23
+    /// Inventory names of the two cell types.
+    static let cellNames = (straight: "li-socl2", knee: "li-mno2")
+
+    /// What happens to a battery besides its cell's curve. `linear` here is "nothing"; a knee
+    /// cell with nothing else happening is labelled `accelerating` afterwards.
     static func shape(_ u: Double) -> BatteryShape {
         switch u {
-        case ..<0.5: .linear
-        case ..<0.65: .accelerating
+        case ..<0.65: .linear
         case ..<0.75: .temperature
         case ..<0.85: .noisy
         case ..<0.9: .suddenDrop

@@ -18,7 +18,8 @@ public struct Score: Sendable {
     public struct Battery: Sendable {
         public struct Horizon: Sendable {
             public var days: Int
-            /// Depleting devices whose checkpoint (true crossing − horizon) lies within the data.
+            /// Depleting devices whose checkpoint (true crossing − horizon) lies within the data,
+            /// after the warm-up.
             public var eligible: Int
             /// Eligible devices with a forecast snapshot in the day before the checkpoint.
             public var withSnapshot: Int
@@ -41,6 +42,8 @@ public struct Score: Sendable {
         public var healthy = 0
         /// Healthy batteries with a forecast alert the truth does not support.
         public var healthyAlerted = 0
+        /// Checkpoints this long after the start of the data or later are scored (seconds).
+        public var warmup = 0.0
         public var healthyAlertRate: Double? { healthy == 0 ? nil : Double(healthyAlerted) / Double(healthy) }
     }
 
@@ -136,12 +139,19 @@ public enum Scorer {
     public struct Options: Sendable {
         /// The compliance rule whose `devices` map is scored; nil takes the first in name order that has one.
         public var complianceRule: String?
+        /// Battery checkpoints earlier than this after the start of the data are not scored
+        /// (seconds). Default one day: a forecast needs 24 buckets (a day when hourly) before it
+        /// predicts anything, so a checkpoint in the first hours has nothing to score. 0 scores
+        /// from the first reading.
+        public var warmup: Double
 
-        public init(complianceRule: String? = nil) {
+        public init(complianceRule: String? = nil, warmup: Double = Scorer.defaultWarmup) {
             self.complianceRule = complianceRule
+            self.warmup = warmup
         }
     }
 
+    public static let defaultWarmup = 86400.0
     /// Horizons of the battery score, in days.
     public static let horizonDays = [30, 14, 7, 3]
     /// A prediction is correct when its remaining time is within 1/10 (10%) of the true one.
@@ -153,7 +163,7 @@ public enum Scorer {
 
     public static func score(truth: SimulationTruth, report: ScoredReport, options: Options = Options()) -> Score {
         Score(
-            battery: battery(truth, report), drift: drift(truth, report),
+            battery: battery(truth, report, warmup: options.warmup), drift: drift(truth, report),
             firmware: firmware(truth, report, rule: options.complianceRule), gateway: gateway(truth, report),
             environment: environment(truth, report))
     }
@@ -166,7 +176,7 @@ public enum Scorer {
 
     static func ratio(_ a: Int, _ b: Int) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
 
-    static func battery(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Battery> {
+    static func battery(_ truth: SimulationTruth, _ report: ScoredReport, warmup: Double) -> Score.Section<Score.Battery> {
         guard let forecasts = report.forecasts ?? (report.evaluated?.contains("forecast") == true ? [] : nil) else {
             return .notInReport("no `forecasts` in the report")
         }
@@ -181,9 +191,19 @@ public enum Scorer {
                 var withSnapshot = 0
                 var correct = 0
                 for b in batteries {
-                    guard let crossing = b.crossesAt else { continue }
+                    // The crossing of the battery installed at the checkpoint: a replaced battery's
+                    // earlier forecasts are about the cell it replaced, scored against that cell's
+                    // own crossing (had it stayed in); the later ones against the new cell's.
+                    func inData(_ t: Double) -> Bool { t >= truth.start + warmup && t <= truth.end }
+                    let crossing: Double
+                    if let c = b.crossesAt, inData(c - h), b.replacedAt.map({ c - h >= $0 }) ?? true {
+                        crossing = c
+                    } else if let r = b.replacedAt, let c = b.replacedBatteryCrossesAt, inData(c - h), c - h < r {
+                        crossing = c
+                    } else {
+                        continue
+                    }
                     let checkpoint = crossing - h
-                    guard checkpoint >= truth.start, checkpoint <= truth.end else { continue }
                     eligible += 1
                     guard let snap = snapshots[b.device]?.last(where: { $0.at <= checkpoint && $0.at >= checkpoint - 86400 })
                     else { continue }
@@ -219,7 +239,7 @@ public enum Scorer {
             .init(
                 horizons: all, alertedDevices: alerted.count, falseAlarms: falseAlarms.sorted(),
                 falseAlarmRate: ratio(falseAlarms.count, alerted.count), byShape: byShape, healthy: healthy.count,
-                healthyAlerted: healthyAlerted))
+                healthyAlerted: healthyAlerted, warmup: warmup))
     }
 
     static func drift(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Drift> {
@@ -393,6 +413,7 @@ extension Score {
                 "battery",
                 section(battery) { b in
                     [
+                        ("warmup_seconds", .number(b.warmup)),
                         (
                             "horizons",
                             .array(
@@ -528,6 +549,7 @@ extension Score {
             }
         }
         if let b = header("battery", battery) {
+            if b.warmup > 0 { out += "  checkpoints from \(DurationText.format(b.warmup)) after the start of the data (--warmup)\n" }
             out += Self.table(
                 ["horizon", "eligible", "snapshot", "within 10%", "share"],
                 b.horizons.map { ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share)] })

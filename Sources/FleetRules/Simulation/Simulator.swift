@@ -24,12 +24,14 @@ public enum Simulator {
     }
 
     static func writeInventory(_ m: FleetModel, to path: String) throws {
-        var out = "device,type,site,zone,gateway,reachable,firmware,criticality,power,modem_firmware\n"
+        var out = "device,type,site,zone,gateway,reachable,firmware,criticality,power,modem_firmware,battery\n"
         for d in m.devices {
             let site = m.sites[d.site]
             let reachable = d.reachable.map { m.gatewayNames[$0] }.joined(separator: "|")
             out += "\(d.id),\(d.kind.rawValue),\(site.name),\(site.zones[d.zone]),\(m.gatewayNames[d.gateway]),"
-            out += "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem)\n"
+            out += "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem),"
+            out += d.battery.map { $0.kneeCell ? FleetModel.cellNames.knee : FleetModel.cellNames.straight } ?? ""
+            out += "\n"
         }
         try out.write(toFile: path, atomically: true, encoding: .utf8)
     }
@@ -193,9 +195,11 @@ public enum Simulator {
             guard let b = d.battery else { return nil }
             return .object([
                 ("device", .string(d.id)), ("shape", .string(b.shape.rawValue)),
+                ("cell", .string(b.kneeCell ? FleetModel.cellNames.knee : FleetModel.cellNames.straight)),
                 ("initial_pct", .number((b.initial * 10).rounded() / 10)),
                 ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
                 ("replaced_at", b.replaceAt.map(ts) ?? .null),
+                ("replaced_battery_crosses_5pct_at", b.replaceAt == nil ? .null : b.unreplaced.crossing().map(ts) ?? .null),
             ])
         }
         let firmware: [JSONValue] = sensors.map { d in

@@ -21,6 +21,8 @@ public struct SimulationTruth: Sendable {
         /// When the true charge first reaches 5%; nil when it does not within the simulated span.
         public var crossesAt: Double?
         public var replacedAt: Double?
+        /// For a replaced battery, when the battery it replaced would have reached 5%.
+        public var replacedBatteryCrossesAt: Double?
     }
 
     public struct Firmware: Sendable {
@@ -78,7 +80,8 @@ public struct SimulationTruth: Sendable {
                 Battery(
                     device: try b.member("device").string(), shape: try b.optional("shape")?.string() ?? "",
                     crossesAt: try b.member("crosses_5pct_at").optionalTimestamp(),
-                    replacedAt: try b.optional("replaced_at")?.optionalTimestamp())
+                    replacedAt: try b.optional("replaced_at")?.optionalTimestamp(),
+                    replacedBatteryCrossesAt: try b.optional("replaced_battery_crosses_5pct_at")?.optionalTimestamp())
             },
             firmware: try root.member("firmware").array().map { f in
                 Firmware(

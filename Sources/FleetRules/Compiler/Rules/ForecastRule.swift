@@ -13,6 +13,8 @@ public struct ForecastRule: Sendable {
     public var severityByTimeLeft: [(seconds: Double, severity: AlertSeverity)]
     /// `auto` switches to the accelerating model when the recent rate is significantly higher.
     public var model: Model = .auto
+    /// Attributes whose values define cohorts sharing a learned level curve (empty: none).
+    public var curveBy: [String] = []
 
     public enum Model: String, Sendable, CaseIterable { case auto, linear }
 
@@ -25,6 +27,9 @@ public struct ForecastRule: Sendable {
         FieldSpec(
             "model", .choice(Model.allCases.map(\.rawValue)),
             "auto (default: straight line, or accelerating when the recent rate is significantly higher) or linear"),
+        FieldSpec(
+            "curve_by", .oneOf([.name, .list(.name)]),
+            "attributes of devices that share a discharge curve (e.g. the cell type): the rate's change with the level is learned from those that have been through it"),
         FieldSpec(
             "severity", .oneOf([.severity, .map(.severity)]),
             "a severity, or severity by time left: {3d: critical, 7d: warning, 30d: info}"),
@@ -66,6 +71,21 @@ public struct ForecastRule: Sendable {
             guard let s = ctx.choice(e.value, "model", Model.allCases.map(\.rawValue)) else { return nil }
             model = Model(rawValue: s) ?? .auto
         }
+        var curveBy: [String] = []
+        if let e = f["curve_by"] {
+            guard let attrs = ctx.attributes(e.value, "curve_by") else { return nil }
+            curveBy = attrs
+            if model == .linear {
+                ctx.diagnostics.warning(
+                    .ignoredSetting, "`curve_by` is ignored with `model: linear`, which keeps a straight line",
+                    at: e.value.range)
+            }
+            if m.range == nil {
+                ctx.diagnostics.warning(
+                    .ignoredSetting, "`curve_by` needs a declared `range` for \(m.name): the curve is learned in bands of it",
+                    at: e.value.range)
+            }
+        }
         var table: [(Double, AlertSeverity)] = []
         if let e = f["severity"] {
             if case .mapping = e.value.kind {
@@ -83,6 +103,6 @@ public struct ForecastRule: Sendable {
         if table.isEmpty { table = [(horizon, severity ?? .warning)] }
         return ForecastRule(
             metric: m.name, threshold: threshold, direction: direction, fit: fit, horizon: horizon,
-            severityByTimeLeft: table, model: model)
+            severityByTimeLeft: table, model: model, curveBy: curveBy)
     }
 }

@@ -1,0 +1,292 @@
+import Foundation
+
+/// How fast a metric moves as a function of its level, learned from a cohort of devices that
+/// share it (cells of one type): the rate at a level is the device's own base rate times the
+/// cohort's multiplier for that level. A cell type that discharges faster and faster near empty
+/// has multipliers growing towards the threshold; a straight discharge has all of them at 1.
+///
+/// The level range is cut into `bands` equal bands. Devices report, for two adjacent bands they
+/// went through, the ratio of their rate in the lower band to their rate in the upper one
+/// (`BandTracker`); each band keeps the latest `capacity` ratios, and the multiplier of a band is
+/// the product of the significant median ratios from the top band down. Ratios of one device
+/// cancel its own base rate, so fast and slow devices, warm and cold, teach the same curve.
+///
+/// Levels are mirrored as in `ForecastAnalyzer` (falling towards the threshold).
+public struct LevelCurve: Sendable {
+    public static let bands = 20
+    /// Ratios kept per band (the most recent ones).
+    public static let capacity = 256
+    /// Fewest ratios before a band's median counts.
+    public static let minimumSamples = 5
+
+    /// Lower edge of the lowest band and the width of a band (mirrored units).
+    public let low: Double
+    public let width: Double
+    private var samples: [[Float]]
+    private var next: [Int]
+    private var cached: [Double]?
+
+    public init(low: Double, high: Double) {
+        self.low = low
+        width = max(1e-9, (high - low) / Double(Self.bands))
+        samples = Array(repeating: [], count: Self.bands)
+        next = Array(repeating: 0, count: Self.bands)
+    }
+
+    /// The band a level falls in (levels outside the range take the nearest band).
+    public func band(of level: Double) -> Int {
+        let k = ((level - low) / width).rounded(.down)
+        guard k.isFinite else { return 0 }
+        return Int(min(Double(Self.bands - 1), max(0, k)))
+    }
+
+    /// Records a device's rate in `band` divided by its rate in `band + 1`.
+    public mutating func add(ratio: Double, band k: Int) {
+        guard k >= 0, k < Self.bands - 1, ratio.isFinite, ratio > 0.25, ratio < 4 else { return }
+        if samples[k].count < Self.capacity {
+            samples[k].append(Float(ratio))
+        } else {
+            samples[k][next[k]] = Float(ratio)
+            next[k] = (next[k] + 1) % Self.capacity
+        }
+        cached = nil
+    }
+
+    /// Ratios recorded for `band` (at most `capacity`).
+    public func sampleCount(band k: Int) -> Int { samples[k].count }
+
+    /// Rate multiplier per band, lowest band first; the top band is 1.
+    public mutating func multipliers() -> [Double] {
+        if let cached { return cached }
+        var m = Array(repeating: 1.0, count: Self.bands)
+        var product = 1.0
+        for k in stride(from: Self.bands - 2, through: 0, by: -1) {
+            product *= Self.significantMedian(samples[k])
+            m[k] = product
+        }
+        cached = m
+        return m
+    }
+
+    /// The median ratio when at least `minimumSamples` agree that it differs from 1: its distance
+    /// from 1 (in logarithms) is more than three standard errors of the median, from the MAD.
+    /// Otherwise 1: a band nobody has been through, or where devices disagree, keeps the rate.
+    static func significantMedian(_ ratios: [Float]) -> Double {
+        guard ratios.count >= minimumSamples else { return 1 }
+        var logs = ratios.map { log(Double($0)) }
+        let median = RobustTrend.median(&logs)
+        var deviations = logs.map { abs($0 - median) }
+        let mad = 1.4826 * RobustTrend.median(&deviations)
+        let standardError = 1.2533 * mad / Double(ratios.count).squareRoot()
+        return abs(median) > 3 * standardError ? exp(median) : 1
+    }
+}
+
+/// The learned curve as a fixed function, and the level transform that turns it into a straight
+/// line. The multiplier is each band's at the band's centre, linear in between (constant beyond
+/// the outer centres): a knee is a bend, not a step. `phi(v)` is the time, at base rate 1, from
+/// the lowest centre to `v` (∫ dl / m(l)); a device following the curve has `phi(level)` falling
+/// linearly at its base rate, so a straight-line fit of `phi` values predicts along the curve.
+struct LevelProfile: Sendable {
+    let low: Double
+    let width: Double
+    let multipliers: [Double]
+    /// `phi` at each band centre.
+    private let knots: [Double]
+
+    init(low: Double, width: Double, multipliers: [Double]) {
+        self.low = low
+        self.width = width
+        self.multipliers = multipliers.isEmpty ? [1] : multipliers
+        var knots = [0.0]
+        for k in 1..<max(1, self.multipliers.count) {
+            knots.append(knots[k - 1] + Self.integral(self.multipliers[k - 1], self.multipliers[k], width, width))
+        }
+        self.knots = knots
+    }
+
+    /// ∫₀ˣ dl / m(l) for m rising linearly from `m0` to `m1` over `span`.
+    private static func integral(_ m0: Double, _ m1: Double, _ span: Double, _ x: Double) -> Double {
+        let slope = (m1 - m0) / span
+        guard abs(slope) > 1e-12 else { return x / m0 }
+        return log((m0 + slope * x) / m0) / slope
+    }
+
+    private func centre(_ k: Int) -> Double { low + (Double(k) + 0.5) * width }
+
+    /// The segment `v` lies in: k such that centre(k) ≤ v < centre(k + 1), -1 below the first
+    /// centre, the last index above the last.
+    private func segment(_ v: Double) -> Int {
+        let k = ((v - low) / width - 0.5).rounded(.down)
+        guard k.isFinite else { return -1 }
+        return Int(min(Double(multipliers.count - 1), max(-1, k)))
+    }
+
+    /// Whether the multiplier differs from 1 anywhere between `a` and `b` (either order).
+    func bends(from a: Double, to b: Double) -> Bool {
+        let k0 = max(0, segment(min(a, b)))
+        let k1 = min(multipliers.count - 1, segment(max(a, b)) + 1)
+        return k0 <= k1 && (k0...k1).contains { multipliers[$0] != 1 }
+    }
+
+    func multiplier(at v: Double) -> Double {
+        let k = segment(v)
+        if k < 0 { return multipliers[0] }
+        if k >= multipliers.count - 1 { return multipliers[multipliers.count - 1] }
+        return multipliers[k] + (multipliers[k + 1] - multipliers[k]) * (v - centre(k)) / width
+    }
+
+    func phi(_ v: Double) -> Double {
+        let k = segment(v)
+        if k < 0 { return (v - centre(0)) / multipliers[0] }
+        let last = multipliers.count - 1
+        if k >= last { return knots[last] + (v - centre(last)) / multipliers[last] }
+        return knots[k] + Self.integral(multipliers[k], multipliers[k + 1], width, v - centre(k))
+    }
+
+    func inversePhi(_ p: Double) -> Double {
+        if p < 0 { return centre(0) + p * multipliers[0] }
+        let last = multipliers.count - 1
+        var k = 0
+        while k < last, knots[k + 1] <= p { k += 1 }
+        if k >= last { return centre(last) + (p - knots[last]) * multipliers[last] }
+        let m0 = multipliers[k]
+        let slope = (multipliers[k + 1] - m0) / width
+        let q = p - knots[k]
+        guard abs(slope) > 1e-12 else { return centre(k) + q * m0 }
+        return centre(k) + m0 * (exp(slope * q) - 1) / slope
+    }
+}
+
+/// Per device: the least-squares slope of its bucket levels within the band it is in, and the
+/// slope of the band before. When the level moves down into the next band, the finished band's
+/// slope over the previous band's is the ratio the cohort learns from. A tenth of a band of
+/// hysteresis keeps a noisy gauge at an edge in one band; a move up, a skipped band or a level
+/// shift starts over (the ratio must come from one battery going steadily through both bands).
+struct BandTracker: Sendable {
+    private(set) var band: Int16 = -1
+    private var previousSlope = Float.nan
+    private var count: Int32 = 0
+    private var origin: Int32 = 0
+    private var sumT = 0.0
+    private var sumV = 0.0
+    private var sumTT = 0.0
+    private var sumTV = 0.0
+    private var lastT: Int32 = 0
+
+    /// Fewest buckets, and fewest buckets of time span, for a band's slope.
+    static let minimumBuckets: Int32 = 6
+
+    /// Adds one bucket (its index and trimmed mean, mirrored). Returns a finished ratio for the
+    /// cohort, as (band, rate in band / rate in band + 1).
+    mutating func add(bucket b: Int, level v: Double, curve: LevelCurve) -> (band: Int, ratio: Double)? {
+        let k = curve.band(of: v)
+        guard band >= 0 else {
+            start(k, bucket: b, level: v)
+            return nil
+        }
+        let current = Int(band)
+        let lowerEdge = curve.low + Double(current) * curve.width
+        let margin = 0.1 * curve.width
+        if v < lowerEdge - margin {
+            let slope = self.slope()
+            var finished: (Int, Double)?
+            if let slope, slope < 0, previousSlope < 0 { finished = (current, Double(slope / previousSlope)) }
+            previousSlope = k == current - 1 ? slope ?? .nan : .nan
+            start(k, bucket: b, level: v)
+            return finished
+        }
+        if v > lowerEdge + curve.width + margin {
+            reset()
+            start(k, bucket: b, level: v)
+            return nil
+        }
+        accumulate(b, v)
+        return nil
+    }
+
+    /// Forgets the bands (a replacement or a level shift).
+    mutating func reset() {
+        band = -1
+        previousSlope = .nan
+    }
+
+    private mutating func start(_ k: Int, bucket b: Int, level v: Double) {
+        band = Int16(k)
+        count = 0
+        origin = Int32(truncatingIfNeeded: b)
+        sumT = 0
+        sumV = 0
+        sumTT = 0
+        sumTV = 0
+        accumulate(b, v)
+    }
+
+    private mutating func accumulate(_ b: Int, _ v: Double) {
+        let t = Double(Int32(truncatingIfNeeded: b) &- origin)
+        count += 1
+        sumT += t
+        sumV += v
+        sumTT += t * t
+        sumTV += t * v
+        lastT = Int32(truncatingIfNeeded: b) &- origin
+    }
+
+    private func slope() -> Float? {
+        guard count >= Self.minimumBuckets, lastT >= Self.minimumBuckets else { return nil }
+        let n = Double(count)
+        let sxx = sumTT - sumT * sumT / n
+        guard sxx > 0 else { return nil }
+        return Float((sumTV - sumT * sumV / n) / sxx)
+    }
+}
+
+/// The learned curves of one metric's cohorts (`curve_by`), shared by every forecast rule of
+/// that metric with the same `curve_by` and direction: a cell type's curve does not depend on
+/// which rule forecasts the device, and the small rules (a few remote sites) learn from the whole
+/// fleet. Cohorts are keyed by the devices' attribute values, joined.
+struct CurveBook: Sendable {
+    /// The rules that share the book, and the attributes that define a cohort.
+    let key: String
+    let attributes: [String]
+    private(set) var rules: [String]
+    private let template: LevelCurve
+    private(set) var curves: [LevelCurve] = []
+    private(set) var names: [String] = []
+    private var index: [String: Int] = [:]
+    private var profiles: [LevelProfile?] = []
+
+    init(key: String, attributes: [String], rule: String, template: LevelCurve) {
+        self.key = key
+        self.attributes = attributes
+        rules = [rule]
+        self.template = template
+    }
+
+    mutating func share(with rule: String) { rules.append(rule) }
+
+    /// The cohort of these attribute values (joined), created when new.
+    mutating func cohort(_ name: String) -> Int {
+        if let c = index[name] { return c }
+        let c = curves.count
+        index[name] = c
+        names.append(name)
+        curves.append(template)
+        profiles.append(nil)
+        return c
+    }
+
+    mutating func add(ratio: Double, band: Int, cohort c: Int) {
+        guard curves.indices.contains(c) else { return }
+        curves[c].add(ratio: ratio, band: band)
+        profiles[c] = nil
+    }
+
+    /// The cohort's curve as a function (cached until its next ratio).
+    mutating func profile(_ c: Int) -> LevelProfile {
+        if let p = profiles[c] { return p }
+        let p = LevelProfile(low: curves[c].low, width: curves[c].width, multipliers: curves[c].multipliers())
+        profiles[c] = p
+        return p
+    }
+}
