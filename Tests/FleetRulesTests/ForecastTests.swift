@@ -228,22 +228,17 @@ private struct Noise {
 }
 
 @Suite struct ForecastAccuracyTests {
-    /// The accuracy promise on a small simulated fleet (debug builds must stay quick; the
-    /// 5,000-device figures are in docs/FORECAST.md). Shapes that the gauge can predict are held to
-    /// the target; the overall shares include the shapes that cannot be seen coming (see the doc).
-    @Test func simulatedFleetMeetsTheTargetsOnPredictableShapes() throws {
-        var o = SimulationOptions()
-        o.devices = 120
-        o.days = 35
-        o.interval = 3600
-        o.seed = 17
-        o.depletingRate = 0.5
-        o.clockSkewRate = 0
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fr-forecast-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        _ = try Simulator.run(o, to: dir.path)
+    /// Replays the simulated fleet in `dir` through the pack's battery rules and scores it.
+    static func score(_ dir: URL, curveBy: Bool = true) throws -> Score.Battery {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let policy = try Policy.load(paths: [repo.appendingPathComponent("rules").path])
+        var battery = try String(contentsOf: repo.appendingPathComponent("rules/battery.yaml"), encoding: .utf8)
+        if !curveBy { battery = battery.replacingOccurrences(of: "curve_by: battery", with: "") }
+        let pack = dir.appendingPathComponent("pack-\(curveBy)")
+        try FileManager.default.createDirectory(at: pack, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: repo.appendingPathComponent("rules/00-fleet.yaml"), to: pack.appendingPathComponent("00-fleet.yaml"))
+        try battery.write(to: pack.appendingPathComponent("battery.yaml"), atomically: true, encoding: .utf8)
+        let policy = try Policy.load(paths: [pack.path])
         var engine = Engine(plan: policy.compile(), inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
         engine.forecastHistory = true
         try Replay.run(&engine, files: [dir.appendingPathComponent("telemetry.jsonl").path])
@@ -251,20 +246,53 @@ private struct Noise {
         let reportData = Data(engine.report().json().serialized().utf8)
         let truth = try SimulationTruth.load(path: dir.appendingPathComponent("truth.json").path)
         let score = Scorer.score(truth: truth, report: try ScoredReport.parse(reportData, file: "report.json"))
-        let battery = try #require(score.battery.value)
-        var predictable = (eligible: 0, correct: 0)
-        for entry in battery.byShape where ["linear", "temperature", "noisy"].contains(entry.shape) {
-            for h in entry.horizons where h.days == 30 || h.days == 7 {
-                predictable.eligible += h.eligible
-                predictable.correct += h.correct
+        return try #require(score.battery.value)
+    }
+
+    static func share(_ b: Score.Battery, days: Int, shapes: Set<String>? = nil) -> (correct: Int, eligible: Int) {
+        var out = (correct: 0, eligible: 0)
+        for entry in b.byShape where shapes?.contains(entry.shape) ?? true {
+            for h in entry.horizons where h.days == days {
+                out.correct += h.correct
+                out.eligible += h.eligible
             }
         }
-        #expect(predictable.eligible >= 40, "the fleet must exercise the forecast: \(predictable)")
-        #expect(Double(predictable.correct) >= 0.9 * Double(predictable.eligible), "\(predictable)")
-        let h7 = try #require(battery.horizons.first { $0.days == 7 })
-        #expect((h7.share ?? 0) >= 0.7, "7 days ahead over all shapes: \(h7)")
-        #expect(battery.healthy > 20)
-        #expect((battery.healthyAlertRate ?? 1) < 0.02, "healthy batteries alerted: \(battery.healthyAlerted) of \(battery.healthy)")
+        return out
+    }
+
+    /// The accuracy promise on a 300-device, 40-day fleet, small enough for a debug build
+    /// (the 5,000-device figures are in docs/FORECAST.md). All shapes count, the sudden drops
+    /// nobody can see coming included; the straight shapes are held to 95%. The cells that bend
+    /// are held to 60%: on a fleet this small their curve takes a week or two to learn, and the
+    /// forecasts made before are straight lines. Without the learned curve they are late at 30
+    /// days.
+    @Test func simulatedFleetMeetsTheTargets() throws {
+        var o = SimulationOptions()
+        o.devices = 300
+        o.days = 40
+        o.interval = 3600
+        o.seed = 17
+        o.depletingRate = 0.5
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fr-forecast-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Simulator.run(o, to: dir.path)
+        let b = try Self.score(dir)
+        for days in [30, 7] {
+            let all = Self.share(b, days: days)
+            #expect(all.eligible >= 80, "the fleet must exercise the forecast: \(all)")
+            #expect(Double(all.correct) >= 0.88 * Double(all.eligible), "\(days) days ahead: \(all)")
+            let straight = Self.share(b, days: days, shapes: ["linear", "temperature"])
+            #expect(Double(straight.correct) >= 0.95 * Double(straight.eligible), "\(days) days, straight: \(straight)")
+            let knee = Self.share(b, days: days, shapes: ["accelerating"])
+            #expect(Double(knee.correct) >= 0.6 * Double(knee.eligible), "\(days) days, accelerating: \(knee)")
+        }
+        #expect(b.healthy > 80)
+        #expect((b.healthyAlertRate ?? 1) < 0.02, "healthy batteries alerted: \(b.healthyAlerted) of \(b.healthy)")
+
+        let straightLines = try Self.score(dir, curveBy: false)
+        let knee = Self.share(straightLines, days: 30, shapes: ["accelerating"])
+        #expect(knee.eligible >= 10)
+        #expect(Double(knee.correct) < 0.3 * Double(knee.eligible), "without curve_by: \(knee)")
     }
 }
 

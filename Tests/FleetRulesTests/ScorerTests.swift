@@ -430,6 +430,12 @@ enum ScoreFixture {
         let unknownRule = try CLI.run(["score", "--truth", t, "--report", rep, "--rule", "nope"])
         #expect(unknownRule.status == 2)
         #expect(unknownRule.stderr.contains("--rule nope: no such compliance rule"))
+        let badWarmup = try CLI.run(["score", "--truth", t, "--report", rep, "--warmup", "a day"])
+        #expect(badWarmup.status == 2)
+        #expect(badWarmup.stderr.contains("--warmup a day: not a duration"))
+        // The default day of warm-up is said in the text.
+        let defaults = try CLI.run(["score", "--truth", t, "--report", rep])
+        #expect(defaults.stdout.contains("checkpoints from 1d after the start of the data (--warmup)"))
     }
 
     @Test func malformedFilesExitWithOne() throws {

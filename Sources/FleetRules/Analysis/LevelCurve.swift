@@ -244,7 +244,7 @@ struct BandTracker: Sendable {
 /// The learned curves of one metric's cohorts (`curve_by`), shared by every forecast rule of
 /// that metric with the same `curve_by` and direction: a cell type's curve does not depend on
 /// which rule forecasts the device, and the small rules (a few remote sites) learn from the whole
-/// fleet. Cohorts are keyed by the devices' attribute values, joined.
+/// fleet. Cohorts are keyed by the devices' attribute values.
 struct CurveBook: Sendable {
     /// The rules that share the book, and the attributes that define a cohort.
     let key: String
@@ -252,8 +252,9 @@ struct CurveBook: Sendable {
     private(set) var rules: [String]
     private let template: LevelCurve
     private(set) var curves: [LevelCurve] = []
-    private(set) var names: [String] = []
-    private var index: [String: Int] = [:]
+    /// Each cohort's attribute values, in `attributes` order.
+    private(set) var names: [[String]] = []
+    private var index: [[String]: Int] = [:]
     private var profiles: [LevelProfile?] = []
 
     init(key: String, attributes: [String], rule: String, template: LevelCurve) {
@@ -265,8 +266,8 @@ struct CurveBook: Sendable {
 
     mutating func share(with rule: String) { rules.append(rule) }
 
-    /// The cohort of these attribute values (joined), created when new.
-    mutating func cohort(_ name: String) -> Int {
+    /// The cohort of these attribute values, created when new.
+    mutating func cohort(_ name: [String]) -> Int {
         if let c = index[name] { return c }
         let c = curves.count
         index[name] = c
@@ -275,6 +276,8 @@ struct CurveBook: Sendable {
         profiles.append(nil)
         return c
     }
+
+    func values(_ c: Int) -> [String] { names[c] }
 
     mutating func add(ratio: Double, band: Int, cohort c: Int) {
         guard curves.indices.contains(c) else { return }

@@ -111,6 +111,10 @@ extension Policy {
                 steps.append("bucket \(f.metric) per \(bucket) (trimmed mean); a jump towards full restarts the fit, a drop splits it")
                 steps.append(
                     "every \(DurationText.format(ForecastAnalyzer.refitInterval(f))): Theil–Sen trend over the last \(DurationText.format(f.fit))\(f.model == .auto ? ", accelerating model when the recent rate is significantly higher" : "")")
+                if !f.curveBy.isEmpty, f.model == .auto {
+                    steps.append(
+                        "learn how the rate changes with the level per \(f.curveBy.joined(separator: ", ")) (20 bands of the range); fit along the learned curve where it bends")
+                }
                 steps.append("predict when \(f.metric) \(f.direction == .falling ? "falls to" : "rises to") \(JSONValue.format(f.threshold)); alert within \(DurationText.format(f.horizon))")
                 steps.append("severity by time left: " + f.severityByTimeLeft.map { "\(DurationText.format($0.seconds)) \($0.severity.rawValue)" }.joined(separator: ", "))
                 if let m = rule.maintenance {

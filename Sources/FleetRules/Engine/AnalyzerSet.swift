@@ -150,7 +150,7 @@ struct AnalyzerSet: Sendable {
                 out.append(
                     ForecastCurve(
                         rules: book.rules, metric: metric, by: book.attributes,
-                        cohort: name.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init), bands: bands))
+                        cohort: name, bands: bands))
             }
         }
         return out

@@ -272,11 +272,15 @@ struct ForecastAnalyzer: Analyzer {
         learned.removeAll(keepingCapacity: true)
     }
 
-    /// The device's cohort for `curve_by` (its attribute values now), created when new.
+    /// The device's cohort for `curve_by` (its attribute values now), created when new; looked
+    /// up again only when the values changed.
     private mutating func cohortOf(_ d: Int, _ context: AnalysisContext) -> Int? {
-        guard curves != nil else { return nil }
-        let name = rule.curveBy.map { context.attribute($0, device: d) }.joined(separator: "\u{1F}")
-        guard let c = curves?.cohort(name) else { return nil }
+        guard let book = curves else { return nil }
+        let known = Int(cohort[d])
+        if known >= 0, zip(book.values(known), rule.curveBy).allSatisfy({ $0 == context.attribute($1, device: d) }) {
+            return known
+        }
+        let c = curves?.cohort(rule.curveBy.map { context.attribute($0, device: d) }) ?? 0
         cohort[d] = Int32(c)
         return c
     }
