@@ -121,18 +121,21 @@ import Testing
 @Suite struct CurveForecastTests {
     static let t0 = EngineHarness.t0
 
-    static func pack(curveBy: Bool) -> String {
+    /// A falling battery, or (`rising`) its mirror image: wear = 100 − charge, rising to 95.
+    static func pack(curveBy: Bool, rising: Bool = false) -> String {
         """
         fleetrules: 1
         pack: t
         metrics:
           battery_pct: { unit: percent, range: [0, 100] }
+          wear: { unit: percent, range: [0, 100] }
         attributes:
           battery: string
         rules:
           - forecast: depletion
-            metric: battery_pct
-            threshold: 5
+            metric: \(rising ? "wear" : "battery_pct")
+            threshold: \(rising ? 95 : 5)
+            direction: \(rising ? "rising" : "falling")
             fit: 7d
             horizon: 60d
         \(curveBy ? "    curve_by: battery" : "")
@@ -141,7 +144,7 @@ import Testing
 
     /// Thirty knee cells and ten straight ones running from 40% to empty at 3–6%/day teach the
     /// curve; two students at 70% and 1%/day, one of each cell type, are forecast 20 days in.
-    static func run(curveBy: Bool) throws -> Report {
+    static func run(curveBy: Bool, rising: Bool = false) throws -> Report {
         var rows: [[String]] = []
         var cells: [String: FleetModel.Battery] = [:]
         for i in 0..<40 {
@@ -156,15 +159,17 @@ import Testing
         }
         let inventory = try Inventory(
             columns: ["device", "type", "site", "zone", "gateway", "power", "battery"], rows: rows)
-        var engine = Engine(plan: try Policy.parse(pack(curveBy: curveBy)).compile(), inventory: inventory)
+        var engine = Engine(plan: try Policy.parse(pack(curveBy: curveBy, rising: rising)).compile(), inventory: inventory)
         var noise = SimulationRandom(seed: 21)
         let ids = rows.map { $0[0] }
         for step in 0..<(20 * 72) {
             let days = Double(step) / 72
             for id in ids {
                 guard let level = cells[id]?.level(days), level > 0.5 else { continue }
+                let value = level + 0.1 * noise.gaussian()
                 engine.ingest(
-                    Reading(timestamp: t0 + days * 86400, device: id, metrics: ["battery_pct": level + 0.1 * noise.gaussian()]))
+                    Reading(
+                        timestamp: t0 + days * 86400, device: id, metrics: rising ? ["wear": 100 - value] : ["battery_pct": value]))
             }
         }
         engine.finish()
@@ -207,6 +212,23 @@ import Testing
     }
 
     static func kneeMultiplierAt(_ level: Double) -> Double { LevelCurveTests.kneeMultiplier(level) }
+
+    @Test func aRisingMetricLearnsItsCurveTheSameWay() throws {
+        // Wear = 100 − charge: the same cells mirrored, rising to 95. Same truth as above.
+        let knee = 20 + 15 * log(40.0 / 15)
+        let learned = try Self.run(curveBy: true, rising: true)
+        let student = try Self.daysLeft(learned, "s-knee")
+        #expect(student.model == .curve)
+        #expect(abs(student.days - knee) / knee < 0.05, "\(student.days) days against \(knee)")
+        let f = try #require(learned.forecasts.last { $0.device == "s-knee" })
+        #expect(abs((f.level ?? 0) - 50) < 1, "level \(f.level ?? .nan)")
+        #expect((f.slopePerDay ?? 0) > 0.9 && (f.slopePerDay ?? 0) < 1.1, "slope \(f.slopePerDay ?? .nan)")
+        // Bands in the metric's own units: the bend is near 100 (70–100), none below 70.
+        let bent = try #require(learned.forecastCurves.first { $0.cohort == ["knee"] })
+        let top = try #require(bent.bands.first { $0.from == 90 && $0.to == 95 })
+        #expect(abs(top.multiplier - Self.kneeMultiplierAt(7.5)) < 0.25, "\(top)")
+        #expect(bent.bands.filter { $0.to <= 70 }.allSatisfy { $0.multiplier == 1 })
+    }
 
     @Test func curveByNeedsTheAutoModelAndARange() throws {
         let text = """
