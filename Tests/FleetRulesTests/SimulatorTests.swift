@@ -90,37 +90,11 @@ import Testing
         }
     }
 
-    @Test func batteryTruthIsWhereTheModelCrossesFivePercent() {
+    /// Every shape on either cell type crosses where the truth says; knee cells are steeper at
+    /// the end than at the start, drop or replacement or not.
+    @Test(arguments: [false, true]) func batteryTruthIsWhereTheModelCrossesFivePercent(knee: Bool) {
         for shape in FleetModel.BatteryShape.allCases {
-            var b = FleetModel.Battery(shape: shape, initial: 60, rate: 2)
-            b.kneeCell = shape == .accelerating
-            if shape == .suddenDrop {
-                b.dropAt = 5
-                b.dropBy = 20
-            }
-            if shape == .replaced { b.replaceAt = 24 }
-            guard let days = b.crossing() else {
-                Issue.record("\(shape) never crosses")
-                continue
-            }
-            #expect(abs(b.level(days) - 5) < 0.01, "\(shape)")
-            #expect(b.level(days - 0.01) > 5, "\(shape) crossed earlier")
-        }
-        // Linear: 60 − 2·d = 5 → 27.5 days.
-        #expect(abs((FleetModel.Battery(shape: .linear, initial: 60, rate: 2).crossing() ?? 0) - 27.5) < 1e-6)
-        // A battery replaced at day 24 starts again from 100: 24 + 95/2.
-        var replaced = FleetModel.Battery(shape: .replaced, initial: 60, rate: 2)
-        replaced.replaceAt = 24
-        #expect(abs((replaced.crossing() ?? 0) - 71.5) < 1e-6)
-    }
-
-    @Test func kneeCellsBendWhateverElseHappensToThem() {
-        // 60% at 2%/day: straight to 30% in 15 days, then rate · (1 + 2(30 − level)/30), which
-        // reaches 5% after (15/2)·ln(40/15) = 7.356 more days.
-        let knee = FleetModel.Battery(shape: .accelerating, initial: 60, rate: 2, kneeCell: true)
-        #expect(abs((knee.crossing() ?? 0) - (15 + 7.5 * log(40.0 / 15))) < 1e-6)
-        for shape in FleetModel.BatteryShape.allCases {
-            var b = FleetModel.Battery(shape: shape, initial: 60, rate: 2, kneeCell: true)
+            var b = FleetModel.Battery(shape: shape, initial: 60, rate: 2, kneeCell: knee)
             if shape == .suddenDrop {
                 b.dropAt = 5
                 b.dropBy = 20
@@ -131,17 +105,30 @@ import Testing
                 continue
             }
             #expect(abs(b.level(days) - 5) < 0.01, "\(shape)")
-            // Every knee cell is steeper below 30% than above, drop or replacement or not.
+            #expect(b.level(days - 0.01) > 5, "\(shape) crossed earlier")
             let start = shape == .replaced ? 16.0 : 0
             let early = b.level(start + 1) - b.level(start + 2)
             let late = 2 * (b.level(days - 0.5) - b.level(days))
-            #expect(late > 2 * early, "\(shape): \(early)/day early, \(late)/day at the end")
+            #expect((late > 2 * early) == knee, "\(shape): \(early)/day early, \(late)/day at the end")
         }
-        // A replaced knee cell's old battery would have crossed as the unreplaced one does.
-        var replaced = FleetModel.Battery(shape: .replaced, initial: 60, rate: 2, kneeCell: true)
-        replaced.replaceAt = 16
-        #expect(replaced.unreplaced.crossing() == knee.crossing())
-        #expect(abs((replaced.crossing() ?? 0) - (16 + 35 + 7.5 * log(40.0 / 15))) < 1e-6)
+    }
+
+    @Test func crossingsOfKnownCells() {
+        // Straight: 60 − 2·d = 5 → 27.5 days.
+        #expect(abs((FleetModel.Battery(shape: .linear, initial: 60, rate: 2).crossing() ?? 0) - 27.5) < 1e-6)
+        // A straight battery replaced at day 24 starts again from 100: 24 + 95/2.
+        var replaced = FleetModel.Battery(shape: .replaced, initial: 60, rate: 2)
+        replaced.replaceAt = 24
+        #expect(abs((replaced.crossing() ?? 0) - 71.5) < 1e-6)
+        // Knee: straight to 30% in 15 days, then rate · (1 + 2(30 − level)/30), which reaches 5%
+        // after (15/2)·ln(40/15) = 7.356 more days.
+        let knee = FleetModel.Battery(shape: .accelerating, initial: 60, rate: 2, kneeCell: true)
+        #expect(abs((knee.crossing() ?? 0) - (15 + 7.5 * log(40.0 / 15))) < 1e-6)
+        // A replaced knee cell: the old battery would have crossed as the unreplaced one does.
+        var replacedKnee = FleetModel.Battery(shape: .replaced, initial: 60, rate: 2, kneeCell: true)
+        replacedKnee.replaceAt = 16
+        #expect(replacedKnee.unreplaced.crossing() == knee.crossing())
+        #expect(abs((replacedKnee.crossing() ?? 0) - (16 + 35 + 7.5 * log(40.0 / 15))) < 1e-6)
     }
 
     @Test func theInventoryNamesEachBatterysCellTypeAndOnlyOneTypeBends() throws {
