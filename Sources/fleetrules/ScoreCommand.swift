@@ -45,8 +45,10 @@ struct ScoreCommand: ParsableCommand {
         for (path, what) in [(truth, "truth"), (report, "report")] where !FileManager.default.fileExists(atPath: path) {
             Self.failUsage("\(path): no such \(what) file")
         }
-        guard let warmupSeconds = DurationText.seconds(warmup) ?? (warmup == "0" ? 0 : nil) else {
-            Self.failUsage("--warmup \(warmup): not a duration (e.g. 7d, 36h, 0)")
+        guard let warmupSeconds = DurationText.seconds(warmup) ?? (warmup == "0" ? 0 : nil), warmupSeconds.isFinite,
+            warmupSeconds >= 0, warmupSeconds <= 100 * 365 * 86400
+        else {
+            Self.failUsage("--warmup \(warmup): not a duration of at most 100 years (e.g. 7d, 36h, 0)")
         }
         let scored: Score
         do {

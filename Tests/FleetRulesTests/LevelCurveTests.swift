@@ -14,6 +14,10 @@ import Testing
             #expect(abs(p.inversePhi(p.phi(v)) - v) < 1e-9)
         }
         #expect(!p.bends(from: 5, to: 95))
+        // A constant multiplier other than 1 is a straight line too.
+        let shifted = LevelProfile(low: 0, width: 5, multipliers: Array(repeating: 1.2, count: 8) + Array(repeating: 1, count: 12))
+        #expect(!shifted.bends(from: 5, to: 30))
+        #expect(shifted.bends(from: 5, to: 45))
     }
 
     @Test func phiIsMonotoneAndInvertibleOnABentProfile() {
@@ -55,6 +59,17 @@ import Testing
         c.add(ratio: 40, band: 2)
         c.add(ratio: .nan, band: 2)
         #expect(c.sampleCount(band: 2) == 0)
+    }
+
+    @Test func aSmallSteadyChangeIsNotACurve() {
+        // 2% a band, agreed on by 256 ratios (a season cooling the cells): significant, but below
+        // the 5% a band that counts.
+        var c = LevelCurve(low: 0, high: 100)
+        var noise = SimulationRandom(seed: 5)
+        for k in 0..<19 {
+            for _ in 0..<LevelCurve.capacity { c.add(ratio: 1.02 + 0.005 * noise.gaussian(), band: k) }
+        }
+        #expect(c.multipliers().allSatisfy { $0 == 1 })
     }
 
     @Test func aCohortWhereMostCellsRunStraightLearnsNoBend() {
@@ -144,7 +159,7 @@ import Testing
 
     /// Thirty knee cells and ten straight ones running from 40% to empty at 3–6%/day teach the
     /// curve; two students at 70% and 1%/day, one of each cell type, are forecast 20 days in.
-    static func run(curveBy: Bool, rising: Bool = false) throws -> Report {
+    static func run(curveBy: Bool, rising: Bool = false, secondRule: Bool = false, unnamedStudent: Bool = false) throws -> Report {
         var rows: [[String]] = []
         var cells: [String: FleetModel.Battery] = [:]
         for i in 0..<40 {
@@ -154,12 +169,24 @@ import Testing
             cells[id] = FleetModel.Battery(shape: .linear, initial: 40, rate: 3 + Double(i % 7) / 2, kneeCell: knee)
         }
         for (id, knee) in [("s-knee", true), ("s-flat", false)] {
-            rows.append([id, "temp-sensor", "plant-a", "z1", "gw1", "battery", knee ? "knee" : "flat"])
+            rows.append([id, "temp-sensor", "plant-a", "z1", "gw1", "battery", unnamedStudent ? "" : knee ? "knee" : "flat"])
             cells[id] = FleetModel.Battery(shape: .linear, initial: 70, rate: 1, kneeCell: knee)
         }
         let inventory = try Inventory(
             columns: ["device", "type", "site", "zone", "gateway", "power", "battery"], rows: rows)
-        var engine = Engine(plan: try Policy.parse(pack(curveBy: curveBy, rising: rising)).compile(), inventory: inventory)
+        var source = pack(curveBy: curveBy, rising: rising)
+        if secondRule {
+            // A second forecast of the same metric over the same devices: it shares the curves.
+            source += """
+
+                  - forecast: early-warning
+                    metric: battery_pct
+                    threshold: 20
+                    curve_by: battery
+
+                """
+        }
+        var engine = Engine(plan: try Policy.parse(source).compile(), inventory: inventory)
         var noise = SimulationRandom(seed: 21)
         let ids = rows.map { $0[0] }
         for step in 0..<(20 * 72) {
@@ -212,6 +239,25 @@ import Testing
     }
 
     static func kneeMultiplierAt(_ level: Double) -> Double { LevelCurveTests.kneeMultiplier(level) }
+
+    @Test func twoRulesOverTheSameDevicesLearnOneCurveAndCountEachDeviceOnce() throws {
+        let one = try Self.run(curveBy: true)
+        let two = try Self.run(curveBy: true, secondRule: true)
+        let curves = two.forecastCurves.filter { $0.cohort == ["knee"] }
+        #expect(curves.count == 1)
+        #expect(curves.first?.rules == ["depletion", "early-warning"])
+        let counts = { (r: Report) in r.forecastCurves.first { $0.cohort == ["knee"] }?.bands.map(\.ratios) ?? [] }
+        #expect(!counts(one).isEmpty)
+        #expect(counts(two) == counts(one))
+    }
+
+    @Test func aDeviceWithoutACellTypeNeitherTeachesNorUsesACurve() throws {
+        let r = try Self.run(curveBy: true, unnamedStudent: true)
+        let student = try Self.daysLeft(r, "s-knee")
+        #expect(student.model == .linear)
+        #expect(abs(student.days - 45) / 45 < 0.05, "\(student.days)")
+        #expect(!r.forecastCurves.contains { $0.cohort == [""] })
+    }
 
     @Test func aRisingMetricLearnsItsCurveTheSameWay() throws {
         // Wear = 100 − charge: the same cells mirrored, rising to 95. Same truth as above.

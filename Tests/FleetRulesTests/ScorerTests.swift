@@ -124,7 +124,9 @@ enum ScoreFixture {
         let b = try #require(score.battery.value)
         #expect(b.warmup == 86400)
         #expect(b.horizons.map(\.eligible) == [0, 0, 2, 1])
+        #expect(b.horizons.map(\.beforeWarmup) == [1, 1, 0, 0])
         #expect(score.text().contains("checkpoints from 1d after the start of the data"))
+        #expect(score.text().contains("in warm-up"))
     }
 
     @Test func aReplacedBatterysEarlierForecastsAreScoredAgainstTheCellItReplaced() throws {
@@ -433,6 +435,9 @@ enum ScoreFixture {
         let badWarmup = try CLI.run(["score", "--truth", t, "--report", rep, "--warmup", "a day"])
         #expect(badWarmup.status == 2)
         #expect(badWarmup.stderr.contains("--warmup a day: not a duration"))
+        let hugeWarmup = try CLI.run(["score", "--truth", t, "--report", rep, "--warmup", "99999999999999999999999d"])
+        #expect(hugeWarmup.status == 2)
+        #expect(DurationText.format(.infinity) == "∞" && DurationText.format(1e300) == "∞")
         // The default day of warm-up is said in the text.
         let defaults = try CLI.run(["score", "--truth", t, "--report", rep])
         #expect(defaults.stdout.contains("checkpoints from 1d after the start of the data (--warmup)"))

@@ -52,8 +52,8 @@ public struct LevelCurve: Sendable {
         cached = nil
     }
 
-    /// Ratios recorded for `band` (at most `capacity`).
-    public func sampleCount(band k: Int) -> Int { samples[k].count }
+    /// Ratios recorded for `band` (at most `capacity`; 0 outside the bands).
+    public func sampleCount(band k: Int) -> Int { samples.indices.contains(k) ? samples[k].count : 0 }
 
     /// Rate multiplier per band, lowest band first; the top band is 1.
     public mutating func multipliers() -> [Double] {
@@ -68,9 +68,15 @@ public struct LevelCurve: Sendable {
         return m
     }
 
+    /// Smallest change of rate from one band to the next that counts (5%): a knee changes it by
+    /// 15–30% a band; slower drifts (a season cooling the cells over weeks) look like a curve
+    /// in level because level and time move together, and must not be learned as one.
+    public static let minimumChange = 1.05
+
     /// The median ratio when at least `minimumSamples` agree that it differs from 1: its distance
-    /// from 1 (in logarithms) is more than three standard errors of the median, from the MAD.
-    /// Otherwise 1: a band nobody has been through, or where devices disagree, keeps the rate.
+    /// from 1 (in logarithms) is more than three standard errors of the median, from the MAD,
+    /// and at least `minimumChange`. Otherwise 1: a band nobody has been through, or where
+    /// devices disagree, keeps the rate.
     static func significantMedian(_ ratios: [Float]) -> Double {
         guard ratios.count >= minimumSamples else { return 1 }
         var logs = ratios.map { log(Double($0)) }
@@ -78,7 +84,7 @@ public struct LevelCurve: Sendable {
         var deviations = logs.map { abs($0 - median) }
         let mad = 1.4826 * RobustTrend.median(&deviations)
         let standardError = 1.2533 * mad / Double(ratios.count).squareRoot()
-        return abs(median) > 3 * standardError ? exp(median) : 1
+        return abs(median) > max(3 * standardError, log(minimumChange)) ? exp(median) : 1
     }
 }
 
@@ -108,8 +114,8 @@ struct LevelProfile: Sendable {
     /// ∫₀ˣ dl / m(l) for m rising linearly from `m0` to `m1` over `span`.
     private static func integral(_ m0: Double, _ m1: Double, _ span: Double, _ x: Double) -> Double {
         let slope = (m1 - m0) / span
-        guard abs(slope) > 1e-12 else { return x / m0 }
-        return log((m0 + slope * x) / m0) / slope
+        guard abs(m1 - m0) > 1e-12 * m0 else { return x / m0 }
+        return log1p(slope * x / m0) / slope
     }
 
     private func centre(_ k: Int) -> Double { low + (Double(k) + 0.5) * width }
@@ -122,11 +128,14 @@ struct LevelProfile: Sendable {
         return Int(min(Double(multipliers.count - 1), max(-1, k)))
     }
 
-    /// Whether the multiplier differs from 1 anywhere between `a` and `b` (either order).
+    /// Whether the multiplier changes anywhere between `a` and `b` (either order). A constant
+    /// multiplier, 1 or not, is a straight line.
     func bends(from a: Double, to b: Double) -> Bool {
         let k0 = max(0, segment(min(a, b)))
         let k1 = min(multipliers.count - 1, segment(max(a, b)) + 1)
-        return k0 <= k1 && (k0...k1).contains { multipliers[$0] != 1 }
+        guard k0 <= k1 else { return false }
+        let span = multipliers[k0...k1]
+        return (span.max() ?? 1) > (span.min() ?? 1) * (1 + 1e-9)
     }
 
     func multiplier(at v: Double) -> Double {
@@ -153,8 +162,8 @@ struct LevelProfile: Sendable {
         let m0 = multipliers[k]
         let slope = (multipliers[k + 1] - m0) / width
         let q = p - knots[k]
-        guard abs(slope) > 1e-12 else { return centre(k) + q * m0 }
-        return centre(k) + m0 * (exp(slope * q) - 1) / slope
+        guard abs(multipliers[k + 1] - m0) > 1e-12 * m0 else { return centre(k) + q * m0 }
+        return centre(k) + m0 * expm1(slope * q) / slope
     }
 }
 
@@ -246,10 +255,16 @@ struct BandTracker: Sendable {
 /// which rule forecasts the device, and the small rules (a few remote sites) learn from the whole
 /// fleet. Cohorts are keyed by the devices' attribute values.
 struct CurveBook: Sendable {
-    /// The rules that share the book, and the attributes that define a cohort.
+    /// What the book is shared by, the metric and direction, the attributes that define a cohort,
+    /// and the rules that share it.
     let key: String
+    let metric: String
+    let falling: Bool
     let attributes: [String]
     private(set) var rules: [String]
+    /// Per device, the rule (index into `rules`) whose ratios it teaches: the first that sent
+    /// one. A device in the scope of two rules of the book is counted once, not once per rule.
+    private var teacher: [Int8] = []
     private let template: LevelCurve
     private(set) var curves: [LevelCurve] = []
     /// Each cohort's attribute values, in `attributes` order.
@@ -257,8 +272,10 @@ struct CurveBook: Sendable {
     private var index: [[String]: Int] = [:]
     private var profiles: [LevelProfile?] = []
 
-    init(key: String, attributes: [String], rule: String, template: LevelCurve) {
-        self.key = key
+    init(metric: String, falling: Bool, attributes: [String], rule: String, template: LevelCurve) {
+        key = ([metric, falling ? "falling" : "rising"] + attributes).joined(separator: "\u{1F}")
+        self.metric = metric
+        self.falling = falling
         self.attributes = attributes
         rules = [rule]
         self.template = template
@@ -279,11 +296,18 @@ struct CurveBook: Sendable {
 
     func values(_ c: Int) -> [String] { names[c] }
 
-    mutating func add(ratio: Double, band: Int, cohort c: Int) {
-        guard curves.indices.contains(c) else { return }
+    /// Records a ratio device `d` learned under `rule` (an index into `rules`), unless the device
+    /// teaches under another rule of the book.
+    mutating func add(ratio: Double, band: Int, cohort c: Int, device d: Int, rule: Int) {
+        guard curves.indices.contains(c), d >= 0 else { return }
+        if d >= teacher.count { teacher += Array(repeating: -1, count: d + 1 - teacher.count) }
+        if teacher[d] < 0 { teacher[d] = Int8(clamping: rule) }
+        guard Int(teacher[d]) == rule else { return }
         curves[c].add(ratio: ratio, band: band)
         profiles[c] = nil
     }
+
+    func ruleIndex(_ rule: String) -> Int { rules.firstIndex(of: rule) ?? 0 }
 
     /// The cohort's curve as a function (cached until its next ratio).
     mutating func profile(_ c: Int) -> LevelProfile {

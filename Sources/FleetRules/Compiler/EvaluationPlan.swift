@@ -177,7 +177,9 @@ extension Policy {
                 // Version text (16), parsed version (~40), reported-at (8), state, flags and episode (16).
                 bytes = 80
             case .analysis:
-                if case .forecast(let f) = rule.body { bytes = ForecastAnalyzer.bytesPerDevice(f) }
+                if case .forecast(let f) = rule.body {
+                    bytes = ForecastAnalyzer.bytesPerDevice(f, rangeDeclared: metrics[f.metric]?.range != nil)
+                }
                 if case .balance = rule.body { bytes = BalanceAnalyzer.stateBytesPerDevice }
                 if case .drift(let d) = rule.body { bytes = DriftAnalyzer.stateBytesPerDevice(d) }
                 if case .correlation(let c) = rule.body { bytes = CorrelationAnalyzer.stateBytesPerDevice(c) }

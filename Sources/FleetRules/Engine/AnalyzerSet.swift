@@ -134,22 +134,22 @@ struct AnalyzerSet: Sendable {
     func forecastCurves() -> [ForecastCurve] {
         var out: [ForecastCurve] = []
         for case let book? in curveBooks {
-            let metric = book.key.split(separator: "\u{1F}", omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            let falling = book.key.split(separator: "\u{1F}", omittingEmptySubsequences: false).dropFirst().first != "rising"
+            let falling = book.falling
+            func edge(_ x: Double) -> Double { (x * 1e9).rounded() / 1e9 }
             for (c, name) in book.names.enumerated() {
                 var curve = book.curves[c]
                 let m = curve.multipliers()
                 let bands = (0..<LevelCurve.bands).compactMap { k -> ForecastCurve.Band? in
                     let count = curve.sampleCount(band: k)
-                    guard count > 0 || m[k] != 1 else { return nil }
-                    let a = curve.low + Double(k) * curve.width
-                    let b = a + curve.width
+                    guard count > 0 else { return nil }
+                    let a = edge(curve.low + Double(k) * curve.width)
+                    let b = edge(curve.low + Double(k + 1) * curve.width)
                     return .init(
                         from: falling ? a : -b, to: falling ? b : -a, multiplier: (m[k] * 1000).rounded() / 1000, ratios: count)
                 }
                 out.append(
                     ForecastCurve(
-                        rules: book.rules, metric: metric, by: book.attributes,
+                        rules: book.rules, metric: book.metric, by: book.attributes,
                         cohort: name, bands: bands))
             }
         }

@@ -49,7 +49,8 @@ public struct ForecastSnapshot: Sendable {
 /// A jump towards "full" (a replaced battery) restarts the fit; a level shift the other way
 /// (a sudden drop) keeps the history but no pair of buckets across the shift is used for the
 /// slope. Gauges that are flat, erratic or silent get a finding of their own instead of a
-/// prediction. State per device: one Float per bucket of the fit window plus ~80 bytes.
+/// prediction. State per device: one Float per bucket of the fit window plus ~96 bytes, and
+/// 60 more with `curve_by` (see `LevelCurve`).
 struct ForecastAnalyzer: Analyzer {
     var observesApplicableOnly: Bool { true }
     let operatorIndex: Int
@@ -113,7 +114,7 @@ struct ForecastAnalyzer: Analyzer {
     var curves: CurveBook?
     private var cohort: [Int32]
     private var bands: [BandTracker]
-    private var learned: [(cohort: Int32, band: Int16, ratio: Float)] = []
+    private var learned: [(device: Int32, band: Int16, ratio: Float)] = []
     /// The band layout of the curves (mirrored range), nil without `curve_by`.
     private let curveTemplate: LevelCurve?
     private(set) var history: [ForecastSnapshot] = []
@@ -167,8 +168,7 @@ struct ForecastAnalyzer: Analyzer {
             let template = LevelCurve(low: ends.min() ?? 0, high: ends.max() ?? 0)
             curveTemplate = template
             curves = CurveBook(
-                key: ([f.metric, f.direction.rawValue] + f.curveBy).joined(separator: "\u{1F}"), attributes: f.curveBy,
-                rule: r.id, template: template)
+                metric: f.metric, falling: f.direction == .falling, attributes: f.curveBy, rule: r.id, template: template)
             cohort = Array(repeating: -1, count: devices)
             bands = Array(repeating: BandTracker(), count: devices)
         } else {
@@ -190,10 +190,13 @@ struct ForecastAnalyzer: Analyzer {
     }
 
     /// Bytes of state per device, for the plan.
-    static func bytesPerDevice(_ f: ForecastRule) -> Int {
+    /// Bytes of state per device, for the plan. With `curve_by` (auto model, a declared range):
+    /// the device's band tracker and cohort; the cohorts' curves (at most 20 bands × 256 ratios
+    /// × 4 bytes = 20 KiB each) are shared and not per device.
+    static func bytesPerDevice(_ f: ForecastRule, rangeDeclared: Bool = true) -> Int {
         let bucket = Self.bucket(f)
         let capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
-        let curve = f.curveBy.isEmpty || f.model != .auto ? 0 : MemoryLayout<BandTracker>.stride + 4
+        let curve = f.curveBy.isEmpty || f.model != .auto || !rangeDeclared ? 0 : MemoryLayout<BandTracker>.stride + 4
         return capacity * 4 + 96 + curve
     }
 
@@ -260,27 +263,36 @@ struct ForecastAnalyzer: Analyzer {
         lastValidBucket[d] = b
         if mixed { return }
         ring[d * capacity + (b % capacity + capacity) % capacity] = Float(mean)
-        if let curveTemplate, let ratio = bands[d].add(bucket: b, level: mean, curve: curveTemplate), cohort[d] >= 0 {
-            learned.append((cohort[d], Int16(ratio.band), Float(ratio.ratio)))
+        if let curveTemplate, let ratio = bands[d].add(bucket: b, level: mean, curve: curveTemplate) {
+            learned.append((Int32(d), Int16(ratio.band), Float(ratio.ratio)))
         }
     }
 
-    /// Hands the ratios learned since the last tick to the (possibly shared) curves.
-    private mutating func learn() {
-        guard !learned.isEmpty else { return }
-        for l in learned { curves?.add(ratio: Double(l.ratio), band: Int(l.band), cohort: Int(l.cohort)) }
+    /// Hands the ratios learned since the last tick to the (possibly shared) curves, each to the
+    /// cohort its device is in now.
+    private mutating func learn(_ context: AnalysisContext) {
+        guard !learned.isEmpty, let rule = curves?.ruleIndex(ruleID) else { return }
+        for l in learned {
+            guard let c = cohortOf(Int(l.device), context) else { continue }
+            curves?.add(ratio: Double(l.ratio), band: Int(l.band), cohort: c, device: Int(l.device), rule: rule)
+        }
         learned.removeAll(keepingCapacity: true)
     }
 
     /// The device's cohort for `curve_by` (its attribute values now), created when new; looked
-    /// up again only when the values changed.
+    /// up again only when the values changed. A device without a value of every attribute
+    /// belongs to no cohort: it neither teaches nor uses a curve.
     private mutating func cohortOf(_ d: Int, _ context: AnalysisContext) -> Int? {
         guard let book = curves else { return nil }
         let known = Int(cohort[d])
         if known >= 0, zip(book.values(known), rule.curveBy).allSatisfy({ $0 == context.attribute($1, device: d) }) {
             return known
         }
-        let c = curves?.cohort(rule.curveBy.map { context.attribute($0, device: d) }) ?? 0
+        let values = rule.curveBy.map { context.attribute($0, device: d) }
+        guard !values.contains(where: \.isEmpty), let c = curves?.cohort(values) else {
+            cohort[d] = -1
+            return nil
+        }
         cohort[d] = Int32(c)
         return c
     }
@@ -288,7 +300,7 @@ struct ForecastAnalyzer: Analyzer {
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         let now = Int((time / tickInterval).rounded(.down))
         for d in 0..<n where acc[d].bucket != Self.noBucket && acc[d].bucket < now && acc[d].count > 0 { close(d) }
-        learn()
+        learn(context)
         // Fits on multiples of the refit interval since the epoch (00:00, 06:00, … UTC for hourly buckets).
         guard now % refitEvery == 0 else { return }
         let day = Int((time / 86400).rounded(.down))
@@ -303,7 +315,7 @@ struct ForecastAnalyzer: Analyzer {
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         let now = Int((time / tickInterval).rounded(.down)) + 1
         for d in 0..<n where acc[d].bucket != Self.noBucket && acc[d].count > 0 { close(d) }
-        learn()
+        learn(context)
         for d in 0..<n where context.applies(d) && acc[d].lastReading.isFinite {
             refit(d, at: time, bucketNow: now, context, &findings)
         }

@@ -378,7 +378,8 @@ extension Engine {
 
 /// A discharge curve a forecast rule learned for one cohort (`curve_by`): per band of the
 /// metric's range, the rate there relative to the rate at the top of the range (to three
-/// decimals), and how many device ratios taught it. Bands nobody has been through are left out.
+/// decimals), and how many device ratios taught it. Bands no ratio came from are left out (they
+/// take the multiplier of the band above).
 public struct ForecastCurve: Sendable, Equatable {
     public struct Band: Sendable, Equatable {
         public var from: Double

@@ -27,6 +27,8 @@ public struct Score: Sendable {
             public var correct: Int
             /// correct / eligible; nil when nothing is eligible.
             public var share: Double?
+            /// Batteries left out because their checkpoint falls in the warm-up.
+            public var beforeWarmup = 0
         }
 
         public var horizons: [Horizon]
@@ -188,19 +190,21 @@ public enum Scorer {
             horizonDays.map { days -> Score.Battery.Horizon in
                 let h = Double(days) * 86400
                 var eligible = 0
+                var beforeWarmup = 0
                 var withSnapshot = 0
                 var correct = 0
                 for b in batteries {
                     // The crossing of the battery installed at the checkpoint: a replaced battery's
                     // earlier forecasts are about the cell it replaced, scored against that cell's
                     // own crossing (had it stayed in); the later ones against the new cell's.
-                    func inData(_ t: Double) -> Bool { t >= truth.start + warmup && t <= truth.end }
-                    let crossing: Double
-                    if let c = b.crossesAt, inData(c - h), b.replacedAt.map({ c - h >= $0 }) ?? true {
-                        crossing = c
-                    } else if let r = b.replacedAt, let c = b.replacedBatteryCrossesAt, inData(c - h), c - h < r {
-                        crossing = c
-                    } else {
+                    func crossing(checkpointFrom first: Double) -> Double? {
+                        func inData(_ t: Double) -> Bool { t >= first && t <= truth.end }
+                        if let c = b.crossesAt, inData(c - h), b.replacedAt.map({ c - h >= $0 }) ?? true { return c }
+                        if let r = b.replacedAt, let c = b.replacedBatteryCrossesAt, inData(c - h), c - h < r { return c }
+                        return nil
+                    }
+                    guard let crossing = crossing(checkpointFrom: truth.start + warmup) else {
+                        if warmup > 0, crossing(checkpointFrom: truth.start) != nil { beforeWarmup += 1 }
                         continue
                     }
                     let checkpoint = crossing - h
@@ -215,7 +219,7 @@ public enum Scorer {
                 }
                 return .init(
                     days: days, eligible: eligible, withSnapshot: withSnapshot, correct: correct,
-                    share: ratio(correct, eligible))
+                    share: ratio(correct, eligible), beforeWarmup: beforeWarmup)
             }
         }
         let all = horizons(batteries)
@@ -421,6 +425,7 @@ extension Score {
                                     .object([
                                         ("days", int(h.days)), ("eligible", int(h.eligible)), ("with_snapshot", int(h.withSnapshot)),
                                         ("correct", int(h.correct)), ("share", num(h.share)),
+                                        ("before_warmup", int(h.beforeWarmup)),
                                     ])
                                 })
                         ),
@@ -550,9 +555,17 @@ extension Score {
         }
         if let b = header("battery", battery) {
             if b.warmup > 0 { out += "  checkpoints from \(DurationText.format(b.warmup)) after the start of the data (--warmup)\n" }
-            out += Self.table(
-                ["horizon", "eligible", "snapshot", "within 10%", "share"],
-                b.horizons.map { ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share)] })
+            if b.warmup > 0 {
+                out += Self.table(
+                    ["horizon", "eligible", "snapshot", "within 10%", "share", "in warm-up"],
+                    b.horizons.map {
+                        ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share), "\($0.beforeWarmup)"]
+                    })
+            } else {
+                out += Self.table(
+                    ["horizon", "eligible", "snapshot", "within 10%", "share"],
+                    b.horizons.map { ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share)] })
+            }
             if !b.byShape.isEmpty {
                 out += Self.table(
                     ["shape"] + Scorer.horizonDays.map { "\($0)d" },
