@@ -230,15 +230,13 @@ import Testing
         let bent = try #require(curves[["knee"]])
         #expect(bent.rules == ["depletion"] && bent.metric == "battery_pct" && bent.by == ["battery"])
         let lowest = try #require(bent.bands.first { $0.from == 5 })
-        #expect(abs(lowest.multiplier - Self.kneeMultiplierAt(7.5)) < 0.25, "\(lowest)")
+        #expect(abs(lowest.multiplier - LevelCurveTests.kneeMultiplier(7.5)) < 0.25, "\(lowest)")
         #expect(bent.bands.filter { $0.from >= 30 }.allSatisfy { $0.multiplier == 1 })
         #expect(try #require(curves[["flat"]]).bands.allSatisfy { $0.multiplier == 1 })
         // And the report reads back with them.
         let again = try Report.decode(json: learned.json().serialized())
         #expect(again.forecastCurves == learned.forecastCurves)
     }
-
-    static func kneeMultiplierAt(_ level: Double) -> Double { LevelCurveTests.kneeMultiplier(level) }
 
     @Test func twoRulesOverTheSameDevicesLearnOneCurveAndCountEachDeviceOnce() throws {
         let one = try Self.run(curveBy: true)
@@ -272,7 +270,7 @@ import Testing
         // Bands in the metric's own units: the bend is near 100 (70–100), none below 70.
         let bent = try #require(learned.forecastCurves.first { $0.cohort == ["knee"] })
         let top = try #require(bent.bands.first { $0.from == 90 && $0.to == 95 })
-        #expect(abs(top.multiplier - Self.kneeMultiplierAt(7.5)) < 0.25, "\(top)")
+        #expect(abs(top.multiplier - LevelCurveTests.kneeMultiplier(7.5)) < 0.25, "\(top)")
         #expect(bent.bands.filter { $0.to <= 70 }.allSatisfy { $0.multiplier == 1 })
     }
 

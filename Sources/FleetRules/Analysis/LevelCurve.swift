@@ -24,7 +24,6 @@ public struct LevelCurve: Sendable {
     public let width: Double
     private var samples: [[Float]]
     private var next: [Int]
-    private var cached: [Double]?
 
     public init(low: Double, high: Double) {
         self.low = low
@@ -49,22 +48,20 @@ public struct LevelCurve: Sendable {
             samples[k][next[k]] = Float(ratio)
             next[k] = (next[k] + 1) % Self.capacity
         }
-        cached = nil
     }
 
     /// Ratios recorded for `band` (at most `capacity`; 0 outside the bands).
     public func sampleCount(band k: Int) -> Int { samples.indices.contains(k) ? samples[k].count : 0 }
 
-    /// Rate multiplier per band, lowest band first; the top band is 1.
-    public mutating func multipliers() -> [Double] {
-        if let cached { return cached }
+    /// Rate multiplier per band, lowest band first; the top band is 1. (The engine keeps the
+    /// result, as a `LevelProfile`, until the curve's next ratio.)
+    public func multipliers() -> [Double] {
         var m = Array(repeating: 1.0, count: Self.bands)
         var product = 1.0
         for k in stride(from: Self.bands - 2, through: 0, by: -1) {
             product *= Self.significantMedian(samples[k])
             m[k] = product
         }
-        cached = m
         return m
     }
 
@@ -232,13 +229,13 @@ struct BandTracker: Sendable {
     }
 
     private mutating func accumulate(_ b: Int, _ v: Double) {
-        let t = Double(Int32(truncatingIfNeeded: b) &- origin)
+        lastT = Int32(truncatingIfNeeded: b) &- origin
+        let t = Double(lastT)
         count += 1
         sumT += t
         sumV += v
         sumTT += t * t
         sumTV += t * v
-        lastT = Int32(truncatingIfNeeded: b) &- origin
     }
 
     private func slope() -> Float? {
@@ -293,8 +290,6 @@ struct CurveBook: Sendable {
         profiles.append(nil)
         return c
     }
-
-    func values(_ c: Int) -> [String] { names[c] }
 
     /// Records a ratio device `d` learned under `rule` (an index into `rules`), unless the device
     /// teaches under another rule of the book.

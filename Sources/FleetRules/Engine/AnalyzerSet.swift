@@ -94,11 +94,7 @@ struct AnalyzerSet: Sendable {
 
     mutating func tick(_ a: Int, at time: Double, _ context: AnalysisContext, _ sink: inout FindingSink) {
         switch slots[a] {
-        case .forecast(let i):
-            guard let k = forecastBook[i] else { return forecasts[i].tick(at: time, context, &sink) }
-            swap(&forecasts[i].curves, &curveBooks[k])
-            forecasts[i].tick(at: time, context, &sink)
-            swap(&forecasts[i].curves, &curveBooks[k])
+        case .forecast(let i): lendingCurves(i) { $0.tick(at: time, context, &sink) }
         case .drift(let i): drifts[i].tick(at: time, context, &sink)
         case .correlation(let i): correlations[i].tick(at: time, context, &sink)
         case .balance(let i): balances[i].tick(at: time, context, &sink)
@@ -108,11 +104,7 @@ struct AnalyzerSet: Sendable {
 
     mutating func finish(_ a: Int, at time: Double, _ context: AnalysisContext, _ sink: inout FindingSink) {
         switch slots[a] {
-        case .forecast(let i):
-            guard let k = forecastBook[i] else { return forecasts[i].finish(at: time, context, &sink) }
-            swap(&forecasts[i].curves, &curveBooks[k])
-            forecasts[i].finish(at: time, context, &sink)
-            swap(&forecasts[i].curves, &curveBooks[k])
+        case .forecast(let i): lendingCurves(i) { $0.finish(at: time, context, &sink) }
         case .drift(let i): drifts[i].finish(at: time, context, &sink)
         case .correlation(let i): correlations[i].finish(at: time, context, &sink)
         case .balance(let i): balances[i].finish(at: time, context, &sink)
@@ -130,14 +122,22 @@ struct AnalyzerSet: Sendable {
         }
     }
 
+    /// Runs `body` on forecast analyzer `i` with its shared curve book lent to it.
+    private mutating func lendingCurves(_ i: Int, _ body: (inout ForecastAnalyzer) -> Void) {
+        guard let k = forecastBook[i] else { return body(&forecasts[i]) }
+        swap(&forecasts[i].curves, &curveBooks[k])
+        body(&forecasts[i])
+        swap(&forecasts[i].curves, &curveBooks[k])
+    }
+
     /// The learned curves of the shared books, one entry per cohort, in metric units.
     func forecastCurves() -> [ForecastCurve] {
+        func edge(_ x: Double) -> Double { (x * 1e9).rounded() / 1e9 }
         var out: [ForecastCurve] = []
         for case let book? in curveBooks {
             let falling = book.falling
-            func edge(_ x: Double) -> Double { (x * 1e9).rounded() / 1e9 }
             for (c, name) in book.names.enumerated() {
-                var curve = book.curves[c]
+                let curve = book.curves[c]
                 let m = curve.multipliers()
                 let bands = (0..<LevelCurve.bands).compactMap { k -> ForecastCurve.Band? in
                     let count = curve.sampleCount(band: k)

@@ -109,8 +109,9 @@ struct ForecastAnalyzer: Analyzer {
     private var gaugeOpen: [Bool]
     private var latest: [ForecastSnapshot?]
     /// `curve_by`: the cohorts' learned curves (shared with the other rules of the book's key
-    /// while the engine ticks), each device's cohort (-1: not known yet; refreshed at every
-    /// fit), its place in its current band, and the ratios learned since the last tick.
+    /// while the engine ticks), each device's cohort (-1: none yet; checked at every fit and
+    /// when its ratios are handed over), its place in its current band, and the ratios learned
+    /// since the last tick.
     var curves: CurveBook?
     private var cohort: [Int32]
     private var bands: [BandTracker]
@@ -189,7 +190,6 @@ struct ForecastAnalyzer: Analyzer {
         max(1, (min(6 * 3600, f.fit / 8) / bucket(f)).rounded()) * bucket(f)
     }
 
-    /// Bytes of state per device, for the plan.
     /// Bytes of state per device, for the plan. With `curve_by` (auto model, a declared range):
     /// the device's band tracker and cohort; the cohorts' curves (at most 20 bands × 256 ratios
     /// × 4 bytes = 20 KiB each) are shared and not per device.
@@ -285,7 +285,7 @@ struct ForecastAnalyzer: Analyzer {
     private mutating func cohortOf(_ d: Int, _ context: AnalysisContext) -> Int? {
         guard let book = curves else { return nil }
         let known = Int(cohort[d])
-        if known >= 0, zip(book.values(known), rule.curveBy).allSatisfy({ $0 == context.attribute($1, device: d) }) {
+        if known >= 0, zip(book.names[known], rule.curveBy).allSatisfy({ $0 == context.attribute($1, device: d) }) {
             return known
         }
         let values = rule.curveBy.map { context.attribute($0, device: d) }

@@ -96,14 +96,8 @@ struct FleetModel {
             return b
         }
 
-        /// Days from the start until the true charge first reaches `level` (before any
-        /// replacement or drop), nil past 400 days.
-        func time(to level: Double) -> Double? {
-            var b = self
-            b.replaceAt = nil
-            b.dropAt = nil
-            return b.crossing(level)
-        }
+        /// The cell type's name in the inventory and the truth.
+        var cellName: String { kneeCell ? FleetModel.cellNames.knee : FleetModel.cellNames.straight }
 
         /// Days from the start until the true charge first reaches `target` (5%), nil past 400 days.
         func crossing(_ target: Double = 5) -> Double? {
@@ -287,7 +281,7 @@ struct FleetModel {
                 b.kneeCell = knee
                 if b.shape == .replaced {
                     // Replaced when the gauge nears 12%, if that happens within the data.
-                    if let at = b.time(to: 12), at > 0.2, at < days - 0.2 { b.replaceAt = at } else { b.shape = .linear }
+                    if let at = b.crossing(12), at > 0.2, at < days - 0.2 { b.replaceAt = at } else { b.shape = .linear }
                 }
                 if b.shape == .linear, knee { b.shape = .accelerating }
                 battery = b

@@ -554,18 +554,14 @@ extension Score {
             }
         }
         if let b = header("battery", battery) {
-            if b.warmup > 0 { out += "  checkpoints from \(DurationText.format(b.warmup)) after the start of the data (--warmup)\n" }
-            if b.warmup > 0 {
-                out += Self.table(
-                    ["horizon", "eligible", "snapshot", "within 10%", "share", "in warm-up"],
-                    b.horizons.map {
-                        ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share), "\($0.beforeWarmup)"]
-                    })
-            } else {
-                out += Self.table(
-                    ["horizon", "eligible", "snapshot", "within 10%", "share"],
-                    b.horizons.map { ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share)] })
-            }
+            let warm = b.warmup > 0
+            if warm { out += "  checkpoints from \(DurationText.format(b.warmup)) after the start of the data (--warmup)\n" }
+            out += Self.table(
+                ["horizon", "eligible", "snapshot", "within 10%", "share"] + (warm ? ["in warm-up"] : []),
+                b.horizons.map {
+                    ["\($0.days)d", "\($0.eligible)", "\($0.withSnapshot)", "\($0.correct)", percent($0.share)]
+                        + (warm ? ["\($0.beforeWarmup)"] : [])
+                })
             if !b.byShape.isEmpty {
                 out += Self.table(
                     ["shape"] + Scorer.horizonDays.map { "\($0)d" },

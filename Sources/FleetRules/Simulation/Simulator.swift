@@ -30,7 +30,7 @@ public enum Simulator {
             let reachable = d.reachable.map { m.gatewayNames[$0] }.joined(separator: "|")
             out += "\(d.id),\(d.kind.rawValue),\(site.name),\(site.zones[d.zone]),\(m.gatewayNames[d.gateway]),"
             out += "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem),"
-            out += d.battery.map { $0.kneeCell ? FleetModel.cellNames.knee : FleetModel.cellNames.straight } ?? ""
+            out += d.battery?.cellName ?? ""
             out += "\n"
         }
         try out.write(toFile: path, atomically: true, encoding: .utf8)
@@ -195,7 +195,7 @@ public enum Simulator {
             guard let b = d.battery else { return nil }
             return .object([
                 ("device", .string(d.id)), ("shape", .string(b.shape.rawValue)),
-                ("cell", .string(b.kneeCell ? FleetModel.cellNames.knee : FleetModel.cellNames.straight)),
+                ("cell", .string(b.cellName)),
                 ("initial_pct", .number((b.initial * 10).rounded() / 10)),
                 ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
                 ("replaced_at", b.replaceAt.map(ts) ?? .null),
