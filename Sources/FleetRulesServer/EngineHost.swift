@@ -77,8 +77,11 @@ public actor EngineHost {
     let logger: Logger
     private(set) var engine: Engine
     private(set) var versions: [PolicyVersion]
+    /// Indexes into `versions` in the order they were activated, the running one last: a reload
+    /// pushes, a rollback pops, so a rollback returns to whatever ran before the active version.
+    private var activations: [Int]
     /// Index into `versions` of the running one.
-    private var active: Int
+    private var active: Int { activations.last ?? 0 }
     private var journal: Journal
     private var firing: [AlertSeverity: Int] = [:]
     private let metrics = ServerMetrics()
@@ -111,7 +114,7 @@ public actor EngineHost {
         self.settings = settings
         self.logger = logger
         versions = [version]
-        active = 0
+        activations = [0]
         var engine = Engine(plan: version.plan, inventory: settings.inventory)
         var journal = Journal(
             horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes, stateDir: settings.stateDir)
@@ -214,6 +217,7 @@ public actor EngineHost {
         let plan = policy.compile(lateness: settings.lateness)
         let number = (versions.map(\.number).max() ?? 0) + 1
         versions.append(PolicyVersion(number: number, sources: sources, plan: plan, origin: origin, loadedAt: Date()))
+        activations.append(versions.count - 1)
         return activate(versions.count - 1)
     }
 
@@ -227,10 +231,12 @@ public actor EngineHost {
         }
     }
 
-    /// Goes back to the version that ran before the active one.
+    /// Goes back to the version that ran before the active one was activated (after v1, v2,
+    /// rollback, v3 that is v1, not v2); rolling back again goes further back the same way.
     public func rollback() -> ReloadOutcome {
-        guard active > 0 else { return .noPreviousVersion }
-        return activate(active - 1)
+        guard activations.count > 1 else { return .noPreviousVersion }
+        activations.removeLast()
+        return activate(active)
     }
 
     private func activate(_ index: Int) -> ReloadOutcome {
@@ -241,7 +247,6 @@ public actor EngineHost {
         let summary = TelemetryBody.ingest(&fresh, bytes: replay, origin: "journal")
         _ = fresh.drainAlerts()
         engine = fresh
-        active = index
         journal.horizon = Journal.horizon(for: version.plan)
         recountFiring()
         metrics.reloads(ok: true)

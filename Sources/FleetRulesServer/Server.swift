@@ -1,12 +1,13 @@
 import FleetRules
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import NIOCore
 import Prometheus
 
-/// `fleetrules serve`: the engine behind HTTP. docs/SERVER.md and docs/openapi.yaml describe it.
+/// `fleetrules serve`: the engine behind HTTP. docs/SERVER.md and docs/openapi.json describe it.
 public struct FleetRulesServer: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -15,6 +16,11 @@ public struct FleetRulesServer: Sendable {
         public var maxBodyBytes = 16 << 20
         /// Bearer token required on the write endpoints (nil: no authentication).
         public var token: String?
+        /// A connection on which no request starts within this time, or whose request does not
+        /// arrive whole within it, is closed.
+        public var idleTimeout: Duration = .seconds(60)
+        /// Connections served at once; more are answered 503 (see `ConnectionLimits`).
+        public var maxConnections = ConnectionLimits.defaultMaxConnections()
         public init() {}
     }
 
@@ -41,9 +47,24 @@ public struct FleetRulesServer: Sendable {
     /// Serves until SIGTERM or SIGINT: then stops accepting, lets in-flight requests finish and
     /// writes the journal out. `onListening` gets the bound port (useful with port 0).
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let counter = ConnectionCounter(limit: configuration.maxConnections)
+        let idle = TimeAmount.nanoseconds(
+            configuration.idleTimeout.components.seconds * 1_000_000_000 + configuration.idleTimeout.components.attoseconds / 1_000_000_000)
+        let settings = ConnectionGuard.Settings(
+            readTimeout: idle, overCapacityGrace: min(idle, .seconds(1)), maxBodyBytes: configuration.maxBodyBytes)
+        let logger = self.logger
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ConnectionGuard(counter: counter, settings: settings, logger: logger)],
+            idleTimeout: idle)
+        // Past the served connections and the few answered 503, the server stops accepting
+        // (Hummingbird stops reading the listening socket) so sockets never exhaust descriptors.
+        let sockets = configuration.maxConnections + ConnectionLimits.overflow(maxConnections: configuration.maxConnections)
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleetrules"),
+            server: .http1(configuration: http1),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "fleetrules",
+                availableConnectionsDelegate: MaximumAvailableConnections(sockets, logger: logger)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -93,6 +114,9 @@ public struct FleetRulesServer: Sendable {
             // is malformed; otherwise malformed lines are counted rejections, as in `run`.
             let strict = request.uri.queryParameters["strict"].map { $0 == "true" || $0 == "1" } ?? false
             let scan = TelemetryBody.scan(lines.bytes, lineNumbers: lines.lineNumbers)
+            if scan.lines == 0 {
+                return Self.error(.badRequest, "empty_body", "the body holds no readings: send JSON Lines or a JSON array of readings")
+            }
             if let e = scan.first, strict || scan.nothingReadable { return Self.badBody(e) }
             let result = try await host.ingest(lines: lines.bytes, lineNumbers: lines.lineNumbers)
             let s = result.summary
@@ -220,23 +244,42 @@ public struct FleetRulesServer: Sendable {
     static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String, extra: [(String, JSONValue)] = [])
         -> Response
     {
-        json(.object([("error", .string(code)), ("message", .string(message))] + extra), status: status)
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: errorBody(code, message, extra: extra)))
+    }
+
+    /// The JSON of every error answer: `{"error": code, "message": …}` and any extra fields.
+    static func errorBody(_ code: String, _ message: String, extra: [(String, JSONValue)] = []) -> ByteBuffer {
+        let value = JSONValue.object([("error", .string(code)), ("message", .string(message))] + extra)
+        return ByteBuffer(string: value.serialized(pretty: false) + "\n")
     }
 
     static func badBody(_ e: TelemetryBody.SyntaxError) -> Response {
         error(.badRequest, "malformed", e.message, extra: [("line", .number(Double(e.line)))])
     }
 
-    /// 401 unless the request carries `Authorization: Bearer <token>` (when a token is set).
+    /// 401 unless the request carries `Authorization: Bearer <token>` (when a token is set). The
+    /// scheme name is case-insensitive (RFC 7235): `bearer` and `BEARER` are the same scheme.
     static func authorize(_ request: Request, _ token: String?) -> Response? {
         guard let token else { return nil }
-        let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), constantTimeEqual(String(header.dropFirst(7)), token) else {
+        guard let presented = bearerCredentials(request.headers[.authorization] ?? ""), constantTimeEqual(presented, token)
+        else {
             var r = error(.unauthorized, "unauthorized", "a valid bearer token is required")
             r.headers[.wwwAuthenticate] = "Bearer realm=\"fleetrules\""
             return r
         }
         return nil
+    }
+
+    /// The token of an `Authorization` value whose scheme is Bearer (in any case), after the
+    /// spaces that separate it from the scheme; nil for any other scheme.
+    static func bearerCredentials(_ header: String) -> String? {
+        let scheme = header.prefix { $0 != " " }
+        guard scheme.lowercased() == "bearer" else { return nil }
+        let rest = header.dropFirst(scheme.count)
+        guard rest.first == " " else { return nil }
+        return String(rest.drop { $0 == " " })
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

@@ -13,7 +13,7 @@ struct ServeCommand: ParsableCommand {
             Prints `listening on HOST:PORT` on stdout once it accepts connections (--port 0 picks
             a free port). Logs go to stderr, one line per request with its request id.
             SIGHUP reloads the rules from --rules; SIGTERM or SIGINT stops gracefully. See
-            docs/SERVER.md and docs/openapi.yaml.
+            docs/SERVER.md and docs/openapi.json.
 
             Example:
               fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --port 8080
@@ -56,6 +56,14 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Most bytes of recent readings kept for reloads and restarts.")
     var journalMax: Int = 256 << 20
 
+    @Option(help: "Close a connection on which no request starts within this time, or whose request does not arrive whole within it.")
+    var idleTimeout: String = "60s"
+
+    @Option(
+        help: "Connections served at once; more are answered 503 (default: what `ulimit -n` leaves after a reserve for files, \(ConnectionLimits.defaultMaxConnections()) here)."
+    )
+    var maxConnections: Int?
+
     @OptionGroup var lateness: LatenessOption
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -72,6 +80,10 @@ struct ServeCommand: ParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
         if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
         if DurationText.seconds(deliverFlush) == nil { throw ValidationError("--deliver-flush must be a duration such as 10s") }
+        guard let idle = DurationText.seconds(idleTimeout), idle >= 0.001, idle <= 86_400 else {
+            throw ValidationError("--idle-timeout must be a duration from 1ms to 1d, such as 60s")
+        }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be positive") }
     }
 
     func run() throws {
@@ -88,6 +100,16 @@ struct ServeCommand: ParsableCommand {
         config.host = host
         config.port = port
         config.maxBodyBytes = maxBody
+        config.idleTimeout = .milliseconds(Int64(((DurationText.seconds(idleTimeout) ?? 60) * 1000).rounded()))
+        if let maxConnections {
+            config.maxConnections = maxConnections
+            let budget = ConnectionLimits.socketBudget()
+            if maxConnections + ConnectionLimits.overflow(maxConnections: maxConnections) > budget {
+                logger.warning(
+                    "--max-connections is over what the descriptor limit leaves for sockets: accepting may fail (EMFILE) and files may fail to open; raise `ulimit -n` or lower --max-connections",
+                    metadata: ["descriptor_limit": "\(ConnectionLimits.descriptorLimit())", "sockets": "\(budget)"])
+            }
+        }
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
                 Self.failUsage("\(tokenFile): cannot read the token file")

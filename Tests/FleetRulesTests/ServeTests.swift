@@ -15,9 +15,16 @@ final class ServeProcess {
         var description: String
     }
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = CLI.binary
-        process.arguments = ["serve", "--port", "0"] + arguments
+    /// `descriptorLimit`: start it under `ulimit -n` of that many file descriptors.
+    init(_ arguments: [String], descriptorLimit: Int? = nil) throws {
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments =
+                ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", CLI.binary.path, "serve", "--port", "0"] + arguments
+        } else {
+            process.executableURL = CLI.binary
+            process.arguments = ["serve", "--port", "0"] + arguments
+        }
         process.currentDirectoryURL = CLI.repoRoot
         let out = Pipe()
         process.standardOutput = out
@@ -341,6 +348,61 @@ enum ServeFixture {
         #expect(server.log.contains("SIGHUP reload rejected"))
         #expect(try await server.get("/v1/rules").json["active"] as? Int == 3)
         #expect(server.stop() == 0)
+    }
+
+    /// A body with no readings at all (empty, blank lines, an empty array) is refused with 400,
+    /// as docs/SERVER.md says, not answered as an ingest of nothing.
+    @Test func aBlankTelemetryBodyIsRefused() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory])
+        defer { server.stop() }
+        for body in ["", "\n", "  \r\n\t\n", "[]", " [\n] "] {
+            let reply = try await server.post("/v1/telemetry", body)
+            #expect(reply.status == 400, "\(body.debugDescription): \(reply.text)")
+            #expect(reply.json["error"] as? String == "empty_body", "\(body.debugDescription)")
+            #expect(reply.json["message"] as? String != nil)
+        }
+        #expect(try await server.post("/v1/telemetry", ServeFixture.reading(0, "d1", 20)).status == 200)
+    }
+
+    /// The authentication scheme's name is case-insensitive (RFC 7235); the token is not.
+    @Test func theBearerSchemeIsCaseInsensitive() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let tokenFile = try CLI.temporaryFile("token", "s3cret\n")
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory, "--token-file", tokenFile])
+        defer { server.stop() }
+        let line = ServeFixture.reading(0, "d1", 20)
+        for header in ["bearer s3cret", "BEARER s3cret", "BeArEr s3cret", "Bearer  s3cret"] {
+            let reply = try await server.request("POST", "/v1/telemetry", body: Data(line.utf8), headers: ["Authorization": header])
+            #expect(reply.status == 200, "\(header): \(reply.text)")
+        }
+        for header in ["bearer S3CRET", "Basic s3cret", "Bearers3cret", "bearer", "s3cret"] {
+            let reply = try await server.request("POST", "/v1/telemetry", body: Data(line.utf8), headers: ["Authorization": header])
+            #expect(reply.status == 401, "\(header)")
+        }
+    }
+
+    /// Rollback walks back along the activations: after v1, v2, rollback (v1), v3, a rollback
+    /// activates v1, the version that ran before v3, not v2.
+    @Test func rollbackReturnsToTheVersionThatRanBeforeTheActiveOne() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory])
+        defer { server.stop() }
+        let v2 = ServeFixture.pack.replacingOccurrences(of: "last(temp) < 0", with: "last(temp) < -2")
+        let v3 = ServeFixture.pack.replacingOccurrences(of: "last(temp) < 0", with: "last(temp) < -3")
+        #expect(try await server.post("/v1/rules", v2).json["version"] as? Int == 2)
+        #expect(try await server.post("/v1/rules/rollback", "").json["version"] as? Int == 1)
+        #expect(try await server.post("/v1/rules", v3).json["version"] as? Int == 3)
+        let back = try await server.post("/v1/rules/rollback", "")
+        #expect(back.status == 200)
+        #expect(back.json["version"] as? Int == 1)
+        #expect(try await server.get("/v1/rules").json["active"] as? Int == 1)
+        #expect(try await server.post("/v1/rules/rollback", "").status == 409)
+        // v1, v4, v5: rollbacks go back v4, then v1.
+        #expect(try await server.post("/v1/rules", v2).json["version"] as? Int == 4)
+        #expect(try await server.post("/v1/rules", v3).json["version"] as? Int == 5)
+        #expect(try await server.post("/v1/rules/rollback", "").json["version"] as? Int == 4)
+        #expect(try await server.post("/v1/rules/rollback", "").json["version"] as? Int == 1)
     }
 
     /// With --state-dir a restart restores the windows and the pending `for` timer: d1 hot at
