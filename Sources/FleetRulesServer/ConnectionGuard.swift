@@ -216,7 +216,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         readDeadline?.cancel()
         readDeadline = nil
         let body = FleetRulesServer.errorBody(code, message, extra: [("limit", .number(Double(limit)))])
-        var fields: HTTPFields = [.contentType: "application/json", .contentLength: "\(body.readableBytes)", .connection: "close"]
+        var fields: HTTPFields = [
+            .contentType: "application/json", .contentLength: "\(body.readableBytes)", .connection: "close",
+        ]
         fields.append(contentsOf: extra)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)

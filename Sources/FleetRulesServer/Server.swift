@@ -48,8 +48,7 @@ public struct FleetRulesServer: Sendable {
     /// writes the journal out. `onListening` gets the bound port (useful with port 0).
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let counter = ConnectionCounter(limit: configuration.maxConnections)
-        let idle = TimeAmount.nanoseconds(
-            configuration.idleTimeout.components.seconds * 1_000_000_000 + configuration.idleTimeout.components.attoseconds / 1_000_000_000)
+        let idle = TimeAmount(configuration.idleTimeout)
         let settings = ConnectionGuard.Settings(
             readTimeout: idle, overCapacityGrace: min(idle, .seconds(1)), maxBodyBytes: configuration.maxBodyBytes)
         let logger = self.logger
@@ -58,7 +57,8 @@ public struct FleetRulesServer: Sendable {
             idleTimeout: idle)
         // Past the served connections and the few answered 503, the server stops accepting
         // (Hummingbird stops reading the listening socket) so sockets never exhaust descriptors.
-        let sockets = configuration.maxConnections + ConnectionLimits.overflow(maxConnections: configuration.maxConnections)
+        let limit = configuration.maxConnections
+        let sockets = limit + ConnectionLimits.overflow(maxConnections: limit)
         let app = Application(
             router: makeRouter(),
             server: .http1(configuration: http1),

@@ -56,12 +56,18 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Most bytes of recent readings kept for reloads and restarts.")
     var journalMax: Int = 256 << 20
 
-    @Option(help: "Close a connection on which no request starts within this time, or whose request does not arrive whole within it.")
+    @Option(
+        help: """
+            Close a connection on which no request starts within this time, or whose request \
+            does not arrive whole within it.
+            """)
     var idleTimeout: String = "60s"
 
     @Option(
-        help: "Connections served at once; more are answered 503 (default: what `ulimit -n` leaves after a reserve for files, \(ConnectionLimits.defaultMaxConnections()) here)."
-    )
+        help: """
+            Connections served at once; more are answered 503 (default: what `ulimit -n` leaves \
+            after a reserve for files, \(ConnectionLimits.defaultMaxConnections()) here).
+            """)
     var maxConnections: Int?
 
     @OptionGroup var lateness: LatenessOption
@@ -106,7 +112,10 @@ struct ServeCommand: ParsableCommand {
             let budget = ConnectionLimits.socketBudget()
             if maxConnections + ConnectionLimits.overflow(maxConnections: maxConnections) > budget {
                 logger.warning(
-                    "--max-connections is over what the descriptor limit leaves for sockets: accepting may fail (EMFILE) and files may fail to open; raise `ulimit -n` or lower --max-connections",
+                    """
+                    --max-connections is over what the descriptor limit leaves for sockets: accepting may \
+                    fail (EMFILE) and files may fail to open; raise `ulimit -n` or lower --max-connections
+                    """,
                     metadata: ["descriptor_limit": "\(ConnectionLimits.descriptorLimit())", "sockets": "\(budget)"])
             }
         }

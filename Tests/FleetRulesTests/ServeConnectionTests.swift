@@ -35,7 +35,9 @@ final class RawConnection {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             hangUp()
@@ -194,12 +196,14 @@ final class RawConnection {
         // The connection stays usable: a second request with Expect on it.
         let before = c.received.count
         c.send(
-            "POST /v1/telemetry HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-Continue\r\n\r\n")
+            "POST /v1/telemetry HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-Continue\r\n\r\n"
+        )
         c.read(for: 3) { $0.utf8.count > before && $0.hasSuffix("\r\n\r\n") }
         #expect(String(decoding: c.received[before...], as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
 
         let big = try RawConnection(port: server.port)
-        big.send("POST /v1/telemetry HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
+        big.send(
+            "POST /v1/telemetry HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
         big.read(for: 3, until: RawConnection.hasResponse)
         #expect(big.text.hasPrefix("HTTP/1.1 413"), "\(big.text)")
         #expect(big.text.contains("\"error\":\"too_large\""))
@@ -212,7 +216,8 @@ final class RawConnection {
     @Test func runningOutOfFileDescriptorsDoesNotKillTheServer() async throws {
         let (rules, inventory) = try ServeFixture.files()
         let server = try ServeProcess(
-            ["--rules", rules, "--inventory", inventory, "--max-connections", "500", "--idle-timeout", "1s"], descriptorLimit: 64)
+            ["--rules", rules, "--inventory", inventory, "--max-connections", "500", "--idle-timeout", "1s"],
+            descriptorLimit: 64)
         defer { server.stop() }
         #expect(server.log.contains("--max-connections is over what the descriptor limit leaves"))
         var flood: [RawConnection] = []
