@@ -56,7 +56,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // The HTTP service behind `fleetrules serve` (issue 13).
+        // The HTTP service behind `fleetrules serve`.
         .target(
             name: "FleetRulesServer",
             dependencies: [
