@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 BIN = .build/debug/fleetrules
 
-.PHONY: all deps build test demo demo-delivery schema bench clean
+.PHONY: all deps build test demo demo-delivery schema bench clean fuzz fuzz-build
 
 all: build
 
@@ -42,6 +42,7 @@ test: build
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
 		python3 scripts/check_html.py .build/test-report.html --screenshot .build/test-report.png; \
 	else echo "SKIP: HTML browser check (no chromium)"; fi
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
 # The main job on the example fleet: check the packs and the delivery configuration, replay
 # three days of telemetry, print the morning report, deliver its alerts to the bundled mocks
@@ -81,5 +82,19 @@ bench:
 	$(SWIFT) build -c release
 	.build/release/fleetrules bench --devices 10000 --readings 1000000
 
+# Fuzzing (docs/TESTING.md): the libFuzzer targets of Fuzz/, built with sanitizers in their own
+# scratch path; each runs FUZZ_SECONDS over its corpus, regressions and dictionary.
+FUZZ_SCRATCH = .build-fuzz
+FUZZ_TARGETS ?= policy expression telemetry body delivery
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 15
+
+fuzz-build: deps
+	cd Fuzz && $(SWIFT) build --scratch-path ../$(FUZZ_SCRATCH) -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+
+fuzz: fuzz-build
+	python3 scripts/fuzz_corpus.py $(FUZZ_SCRATCH)/corpus
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf .build
+	rm -rf .build $(FUZZ_SCRATCH)

@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "FleetRules", targets: ["FleetRules"]),
+        // The delivery configuration reader alone (what the fuzz targets in Fuzz/ link).
+        .library(name: "FleetRulesDeliveryConfig", targets: ["FleetRulesDeliveryConfig"]),
         .executable(name: "fleetrules", targets: ["fleetrules"]),
     ],
     dependencies: [
@@ -41,12 +43,16 @@ let package = Package(
             name: "FleetRules",
             dependencies: ["CYAML", "CZlib", "CPrefetch"]
         ),
+        // The delivery configuration file: `DeliveryConfig` and its loader, with located
+        // diagnostics. No networking packages, so it builds (and fuzzes) as quickly as FleetRules.
+        .target(name: "FleetRulesDeliveryConfig", dependencies: ["FleetRules"]),
         // Alert delivery: routing, durable outbox (GRDB), webhook and SMS sinks, and the mock
-        // receivers (Hummingbird) used by demos and tests.
+        // receivers (Hummingbird) used by demos and tests. Re-exports FleetRulesDeliveryConfig.
         .target(
             name: "FleetRulesDelivery",
             dependencies: [
                 "FleetRules",
+                "FleetRulesDeliveryConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

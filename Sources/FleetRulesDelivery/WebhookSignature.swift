@@ -1,17 +1,10 @@
 import Crypto
 import Foundation
 
-/// Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`.
-///
-/// A secret written `whsec_<base64>` is the base64 of the key bytes (the Standard Webhooks
-/// convention); any other secret is used as its UTF-8 bytes.
+/// Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`,
+/// keyed with the secret's bytes (`WebhookSecret.keyBytes`).
 public enum WebhookSignature {
-    public static func keyBytes(_ secret: String) -> [UInt8] {
-        if secret.hasPrefix("whsec_"), let data = Data(base64Encoded: String(secret.dropFirst(6))) {
-            return [UInt8](data)
-        }
-        return Array(secret.utf8)
-    }
+    public static func keyBytes(_ secret: String) -> [UInt8] { WebhookSecret.keyBytes(secret) }
 
     /// The `v1,…` value for one message.
     public static func sign(id: String, timestamp: Int, body: [UInt8], secret: String) -> String {

@@ -268,9 +268,9 @@ struct ConfigReader {
                 .missingField, "webhook of '\(name)' is missing the required key 'secret'", at: node.range,
                 hint: "secret: whsec_… (or secret_env: VARIABLE)")
         }
-        if let secret, let s = f["secret"] ?? f["secret_env"], WebhookSignature.keyBytes(secret).count < 16 {
+        if let secret, let s = f["secret"] ?? f["secret_env"], WebhookSecret.keyBytes(secret).count < 16 {
             bag.warning(
-                .weakSecret, "the signing secret of '\(name)' is \(WebhookSignature.keyBytes(secret).count) bytes",
+                .weakSecret, "the signing secret of '\(name)' is \(WebhookSecret.keyBytes(secret).count) bytes",
                 at: s.value.range, hint: "use at least 16 random bytes, e.g. whsec_ and 32 base64 characters")
         }
         var timeout = 10.0

@@ -1,0 +1,2 @@
+// The declaration in include/CFuzzDriver.h is all this module holds; libFuzzer defines it.
+#include "CFuzzDriver.h"
