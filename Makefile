@@ -88,13 +88,15 @@ FUZZ_SCRATCH = .build-fuzz
 FUZZ_TARGETS ?= policy expression telemetry body delivery
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 15
+# debug builds fastest (CI); release runs several times more inputs a second (long campaigns).
+FUZZ_CONFIG ?= debug
 
 fuzz-build: deps
-	cd Fuzz && $(SWIFT) build --scratch-path ../$(FUZZ_SCRATCH) -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+	cd Fuzz && $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path ../$(FUZZ_SCRATCH) -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 
 fuzz: fuzz-build
 	python3 scripts/fuzz_corpus.py $(FUZZ_SCRATCH)/corpus
-	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_CONFIG=$(FUZZ_CONFIG) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf .build $(FUZZ_SCRATCH)

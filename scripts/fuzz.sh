@@ -7,7 +7,7 @@
 # regression fixtures (Fuzz/Regressions/TARGET, replayed first) and its dictionary. A crash, a
 # failed promise (fatalError), a leak, an input slower than FUZZ_TIMEOUT seconds or a process
 # above FUZZ_RSS_MB fails the target; the input is saved in .build-fuzz/artifacts/TARGET/.
-# Every target runs; the exit status is 1 when any failed. Logs: .build-fuzz/logs/TARGET.log.
+# FUZZ_CONFIG (debug or release) picks the build. Every target runs; the exit status is 1 when any failed. Logs: .build-fuzz/logs/TARGET.log.
 set -u
 seconds="$1"; shift
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,7 +20,7 @@ export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 failed=()
 mkdir -p "$scratch/logs"
 for target in "$@"; do
-    binary="$scratch/debug/fuzz-$target"
+    binary="$scratch/${FUZZ_CONFIG:-debug}/fuzz-$target"
     if [ ! -x "$binary" ]; then echo "fuzz $target: no $binary (run make fuzz-build)"; failed+=("$target"); continue; fi
     corpus="$scratch/corpus/$target"
     artifacts="$scratch/artifacts/$target/"
