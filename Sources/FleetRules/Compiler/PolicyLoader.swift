@@ -171,7 +171,7 @@ public struct PolicyLoader: Sendable {
             for pf in files {
                 ctx.sourceLines = pf.lines
                 for macro in pf.macros where scope.macros[macro.name]?.location == macro.location {
-                    _ = ctx.checker.macro(macro.name, &ctx.diagnostics, usedAt: nil)
+                    _ = ctx.checker.macro(macro.name, &ctx.diagnostics)
                 }
             }
             var signatures: [String: (id: String, range: SourceRange)] = [:]

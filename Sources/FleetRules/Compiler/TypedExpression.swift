@@ -125,26 +125,6 @@ public indirect enum TypedExpression: Sendable, Hashable, CustomStringConvertibl
         return out
     }
 
-    /// Nodes of the tree with macros inlined, counted up to `limit + 1`: macros share subtrees, so a
-    /// chain of macros that each use the previous one twice is small to write but huge to expand.
-    func expandedSize(limit: Int) -> Int {
-        var count = 0
-        var work: [TypedExpression] = [self]
-        while let e = work.popLast(), count <= limit {
-            count += 1
-            switch e {
-            case .constant, .attribute, .now, .window: break
-            case .toVersion(let x), .satisfies(let x, _), .not(let x), .negate(let x), .abs(let x), .member(let x, _),
-                .matches(let x, _):
-                work.append(x)
-            case .and(let x, let y), .or(let x, let y), .compare(_, let x, let y), .arithmetic(_, let x, let y):
-                work.append(x)
-                work.append(y)
-            }
-        }
-        return count
-    }
-
     /// Calls `body` on this node and every sub-expression, parents first.
     public func visit(_ body: (TypedExpression) -> Void) {
         body(self)
