@@ -105,6 +105,17 @@ enum DeepPolicies {
         #expect(d?.range.start.line == whenLine)
     }
 
+    @Test func anEightThousandMacroChainIsAcceptedWithoutWarnings() throws {
+        let check = DeepPolicies.check(DeepPolicies.linearChain(8000))
+        #expect(check.diagnostics.isEmpty, "\(check.diagnostics.prefix(3).map(\.headline))")
+        let rule = try #require(check.policy?.rules.first)
+        guard case .alert(let alert) = rule.body else {
+            Issue.record("expected an alert rule")
+            return
+        }
+        #expect(alert.condition.description == "site == \"a\"")
+    }
+
     @Test func aCycleThroughALongChainIsReportedOnceWhereItCloses() {
         // m0 uses m2999, which reaches m0 again through every other macro of the chain.
         var source = DeepPolicies.linearChain(3000)
@@ -135,6 +146,8 @@ enum DeepPolicies {
             #expect(codes == ["E0214"])
             #expect(try await server.post("/v1/rules", pack).status == 422)
         }
+        let long = try await server.post("/v1/rules/validate", DeepPolicies.linearChain(8000))
+        #expect(long.json["ok"] as? Bool == true)
         #expect(try await server.get("/healthz").status == 200)
         #expect(server.process.isRunning)
     }

@@ -217,13 +217,14 @@ public struct PolicyLoader: Sendable {
                     rules.append(rule)
                 }
             }
+            let reachable = ctx.checker.reachableMacros
             for pf in files {
                 for list in pf.lists where !ctx.checker.usedLists.contains(list.name) && scope.lists[list.name]?.location == list.location {
                     ctx.diagnostics.warning(.unusedList, "list '\(list.name)' is never used", at: list.location,
                         hint: "remove it, or use it with `in \(list.name)`")
                 }
                 for macro in pf.macros where scope.macros[macro.name]?.location == macro.location {
-                    if !ctx.checker.reachableMacros.contains(macro.name) {
+                    if !reachable.contains(macro.name) {
                         ctx.diagnostics.warning(.unusedMacro, "macro '\(macro.name)' is never used", at: macro.location,
                             hint: "remove it, or use it in a `where` or `when`")
                     }
