@@ -105,7 +105,7 @@ public struct PolicyLoader: Sendable {
 
         // Pass 1: every file's declarations, so rules may use what any file declares.
         for (file, bytes) in sources {
-            if bytes.count <= limits.maxFileBytes { texts[file] = String(decoding: bytes, as: UTF8.self) }
+            if bytes.count <= limits.maxFileBytes { texts[file] = YAMLLoader.text(of: bytes) }
             guard let root = YAMLLoader(limits: limits).load(bytes, file: file, into: &bag) else { continue }
             let lines = (texts[file] ?? "").split(separator: "\n", omittingEmptySubsequences: false)
             var ctx = DecodeContext(scope: Scope(), sourceLines: lines)
