@@ -121,7 +121,7 @@ public enum DeliveryLoader {
         bytes: [UInt8], file: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> DeliveryCheck {
         var bag = DiagnosticBag()
-        let source = String(decoding: bytes, as: UTF8.self)
+        let source = YAMLLoader.text(of: bytes)
         guard let root = YAMLLoader().load(bytes, file: file, into: &bag) else {
             if bag.items.isEmpty {
                 bag.error(.emptyFile, "the file holds no document", at: SourceRange(file: file, line: 1, column: 1))

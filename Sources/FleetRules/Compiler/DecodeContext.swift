@@ -276,30 +276,20 @@ struct DecodeContext {
 
     /// A boolean condition, checked; nil after reporting problems.
     mutating func condition(_ node: YAMLNode, _ place: String) -> Checked? {
-        guard let e = expression(node, place), let c = checker.condition(e, &diagnostics) else { return nil }
-        return withinExpansionLimit(c, place)
-    }
-
-    /// The checked expression, or nil with E0213 when inlining its macros makes it too large.
-    private mutating func withinExpansionLimit(_ c: Checked, _ place: String) -> Checked? {
-        let limit = ExpressionChecker.maxExpandedNodes
-        guard c.expr.expandedSize(limit: limit) <= limit else {
-            diagnostics.error(
-                .expansionLimit, "\(place) expands to more than \(limit) nodes once its macros are inlined", at: c.range,
-                hint: "macros are inlined where they are used; refer to a large macro fewer times")
-            return nil
-        }
-        return c
+        guard let e = expression(node, place), checker.withinLimits(e, place, &diagnostics) else { return nil }
+        return checker.condition(e, &diagnostics)
     }
 
     /// A numeric expression such as `avg(humidity, 1h)`.
     mutating func numeric(_ node: YAMLNode, _ place: String) -> Checked? {
-        guard let e = expression(node, place), let c = checker.check(e, &diagnostics) else { return nil }
+        guard let e = expression(node, place), checker.withinLimits(e, place, &diagnostics),
+            let c = checker.check(e, &diagnostics)
+        else { return nil }
         guard case .number = c.type else {
             diagnostics.error(.typeMismatch, "\(place) must be a number, but this is a \(c.type)", at: e.range)
             return nil
         }
-        return withinExpansionLimit(c, place)
+        return c
     }
 
     /// A metric name declared under `metrics:`.

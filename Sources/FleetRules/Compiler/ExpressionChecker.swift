@@ -19,6 +19,10 @@ struct Checked {
 }
 
 /// Resolves names and checks types and units of expressions against a scope.
+///
+/// Macros are checked once each, in dependency order (a macro after the macros it uses), so
+/// checking never recurses from one macro into another and a chain of thousands of macros
+/// takes linear time and constant stack. Uses refer to the memoised result.
 struct ExpressionChecker {
     var scope: Scope
     private(set) var usedLists: Set<String> = []
@@ -27,12 +31,27 @@ struct ExpressionChecker {
     /// Macro → macros it references.
     private(set) var macroEdges: [String: Set<String>] = [:]
     private var macroResults: [String: Checked?] = [:]
-    private var macroStack: [String] = []
+    /// Size and depth, once inlined, of every macro that checked: a use is measured in O(1).
+    private var macroExpansions: [String: Expansion] = [:]
+    /// Macros `resolve` is checking; a use of one that has no result yet closes a cycle.
+    private var resolving: Set<String> = []
 
     init(scope: Scope) { self.scope = scope }
 
     /// Largest condition, macros inlined, that a rule or macro may expand to (billion-laughs guard).
     static let maxExpandedNodes = 100_000
+    /// Deepest nesting of a condition once its macros are inlined. Every later stage (canonical
+    /// text, runtime lowering, evaluation, explanations, deinitialisation of the tree) walks the
+    /// tree recursively; this bound keeps their stack use small and fixed, whatever the input.
+    /// One expression nests at most `ExpressionParser.maxDepth` (100) levels, so a rule can use
+    /// a macro written at that limit.
+    static let maxExpandedDepth = 200
+
+    /// Size of an expression once the macros it uses are inlined.
+    struct Expansion {
+        var nodes = 0
+        var depth = 0
+    }
 
     /// Checks a condition that must be boolean; reports E0212 otherwise.
     mutating func condition(_ e: Expression, _ d: inout DiagnosticBag) -> Checked? {
@@ -59,30 +78,149 @@ struct ExpressionChecker {
         return seen
     }
 
-    /// Checks a macro once (memoised); uses refer to the result, so errors are reported at the definition.
-    mutating func macro(_ name: String, _ d: inout DiagnosticBag, usedAt: SourceRange?) -> Checked?? {
-        guard let decl = scope.macros[name] else { return nil }
-        if let cached = macroResults[name] { return .some(cached) }
-        if let i = macroStack.firstIndex(of: name) {
-            let cycle = (macroStack[i...] + [name]).joined(separator: " → ")
-            d.error(
-                .macroRecursion, "macro '\(name)' refers to itself (\(cycle))", at: usedAt ?? decl.location,
-                hint: "a macro may use other macros, but not in a cycle")
-            return .some(nil)
+    /// Whether a rule's expression (`place`, e.g. "when"), with its macros inlined, stays within
+    /// the node limit (E0213) and the depth limit (E0214). Measured before type checking, from
+    /// the macros' memoised sizes, so an over-large tree is never built.
+    mutating func withinLimits(_ e: Expression, _ place: String, _ d: inout DiagnosticBag) -> Bool {
+        for (name, _) in macroReferences(e) {
+            usedMacros.insert(name)
+            _ = macro(name, &d)
         }
-        macroStack.append(name)
-        var result: Checked?
-        if let expression = decl.expression { result = condition(expression, &d) }
-        macroStack.removeLast()
-        if let r = result, r.expr.expandedSize(limit: Self.maxExpandedNodes) > Self.maxExpandedNodes {
+        let size = expansion(of: e)
+        if size.nodes > Self.maxExpandedNodes {
             d.error(
                 .expansionLimit,
-                "macro '\(name)' expands to more than \(Self.maxExpandedNodes) nodes once the macros it uses are inlined",
-                at: decl.location, hint: "a macro that uses another macro twice doubles in size; use each macro once")
-            result = nil
+                "\(place) expands to more than \(Self.maxExpandedNodes) nodes once its macros are inlined", at: e.range,
+                hint: "macros are inlined where they are used; refer to a large macro fewer times")
+            return false
         }
-        if macroResults[name] == nil { macroResults[name] = .some(result) }
+        if size.depth > Self.maxExpandedDepth {
+            d.error(
+                .expansionDepth,
+                "\(place) nests deeper than \(Self.maxExpandedDepth) levels once its macros are inlined", at: e.range,
+                hint: "each macro adds its own depth where it is used; use fewer layers of macros, or `in [..]` instead of long chains of `or`")
+            return false
+        }
+        return true
+    }
+
+    /// The checked macro (memoised): `nil` when no macro has this name, `.some(nil)` when the
+    /// macro has errors (reported once, at its definition).
+    mutating func macro(_ name: String, _ d: inout DiagnosticBag) -> Checked?? {
+        guard scope.macros[name] != nil else { return nil }
+        if macroResults[name] == nil, !resolving.contains(name) { resolve(name, &d) }
         return .some(macroResults[name] ?? nil)
+    }
+
+    /// Checks `root` and every macro it reaches that has not been checked yet, each after the
+    /// macros it uses. The order comes from an iterative depth-first search, which also finds
+    /// cycles (E0211, reported where the cycle closes).
+    private mutating func resolve(_ root: String, _ d: inout DiagnosticBag) {
+        struct Frame {
+            var name: String
+            var references: [(name: String, range: SourceRange)]
+            var next = 0
+        }
+        var order: [String] = []
+        var seen: Set<String> = []
+        var path: [Frame] = []
+        var pathIndex: [String: Int] = [:]
+        func enter(_ name: String) {
+            let references = scope.macros[name]?.expression.map(macroReferences) ?? []
+            macroEdges[name, default: []].formUnion(references.map(\.name))
+            seen.insert(name)
+            pathIndex[name] = path.count
+            path.append(Frame(name: name, references: references))
+        }
+        enter(root)
+        while let top = path.last {
+            guard top.next < top.references.count else {
+                path.removeLast()
+                pathIndex[top.name] = nil
+                order.append(top.name)
+                continue
+            }
+            let (name, range) = top.references[top.next]
+            path[path.count - 1].next += 1
+            if let i = pathIndex[name] {
+                let cycle = (path[i...].map(\.name) + [name]).joined(separator: " → ")
+                d.error(
+                    .macroRecursion, "macro '\(name)' refers to itself (\(cycle))", at: range,
+                    hint: "a macro may use other macros, but not in a cycle")
+            } else if macroResults[name] == nil, !seen.contains(name) {
+                enter(name)
+            }
+        }
+        resolving = Set(order)
+        for name in order { checkMacro(name, &d) }
+        resolving = []
+    }
+
+    /// Checks one macro whose macros have all been checked (or are part of a reported cycle).
+    private mutating func checkMacro(_ name: String, _ d: inout DiagnosticBag) {
+        guard let decl = scope.macros[name] else { return }
+        var result: Checked?
+        if let expression = decl.expression {
+            let size = expansion(of: expression)
+            if size.nodes > Self.maxExpandedNodes {
+                d.error(
+                    .expansionLimit,
+                    "macro '\(name)' expands to more than \(Self.maxExpandedNodes) nodes once the macros it uses are inlined",
+                    at: decl.location, hint: "a macro that uses another macro twice doubles in size; use each macro once")
+            } else if size.depth > Self.maxExpandedDepth {
+                d.error(
+                    .expansionDepth,
+                    "macro '\(name)' nests deeper than \(Self.maxExpandedDepth) levels once the macros it uses are inlined",
+                    at: decl.location,
+                    hint: "each macro adds its own depth where it is used; use fewer layers of macros, or `in [..]` instead of long chains of `or`")
+            } else {
+                result = condition(expression, &d)
+                if result != nil { macroExpansions[name] = size }
+            }
+        }
+        macroResults[name] = .some(result)
+    }
+
+    /// Visits `e` and the sub-expressions the checker reads as expressions, parents first and
+    /// in source order, with their nesting level (1 for `e`). Metric names and windows of
+    /// window functions, the list right of `in` and the pattern right of `matches` are not
+    /// visited: they become part of their parent's node. Iterative, so any depth is safe.
+    private func walk(_ e: Expression, _ body: (Expression, Int) -> Void) {
+        var stack: [(Expression, Int)] = [(e, 1)]
+        while let (node, level) = stack.popLast() {
+            body(node, level)
+            let children: [Expression]
+            switch node.kind {
+            case .number, .string, .duration, .version, .bool, .identifier, .list: children = []
+            case .call(let name, let args): children = WindowFunction(rawValue: name) == nil ? args : []
+            case .unary(_, let x): children = [x]
+            case .binary(.in, let x, _), .binary(.matches, let x, _): children = [x]
+            case .binary(_, let x, let y): children = [x, y]
+            }
+            stack += children.reversed().map { ($0, level + 1) }
+        }
+    }
+
+    /// The macros `e` uses directly, with the place of each use, in source order.
+    private func macroReferences(_ e: Expression) -> [(name: String, range: SourceRange)] {
+        var out: [(name: String, range: SourceRange)] = []
+        walk(e) { node, _ in
+            if case .identifier(let name) = node.kind, scope.macros[name] != nil { out.append((name, node.range)) }
+        }
+        return out
+    }
+
+    /// Nodes and depth of `e` with the macros it uses inlined, from their memoised sizes (a macro
+    /// with errors counts as one node). Node counts saturate just above the limit.
+    func expansion(of e: Expression) -> Expansion {
+        var size = Expansion()
+        walk(e) { node, level in
+            var inner = Expansion(nodes: 1, depth: 1)
+            if case .identifier(let name) = node.kind, let m = macroExpansions[name] { inner = m }
+            size.nodes = min(size.nodes + inner.nodes, Self.maxExpandedNodes + 1)
+            size.depth = max(size.depth, level - 1 + inner.depth)
+        }
+        return size
     }
 
     mutating func check(_ e: Expression, _ d: inout DiagnosticBag) -> Checked? {
@@ -149,12 +287,7 @@ struct ExpressionChecker {
     private mutating func identifier(_ name: String, _ e: Expression, _ d: inout DiagnosticBag) -> Checked? {
         if name == "now" { return Checked(expr: .now, type: .timestamp, range: e.range) }
         if scope.macros[name] != nil {
-            if let parent = macroStack.last {
-                macroEdges[parent, default: []].insert(name)
-            } else {
-                usedMacros.insert(name)
-            }
-            guard case .some(let result) = macro(name, &d, usedAt: e.range), var c = result else { return nil }
+            guard case .some(let result) = macro(name, &d), var c = result else { return nil }
             c.range = e.range
             c.reason = nil
             return c

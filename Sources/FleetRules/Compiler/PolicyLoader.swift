@@ -105,7 +105,7 @@ public struct PolicyLoader: Sendable {
 
         // Pass 1: every file's declarations, so rules may use what any file declares.
         for (file, bytes) in sources {
-            if bytes.count <= limits.maxFileBytes { texts[file] = String(decoding: bytes, as: UTF8.self) }
+            if bytes.count <= limits.maxFileBytes { texts[file] = YAMLLoader.text(of: bytes) }
             guard let root = YAMLLoader(limits: limits).load(bytes, file: file, into: &bag) else { continue }
             let lines = (texts[file] ?? "").split(separator: "\n", omittingEmptySubsequences: false)
             var ctx = DecodeContext(scope: Scope(), sourceLines: lines)
@@ -171,7 +171,7 @@ public struct PolicyLoader: Sendable {
             for pf in files {
                 ctx.sourceLines = pf.lines
                 for macro in pf.macros where scope.macros[macro.name]?.location == macro.location {
-                    _ = ctx.checker.macro(macro.name, &ctx.diagnostics, usedAt: nil)
+                    _ = ctx.checker.macro(macro.name, &ctx.diagnostics)
                 }
             }
             var signatures: [String: (id: String, range: SourceRange)] = [:]
@@ -217,13 +217,14 @@ public struct PolicyLoader: Sendable {
                     rules.append(rule)
                 }
             }
+            let reachable = ctx.checker.reachableMacros
             for pf in files {
                 for list in pf.lists where !ctx.checker.usedLists.contains(list.name) && scope.lists[list.name]?.location == list.location {
                     ctx.diagnostics.warning(.unusedList, "list '\(list.name)' is never used", at: list.location,
                         hint: "remove it, or use it with `in \(list.name)`")
                 }
                 for macro in pf.macros where scope.macros[macro.name]?.location == macro.location {
-                    if !ctx.checker.reachableMacros.contains(macro.name) {
+                    if !reachable.contains(macro.name) {
                         ctx.diagnostics.warning(.unusedMacro, "macro '\(macro.name)' is never used", at: macro.location,
                             hint: "remove it, or use it in a `where` or `when`")
                     }

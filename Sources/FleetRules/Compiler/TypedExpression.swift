@@ -87,22 +87,67 @@ public indirect enum TypedExpression: Sendable, Hashable, CustomStringConvertibl
 
     /// Canonical text: equal conditions print equally, which is how shadowed rules are found.
     public var description: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    /// Appends the canonical text to one buffer, so printing takes time linear in the tree's size.
+    /// Recursive: the checker bounds the depth of every tree (`ExpressionChecker.maxExpandedDepth`).
+    private func write(to out: inout String) {
         switch self {
-        case .constant(let c): c.description
-        case .attribute(let a): a
-        case .now: "now"
-        case .window(let f, let m, let s): s.map { "\(f)(\(m), \(DurationText.format($0)))" } ?? "\(f)(\(m))"
-        case .toVersion(let e): "version(\(e))"
-        case .satisfies(let e, let r): "satisfies(\(e), \(JSONValue.string(r.source).serialized()))"
-        case .not(let e): "not (\(e))"
-        case .and(let a, let b): "(\(a) and \(b))"
-        case .or(let a, let b): "(\(a) or \(b))"
-        case .compare(let op, let a, let b): "\(a) \(op.rawValue) \(b)"
-        case .arithmetic(let op, let a, let b): "(\(a) \(op.rawValue) \(b))"
-        case .negate(let e): "-(\(e))"
-        case .abs(let e): "abs(\(e))"
-        case .member(let e, let items): "\(e) in [\(items.map(\.description).joined(separator: ", "))]"
-        case .matches(let e, let p): "\(e) matches \(JSONValue.string(p).serialized())"
+        case .constant(let c): out += c.description
+        case .attribute(let a): out += a
+        case .now: out += "now"
+        case .window(let f, let m, let s): out += s.map { "\(f)(\(m), \(DurationText.format($0)))" } ?? "\(f)(\(m))"
+        case .toVersion(let e):
+            out += "version("
+            e.write(to: &out)
+            out += ")"
+        case .satisfies(let e, let r):
+            out += "satisfies("
+            e.write(to: &out)
+            out += ", \(JSONValue.string(r.source).serialized()))"
+        case .not(let e):
+            out += "not ("
+            e.write(to: &out)
+            out += ")"
+        case .and(let a, let b):
+            out += "("
+            a.write(to: &out)
+            out += " and "
+            b.write(to: &out)
+            out += ")"
+        case .or(let a, let b):
+            out += "("
+            a.write(to: &out)
+            out += " or "
+            b.write(to: &out)
+            out += ")"
+        case .compare(let op, let a, let b):
+            a.write(to: &out)
+            out += " \(op.rawValue) "
+            b.write(to: &out)
+        case .arithmetic(let op, let a, let b):
+            out += "("
+            a.write(to: &out)
+            out += " \(op.rawValue) "
+            b.write(to: &out)
+            out += ")"
+        case .negate(let e):
+            out += "-("
+            e.write(to: &out)
+            out += ")"
+        case .abs(let e):
+            out += "abs("
+            e.write(to: &out)
+            out += ")"
+        case .member(let e, let items):
+            e.write(to: &out)
+            out += " in [\(items.map(\.description).joined(separator: ", "))]"
+        case .matches(let e, let p):
+            e.write(to: &out)
+            out += " matches \(JSONValue.string(p).serialized())"
         }
     }
 
@@ -123,26 +168,6 @@ public indirect enum TypedExpression: Sendable, Hashable, CustomStringConvertibl
         var out: Set<String> = []
         visit { if case .attribute(let a) = $0 { out.insert(a) } }
         return out
-    }
-
-    /// Nodes of the tree with macros inlined, counted up to `limit + 1`: macros share subtrees, so a
-    /// chain of macros that each use the previous one twice is small to write but huge to expand.
-    func expandedSize(limit: Int) -> Int {
-        var count = 0
-        var work: [TypedExpression] = [self]
-        while let e = work.popLast(), count <= limit {
-            count += 1
-            switch e {
-            case .constant, .attribute, .now, .window: break
-            case .toVersion(let x), .satisfies(let x, _), .not(let x), .negate(let x), .abs(let x), .member(let x, _),
-                .matches(let x, _):
-                work.append(x)
-            case .and(let x, let y), .or(let x, let y), .compare(_, let x, let y), .arithmetic(_, let x, let y):
-                work.append(x)
-                work.append(y)
-            }
-        }
-        return count
     }
 
     /// Calls `body` on this node and every sub-expression, parents first.

@@ -43,6 +43,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case macroRecursion = "E0211"
     case notBoolean = "E0212"
     case expansionLimit = "E0213"
+    case expansionDepth = "E0214"
 
     // Warnings: legal but almost certainly not what the author meant.
     case unusedList = "W0301"
@@ -120,6 +121,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .macroRecursion: "a macro refers to itself, directly or through other macros"
         case .notBoolean: "a condition is not a boolean expression"
         case .expansionLimit: "a condition expands to more nodes than the limit (100,000) once macros are inlined"
+        case .expansionDepth: "a condition nests deeper than the limit (200 levels) once macros are inlined"
         case .unusedList: "a list is never referenced"
         case .unusedMacro: "a macro is never referenced"
         case .neverFires: "a condition can never hold given the declared metric ranges"

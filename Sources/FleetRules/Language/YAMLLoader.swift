@@ -20,8 +20,24 @@ public struct YAMLLoader: Sendable {
 
     public init(limits: LoadLimits = LoadLimits()) { self.limits = limits }
 
+    /// The UTF-8 byte order mark that some editors (notably on Windows) write at the start of a file.
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    /// The file's bytes without a leading byte order mark: it marks the encoding, it is not content.
+    public static func withoutByteOrderMark(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.starts(with: byteOrderMark) ? Array(bytes.dropFirst(byteOrderMark.count)) : bytes
+    }
+
+    /// The file's text as the loader reads it (no byte order mark), for source lines and excerpts,
+    /// so columns on the first line match the diagnostics.
+    public static func text(of bytes: [UInt8]) -> String {
+        String(decoding: withoutByteOrderMark(bytes), as: UTF8.self)
+    }
+
     /// The document's root node, or nil with diagnostics appended when the file cannot be used.
-    public func load(_ bytes: [UInt8], file: String, into diagnostics: inout DiagnosticBag) -> YAMLNode? {
+    /// A leading byte order mark is skipped.
+    public func load(_ raw: [UInt8], file: String, into diagnostics: inout DiagnosticBag) -> YAMLNode? {
+        let bytes = Self.withoutByteOrderMark(raw)
         if bytes.count > limits.maxFileBytes {
             diagnostics.error(
                 .fileTooLarge, "file is \(bytes.count) bytes; the limit is \(limits.maxFileBytes) bytes",

@@ -120,7 +120,7 @@ public struct RuleTestLoader: Sendable {
     /// test file) names. All entries together are checked as one policy set.
     public func load(bytes: [UInt8], file: String, rules: RuleSources) -> Loaded {
         var bag = DiagnosticBag()
-        let text = String(decoding: bytes, as: UTF8.self)
+        let text = YAMLLoader.text(of: bytes)
         var sources = [file: text]
         guard let root = YAMLLoader(limits: limits).load(bytes, file: file, into: &bag) else {
             return Loaded(file: nil, diagnostics: bag.sorted, sources: sources)
