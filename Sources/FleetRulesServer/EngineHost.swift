@@ -115,7 +115,7 @@ public actor EngineHost {
         self.logger = logger
         versions = [version]
         activations = [0]
-        var engine = Engine(plan: version.plan, inventory: settings.inventory)
+        var engine = Self.liveEngine(version.plan, settings.inventory)
         var journal = Journal(
             horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes, stateDir: settings.stateDir)
         let saved = try journal.restore()
@@ -130,6 +130,16 @@ public actor EngineHost {
         self.firing = firing
         self.engine = engine
         self.journal = journal
+    }
+
+    /// An engine for a live service: `future` is judged against the wall clock alone (moved on
+    /// every ingest), so readings after a gap of any length (an outage, a restart with a day-old
+    /// journal) are accepted; a device whose clock runs ahead of the fleet is held without
+    /// moving the fleet's time.
+    static func liveEngine(_ plan: EvaluationPlan, _ inventory: Inventory) -> Engine {
+        var engine = Engine(plan: plan, inventory: inventory)
+        engine.maxForwardJump = .infinity
+        return engine
     }
 
     static func readSources(_ paths: [String]) throws -> [(file: String, bytes: [UInt8])] {
@@ -148,7 +158,7 @@ public actor EngineHost {
     public func ingest(lines: [UInt8], lineNumbers: [Int]?) throws -> IngestResult {
         let start = DispatchTime.now()
         // `future` is judged against the wall clock now, not at start-up: the process lives for days.
-        engine.wallClockLimit = Date().timeIntervalSince1970 + engine.maxForwardJump
+        engine.wallClockLimit = Date().timeIntervalSince1970 + Engine.allowedClockSkew
         let summary = TelemetryBody.ingest(&engine, bytes: lines, lineNumbers: lineNumbers, keepAccepted: true)
         let events = engine.drainAlerts()
         // Delivery gets every change, and the event time even without one (group timers run on it).
@@ -242,7 +252,7 @@ public actor EngineHost {
     private func activate(_ index: Int) -> ReloadOutcome {
         let old = engine.plan
         let version = versions[index]
-        var fresh = Engine(plan: version.plan, inventory: settings.inventory)
+        var fresh = Self.liveEngine(version.plan, settings.inventory)
         let replay = journal.contents
         let summary = TelemetryBody.ingest(&fresh, bytes: replay, origin: "journal")
         _ = fresh.drainAlerts()

@@ -122,6 +122,9 @@ public struct Engine: Sendable {
         var slot: Int32
         var count: Int32
         var hasStrings: Bool
+        /// It arrived more than `maxForwardJump` ahead of the fleet's time: counted in `stats`
+        /// when processed, or rejected as `future` at the end of the data.
+        var heldAhead: Bool
     }
     private var fifo: [Pending] = []
     private var fifoHead = 0
@@ -144,23 +147,35 @@ public struct Engine: Sendable {
     }
     private var timers = MinHeap<Timer>()
     private var sequence = 0
-    private var maxTime: Double?
+    /// How far the fleet has got in event time (see `updateFleetTime`); nil before any reading.
     private var fleetTime: Double?
-    /// Newest accepted timestamp per device, for the fleet's time.
-    private var deviceLatest: [Double]
+    /// The time `advance(to:)` last moved event time to: the fleet's time is never behind it.
+    private var advancedTo = -Double.infinity
+    /// The last `recentCapacity` accepted readings (device, timestamp), a ring: the votes for the fleet's time.
+    private var recentDevice: [Int32]
+    private var recentTime: [Double]
+    private static let recentCapacity = 256
+    /// Scratch for `updateFleetTime`.
+    private var voteKeys: [UInt64] = []
+    private var votes: [Double] = []
     private var observed = 0
+    /// Origins of held readings (`Pending.heldAhead`) by sequence, for the `future` examples.
+    private var heldOrigins: [Int: ReadingOrigin] = [:]
     /// Event time of the latest reading or timer evaluated: readings before it are late.
     private var frontier = -Double.infinity
     private var clocksStarted = false
 
-    /// Readings further ahead of the newest accepted timestamp than this are rejected as `future`.
+    /// A reading more than this ahead of the fleet's time is held without moving it: it is
+    /// evaluated if the fleet comes within this of it by the end of the data (a fleet that
+    /// comes back together after a gap), and rejected as `future` otherwise (one clock far
+    /// ahead). `.infinity` (a live service, which judges against the wall clock) holds such
+    /// readings until the fleet reaches them, with no verdict.
     public var maxForwardJump: Double = 86400
-    /// Readings later than this (the wall clock at start-up plus `maxForwardJump`) are `future`
-    /// whatever the data says, so one absurd first timestamp cannot poison a replay.
-    public var wallClockLimit: Double = Date().timeIntervalSince1970 + 86400
-    /// The watermark never trails the newest timestamp by more than this, so a sparse stream
-    /// still moves; devices whose clocks run further ahead than this make others late.
-    public var maxWatermarkLag: Double = 6 * 3600
+    /// How far ahead of the wall clock a device's clock may run.
+    public static let allowedClockSkew: Double = 86400
+    /// Readings later than this (the wall clock at start-up plus `allowedClockSkew`; a live
+    /// service moves it with the wall clock) are rejected as `future` as they arrive.
+    public var wallClockLimit: Double = Date().timeIntervalSince1970 + Engine.allowedClockSkew
     /// Readings before this time (2000-01-01) are rejected as `too_old`.
     public var earliestAccepted: Double = 946_684_800
 
@@ -241,7 +256,8 @@ public struct Engine: Sendable {
         let width = program.attributeCount
         attributes = inventory.rows.map { $0 + Array(repeating: "", count: max(0, width - $0.count)) }
         seen = Array(repeating: false, count: n)
-        deviceLatest = Array(repeating: -.infinity, count: n)
+        recentDevice = Array(repeating: 0, count: Self.recentCapacity)
+        recentTime = Array(repeating: 0, count: Self.recentCapacity)
         deviceGateway = Array(repeating: -1, count: n)
         let m = plan.metrics.count
         metricCount = m
@@ -449,15 +465,15 @@ public struct Engine: Sendable {
             stats.reject(.tooOld, "timestamp \(t.isFinite ? Timestamp.format(t) : "\(t)") is before 2000-01-01", origin)
             return .tooOld
         }
-        if t > wallClockLimit || (maxTime.map { t > $0 + maxForwardJump } ?? false) {
+        if t > wallClockLimit {
             stats.reject(
                 .future,
-                "timestamp \(Timestamp.format(t)) is more than \(DurationText.format(maxForwardJump)) ahead of \(t > wallClockLimit ? "the current time" : "the data (\(Timestamp.format(maxTime ?? t)))")",
+                "timestamp \(Timestamp.format(t)) is more than \(DurationText.format(Self.allowedClockSkew)) ahead of the current time",
                 origin)
             return .future
         }
         // Late means: events after it were already processed. Everything within `lateness` of the
-        // newest timestamp is safe; a device whose clock runs ahead cannot push the others out.
+        // fleet's time is safe; a device whose clock runs ahead cannot push the others out.
         if t < frontier {
             stats.reject(
                 .late,
@@ -495,10 +511,14 @@ public struct Engine: Sendable {
         }
         if let nonNumeric { stats.dropValue(.nonNumeric, nonNumeric, origin) }
         stats.readings += 1
-        stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
-        stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
-        maxTime = max(maxTime ?? t, t)
+        // Far ahead of the fleet: held, its timestamp not yet part of the data's span.
+        let heldAhead = fleetTime.map { t > $0 + maxForwardJump } ?? false
+        if !heldAhead {
+            stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
+            stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
+        }
         sequence += 1
+        if heldAhead, let origin { heldOrigins[sequence] = origin }
         let slot: Int32
         if let free = freeSlots.popLast() {
             slot = free
@@ -515,7 +535,7 @@ public struct Engine: Sendable {
         if !strings.isEmpty { pendingStrings[sequence] = strings }
         let p = Pending(
             time: t, sequence: sequence, device: Int32(d), gateway: g, slot: slot, count: Int32(kept),
-            hasStrings: !strings.isEmpty)
+            hasStrings: !strings.isEmpty, heldAhead: heldAhead)
         enqueue(p)
         observe(t, device: d)
         release(upTo: watermark)
@@ -557,37 +577,62 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Records an accepted timestamp for the fleet's time: the median of the last 255, so a few
-    /// devices with clocks running ahead neither advance the watermark nor make others late.
+    /// Records an accepted reading as a vote for the fleet's time, which is recomputed often
+    /// enough to follow the fleet within a fraction of one reporting round: after every reading
+    /// at first, then every `n / 8` readings (at most 1,024).
     private mutating func observe(_ t: Double, device d: Int) {
-        if t > deviceLatest[d] { deviceLatest[d] = t }
+        let slot = observed & (Self.recentCapacity - 1)
+        recentDevice[slot] = Int32(d)
+        recentTime[slot] = t
         observed += 1
-        // Recomputed often enough to follow the fleet within a fraction of one reporting round.
-        if observed < 256 || observed % max(1, min(1024, n / 8)) == 0 {
-            // The 90th percentile over a fixed sample of at most 255 devices that have reported:
-            // up to a tenth of clocks running ahead do not move it, and silent devices (even most
-            // of the fleet) do not hold it back; a single device is its own fleet.
-            var times: [Double] = []
-            times.reserveCapacity(min(n, 255))
-            let stride = max(1, n / 255)
-            var d = 0
-            while d < n {
-                if deviceLatest[d].isFinite { times.append(deviceLatest[d]) }
-                d += stride
-            }
-            if times.isEmpty { times.append(t) }
-            times.sort()
-            let quantile = times[times.count - 1 - times.count / 10]
-            fleetTime = max(fleetTime ?? quantile, quantile)
-        }
+        if observed <= Self.recentCapacity || observed % max(1, min(1024, n / 8)) == 0 { updateFleetTime() }
     }
 
-    /// Event time up to which buffered readings are evaluated: `lateness` behind the fleet's
-    /// time (the 90th percentile of the devices' newest timestamps), and never more than `maxWatermarkLag`
-    /// behind the newest timestamp.
+    /// The fleet's time: how far the devices that reported recently have got. Each device behind
+    /// the last 256 accepted readings votes once, with its newest timestamp among them; the
+    /// fleet's time is the newest time all but the newest tenth of the votes have reached (all
+    /// but the newest one when three to nineteen devices vote). So a tenth of the reporting
+    /// devices may run ahead without moving it, one clock never moves it alone (unless only two
+    /// devices report), devices that fell silent do not hold it back, and a whole fleet coming
+    /// back after a gap moves it as soon as a tenth of the votes are past the gap. Until 256
+    /// readings or every device of the inventory have been seen, it is the oldest vote, so the
+    /// first devices to report cannot set it ahead of the rest. It may go back a little
+    /// (readings are only roughly in order); nothing evaluated is undone by that.
+    /// Cost: two sorts of at most 256 numbers per recomputation.
+    private mutating func updateFleetTime() {
+        let count = min(observed, Self.recentCapacity)
+        guard count > 0 else { return }
+        // Ring slots sorted by device (the slot in the low byte): one run per device.
+        voteKeys.removeAll(keepingCapacity: true)
+        for i in 0..<count { voteKeys.append(UInt64(UInt32(bitPattern: recentDevice[i])) << 8 | UInt64(i)) }
+        voteKeys.sort()
+        votes.removeAll(keepingCapacity: true)
+        var i = 0
+        while i < count {
+            let device = voteKeys[i] >> 8
+            var newest = recentTime[Int(voteKeys[i] & 0xFF)]
+            i += 1
+            while i < count, voteKeys[i] >> 8 == device {
+                newest = max(newest, recentTime[Int(voteKeys[i] & 0xFF)])
+                i += 1
+            }
+            votes.append(newest)
+        }
+        votes.sort()
+        let ignored: Int
+        if observed < Self.recentCapacity, votes.count < n {
+            // Warming up: the oldest vote, so the first devices to report cannot set it ahead of the rest.
+            ignored = votes.count - 1
+        } else {
+            ignored = votes.count >= 3 ? max(1, votes.count / 10) : 0
+        }
+        fleetTime = max(votes[votes.count - 1 - ignored], advancedTo)
+    }
+
+    /// Event time up to which buffered readings are evaluated: `lateness` behind the fleet's time.
     private var watermark: Double {
-        guard let maxTime else { return -.infinity }
-        return max(fleetTime ?? maxTime, maxTime - maxWatermarkLag) - plan.lateness
+        guard let fleetTime else { return -.infinity }
+        return fleetTime - plan.lateness
     }
 
     /// The earliest buffered reading, from the in-order queue or the stragglers.
@@ -650,7 +695,6 @@ public struct Engine: Sendable {
         lastTime.prefetch(d * metricCount, count: metricCount)
         rings.prefetch(d * metricCount, count: metricCount)
         running.prefetch(d * runningTotal, count: runningTotal)
-        deviceLatest.prefetch(d)
         deviceGateway.prefetch(d)
         seen.prefetch(d)
         for a in prefetchedAnalyzers { analyzers.prefetch(a, device: d) }
@@ -676,23 +720,40 @@ public struct Engine: Sendable {
 
     /// Advances event time without a reading (e.g. a live service's clock): processes what is due.
     public mutating func advance(to time: Double) {
-        maxTime = max(maxTime ?? time, time)
+        advancedTo = max(advancedTo, time)
         fleetTime = max(fleetTime ?? time, time)
         release(upTo: watermark)
     }
 
-    /// Processes everything still buffered and every timer up to the last reading's time.
-    /// Timers stop at the fleet's end of data, so a device whose clock runs ahead cannot make
-    /// everyone else look silent; its readings are still evaluated.
+    /// Processes everything still buffered and every timer up to the fleet's time at the end of
+    /// the data. Timers stop there, so a device whose clock runs ahead cannot make everyone else
+    /// look silent; its readings are still evaluated, except those held for being more than
+    /// `maxForwardJump` ahead of the fleet, which are rejected as `future` when the fleet has not
+    /// come within `maxForwardJump` of them.
     public mutating func finish() {
-        guard let end = maxTime else { return }
-        let fleetEnd = max(fleetTime ?? end, end - maxWatermarkLag)
+        updateFleetTime()
+        guard let fleetEnd = fleetTime else { return }
         release(upTo: fleetEnd)
         while let next = nextPending() {
             popPending()
-            process(next)
+            if next.heldAhead, next.time > fleetEnd + maxForwardJump {
+                rejectHeld(next, fleetEnd: fleetEnd)
+            } else {
+                process(next)
+            }
         }
         finishAnalyzers(at: max(fleetEnd, frontier))
+    }
+
+    /// A held reading the fleet never came near: counted as `future` instead of as a reading.
+    private mutating func rejectHeld(_ r: Pending, fleetEnd: Double) {
+        stats.readings -= 1
+        stats.reject(
+            .future,
+            "timestamp \(Timestamp.format(r.time)) is more than \(DurationText.format(maxForwardJump)) ahead of the fleet's time at the end of the data (\(Timestamp.format(fleetEnd)))",
+            heldOrigins.removeValue(forKey: r.sequence))
+        if r.hasStrings { pendingStrings.removeValue(forKey: r.sequence) }
+        freeSlots.append(r.slot)
     }
 
     /// New alert changes since the last call.
@@ -755,6 +816,12 @@ public struct Engine: Sendable {
         let d = Int(r.device)
         let t = r.time
         frontier = max(frontier, t)
+        if r.heldAhead {
+            // The fleet came near it: now it is part of the data's span.
+            heldOrigins.removeValue(forKey: r.sequence)
+            stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
+            stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
+        }
         if t >= nextTick { runTicks(upTo: t) }
         seen[d] = true
         if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
