@@ -156,6 +156,14 @@ public enum HTMLRenderer {
             out += "<div class=\"plots\">"
             for g in loads { out += "<figure>\(loadBars(g))<figcaption>\(esc(g.site)): devices per gateway before (grey) and after (blue) the moves</figcaption></figure>" }
             out += "</div>"
+            let silent = loads.flatMap { g in g.silentDevices.map { (site: g.site, gateway: $0.gateway, devices: $0.devices) } }
+            if !silent.isEmpty {
+                out += "<p>Silent devices, left out of the plan (a visit, not a move):</p><ul>"
+                for s in silent {
+                    out += "<li>\(esc(s.site)) · \(esc(s.gateway)): \(esc(s.devices.joined(separator: ", ")))</li>"
+                }
+                out += "</ul>"
+            }
         }
         if !moves.isEmpty {
             out += "<table><thead><tr><th>Site</th><th>Device</th><th>From</th><th>To</th><th>Rule</th></tr></thead><tbody>\n"
