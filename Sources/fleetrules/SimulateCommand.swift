@@ -18,6 +18,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Number of sensors (gateways are added per site).")
     var devices = 1000
 
+    @Option(help: "Sensors per plant (a plant has three gateways).")
+    var devicesPerPlant = 250
+
     @Option(help: "Days of telemetry.")
     var days = 7.0
 
@@ -44,6 +47,7 @@ struct SimulateCommand: ParsableCommand {
 
     func validate() throws {
         guard devices > 0, devices <= 2_000_000 else { throw ValidationError("--devices must be 1…2,000,000") }
+        guard devicesPerPlant >= 1 else { throw ValidationError("--devices-per-plant must be at least 1") }
         guard days > 0, days <= 400 else { throw ValidationError("--days must be in (0, 400]") }
         guard let i = DurationText.seconds(interval), i >= 1 else { throw ValidationError("--interval must be a duration ≥ 1s, e.g. 5m") }
         for (name, v) in [("--depleting-rate", depletingRate), ("--drift-rate", driftRate), ("--missing-rate", missingRate)]
@@ -55,6 +59,7 @@ struct SimulateCommand: ParsableCommand {
     func run() throws {
         var o = SimulationOptions()
         o.devices = devices
+        o.devicesPerPlant = devicesPerPlant
         o.days = days
         o.interval = DurationText.seconds(interval) ?? 300
         o.seed = seed

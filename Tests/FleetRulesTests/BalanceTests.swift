@@ -130,6 +130,38 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         #expect(report.rebalancing.isEmpty)
     }
 
+    /// Three of gw1's six devices stop reporting after the first hour of two days: they are
+    /// neither moved nor counted in the plan (gw1 carries 3 like the others) but named in it.
+    /// With `silent_after` beyond the data they count again and one of them would be moved.
+    @Test func devicesSilentLongerThanTheBoundStayOutOfThePlanAndAreNamed() throws {
+        let a = fleet("a", ["gw1": 6, "gw2": 3, "gw3": 3], reach: "gw1|gw2|gw3")
+        let dead: Set<String> = ["a-gw1-d0", "a-gw1-d1", "a-gw1-d2"]
+        func run(_ rule: String) throws -> Report {
+            var h = try BalanceHarness(rule: rule, devices: a)
+            h.steady(a, until: 2 * 1440, skip: { id, m in dead.contains(id) && m >= 60 })
+            h.engine.finish()
+            return h.engine.report()
+        }
+        let report = try run(BalanceHarness.rule)
+        #expect(report.rebalancing.isEmpty, "\(report.rebalancing.map(\.device))")
+        let group = try #require(report.rebalancingGroups.first)
+        #expect(group.status == "balanced")
+        #expect(group.gateways.map(\.before) == [3, 3, 3])
+        #expect(group.gateways.map(\.silentDevices) == [dead.sorted(), [], []])
+        #expect(group.silentAfter == 86400)
+        let json = report.json().serialized(pretty: false)
+        #expect(json.contains(#""silent_devices":["a-gw1-d0","a-gw1-d1","a-gw1-d2"]"#))
+        #expect(json.contains(#""silent_after_seconds":86400"#))
+        #expect(TableRenderer.render(report).contains("gw1: 3 silent for more than 1d, not moved: a-gw1-d0, a-gw1-d1, a-gw1-d2"))
+        #expect(HTMLRenderer.render(report).contains("a · gw1: a-gw1-d0, a-gw1-d1, a-gw1-d2"))
+
+        let lenient = try run(
+            BalanceHarness.rule.replacingOccurrences(of: "max_moves: 50,", with: "max_moves: 50, silent_after: 3d,"))
+        #expect(lenient.rebalancing.map(\.device) == ["a-gw1-d0"])
+        #expect(lenient.rebalancingGroups.first?.gateways.map(\.before) == [6, 3, 3])
+        #expect(lenient.rebalancingGroups.first?.gateways.allSatisfy(\.silentDevices.isEmpty) == true)
+    }
+
     @Test func zeroLoadGatewayFromTheGatewaysFileTakesDevicesUpToItsCapacity() throws {
         let table = try GatewayTable.parse("gateway,site,capacity\ngw4,a,2\ngw1,a,\n", path: "gateways.csv")
         let a = fleet("a", ["gw1": 4, "gw2": 4, "gw3": 4], reach: "gw1|gw2|gw3|gw4")

@@ -98,6 +98,32 @@ import Testing
         #expect(first?.maintenance == nil)
     }
 
+    /// Devices whose inventory has no version and whose first report, at the data's first
+    /// timestamp, carries one are settled by that report: no `unknown` finding opens and closes at
+    /// the same instant. A device that reports its version an hour later was unknown for that hour.
+    @Test func aVersionReportedAtTheFirstTimestampOpensNoZeroLengthFinding() throws {
+        let rows = (1...4).map { ["d\($0)", "temp-sensor", "plant-a", "z", "gw", ""] }
+        let inventory = try Inventory(columns: ["device", "type", "site", "zone", "gateway", "firmware"], rows: rows)
+        var engine = Engine(plan: try Policy.parse(Self.policy).compile(), inventory: inventory)
+        let t0 = Timestamp.parse("2026-03-01T00:00:00Z") ?? 0
+        for hour in 0...3 {
+            for d in 1...4 {
+                // d1–d3 report 2.4.3 from the first timestamp on, d4 from the second hour.
+                let reports = d < 4 || hour >= 1
+                engine.ingest(
+                    Reading(
+                        timestamp: t0 + Double(hour) * 3600, device: "d\(d)", metrics: ["rssi": -60],
+                        attributes: reports ? ["firmware": "2.4.3"] : [:]))
+            }
+        }
+        engine.finish()
+        #expect(!engine.episodes.contains { $0.until == $0.since }, "\(engine.episodes.map { ($0.device, $0.since, $0.until) })")
+        let unknown = engine.episodes.filter { $0.evidence.contains { $0.0 == "state" && $0.1 == "unknown" } }
+        #expect(unknown.map(\.device) == ["d4"])
+        #expect(unknown.first?.since == t0)
+        #expect(unknown.first?.until == t0 + 3600)
+    }
+
     @Test func newestReportedVersionWinsOverTheInventory() throws {
         let engine = try Self.run()
         // d2's inventory says 2.4.3, its telemetry says 2.3.0.

@@ -153,6 +153,28 @@ private struct Noise {
         #expect(Self.forecasts(engine).count == 1)
     }
 
+    /// A battery already below its threshold has no crossing ahead: the finding, the table and
+    /// the HTML page say where the level is and that it is past the threshold, not "in 0s".
+    @Test func aLevelAlreadyPastTheThresholdIsReportedAsSuch() throws {
+        // 2% a day from 24%: 5% on day 9.5, the data ends on day 10.5 around 3%.
+        var noise = Noise()
+        let engine = try Self.run(days: 10.5) { 24 - 2 * $0 + noise.next(0.2) }
+        let open = try #require(Self.forecasts(engine).last { $0.until == nil })
+        #expect(open.summary.hasPrefix("d1: battery_pct is at "), "\(open.summary)")
+        #expect(open.summary.hasSuffix("%, below 5%"), "\(open.summary)")
+        #expect(!open.summary.contains("in 0s"))
+        #expect(open.severity == .critical)
+        let report = engine.report()
+        let snapshot = try #require(report.forecasts.last)
+        #expect(snapshot.isPastThreshold)
+        let level = Engine.format(snapshot.level ?? 0)
+        #expect(open.summary == "d1: battery_pct is at \(level)%, below 5%")
+        let table = TableRenderer.render(report)
+        let row = try #require(table.split(separator: "\n").first { $0.hasPrefix("d1 ") && $0.contains("depletion") })
+        #expect(row.contains("passed"), "\(row)")
+        #expect(HTMLRenderer.render(report).contains("d1 · depletion · at \(level), below 5 ·"))
+    }
+
     @Test func aReplacementRestartsTheFitAndResolvesTheForecast() throws {
         // Falling 3%/day to 12% on day 10, then a new battery at 100% draining 0.5%/day.
         var noise = Noise()

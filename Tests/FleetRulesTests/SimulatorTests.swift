@@ -29,6 +29,41 @@ import Testing
         #expect(try Self.read(a.dir.appendingPathComponent("telemetry.jsonl")) != Self.read(c.dir.appendingPathComponent("telemetry.jsonl")))
     }
 
+    @Test func siteNamesRunPastTwoLettersAndStayUnique() {
+        #expect(FleetModel.letters(0) == "a")
+        #expect(FleetModel.letters(25) == "z")
+        #expect(FleetModel.letters(26) == "aa")
+        #expect(FleetModel.letters(701) == "zz")
+        #expect(FleetModel.letters(702) == "aaa")
+        #expect(FleetModel.letters(18277) == "zzz")
+        #expect(FleetModel.letters(18278) == "aaaa")
+        let names = (0..<20000).map(FleetModel.letters)
+        #expect(Set(names).count == names.count)
+    }
+
+    /// More than 702 plants (the end of two-letter names) at two sensors a plant: the fleet is
+    /// generated, and every site, gateway and device name is unique.
+    @Test func aFleetOfMoreThan702SitesHasUniqueNames() throws {
+        let (dir, truth) = try Self.simulate {
+            $0.devices = 1500
+            $0.devicesPerPlant = 2
+            $0.days = 0.01
+        }
+        let inventory = try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path)
+        #expect(inventory.rejected.isEmpty)
+        let ids = inventory.rows.map { $0[0] }
+        #expect(Set(ids).count == ids.count)
+        let gateways = try #require(truth["gateways"] as? [[String: Any]])
+        let sites = gateways.compactMap { $0["site"] as? String }
+        #expect(sites.count == 752)
+        #expect(Set(sites).count == sites.count)
+        #expect(sites.contains("plant-aaa") && sites.contains("plant-abv"))
+        let gatewayNames = gateways.flatMap { ($0["loads"] as? [String: Any])?.keys.map { $0 } ?? [] }
+        #expect(gatewayNames.count == 750 * 3 + 2)
+        #expect(Set(gatewayNames).count == gatewayNames.count)
+        #expect(ids.filter { $0.hasPrefix("plant-") || $0.hasPrefix("site-") }.count == gatewayNames.count)
+    }
+
     @Test func telemetryDecodesExceptTheMalformedLinesTheTruthCounts() throws {
         let (dir, truth) = try Self.simulate { $0.malformedRate = 0.002 }
         let policy = try Policy.parse(

@@ -17,6 +17,9 @@ struct BalanceAnalyzer: Analyzer {
     private var windowCount: [Int32]
     /// Per device, the gateway it was last counted at (-1: never): the plan's view of who is where.
     private var lastGateway: [Int32]
+    /// Per device, the time of its latest reading through any gateway (-inf: none), so the plan
+    /// can leave out devices silent for longer than the rule's `silent_after`.
+    private var lastSeen: [Double]
     private var roaming: [Int: [Int32: Int32]] = [:]
     /// Devices with readings in the current window, in first-reading order.
     private var touched: [Int] = []
@@ -61,11 +64,15 @@ struct BalanceAnalyzer: Analyzer {
         var note: String?
         var capacity: [Int?]
         var moveDevices: [String]
+        /// Per gateway, the devices counted at it that were silent for longer than `silent_after`
+        /// at the end of the data: left out of the plan.
+        var silentDevices: [[String]]
     }
 
     /// Bytes of analyzer state per device: window gateway and count (8), last counted gateway (4,
-    /// padded to 8 in the estimate), touched entry (8). Roaming devices add a small map.
-    static let stateBytesPerDevice = 24
+    /// padded to 8 in the estimate), latest reading time (8), touched entry (8). Roaming devices
+    /// add a small map.
+    static let stateBytesPerDevice = 32
 
     init(operatorIndex: Int, rule: BalanceRule, plan: EvaluationPlan, inventory: Inventory) {
         self.operatorIndex = operatorIndex
@@ -74,6 +81,7 @@ struct BalanceAnalyzer: Analyzer {
         windowGateway = Array(repeating: -1, count: n)
         windowCount = Array(repeating: 0, count: n)
         lastGateway = Array(repeating: -1, count: n)
+        lastSeen = Array(repeating: -.infinity, count: n)
         let column = Dictionary(inventory.columns.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
         func value(_ row: [String], _ name: String) -> String {
             guard let c = column[name], c < row.count else { return "" }
@@ -115,6 +123,7 @@ struct BalanceAnalyzer: Analyzer {
     mutating func observeReading(device d: Int, time: Double, gateway: Int32) {
         guard gateway >= 0, d >= 0, d < windowGateway.count else { return }
         dataStart = min(dataStart, time)
+        lastSeen[d] = max(lastSeen[d], time)
         if windowGateway[d] < 0 {
             windowGateway[d] = gateway
             windowCount[d] = 1
@@ -316,21 +325,31 @@ struct BalanceAnalyzer: Analyzer {
     private func planGroup(_ s: GroupState, _ known: [(device: Int, gateway: String)], _ context: AnalysisContext) -> GroupPlan {
         let capacity: [Int?] = s.gateways.map { context.inventory.gateways[$0]?.capacity }
         guard let rebalance = rule.rebalance else {
-            return GroupPlan(state: s, plan: nil, note: "no `rebalance` in the rule", capacity: capacity, moveDevices: [])
+            return GroupPlan(
+                state: s, plan: nil, note: "no `rebalance` in the rule", capacity: capacity, moveDevices: [], silentDevices: [])
         }
         guard rule.load == .devices else {
             return GroupPlan(
                 state: s, plan: nil, note: "rebalancing moves devices; it needs `load: devices`", capacity: capacity,
-                moveDevices: [])
+                moveDevices: [], silentDevices: [])
         }
         let position = Dictionary(uniqueKeysWithValues: s.gateways.enumerated().map { ($0.element, $0.offset) })
         let prefer = Self.lower(preferTyped, context)
         // Devices behind a silent gateway stay where they are: it is off the air and takes none.
+        // A device silent for longer than `silent_after` behind a gateway that is on the air is
+        // left out (neither moved nor counted) and named: it needs a visit, not a new gateway.
         var fixed = Array(repeating: 0, count: s.gateways.count)
         var movable: [(device: Int, gateway: Int)] = []
+        var silentDevices = Array(repeating: [String](), count: s.gateways.count)
         for m in known {
             guard let g = position[m.gateway] else { continue }
-            if s.silent[g] { fixed[g] += 1 } else { movable.append((m.device, g)) }
+            if s.silent[g] {
+                fixed[g] += 1
+            } else if context.now - lastSeen[m.device] > rebalance.silentAfter {
+                silentDevices[g].append(context.deviceID(m.device))
+            } else {
+                movable.append((m.device, g))
+            }
         }
         let devices: [Rebalancer.Device] = movable.map { m in
             let reach = context.attribute(rebalance.reachable, device: m.device)
@@ -342,7 +361,9 @@ struct BalanceAnalyzer: Analyzer {
         let solver = Rebalancer(
             gateways: s.gateways.count, capacity: limits, threshold: rule.threshold, maxMoves: rebalance.maxMoves, fixedLoad: fixed)
         let plan = solver.plan(devices)
-        return GroupPlan(state: s, plan: plan, note: nil, capacity: capacity, moveDevices: plan.moves.map { devices[$0.device].id })
+        return GroupPlan(
+            state: s, plan: plan, note: nil, capacity: capacity, moveDevices: plan.moves.map { devices[$0.device].id },
+            silentDevices: silentDevices.map { $0.sorted() })
     }
 
     func contribute(to report: inout Report, _ context: AnalysisContext) {
@@ -366,10 +387,11 @@ struct BalanceAnalyzer: Analyzer {
                     rule: ruleID, group: s.group, site: s.site ?? "", load: rule.load.rawValue,
                     window: (last?.start ?? 0, last?.end ?? 0), mean: mean,
                     band: p.plan.map { ($0.low, $0.high) }, status: p.plan?.status.rawValue ?? "not planned", note: p.note,
-                    moves: p.plan?.moves.count ?? 0,
+                    moves: p.plan?.moves.count ?? 0, silentAfter: p.plan == nil ? nil : rule.rebalance?.silentAfter,
                     gateways: s.gateways.enumerated().map { i, g in
                         Report.BalanceGroup.Gateway(
-                            gateway: g, before: before[i], after: after[i], capacity: p.capacity[i], silent: s.silent[i])
+                            gateway: g, before: before[i], after: after[i], capacity: p.capacity[i], silent: s.silent[i],
+                            silentDevices: i < p.silentDevices.count ? p.silentDevices[i] : [])
                     }))
         }
     }
@@ -398,7 +420,8 @@ extension BalanceAnalyzer {
         if let r = b.rebalance {
             steps.append(
                 "plan moves at the end of the data (min-cost flow): reachable from `\(r.reachable)`, at most \(r.maxMoves) per group"
-                    + (r.prefer.map { ", prefer \($0)" } ?? ""))
+                    + (r.prefer.map { ", prefer \($0)" } ?? "")
+                    + "; devices silent for more than \(DurationText.format(r.silentAfter)) left out")
         }
         return steps
     }

@@ -768,8 +768,15 @@ public struct Engine: Sendable {
         guard !clocksStarted else { return }
         clocksStarted = true
         dataStart = t
+        // Each device's compliance state at the first timestamp is settled once every reading at
+        // that timestamp has been seen: a timer at `t` fires only after them, so a device whose
+        // inventory has no version but whose first report carries one never opens a finding
+        // that closes at the same instant.
         for c in compliance.indices {
-            for d in 0..<n where compliance[c].applies[d] { updateCompliance(c, device: d, at: t) }
+            for d in 0..<n where compliance[c].applies[d] {
+                timers.push(Timer(time: t, device: d, op: compliance[c].operatorIndex))
+                compliance[c].armed[d] = t
+            }
         }
         // Devices that never report must still trip `absent`: arm every clock from the first event.
         for (o, op) in program.operators.enumerated() {

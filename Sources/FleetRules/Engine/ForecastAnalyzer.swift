@@ -4,7 +4,7 @@ import Foundation
 public struct ForecastSnapshot: Sendable {
     /// What the fit says about the gauge.
     public enum State: String, Sendable {
-        /// Heading for the threshold: `crossingAt` is set.
+        /// Heading for the threshold: `crossingAt` is set (to `at` when the level is already past it).
         case depleting
         /// No trend towards the threshold.
         case stable
@@ -29,6 +29,9 @@ public struct ForecastSnapshot: Sendable {
     public var high: Double?
     public var points: Int
     public var model: RobustTrend.Model?
+
+    /// Whether the level is already past the threshold: the predicted crossing is now.
+    public var isPastThreshold: Bool { state == .depleting && (crossingAt.map { $0 <= at } ?? false) }
 
     func json() -> JSONValue {
         func time(_ t: Double?) -> JSONValue { t.map { .string(Timestamp.format($0.rounded())) } ?? .null }
@@ -449,10 +452,17 @@ struct ForecastAnalyzer: Analyzer {
             ("model", .string(prediction.model.rawValue)), ("threshold", .number(rule.threshold)),
         ]
         if replacedAt[d].isFinite { evidence.append(("replaced_at", .string(Timestamp.format(replacedAt[d])))) }
-        let summary = context.renderSummary(
-            device: d,
-            fallback: "\(device) reaches \(placeholders["threshold"] ?? "") in \(placeholders["time_left"] ?? "") (around \(placeholders["crossing_at"] ?? ""))",
-            extra: placeholders)
+        // A level already past the threshold has no crossing ahead: the rule's summary speaks of
+        // one ("reaches 5% in {{time_left}}"), so the finding says where the level is instead.
+        let summary =
+            left <= 0
+            ? Self.pastThresholdText(
+                device: device, metric: rule.metric, level: sign * prediction.level, threshold: rule.threshold,
+                falling: rule.direction == .falling, unit: context.plan.metrics[metrics[0]].unit)
+            : context.renderSummary(
+                device: d,
+                fallback: "\(device) reaches \(placeholders["threshold"] ?? "") in \(placeholders["time_left"] ?? "") (around \(placeholders["crossing_at"] ?? ""))",
+                extra: placeholders)
         forecastOpen[d] = true
         findings.report(
             .init(
@@ -487,6 +497,16 @@ struct ForecastAnalyzer: Analyzer {
             until = fit.bucketsUntil(threshold)
             interval = fit.intervalUntil(threshold)
         }
+    }
+
+    /// What a forecast whose level is already past its threshold says:
+    /// "d-00042: battery_pct is at 2.4%, below 5%".
+    static func pastThresholdText(
+        device: String, metric: String, level: Double, threshold: Double, falling: Bool, unit: String
+    ) -> String {
+        let suffix = unit == "percent" ? "%" : unit.isEmpty || unit == "ratio" ? "" : " " + unit
+        let side = falling ? "below" : "above"
+        return "\(device): \(metric) is at \(Engine.format(level))\(suffix), \(side) \(Engine.format(threshold))\(suffix)"
     }
 
     /// Time left rounded for people: to the hour up to ten days (4d22h), then to the day.

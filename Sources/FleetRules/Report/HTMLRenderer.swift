@@ -156,6 +156,14 @@ public enum HTMLRenderer {
             out += "<div class=\"plots\">"
             for g in loads { out += "<figure>\(loadBars(g))<figcaption>\(esc(g.site)): devices per gateway before (grey) and after (blue) the moves</figcaption></figure>" }
             out += "</div>"
+            let silent = loads.flatMap { g in g.silentDevices.map { (site: g.site, gateway: $0.gateway, devices: $0.devices) } }
+            if !silent.isEmpty {
+                out += "<p>Silent devices, left out of the plan (a visit, not a move):</p><ul>"
+                for s in silent {
+                    out += "<li>\(esc(s.site)) · \(esc(s.gateway)): \(esc(s.devices.joined(separator: ", ")))</li>"
+                }
+                out += "</ul>"
+            }
         }
         if !moves.isEmpty {
             out += "<table><thead><tr><th>Site</th><th>Device</th><th>From</th><th>To</th><th>Rule</th></tr></thead><tbody>\n"
@@ -204,9 +212,18 @@ public enum HTMLRenderer {
         out += "<p class=\"muted\">The \(top.count) devices closest to their threshold: forecast level at each snapshot (dots; a daily history with <code>run --forecast-history</code>), the fitted trend (line) and the predicted crossing with its 95% interval (band).</p><div class=\"plots\">"
         for f in top {
             let points = (history["\(f.device)|\(f.rule)"] ?? []).sorted { $0.at < $1.at }
-            out += "<figure>\(forecastPlot(f, points, threshold: threshold(r, f)))<figcaption>\(esc(f.device)) · \(esc(f.rule)) · crossing \(esc(f.crossingAt.map(short) ?? "-")) · \(esc(Engine.format(f.slopePerDay ?? 0)))/day</figcaption></figure>"
+            let limit = threshold(r, f)
+            out += "<figure>\(forecastPlot(f, points, threshold: limit))<figcaption>\(esc(f.device)) · \(esc(f.rule)) · \(esc(crossingText(f, threshold: limit))) · \(esc(Engine.format(f.slopePerDay ?? 0)))/day</figcaption></figure>"
         }
         return out + "</div></section>\n"
+    }
+
+    /// "crossing 2026-03-04 10:00", or for a level already past the threshold where it is:
+    /// "at 2.4, below 5".
+    static func crossingText(_ f: ForecastSnapshot, threshold: Double?) -> String {
+        guard f.isPastThreshold, let level = f.level else { return "crossing " + (f.crossingAt.map(short) ?? "-") }
+        guard let threshold else { return "at \(Engine.format(level)), past the threshold" }
+        return "at \(Engine.format(level)), \(level < threshold ? "below" : "above") \(Engine.format(threshold))"
     }
 
     /// The forecast rule's threshold from the device's forecast alert, when there is one.

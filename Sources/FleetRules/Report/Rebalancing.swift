@@ -26,6 +26,9 @@ extension Report {
             public var capacity: Int?
             /// Carried load earlier but none in the window: keeps its last load, gives and takes no device.
             public var silent: Bool
+            /// Devices counted at this gateway but silent for longer than the rule's `silent_after`
+            /// at the end of the data: left out of the plan (sorted ids).
+            public var silentDevices: [String] = []
         }
 
         public var rule: String
@@ -40,6 +43,8 @@ extension Report {
         public var status: String
         public var note: String?
         public var moves: Int
+        /// The rule's `silent_after` in seconds when a plan was made.
+        public var silentAfter: Double?
         public var gateways: [Gateway]
 
         var json: JSONValue {
@@ -49,6 +54,7 @@ extension Report {
                 ("mean", .number((mean * 100).rounded() / 100)),
                 ("band", band.map { .array([.number(Double($0.low)), .number(Double($0.high))]) } ?? .null),
                 ("status", .string(status)), ("moves", .number(Double(moves))),
+                ("silent_after_seconds", silentAfter.map { .number($0) } ?? .null),
             ]
             if let note { fields.append(("note", .string(note))) }
             fields.append(
@@ -59,6 +65,7 @@ extension Report {
                             .object([
                                 ("gateway", .string(g.gateway)), ("before", .number(g.before)), ("after", .number(g.after)),
                                 ("capacity", g.capacity.map { .number(Double($0)) } ?? .null), ("silent", .bool(g.silent)),
+                                ("silent_devices", .array(g.silentDevices.map { .string($0) })),
                             ])
                         })
                 ))
@@ -85,7 +92,19 @@ extension TableRenderer {
                 return [g.group, g.status, String(g.moves), Engine.format(g.mean), loads.joined(separator: ", ")]
             }
             out += table(["GROUP", "STATUS", "MOVES", "MEAN", "LOAD BEFORE→AFTER (/CAPACITY)"], rows)
+            for g in groups {
+                for gw in g.gateways where !gw.silentDevices.isEmpty {
+                    let silence = g.silentAfter.map { " for more than \(DurationText.format($0))" } ?? ""
+                    out += "\(gw.gateway): \(gw.silentDevices.count) silent\(silence), not moved: "
+                        + Self.shortList(gw.silentDevices) + "\n"
+                }
+            }
         }
         return out
+    }
+
+    /// The first ten ids, then how many more.
+    static func shortList(_ ids: [String]) -> String {
+        ids.prefix(10).joined(separator: ", ") + (ids.count > 10 ? ", … \(ids.count - 10) more" : "")
     }
 }

@@ -4,7 +4,7 @@
 /// up without changes here (docs/REPORT.md):
 ///
 /// - `rebalancing`: an array of moves `{site, device, from, to, rule}`.
-/// - `rebalancing_groups`: per group `{site, group, gateways: [{gateway, before, after}]}`.
+/// - `rebalancing_groups`: per group `{site, group, gateways: [{gateway, before, after, silent_devices}]}`.
 /// - drift: alerts of kind `drift` with numeric evidence `offset` and/or `statistic`.
 public enum ReportSections {
     public struct Move: Sendable, Hashable {
@@ -14,6 +14,8 @@ public enum ReportSections {
     public struct GroupLoad: Sendable {
         public var site: String
         public var gateways: [(gateway: String, before: Double, after: Double)]
+        /// Gateways with devices left out of the plan because they were silent, and those devices.
+        public var silentDevices: [(gateway: String, devices: [String])] = []
     }
 
     public struct DriftPoint: Sendable {
@@ -62,7 +64,11 @@ public enum ReportSections {
             }.sorted { $0.gateway < $1.gateway }
             let site = string(g["site"])
             let group = string(g["group"])
-            return GroupLoad(site: site.isEmpty ? group : site, gateways: gateways)
+            let silent = list.compactMap { gw -> (gateway: String, devices: [String])? in
+                guard case .array(let ids)? = gw["silent_devices"], !ids.isEmpty else { return nil }
+                return (string(gw["gateway"]), ids.map { string($0) })
+            }.sorted { $0.gateway < $1.gateway }
+            return GroupLoad(site: site.isEmpty ? group : site, gateways: gateways, silentDevices: silent)
         }
     }
 

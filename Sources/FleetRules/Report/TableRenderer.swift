@@ -61,7 +61,7 @@ public enum TableRenderer {
                 shown.map { f in
                     [
                         f.device, f.rule, f.level.map(Engine.format) ?? "-", f.slopePerDay.map(Engine.format) ?? "-",
-                        f.crossingAt.map(short) ?? "-",
+                        f.isPastThreshold ? "passed" : f.crossingAt.map(short) ?? "-",
                         "\(f.low.map(short) ?? "-") … \(f.high.map(short) ?? "open")", f.model?.rawValue ?? "-",
                     ]
                 })

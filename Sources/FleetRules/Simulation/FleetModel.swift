@@ -3,6 +3,8 @@ import Foundation
 /// What `fleetrules simulate` generates: size, time span and the rate of every fault.
 public struct SimulationOptions: Sendable {
     public var devices = 1000
+    /// Sensors per plant: a fleet has `devices / devicesPerPlant` plants (at least two).
+    public var devicesPerPlant = 250
     public var days = 7.0
     public var interval = 300.0
     public var seed: UInt64 = 1
@@ -163,7 +165,7 @@ struct FleetModel {
         var rng = SimulationRandom(seed: o.seed, stream: 0xF1EE7)
         let days = o.days
         // Sites: plants of ~250 devices, plus two remote sites.
-        let plants = max(2, o.devices / 250)
+        let plants = max(2, o.devices / max(1, o.devicesPerPlant))
         var names = (0..<plants).map { "plant-\(Self.letters($0))" }
         names += ["site-north", "site-east"]
         for (i, name) in names.enumerated() {
@@ -328,15 +330,38 @@ struct FleetModel {
         }
     }
 
-    /// Whether device `d` is off the air at `days` because its gateway is down.
-    func silent(_ d: Device, at days: Double) -> Bool {
-        for o in outages where o.gateway == d.gateway && days >= o.start && days < o.end { return true }
-        return false
+    /// Outages per gateway index, so a reading looks only at its own gateway's.
+    var outagesByGateway: [[(start: Double, end: Double)]] {
+        var out = Array(repeating: [(start: Double, end: Double)](), count: gatewayNames.count)
+        for o in outages { out[o.gateway].append((o.start, o.end)) }
+        return out
     }
 
+    /// Indices into `excursions` per site and zone, in order, so a reading looks only at its zone's.
+    var excursionsByZone: [[[Int]]] {
+        var out = sites.map { Array(repeating: [Int](), count: $0.zones.count) }
+        for (i, e) in excursions.enumerated() { out[e.site][e.zone].append(i) }
+        return out
+    }
+
+    /// The `i`-th name in the sequence a … z, aa … zz, aaa … (bijective base 26, as spreadsheet
+    /// columns are named): unique and defined for every `i` ≥ 0.
     static func letters(_ i: Int) -> String {
-        let a = Array("abcdefghijklmnopqrstuvwxyz")
-        return i < 26 ? String(a[i]) : String(a[i / 26 - 1]) + String(a[i % 26])
+        var n = max(0, i) + 1
+        var out: [UInt8] = []
+        while n > 0 {
+            n -= 1
+            out.append(UInt8(ascii: "a") + UInt8(n % 26))
+            n /= 26
+        }
+        return String(decoding: out.reversed(), as: UTF8.self)
+    }
+
+    /// Whether a device is off the air at `days` because its gateway is down, from `outages`
+    /// indexed by gateway (see `outagesByGateway`).
+    static func silent(_ gatewayOutages: [(start: Double, end: Double)], at days: Double) -> Bool {
+        for o in gatewayOutages where days >= o.start && days < o.end { return true }
+        return false
     }
 
     /// Share of batteries of the cell type whose discharge accelerates below 30%.

@@ -18,22 +18,24 @@ public enum Simulator {
         try writeInventory(model, to: directory + "/inventory.csv")
         let path = directory + (o.gzip ? "/telemetry.jsonl.gz" : "/telemetry.jsonl")
         let faults = try writeTelemetry(model, o, to: path)
-        let truth = truthDocument(model, o, faults: faults)
-        try (truth.serialized(pretty: true) + "\n").write(toFile: directory + "/truth.json", atomically: true, encoding: .utf8)
+        try writeTruth(model, o, faults: faults, to: directory + "/truth.json")
         return Summary(devices: model.devices.count, lines: faults.lines, bytes: faults.bytes, telemetryPath: path)
     }
 
+    /// The inventory, a row at a time through a buffered sink.
     static func writeInventory(_ m: FleetModel, to path: String) throws {
-        var out = "device,type,site,zone,gateway,reachable,firmware,criticality,power,modem_firmware,battery\n"
+        let sink = try ByteSink(path: path, gzip: false)
+        sink.append("device,type,site,zone,gateway,reachable,firmware,criticality,power,modem_firmware,battery\n")
         for d in m.devices {
             let site = m.sites[d.site]
             let reachable = d.reachable.map { m.gatewayNames[$0] }.joined(separator: "|")
-            out += "\(d.id),\(d.kind.rawValue),\(site.name),\(site.zones[d.zone]),\(m.gatewayNames[d.gateway]),"
-            out += "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem),"
-            out += d.battery?.cellName ?? ""
-            out += "\n"
+            sink.append("\(d.id),\(d.kind.rawValue),\(site.name),\(site.zones[d.zone]),\(m.gatewayNames[d.gateway]),")
+            sink.append("\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem),")
+            sink.append(d.battery?.cellName ?? "")
+            sink.append(0x0A)
+            try sink.flushIfNeeded()
         }
-        try out.write(toFile: path, atomically: true, encoding: .utf8)
+        try sink.close()
     }
 
     struct Faults {
@@ -60,6 +62,9 @@ public enum Simulator {
         let firmwareEvery = max(1, Int((21600 / o.interval).rounded()))
         let dayLength = 86400.0
         var tsCache: (Double, [UInt8]) = (-1, [])
+        // Per gateway its outages, per zone its excursions: a reading looks at its own only.
+        let outages = m.outagesByGateway
+        let zoneExcursions = m.excursionsByZone
 
         func timestamp(_ t: Double) -> [UInt8] {
             if t == tsCache.0 { return tsCache.1 }
@@ -98,7 +103,7 @@ public enum Simulator {
                     faults.missing += 1
                     continue
                 }
-                if !m.outages.isEmpty, m.silent(d, at: days) {
+                if !outages[d.gateway].isEmpty, FleetModel.silent(outages[d.gateway], at: days) {
                     faults.outage += 1
                     continue
                 }
@@ -120,7 +125,9 @@ public enum Simulator {
                 if d.kind == .tempSensor || d.kind == .tracker {
                     var temp = site.zoneTemperature[d.zone] + 1.5 * daily + zoneOffset[d.site][d.zone] + 0.15 * rngs[i].gaussian()
                     var humidity = 45 + 5 * daily + 1.0 * rngs[i].gaussian()
-                    for e in m.excursions where e.site == d.site && e.zone == d.zone && days >= e.start && days < e.end {
+                    for x in zoneExcursions[d.site][d.zone] {
+                        let e = m.excursions[x]
+                        guard days >= e.start && days < e.end else { continue }
                         if e.metric == "temperature" { temp = e.level + 0.3 * rngs[i].gaussian() } else {
                             humidity = e.level + 1.5 * rngs[i].gaussian()
                         }
@@ -169,6 +176,8 @@ public enum Simulator {
                     faults.duplicates += 1
                     faults.lines += 1
                 }
+                // Within the step too: a step of a million devices is over 100 MB of lines.
+                try sink.flushIfNeeded()
             }
             try sink.flushIfNeeded()
         }
@@ -188,83 +197,107 @@ public enum Simulator {
         ByteSink.appendFixed(&line, value, decimals)
     }
 
-    static func truthDocument(_ m: FleetModel, _ o: SimulationOptions, faults: Faults) -> JSONValue {
+    /// `truth.json`, written an entry at a time (docs/SIMULATOR.md, "Truth format"): the same
+    /// bytes as one pretty-printed document, without holding a million entries in memory.
+    static func writeTruth(_ m: FleetModel, _ o: SimulationOptions, faults: Faults, to path: String) throws {
         func ts(_ days: Double) -> JSONValue { .string(Timestamp.format((o.start + days * 86400).rounded())) }
-        let sensors = m.devices.filter { $0.kind != .gateway }
-        let battery: [JSONValue] = sensors.compactMap { d in
-            guard let b = d.battery else { return nil }
-            return .object([
-                ("device", .string(d.id)), ("shape", .string(b.shape.rawValue)),
-                ("cell", .string(b.cellName)),
-                ("initial_pct", .number((b.initial * 10).rounded() / 10)),
-                ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
-                ("replaced_at", b.replaceAt.map(ts) ?? .null),
-                ("replaced_battery_crosses_5pct_at", b.replaceAt == nil ? .null : b.unreplaced.crossing().map(ts) ?? .null),
-            ])
+        let sink = try ByteSink(path: path, gzip: false)
+        var doc = PrettyJSONObjectWriter(sink)
+        let sensors = m.devices.lazy.filter { $0.kind != .gateway }
+        doc.member("format", 1)
+        doc.member("seed", .number(Double(o.seed)))
+        doc.member("devices", .number(Double(sensors.count)))
+        doc.member("start", .string(Timestamp.format(o.start)))
+        doc.member("end", .string(Timestamp.format(o.end)))
+        doc.member("interval_seconds", .number(o.interval))
+        doc.beginArray("battery")
+        for d in sensors {
+            guard let b = d.battery else { continue }
+            doc.item(
+                .object([
+                    ("device", .string(d.id)), ("shape", .string(b.shape.rawValue)),
+                    ("cell", .string(b.cellName)),
+                    ("initial_pct", .number((b.initial * 10).rounded() / 10)),
+                    ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
+                    ("replaced_at", b.replaceAt.map(ts) ?? .null),
+                    ("replaced_battery_crosses_5pct_at", b.replaceAt == nil ? .null : b.unreplaced.crossing().map(ts) ?? .null),
+                ]))
+            try sink.flushIfNeeded()
         }
-        let firmware: [JSONValue] = sensors.map { d in
-            .object([
-                ("device", .string(d.id)), ("type", .string(d.kind.rawValue)),
-                ("state", .string(d.firmwareState.rawValue)),
-                ("version", .string(m.firmware(d, at: o.days))),
-            ])
+        doc.endArray()
+        doc.beginArray("firmware")
+        for d in sensors {
+            doc.item(
+                .object([
+                    ("device", .string(d.id)), ("type", .string(d.kind.rawValue)),
+                    ("state", .string(d.firmwareState.rawValue)),
+                    ("version", .string(m.firmware(d, at: o.days))),
+                ]))
+            try sink.flushIfNeeded()
         }
-        let drift: [JSONValue] = sensors.compactMap { d in
-            guard let x = d.drift else { return nil }
-            return .object([
-                ("device", .string(d.id)), ("metric", "temperature"), ("kind", .string(x.kind)), ("onset", ts(x.onset)),
-                ("magnitude", .number(x.magnitude)),
-            ])
+        doc.endArray()
+        doc.beginArray("drift")
+        for d in sensors {
+            guard let x = d.drift else { continue }
+            doc.item(
+                .object([
+                    ("device", .string(d.id)), ("metric", "temperature"), ("kind", .string(x.kind)), ("onset", ts(x.onset)),
+                    ("magnitude", .number(x.magnitude)),
+                ]))
+            try sink.flushIfNeeded()
         }
-        let excursions: [JSONValue] = m.excursions.map { e in
-            .object([
-                ("site", .string(m.sites[e.site].name)), ("zone", .string(m.sites[e.site].zones[e.zone])),
-                ("metric", .string(e.metric)), ("start", ts(e.start)), ("end", ts(e.end)),
-                ("level", .number((e.level * 10).rounded() / 10)),
-            ])
+        doc.endArray()
+        doc.beginArray("excursions")
+        for e in m.excursions {
+            doc.item(
+                .object([
+                    ("site", .string(m.sites[e.site].name)), ("zone", .string(m.sites[e.site].zones[e.zone])),
+                    ("metric", .string(e.metric)), ("start", ts(e.start)), ("end", ts(e.end)),
+                    ("level", .number((e.level * 10).rounded() / 10)),
+                ]))
+            try sink.flushIfNeeded()
         }
-        var gateways: [JSONValue] = []
+        doc.endArray()
+        // Sensors per gateway, counted once for all sites.
+        var loads = Array(repeating: 0, count: m.gatewayNames.count)
+        for d in sensors { loads[d.gateway] += 1 }
+        var siteOfGateway = Array(repeating: "", count: m.gatewayNames.count)
+        doc.beginArray("gateways")
         for site in m.sites {
-            var loads = Dictionary(uniqueKeysWithValues: site.gateways.map { ($0, 0) })
-            for d in sensors where d.site == m.sites.firstIndex(where: { $0.name == site.name }) { loads[d.gateway, default: 0] += 1 }
-            let values = site.gateways.map { loads[$0] ?? 0 }
+            for g in site.gateways { siteOfGateway[g] = site.name }
+            let values = site.gateways.map { loads[$0] }
             let mean = Double(values.reduce(0, +)) / Double(max(1, values.count))
             let imbalanced = mean > 0 && values.contains { abs(Double($0) - mean) / mean > 0.3 }
-            gateways.append(
+            doc.item(
                 .object([
                     ("site", .string(site.name)), ("imbalanced", .bool(imbalanced)),
-                    ("loads", .object(site.gateways.map { (m.gatewayNames[$0], .number(Double(loads[$0] ?? 0))) })),
+                    ("loads", .object(site.gateways.map { (m.gatewayNames[$0], .number(Double(loads[$0]))) })),
+                ]))
+            try sink.flushIfNeeded()
+        }
+        doc.endArray()
+        doc.beginArray("outages")
+        for g in m.outages {
+            doc.item(
+                .object([
+                    ("gateway", .string(m.gatewayNames[g.gateway])), ("site", .string(siteOfGateway[g.gateway])),
+                    ("start", ts(g.start)), ("end", ts(g.end)),
                 ]))
         }
+        doc.endArray()
         let skewed = m.devices.filter { $0.skew != 0 }.map { JSONValue.string($0.id) }
-        return .object([
-            ("format", 1), ("seed", .number(Double(o.seed))), ("devices", .number(Double(sensors.count))),
-            ("start", .string(Timestamp.format(o.start))), ("end", .string(Timestamp.format(o.end))),
-            ("interval_seconds", .number(o.interval)),
-            ("battery", .array(battery)), ("firmware", .array(firmware)), ("drift", .array(drift)),
-            ("excursions", .array(excursions)), ("gateways", .array(gateways)),
-            (
-                "outages",
-                .array(
-                    m.outages.map { g in
-                        let site = m.sites.first { $0.gateways.contains(g.gateway) }?.name ?? ""
-                        return .object([
-                            ("gateway", .string(m.gatewayNames[g.gateway])), ("site", .string(site)), ("start", ts(g.start)),
-                            ("end", ts(g.end)),
-                        ])
-                    })
-            ),
-            (
-                "data_faults",
-                .object([
-                    ("missing_readings", .number(Double(faults.missing))),
-                    ("outage_readings", .number(Double(faults.outage))),
-                    ("duplicates", .number(Double(faults.duplicates))),
-                    ("out_of_order", .number(Double(faults.outOfOrder))),
-                    ("malformed", .number(Double(faults.malformed))),
-                    ("clock_skew_devices", .array(skewed)),
-                ])
-            ),
-        ])
+        doc.member(
+            "data_faults",
+            .object([
+                ("missing_readings", .number(Double(faults.missing))),
+                ("outage_readings", .number(Double(faults.outage))),
+                ("duplicates", .number(Double(faults.duplicates))),
+                ("out_of_order", .number(Double(faults.outOfOrder))),
+                ("malformed", .number(Double(faults.malformed))),
+                ("clock_skew_devices", .array(skewed)),
+            ]))
+        doc.end()
+        sink.append(0x0A)
+        try sink.close()
     }
 }

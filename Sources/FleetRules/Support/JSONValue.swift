@@ -43,7 +43,8 @@ public indirect enum JSONValue: Sendable, Hashable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout [UInt8], pretty: Bool, indent: Int) {
+    /// Appends the value as `serialized(pretty:)` writes it nested `indent` levels deep.
+    func write(to out: inout [UInt8], pretty: Bool, indent: Int) {
         switch self {
         case .null: JSONValue.append("null", to: &out)
         case .bool(let b): JSONValue.append(b ? "true" : "false", to: &out)
@@ -86,7 +87,7 @@ public indirect enum JSONValue: Sendable, Hashable {
         s.withUTF8 { out.append(contentsOf: $0) }
     }
 
-    private static func newline(_ out: inout [UInt8], _ indent: Int) {
+    static func newline(_ out: inout [UInt8], _ indent: Int) {
         out.append(0x0A)
         out.append(contentsOf: repeatElement(0x20, count: indent * 2))
     }
@@ -141,4 +142,72 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
 extension JSONValue {
     /// `.string` or `.null` for an optional.
     public static func string(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+}
+
+/// Writes one pretty-printed JSON object member by member to a `ByteSink`, byte-identical to
+/// `JSONValue.object(…).serialized(pretty: true)`, so that an array of a million entries is
+/// never held in memory: `member` for a whole value, `beginArray`/`item`/`endArray` for an
+/// array written an element at a time.
+struct PrettyJSONObjectWriter {
+    private let sink: ByteSink
+    private var members = 0
+    private var items = 0
+    private var scratch: [UInt8] = []
+
+    init(_ sink: ByteSink) {
+        self.sink = sink
+        sink.append(0x7B)
+    }
+
+    private mutating func key(_ name: String) {
+        scratch.removeAll(keepingCapacity: true)
+        if members > 0 { scratch.append(0x2C) }
+        members += 1
+        JSONValue.newline(&scratch, 1)
+        JSONValue.quote(name, into: &scratch)
+        scratch.append(contentsOf: [0x3A, 0x20])
+        sink.append(scratch)
+    }
+
+    mutating func member(_ name: String, _ value: JSONValue) {
+        key(name)
+        scratch.removeAll(keepingCapacity: true)
+        value.write(to: &scratch, pretty: true, indent: 1)
+        sink.append(scratch)
+    }
+
+    mutating func beginArray(_ name: String) {
+        key(name)
+        items = 0
+    }
+
+    mutating func item(_ value: JSONValue) {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(items == 0 ? 0x5B : 0x2C)
+        items += 1
+        JSONValue.newline(&scratch, 2)
+        value.write(to: &scratch, pretty: true, indent: 2)
+        sink.append(scratch)
+    }
+
+    mutating func endArray() {
+        if items == 0 {
+            sink.append([0x5B, 0x5D])
+        } else {
+            scratch.removeAll(keepingCapacity: true)
+            JSONValue.newline(&scratch, 1)
+            scratch.append(0x5D)
+            sink.append(scratch)
+        }
+    }
+
+    /// Closes the object (`{}` when it has no member).
+    mutating func end() {
+        if members == 0 {
+            sink.append(0x7D)
+            return
+        }
+        sink.append(0x0A)
+        sink.append(0x7D)
+    }
 }

@@ -9,7 +9,12 @@ public struct BalanceRule: Sendable {
         public var maxMoves: Int
         /// Devices matching this are moved first.
         public var prefer: TypedExpression?
+        /// A device not seen for longer than this (seconds) at the end of the data stays out of
+        /// the plan and is listed as silent: a technician would re-pair a dead device, not move it.
+        public var silentAfter: Double = BalanceRule.defaultSilentAfter
     }
+
+    static let defaultSilentAfter = 86400.0
 
     public var groupBy: [String]
     public var load: Load
@@ -22,6 +27,7 @@ public struct BalanceRule: Sendable {
         FieldSpec("reachable", .name, "inventory column with the gateways a device can reach (default reachable)"),
         FieldSpec("max_moves", .integer(minimum: 0), "most moves proposed per group (default 50)"),
         FieldSpec("prefer", .condition, "devices matching this are moved first, e.g. criticality == \"low\""),
+        FieldSpec("silent_after", .duration, "a device not seen for longer than this stays out of the plan and is listed as silent (default 1d)"),
     ]
 
     static let fields: [FieldSpec] = [
@@ -73,7 +79,12 @@ public struct BalanceRule: Sendable {
                 guard let c = ctx.condition(n.value, "prefer") else { return nil }
                 prefer = c.expr
             }
-            rebalance = Rebalance(reachable: reachable, maxMoves: maxMoves, prefer: prefer)
+            var silentAfter = defaultSilentAfter
+            if let n = r["silent_after"] {
+                guard let v = ctx.duration(n.value, "silent_after") else { return nil }
+                silentAfter = v
+            }
+            rebalance = Rebalance(reachable: reachable, maxMoves: maxMoves, prefer: prefer, silentAfter: silentAfter)
         }
         return BalanceRule(groupBy: groupBy, load: load, window: window, threshold: threshold, rebalance: rebalance)
     }
