@@ -593,17 +593,18 @@ public struct Engine: Sendable {
 
     /// The fleet's time: how far the devices that reported recently have got. Each device behind
     /// the last 256 accepted readings votes once, with its newest timestamp among them; the
-    /// fleet's time is the newest time all but the newest tenth of the votes have reached (all
-    /// but the newest one when three to nineteen devices vote). So a tenth of the reporting
-    /// devices may run ahead without moving it, one clock never moves it alone (unless only two
-    /// devices report), devices that fell silent do not hold it back, and a whole fleet coming
-    /// back after a gap moves it as soon as a tenth of the votes are past the gap. Until 256
-    /// readings or every device of the inventory have been seen, it is the oldest vote, so the
-    /// first devices to report cannot set it ahead of the rest. It may go back a little
-    /// (readings are only roughly in order); nothing evaluated is undone by that.
+    /// fleet's time is the 90th percentile of the votes: the newest time reached by more than a
+    /// tenth of them (the second newest vote when three to nineteen devices vote, the newer of
+    /// two). So a tenth of the reporting devices may run ahead without moving it, one clock never
+    /// moves it alone (unless only two devices report), devices that fell silent do not hold it
+    /// back, and a whole fleet coming back after a gap moves it as soon as more than a tenth of
+    /// the votes are past the gap. While streaming, until 256 readings or every device of the
+    /// inventory have been seen, it is the oldest vote, so the first devices to report cannot
+    /// set it ahead of the rest (at the end of the data, `finish`, the 90th percentile applies).
+    /// It may go back a little (readings are only roughly in order); nothing evaluated is undone.
     /// Cost per recomputation: one pass over the ring with a small hash table, and a selection
     /// of the k-th newest vote (k ≤ 26).
-    private mutating func updateFleetTime() {
+    private mutating func updateFleetTime(atEnd: Bool = false) {
         let count = min(observed, Self.recentCapacity)
         guard count > 0 else { return }
         for i in voteTable.indices { voteTable[i] = -1 }
@@ -631,7 +632,7 @@ public struct Engine: Sendable {
             }
         }
         let fleet: Double
-        if observed < Self.recentCapacity, votes.count < n {
+        if !atEnd, observed < Self.recentCapacity, votes.count < n {
             // Warming up: the oldest vote, so the first devices to report cannot set it ahead of the rest.
             fleet = votes.min() ?? recentTime[0]
         } else {
@@ -763,7 +764,7 @@ public struct Engine: Sendable {
     /// `maxForwardJump` ahead of the fleet, which are rejected as `future` when the fleet has not
     /// come within `maxForwardJump` of them.
     public mutating func finish() {
-        updateFleetTime()
+        updateFleetTime(atEnd: true)
         guard let fleetEnd = fleetTime else { return }
         release(upTo: fleetEnd)
         while let next = nextPending() {
