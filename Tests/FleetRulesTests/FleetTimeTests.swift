@@ -107,6 +107,18 @@ import Testing
         _ = h.finish()
         #expect(h.engine.stats.rejectedTotal == 0)
     }
+
+    @Test func aDeviceThatFellSilentDoesNotHoldTheFleetsTimeBack() throws {
+        // d1 reports once, d3 never; d2 goes on for two hours: both are silent from 00:30.
+        var h = try EngineHarness(rules: Self.lowAndSilent, devices: ["d1", "d2", "d3"])
+        h.send(0, ["battery_pct": 50], device: "d1")
+        for m in stride(from: 0.0, through: 120, by: 5) { h.send(m, ["battery_pct": 50], device: "d2") }
+        _ = h.finish()
+        #expect(h.engine.stats.rejectedTotal == 0)
+        let silent = h.engine.episodes.filter { $0.rule == "silent" }
+        #expect(silent.map(\.device).sorted() == ["d1", "d3"])
+        #expect(silent.allSatisfy { $0.since == EngineHarness.at(30) && $0.until == nil })
+    }
 }
 
 /// `serve` judges `future` against the wall clock: after a restart with a journal days old,

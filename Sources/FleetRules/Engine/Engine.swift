@@ -155,9 +155,12 @@ public struct Engine: Sendable {
     private var recentDevice: [Int32]
     private var recentTime: [Double]
     private static let recentCapacity = 256
-    /// Scratch for `updateFleetTime`.
-    private var voteKeys: [UInt64] = []
+    /// Scratch for `updateFleetTime`: an open-addressing table (twice the ring) from a device to
+    /// its vote, the votes with their devices, and the newest votes in descending order.
+    private var voteTable = [Int32](repeating: -1, count: 2 * Engine.recentCapacity)
+    private var voteDevice: [Int32] = []
     private var votes: [Double] = []
+    private var newestVotes: [Double] = []
     private var observed = 0
     /// Origins of held readings (`Pending.heldAhead`) by sequence, for the `future` examples.
     private var heldOrigins: [Int: ReadingOrigin] = [:]
@@ -590,43 +593,73 @@ public struct Engine: Sendable {
 
     /// The fleet's time: how far the devices that reported recently have got. Each device behind
     /// the last 256 accepted readings votes once, with its newest timestamp among them; the
-    /// fleet's time is the newest time all but the newest tenth of the votes have reached (all
-    /// but the newest one when three to nineteen devices vote). So a tenth of the reporting
-    /// devices may run ahead without moving it, one clock never moves it alone (unless only two
-    /// devices report), devices that fell silent do not hold it back, and a whole fleet coming
-    /// back after a gap moves it as soon as a tenth of the votes are past the gap. Until 256
-    /// readings or every device of the inventory have been seen, it is the oldest vote, so the
-    /// first devices to report cannot set it ahead of the rest. It may go back a little
-    /// (readings are only roughly in order); nothing evaluated is undone by that.
-    /// Cost: two sorts of at most 256 numbers per recomputation.
-    private mutating func updateFleetTime() {
+    /// fleet's time is the 90th percentile of the votes: the newest time reached by more than a
+    /// tenth of them (the second newest vote when three to nineteen devices vote, the newer of
+    /// two). So a tenth of the reporting devices may run ahead without moving it, one clock never
+    /// moves it alone (unless only two devices report), devices that fell silent do not hold it
+    /// back, and a whole fleet coming back after a gap moves it as soon as more than a tenth of
+    /// the votes are past the gap. While streaming, until 256 readings or every device of the
+    /// inventory have been seen, it is the oldest vote, so the first devices to report cannot
+    /// set it ahead of the rest (at the end of the data, `finish`, the 90th percentile applies).
+    /// It may go back a little (readings are only roughly in order); nothing evaluated is undone.
+    /// Cost per recomputation: one pass over the ring with a small hash table, and a selection
+    /// of the k-th newest vote (k ≤ 26).
+    private mutating func updateFleetTime(atEnd: Bool = false) {
         let count = min(observed, Self.recentCapacity)
         guard count > 0 else { return }
-        // Ring slots sorted by device (the slot in the low byte): one run per device.
-        voteKeys.removeAll(keepingCapacity: true)
-        for i in 0..<count { voteKeys.append(UInt64(UInt32(bitPattern: recentDevice[i])) << 8 | UInt64(i)) }
-        voteKeys.sort()
+        for i in voteTable.indices { voteTable[i] = -1 }
         votes.removeAll(keepingCapacity: true)
-        var i = 0
-        while i < count {
-            let device = voteKeys[i] >> 8
-            var newest = recentTime[Int(voteKeys[i] & 0xFF)]
-            i += 1
-            while i < count, voteKeys[i] >> 8 == device {
-                newest = max(newest, recentTime[Int(voteKeys[i] & 0xFF)])
-                i += 1
+        voteDevice.removeAll(keepingCapacity: true)
+        let mask = voteTable.count - 1
+        for i in 0..<count {
+            let d = recentDevice[i]
+            let t = recentTime[i]
+            // Fibonacci hashing into the table's 512 slots; linear probing.
+            var h = Int((UInt32(bitPattern: d) &* 2_654_435_761) >> 23) & mask
+            while true {
+                let v = Int(voteTable[h])
+                if v < 0 {
+                    voteTable[h] = Int32(votes.count)
+                    votes.append(t)
+                    voteDevice.append(d)
+                    break
+                }
+                if voteDevice[v] == d {
+                    votes[v] = max(votes[v], t)
+                    break
+                }
+                h = (h + 1) & mask
             }
-            votes.append(newest)
         }
-        votes.sort()
-        let ignored: Int
-        if observed < Self.recentCapacity, votes.count < n {
+        let fleet: Double
+        if !atEnd, observed < Self.recentCapacity, votes.count < n {
             // Warming up: the oldest vote, so the first devices to report cannot set it ahead of the rest.
-            ignored = votes.count - 1
+            fleet = votes.min() ?? recentTime[0]
         } else {
-            ignored = votes.count >= 3 ? max(1, votes.count / 10) : 0
+            let ignored = votes.count >= 3 ? max(1, votes.count / 10) : 0
+            fleet = Self.largest(ignored + 1, of: votes, keeping: &newestVotes)
         }
-        fleetTime = max(votes[votes.count - 1 - ignored], advancedTo)
+        fleetTime = max(fleet, advancedTo)
+    }
+
+    /// The k-th largest of `values` (1 ≤ k ≤ values.count): one pass keeping the k largest in
+    /// descending order in `top`, so a few comparisons per value when k is small.
+    private static func largest(_ k: Int, of values: [Double], keeping top: inout [Double]) -> Double {
+        top.removeAll(keepingCapacity: true)
+        for v in values {
+            if top.count == k {
+                if v <= top[k - 1] { continue }
+                top.removeLast()
+            }
+            var i = top.count
+            top.append(v)
+            while i > 0, top[i - 1] < v {
+                top[i] = top[i - 1]
+                i -= 1
+            }
+            top[i] = v
+        }
+        return top[k - 1]
     }
 
     /// Event time up to which buffered readings are evaluated: `lateness` behind the fleet's time.
@@ -731,7 +764,7 @@ public struct Engine: Sendable {
     /// `maxForwardJump` ahead of the fleet, which are rejected as `future` when the fleet has not
     /// come within `maxForwardJump` of them.
     public mutating func finish() {
-        updateFleetTime()
+        updateFleetTime(atEnd: true)
         guard let fleetEnd = fleetTime else { return }
         release(upTo: fleetEnd)
         while let next = nextPending() {
