@@ -1,5 +1,7 @@
 /// The checks `fleetrules check --data` adds once the rules have run over real data: names the
-/// rules use that the data never has, data nobody reads, and rules that never or almost always fire.
+/// rules use that the data never has, data nobody reads, and rules that never or almost always
+/// fire. Every rule kind `run` evaluates is covered; what a rule fired for is read from the same
+/// findings and report sections `run` writes.
 public enum DataChecks {
     /// Share of applicable devices above which a firing rule is suspicious.
     public static let mostDevices = 0.9
@@ -44,12 +46,7 @@ public enum DataChecks {
         // Attributes the rules read that neither the inventory nor the telemetry provide.
         let columns = Set(engine.inventory.columns)
         for op in plan.operators {
-            var used = op.rule.scope?.attributes ?? []
-            if case .condition(let c, _, let clear) = op.evaluation {
-                used.formUnion(c.attributes)
-                if let clear { used.formUnion(clear.attributes) }
-            }
-            for name in used.sorted() where !columns.contains(name) && !seenFields.contains(name) {
+            for name in attributesRead(by: op).sorted() where !columns.contains(name) && !seenFields.contains(name) {
                 out.append(
                     Diagnostic(
                         .attributeNotInData,
@@ -63,11 +60,7 @@ public enum DataChecks {
         // Fields in the data that no rule reads.
         let readMetrics = Set(readers.keys)
         var readAttributes: Set<String> = []
-        for op in plan.operators {
-            readAttributes.formUnion(op.rule.scope?.attributes ?? [])
-            if case .condition(let c, _, _) = op.evaluation { readAttributes.formUnion(c.attributes) }
-            if case .compliance(let c) = op.rule.body { readAttributes.insert(c.attribute) }
-        }
+        for op in plan.operators { readAttributes.formUnion(attributesRead(by: op)) }
         for (field, count) in stats.fieldsSeen.sorted(by: { $0.key < $1.key })
         where !readMetrics.contains(field) && !readAttributes.contains(field) {
             let declared = plan.policy.metrics[field] != nil ? "; it is declared under `metrics:`" : ""
@@ -77,32 +70,27 @@ public enum DataChecks {
                     at: dataRange))
         }
 
-        // Rules that never fired, or fired for almost every device.
+        // Rules that never fired, or fired for almost every device (or group) they judge.
+        let report = engine.report()
         for (o, op) in plan.operators.enumerated() {
-            if case .compliance = op.evaluation { continue }
-            guard case .condition = op.evaluation else {
+            if case .notEvaluated(let reason) = op.evaluation {
                 out.append(
                     Diagnostic(
                         .notEvaluated,
-                        "\(op.rule.kind.rawValue) rule '\(op.rule.id)' is not evaluated by this version; its data checks are skipped",
+                        "\(op.rule.kind.rawValue) rule '\(op.rule.id)' is not evaluated (\(reason)); its data checks are skipped",
                         at: op.rule.location))
                 continue
             }
-            let devices = Set(engine.episodes.filter { $0.rule == op.rule.id }.map(\.device))
-            if devices.isEmpty {
+            let reach = reach(of: op, index: o, engine: engine, report: report)
+            if reach.findings == 0 {
                 out.append(
                     Diagnostic(
                         .neverFired, "rule '\(op.rule.id)' never fired on \(stats.readings) readings", at: op.rule.location,
-                        hint: "expected for a healthy fleet; otherwise check its thresholds and `where`"))
+                        hint: reach.quietHint))
                 continue
             }
-            let applicable = engine.applicableDevices(rule: o)
-            if applicable >= 5, Double(devices.count) > mostDevices * Double(applicable) {
-                out.append(
-                    Diagnostic(
-                        .firesForMost,
-                        "rule '\(op.rule.id)' fired for \(devices.count) of \(applicable) devices it applies to",
-                        at: op.rule.location, hint: "a threshold that trips for nearly every device is likely mis-set"))
+            if reach.judged >= 5, Double(reach.fired) > mostDevices * Double(reach.judged) {
+                out.append(Diagnostic(.firesForMost, reach.mostMessage, at: op.rule.location, hint: reach.mostHint))
             }
         }
 
@@ -118,5 +106,79 @@ public enum DataChecks {
                     at: dataRange))
         }
         return out
+    }
+
+    /// Inventory attributes (or telemetry fields) a rule reads, whatever its kind.
+    static func attributesRead(by op: RuleOperator) -> Set<String> {
+        var used = op.rule.scope?.attributes ?? []
+        if case .condition(let c, _, let clear) = op.evaluation {
+            used.formUnion(c.attributes)
+            if let clear { used.formUnion(clear.attributes) }
+        }
+        switch op.rule.body {
+        case .compliance(let c): used.insert(c.attribute)
+        case .forecast(let f): used.formUnion(f.curveBy)
+        case .drift(let d): if case .peers(let attributes) = d.reference { used.formUnion(attributes) }
+        case .correlation(let c): used.formUnion(c.by)
+        case .balance(let b):
+            // Loads are counted per gateway the readings name.
+            used.insert("gateway")
+            used.formUnion(b.groupBy)
+            if let r = b.rebalance {
+                used.insert(r.reachable)
+                used.formUnion(r.prefer?.attributes ?? [])
+            }
+        case .alert, .limit: break
+        }
+        return used
+    }
+
+    /// How far one rule reached on the data.
+    struct Reach {
+        /// Findings the rule opened (zero: it never fired).
+        var findings: Int
+        /// Devices (groups for a correlation) it fired for, out of those it could judge.
+        var fired: Int
+        var judged: Int
+        var mostMessage: String
+        var mostHint = "a threshold that trips for nearly every device is likely mis-set"
+        var quietHint = "expected for a healthy fleet; otherwise check its thresholds and `where`"
+    }
+
+    /// What a rule fired for, by kind: devices with a finding (alert, limit, compliance,
+    /// forecast, drift), devices moved (balance: its findings are per gateway), or groups with a
+    /// significant correlation. Drift judges only the devices it could test against a reference.
+    static func reach(of op: RuleOperator, index o: Int, engine: Engine, report: Report) -> Reach {
+        let id = op.rule.id
+        let episodes = engine.episodes.filter { $0.rule == id }
+        let devices = Set(episodes.map(\.device)).count
+        let applicable = engine.applicableDevices(rule: o)
+        var reach = Reach(
+            findings: episodes.count, fired: devices, judged: applicable,
+            mostMessage: "rule '\(id)' fired for \(devices) of \(applicable) devices it applies to")
+        switch op.rule.body {
+        case .alert, .limit, .compliance, .forecast:
+            break
+        case .drift:
+            let tested = report.drift.first { $0.rule == id }?.tested ?? applicable
+            reach.judged = tested
+            reach.mostMessage = "rule '\(id)' fired for \(devices) of the \(tested) devices it could test"
+            reach.mostHint = "a tolerance or threshold that flags nearly every device is likely mis-set"
+        case .balance:
+            let moved = Set(report.rebalancing.filter { $0.rule == id }.map(\.device)).count
+            reach.fired = moved
+            reach.mostMessage = "rule '\(id)' moves \(moved) of \(applicable) devices it applies to"
+            reach.mostHint = "a threshold that moves nearly every device is likely mis-set"
+            reach.quietHint = "expected for a fleet whose gateways share the load evenly; otherwise check its threshold and `where`"
+        case .correlation:
+            let groups = report.correlations.filter { $0.rule == id }
+            let significant = groups.count(where: \.significant)
+            reach.fired = significant
+            reach.judged = groups.count
+            reach.mostMessage = "rule '\(id)' found a significant correlation in \(significant) of \(groups.count) groups"
+            reach.mostHint = "expected when the two metrics move together everywhere; otherwise check `significance` and `by`"
+            reach.quietHint = "no group showed a significant correlation; expected when the metrics are unrelated"
+        }
+        return reach
     }
 }
