@@ -854,8 +854,8 @@ public struct Engine: Sendable {
         stats.lastTimestamp = evaluatedLast.isFinite ? evaluatedLast : nil
     }
 
-    /// A reading the fleet never came near: counted once, as `future`, instead of as a reading
-    /// (its dropped values were never counted; see `Pending.heldAhead`).
+    /// A reading the fleet never came near: counted as `future` instead of as a reading (a held
+    /// line's dropped values were never counted, see `Pending.heldAhead`, so it counts once).
     private mutating func rejectHeld(_ r: Pending, _ message: String) {
         stats.readings -= 1
         stats.reject(.future, message, heldLines.removeValue(forKey: r.sequence)?.origin)
