@@ -162,6 +162,26 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         #expect(lenient.rebalancingGroups.first?.gateways.allSatisfy(\.silentDevices.isEmpty) == true)
     }
 
+    /// b-gwb-d0's clock runs 20 hours ahead: its last 20 hours of readings come after the fleet's
+    /// end, which is where the plan is made, so the others are not silent for `silent_after: 6h`.
+    @Test func oneClockTwentyHoursAheadDoesNotMakeTheOthersSilent() throws {
+        let reach = "gw1|gw2|gw3"
+        let low: Set<String> = ["a-gw1-d3", "a-gw1-d4", "a-gw1-d5"]
+        let a = fleet("a", ["gw1": 6, "gw2": 1, "gw3": 2], reach: reach, low: low)
+        let b = fleet("b", ["gwb": 3], reach: "gwb")
+        let rule = BalanceHarness.rule.replacingOccurrences(of: "max_moves: 50,", with: "max_moves: 50, silent_after: 6h,")
+        var h = try BalanceHarness(rule: rule, devices: a + b)
+        for m in stride(from: 0.0, through: 480, by: 10) {
+            for d in a + b { h.send(d.0 == "b-gwb-d0" ? m + 20 * 60 : m, d.0, via: d.2) }
+        }
+        h.engine.finish()
+        #expect(h.engine.stats.rejectedTotal == 0)
+        let report = h.engine.report()
+        #expect(Set(report.rebalancing.map(\.device)) == low)
+        #expect(report.rebalancingGroups.allSatisfy { $0.gateways.allSatisfy(\.silentDevices.isEmpty) })
+        #expect(report.rebalancingGroups.first { $0.group == "a" }?.gateways.map(\.before) == [6, 1, 2])
+    }
+
     @Test func zeroLoadGatewayFromTheGatewaysFileTakesDevicesUpToItsCapacity() throws {
         let table = try GatewayTable.parse("gateway,site,capacity\ngw4,a,2\ngw1,a,\n", path: "gateways.csv")
         let a = fleet("a", ["gw1": 4, "gw2": 4, "gw3": 4], reach: "gw1|gw2|gw3|gw4")

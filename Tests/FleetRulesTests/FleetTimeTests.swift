@@ -76,7 +76,7 @@ import Testing
         #expect(h.engine.episodes.map(\.since) == [EngineHarness.at(60 + 20 * 60)])
     }
 
-    @Test func aLoneClockMoreThanADayAheadOfTheFleetIsFutureAtTheEnd() throws {
+    @Test func aLoneClockMoreThanADayAheadOfTheFleetIsFuture() throws {
         let devices = (1...20).map { "d\($0)" }
         var h = try EngineHarness(rules: Self.low, devices: devices)
         for round in 0..<24 {
@@ -91,6 +91,77 @@ import Testing
         #expect(h.engine.stats.readings == 24 * 20)
         #expect(h.engine.stats.lastTimestamp == EngineHarness.at(23 * 5))
         #expect(h.engine.episodes.isEmpty)
+    }
+
+    @Test func aFirstReadingThreeDaysAheadIsFutureAsIfItHadComeLater() throws {
+        let devices = (1...20).map { "d\($0)" }
+        var h = try EngineHarness(rules: Self.low, devices: devices)
+        // The very first reading: no fleet's time yet to compare it with.
+        #expect(h.send(3 * 24 * 60, ["battery_pct": 10], device: "d20") == nil)
+        for round in 0..<24 {
+            for d in devices { h.send(Double(round * 5), ["battery_pct": 50], device: d) }
+        }
+        _ = h.finish()
+        #expect(h.engine.stats.rejected == [.future: 1])
+        #expect(h.engine.stats.readings == 24 * 20)
+        #expect(h.engine.stats.firstTimestamp == EngineHarness.at(0))
+        #expect(h.engine.stats.lastTimestamp == EngineHarness.at(23 * 5))
+        #expect(h.engine.episodes.isEmpty)
+    }
+
+    @Test func aLoneClockDaysAheadIsRejectedAsTheDataGoesOnInsteadOfPilingUp() throws {
+        // A day of data; d12's clock is three days ahead, so the fleet never comes near it.
+        let devices = (1...12).map { "d\($0)" }
+        var h = try EngineHarness(rules: Self.low, devices: devices)
+        var mostHeld = 0
+        for round in 0..<288 {
+            let m = Double(round * 5)
+            for d in devices.dropLast() { h.send(m, ["battery_pct": 50], device: d) }
+            #expect(h.send(m + 3 * 24 * 60, ["battery_pct": 10], device: "d12") == nil)
+            mostHeld = max(mostHeld, h.engine.heldCount)
+        }
+        // Held for 256 later readings at most: about 22 of d12's at a time, not all 288.
+        #expect(mostHeld <= 256 / 11 + 1)
+        #expect((h.engine.stats.rejected[.future] ?? 0) >= 288 - mostHeld)
+        _ = h.finish()
+        #expect(h.engine.heldCount == 0)
+        #expect(h.engine.stats.rejected == [.future: 288])
+        #expect(h.engine.stats.readings == 288 * 11)
+        #expect(h.engine.stats.examples.allSatisfy { $0.message.contains("ahead of the fleet's time") })
+        #expect(h.engine.episodes.isEmpty)
+    }
+
+    @Test func aHeldLineRejectedAsFutureIsNotAlsoCountedForItsDroppedValue() throws {
+        let devices = (1...20).map { "d\($0)" }
+        var h = try EngineHarness(rules: Self.low, devices: devices)
+        for round in 0..<24 {
+            let m = Double(round * 5)
+            for d in devices { h.send(m, ["battery_pct": 50], device: d) }
+            // 500 °C is out of range: a value dropped from a line that is itself rejected.
+            if round == 6 { h.send(m + 3 * 24 * 60, ["battery_pct": 10, "temperature": 500], device: "d20") }
+        }
+        _ = h.finish()
+        #expect(h.engine.stats.rejected == [.future: 1])
+        #expect(h.engine.stats.droppedValues == [:])
+        #expect(h.engine.stats.examples.map(\.reason) == [.future])
+        #expect(h.engine.stats.readings == 24 * 20)
+    }
+
+    @Test func aHeldLineTheFleetReachesCountsItsDroppedValue() throws {
+        // Two days without data, then the fleet is back: d1's first line after the gap was held.
+        let devices = (1...20).map { "d\($0)" }
+        var h = try EngineHarness(rules: Self.low, devices: devices)
+        let back = 2.0 * 24 * 60
+        for m in [0.0, 5, back, back + 5] {
+            for d in devices {
+                let metrics: [String: Double] = d == "d1" && m == back ? ["battery_pct": 50, "temperature": 500] : ["battery_pct": 50]
+                h.send(m, metrics, device: d)
+            }
+        }
+        _ = h.finish()
+        #expect(h.engine.stats.rejected == [:])
+        #expect(h.engine.stats.droppedValues == [.outOfRange: 1])
+        #expect(h.engine.stats.readings == 4 * 20)
     }
 
     @Test func threeOfThirtyClocksTenHoursAheadMakeNoneLate() throws {

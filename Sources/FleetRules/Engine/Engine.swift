@@ -122,8 +122,10 @@ public struct Engine: Sendable {
         var slot: Int32
         var count: Int32
         var hasStrings: Bool
-        /// It arrived more than `maxForwardJump` ahead of the fleet's time: counted in `stats`
-        /// when processed, or rejected as `future` at the end of the data.
+        /// It arrived more than `maxForwardJump` ahead of the fleet's time (or was the first
+        /// reading, with no fleet's time to judge it by), so it may be rejected as `future`: its
+        /// timestamp joins the data's span and its dropped values are counted when it is
+        /// evaluated; its origin and dropped values wait in `heldLines` until then.
         var heldAhead: Bool
     }
     private var fifo: [Pending] = []
@@ -162,8 +164,26 @@ public struct Engine: Sendable {
     private var votes: [Double] = []
     private var newestVotes: [Double] = []
     private var observed = 0
-    /// Origins of held readings (`Pending.heldAhead`) by sequence, for the `future` examples.
-    private var heldOrigins: [Int: ReadingOrigin] = [:]
+    /// Readings more than `maxForwardJump` ahead of the fleet's time when they arrived, in arrival
+    /// order, apart from the reorder buffer until the fleet's time comes within `maxForwardJump`
+    /// of them; each with the value of `observed` at which it is rejected as `future` if the fleet's
+    /// time has not (see `reviewHeld`).
+    private var held: [(reading: Pending, expires: Int)] = []
+    /// What a line marked `Pending.heldAhead` left to count, by sequence: its origin (for the
+    /// `future` example) and the values dropped from it (counted only if it is evaluated).
+    private struct HeldLine: Sendable {
+        var origin: ReadingOrigin?
+        var drops: [InputStats.Example]
+    }
+    private var heldLines: [Int: HeldLine] = [:]
+    /// Readings held now, waiting for the fleet's time to come within `maxForwardJump` of them.
+    var heldCount: Int { held.count }
+    /// The earliest and latest timestamps of the readings evaluated: the data's span at the end.
+    private var evaluatedFirst = Double.infinity
+    private var evaluatedLast = -Double.infinity
+    /// Analyzers tick no later than this: the fleet's time at the end of the data, once `finish`
+    /// has fixed it, so readings from a clock ahead evaluated after it do not move their end.
+    private var analysisEnd = Double.infinity
     /// Event time of the latest reading or timer evaluated: readings before it are late.
     private var frontier = -Double.infinity
     private var clocksStarted = false
@@ -507,21 +527,34 @@ public struct Engine: Sendable {
             stats.reject(reason, message, origin)
             return reason
         }
+        stats.readings += 1
+        // Far ahead of the fleet, or the first reading (no fleet's time yet to judge it by): it
+        // may turn out to be one clock far ahead and be rejected as `future`, so its timestamp
+        // and dropped values are counted only if it is evaluated.
+        let heldAhead = maxForwardJump.isFinite && t > (fleetTime ?? -.infinity) + maxForwardJump
+        var drops: [InputStats.Example] = []
         if let (m, v) = outOfRange {
             let name = plan.metrics[m].name
             let (low, high) = (program.rangeLow[m], program.rangeHigh[m])
-            stats.dropValue(.outOfRange, Self.rangeMessage(name, v, low, high), origin)
+            if heldAhead {
+                drops.append(.init(reason: .outOfRange, origin: origin, message: Self.rangeMessage(name, v, low, high)))
+            } else {
+                stats.dropValue(.outOfRange, Self.rangeMessage(name, v, low, high), origin)
+            }
         }
-        if let nonNumeric { stats.dropValue(.nonNumeric, nonNumeric, origin) }
-        stats.readings += 1
-        // Far ahead of the fleet: held, its timestamp not yet part of the data's span.
-        let heldAhead = fleetTime.map { t > $0 + maxForwardJump } ?? false
+        if let nonNumeric {
+            if heldAhead {
+                drops.append(.init(reason: .nonNumeric, origin: origin, message: nonNumeric))
+            } else {
+                stats.dropValue(.nonNumeric, nonNumeric, origin)
+            }
+        }
         if !heldAhead {
             stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
             stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
         }
         sequence += 1
-        if heldAhead, let origin { heldOrigins[sequence] = origin }
+        if heldAhead, origin != nil || !drops.isEmpty { heldLines[sequence] = HeldLine(origin: origin, drops: drops) }
         let slot: Int32
         if let free = freeSlots.popLast() {
             slot = free
@@ -539,7 +572,11 @@ public struct Engine: Sendable {
         let p = Pending(
             time: t, sequence: sequence, device: Int32(d), gateway: g, slot: slot, count: Int32(kept),
             hasStrings: !strings.isEmpty, heldAhead: heldAhead)
-        enqueue(p)
+        if heldAhead {
+            held.append((p, observed + 1 + Self.recentCapacity))
+        } else {
+            enqueue(p)
+        }
         observe(t, device: d)
         release(upTo: watermark)
         return outOfRange != nil ? .outOfRange : nil
@@ -640,6 +677,33 @@ public struct Engine: Sendable {
             fleet = Self.largest(ignored + 1, of: votes, keeping: &newestVotes)
         }
         fleetTime = max(fleet, advancedTo)
+        reviewHeld()
+    }
+
+    /// Moves the held readings the fleet's time has come within `maxForwardJump` of to the
+    /// reorder buffer, and rejects as `future` those still further ahead once 256 more readings
+    /// have been accepted after them: by then every vote for the fleet's time was cast after
+    /// them, so they come from one clock far ahead, not from the first devices of a fleet coming
+    /// back after a gap (more than a tenth of the votes past the gap move the fleet's time at the
+    /// next recomputation). So at most the readings of 256 + 1,024 arrivals are held at once,
+    /// however long the data. Cost: one pass over the held readings per recomputation.
+    private mutating func reviewHeld() {
+        guard !held.isEmpty, let fleet = fleetTime else { return }
+        var kept = 0
+        for i in held.indices {
+            let h = held[i]
+            if h.reading.time <= fleet + maxForwardJump {
+                enqueue(h.reading)
+            } else if observed >= h.expires {
+                rejectHeld(
+                    h.reading,
+                    "timestamp \(Timestamp.format(h.reading.time)) is more than \(DurationText.format(maxForwardJump)) ahead of the fleet's time (\(Timestamp.format(fleet))) after \(Self.recentCapacity) later readings")
+            } else {
+                held[kept] = h
+                kept += 1
+            }
+        }
+        held.removeLast(held.count - kept)
     }
 
     /// The k-th largest of `values` (1 ≤ k ≤ values.count): one pass keeping the k largest in
@@ -755,36 +819,46 @@ public struct Engine: Sendable {
     public mutating func advance(to time: Double) {
         advancedTo = max(advancedTo, time)
         fleetTime = max(fleetTime ?? time, time)
+        reviewHeld()
         release(upTo: watermark)
     }
 
     /// Processes everything still buffered and every timer up to the fleet's time at the end of
-    /// the data. Timers stop there, so a device whose clock runs ahead cannot make everyone else
-    /// look silent; its readings are still evaluated, except those held for being more than
-    /// `maxForwardJump` ahead of the fleet, which are rejected as `future` when the fleet has not
-    /// come within `maxForwardJump` of them.
+    /// the data. Timers and analyses stop there, so a device whose clock runs ahead cannot make
+    /// everyone else look silent; its readings are still evaluated, except those more than
+    /// `maxForwardJump` ahead of the fleet's end, which are rejected as `future` (whatever the
+    /// order they came in: the first reading of the data too). The data's span (`stats`
+    /// first and last timestamps) is then that of the readings evaluated.
     public mutating func finish() {
         updateFleetTime(atEnd: true)
         guard let fleetEnd = fleetTime else { return }
+        analysisEnd = fleetEnd
         release(upTo: fleetEnd)
+        let limit = fleetEnd + maxForwardJump
+        func message(_ t: Double) -> String {
+            "timestamp \(Timestamp.format(t)) is more than \(DurationText.format(maxForwardJump)) ahead of the fleet's time at the end of the data (\(Timestamp.format(fleetEnd)))"
+        }
+        // Still held after the last recomputation: the fleet's end is not within reach of them.
+        for h in held { rejectHeld(h.reading, message(h.reading.time)) }
+        held.removeAll()
         while let next = nextPending() {
             popPending()
-            if next.heldAhead, next.time > fleetEnd + maxForwardJump {
-                rejectHeld(next, fleetEnd: fleetEnd)
+            if next.time > limit {
+                rejectHeld(next, message(next.time))
             } else {
                 process(next)
             }
         }
-        finishAnalyzers(at: max(fleetEnd, frontier))
+        finishAnalyzers(at: fleetEnd)
+        stats.firstTimestamp = evaluatedFirst.isFinite ? evaluatedFirst : nil
+        stats.lastTimestamp = evaluatedLast.isFinite ? evaluatedLast : nil
     }
 
-    /// A held reading the fleet never came near: counted as `future` instead of as a reading.
-    private mutating func rejectHeld(_ r: Pending, fleetEnd: Double) {
+    /// A reading the fleet never came near: counted as `future` instead of as a reading (a held
+    /// line's dropped values were never counted, see `Pending.heldAhead`, so it counts once).
+    private mutating func rejectHeld(_ r: Pending, _ message: String) {
         stats.readings -= 1
-        stats.reject(
-            .future,
-            "timestamp \(Timestamp.format(r.time)) is more than \(DurationText.format(maxForwardJump)) ahead of the fleet's time at the end of the data (\(Timestamp.format(fleetEnd)))",
-            heldOrigins.removeValue(forKey: r.sequence))
+        stats.reject(.future, message, heldLines.removeValue(forKey: r.sequence)?.origin)
         if r.hasStrings { pendingStrings.removeValue(forKey: r.sequence) }
         freeSlots.append(r.slot)
     }
@@ -856,13 +930,15 @@ public struct Engine: Sendable {
         let d = Int(r.device)
         let t = r.time
         frontier = max(frontier, t)
+        evaluatedFirst = min(evaluatedFirst, t)
+        evaluatedLast = max(evaluatedLast, t)
         if r.heldAhead {
-            // The fleet came near it: now it is part of the data's span.
-            heldOrigins.removeValue(forKey: r.sequence)
+            // The fleet came near it: now it is part of the data's span, and its dropped values count.
+            for e in heldLines.removeValue(forKey: r.sequence)?.drops ?? [] { stats.dropValue(e.reason, e.message, e.origin) }
             stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
             stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
         }
-        if t >= nextTick { runTicks(upTo: t) }
+        if t >= nextTick { runTicks(upTo: min(t, analysisEnd)) }
         seen[d] = true
         if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
             for (slot, v) in strings {
@@ -1217,7 +1293,7 @@ public struct Engine: Sendable {
 
     /// Lets each analyzer add its sections to a report.
     func contributeAnalyses(to report: inout Report) {
-        let end = stats.lastTimestamp ?? 0
+        let end = analysisEnd.isFinite ? analysisEnd : stats.lastTimestamp ?? 0
         for a in analyzers.indices { analyzers.contribute(a, to: &report, analysisContext(a, at: end)) }
         report.forecastCurves = analyzers.forecastCurves()
     }
