@@ -7,7 +7,7 @@
 # regression fixtures (Fuzz/Regressions/TARGET, replayed first) and its dictionary. A crash, a
 # failed promise (fatalError), a leak, an input slower than FUZZ_TIMEOUT seconds or a process
 # above FUZZ_RSS_MB fails the target; the input is saved in .build-fuzz/artifacts/TARGET/.
-# FUZZ_CONFIG (debug or release) picks the build. Every target runs; the exit status is 1 when any failed. Logs: .build-fuzz/logs/TARGET.log.
+# FUZZ_CONFIG (debug or release) picks the build; FUZZ_FLAGS adds libFuzzer flags. Every target runs; the exit status is 1 when any failed. Logs: .build-fuzz/logs/TARGET.log.
 set -u
 seconds="$1"; shift
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,6 +30,8 @@ for target in "$@"; do
     flags=(-max_total_time="$seconds" -timeout="$timeout_s" -rss_limit_mb="$rss_mb" -detect_leaks=1
         -artifact_prefix="$artifacts" -print_final_stats=1)
     [ -f "$root/Fuzz/Dictionaries/$target.dict" ] && flags+=(-dict="$root/Fuzz/Dictionaries/$target.dict")
+    # shellcheck disable=SC2206 # FUZZ_FLAGS: extra libFuzzer flags, split on spaces (e.g. -max_len=16384)
+    flags+=(${FUZZ_FLAGS:-})
     log="$scratch/logs/$target.log"
     "$binary" "${flags[@]}" "${inputs[@]}" > "$log" 2>&1
     status=$?
