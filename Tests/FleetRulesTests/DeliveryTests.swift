@@ -534,20 +534,22 @@ enum DeliveryFixture {
         #expect(messages.first?["encoding"] as? String == "gsm7")
 
         // With ACK: a second page with a long escalation (no cost: the run ends at the ACK); the test answers as ana.
+        // The escalation and the waits are minutes long, so a loaded machine that delays this test's
+        // polling cannot let ben be paged before the test has read ana's page.
         let config2 = try CLI.temporaryFile(
-            "d.yaml", DeliveryFixture.config(webhook: nil, sms: gateway.base, escalate: "20s", extra: extra))
+            "d.yaml", DeliveryFixture.config(webhook: nil, sms: gateway.base, escalate: "10m", extra: extra))
         let run = Process()
         run.executableURL = CLI.binary
         run.currentDirectoryURL = CLI.repoRoot
         run.arguments = [
             "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config2 + ".report",
-            "--deliver", config2, "--outbox", config2 + ".sqlite", "--deliver-timeout", "60s",
+            "--deliver", config2, "--outbox", config2 + ".sqlite", "--deliver-timeout", "15m",
         ]
         run.standardOutput = FileHandle.nullDevice
         run.standardError = FileHandle.nullDevice
         try run.run()
         let before = messages.count
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(300)
         while Date() < deadline {
             messages = try #require(try await gateway.getJSON("/messages") as? [[String: Any]])
             if messages.count > before { break }

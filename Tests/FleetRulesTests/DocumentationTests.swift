@@ -248,3 +248,21 @@ enum Docs {
         #expect(a.condition.description == "(last(battery_pct) < 20 and last(load) > 0.8)")
     }
 }
+
+/// A command's help that points at a document names a file that exists.
+@Test func everyDocumentNamedInTheCommandsHelpExists() throws {
+    let folder = Docs.root.appendingPathComponent("Sources/fleetrules")
+    let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".swift") }
+    #expect(!files.isEmpty)
+    let pattern = try Regex(#"docs/[A-Za-z0-9_.-]+\.[a-z]+"#)
+    var named = 0
+    for file in files {
+        let source = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+        for match in source.matches(of: pattern) {
+            let relative = String(source[match.range])
+            named += 1
+            #expect(FileManager.default.fileExists(atPath: Docs.path(relative)), "\(file) names \(relative), which does not exist")
+        }
+    }
+    #expect(named > 0)
+}
