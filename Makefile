@@ -42,7 +42,7 @@ test: build
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
 		python3 scripts/check_html.py .build/test-report.html --screenshot .build/test-report.png; \
 	else echo "SKIP: HTML browser check (no chromium)"; fi
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS) FUZZ_FLAGS=-max_len=16384
 
 # The main job on the example fleet: check the packs and the delivery configuration, replay
 # three days of telemetry, print the morning report, deliver its alerts to the bundled mocks
