@@ -116,6 +116,18 @@ enum DeepPolicies {
         #expect(alert.condition.description == "site == \"a\"")
     }
 
+    /// Checking cost is counted in steps, not timed: a chain four times as long takes about
+    /// four times the steps. Finding the used macros once per macro, or re-checking a macro at
+    /// every use, would make it sixteen times.
+    @Test func checkingAMacroChainTakesStepsLinearInItsLength() {
+        let short = DeepPolicies.check(DeepPolicies.linearChain(2000))
+        let long = DeepPolicies.check(DeepPolicies.linearChain(8000))
+        #expect(short.diagnostics.isEmpty && long.diagnostics.isEmpty)
+        #expect(short.checkingWork >= 2000)
+        #expect(long.checkingWork <= 4 * short.checkingWork + 100, "\(short.checkingWork) → \(long.checkingWork) steps")
+        #expect(long.checkingWork <= 8 * 8000, "\(long.checkingWork) steps for 8,000 macros")
+    }
+
     @Test func aCycleThroughALongChainIsReportedOnceWhereItCloses() {
         // m0 uses m2999, which reaches m0 again through every other macro of the chain.
         var source = DeepPolicies.linearChain(3000)

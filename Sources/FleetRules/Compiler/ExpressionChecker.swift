@@ -35,6 +35,10 @@ struct ExpressionChecker {
     private var macroExpansions: [String: Expansion] = [:]
     /// Macros `resolve` is checking; a use of one that has no result yet closes a cycle.
     private var resolving: Set<String> = []
+    /// Steps taken so far: expressions checked, macros entered and macro references followed
+    /// while ordering them, and edges followed to find the reachable macros. A deterministic
+    /// measure of checking cost, so tests can hold it linear in the size of the input.
+    private(set) var work = 0
 
     init(scope: Scope) { self.scope = scope }
 
@@ -65,14 +69,15 @@ struct ExpressionChecker {
         return c
     }
 
-    /// Macros a rule reaches, directly or through other macros.
-    var reachableMacros: Set<String> {
+    /// Macros a rule reaches, directly or through other macros. Call it once, after every rule
+    /// has been checked: it follows each edge once.
+    mutating func reachableMacros() -> Set<String> {
         var seen = usedMacros
-        var work = Array(usedMacros)
-        while let m = work.popLast() {
-            for next in macroEdges[m] ?? [] where !seen.contains(next) {
-                seen.insert(next)
-                work.append(next)
+        var pending = Array(usedMacros)
+        while let m = pending.popLast() {
+            for next in macroEdges[m] ?? [] {
+                work += 1
+                if seen.insert(next).inserted { pending.append(next) }
             }
         }
         return seen
@@ -128,6 +133,7 @@ struct ExpressionChecker {
         func enter(_ name: String) {
             let references = scope.macros[name]?.expression.map(macroReferences) ?? []
             macroEdges[name, default: []].formUnion(references.map(\.name))
+            work += 1
             seen.insert(name)
             pathIndex[name] = path.count
             path.append(Frame(name: name, references: references))
@@ -142,6 +148,7 @@ struct ExpressionChecker {
             }
             let (name, range) = top.references[top.next]
             path[path.count - 1].next += 1
+            work += 1
             if let i = pathIndex[name] {
                 let cycle = (path[i...].map(\.name) + [name]).joined(separator: " → ")
                 d.error(
@@ -224,6 +231,7 @@ struct ExpressionChecker {
     }
 
     mutating func check(_ e: Expression, _ d: inout DiagnosticBag) -> Checked? {
+        work += 1
         switch e.kind {
         case .number(let n, let percent):
             var c = Checked(expr: .constant(.number(n)), type: .number(unit: percent ? "percent" : nil), range: e.range)

@@ -8,6 +8,8 @@ public struct PolicyCheck: Sendable {
     public var sources: [String: String]
     public var files: [String]
     public var ruleCount: Int
+    /// Steps the expression checker took over all packs (see `ExpressionChecker.work`).
+    var checkingWork = 0
 
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
     public var errorCount: Int { diagnostics.count { $0.severity == .error } }
@@ -96,6 +98,7 @@ public struct PolicyLoader: Sendable {
     /// Checks in-memory sources, e.g. a pack posted to the HTTP service.
     public func check(sources: [(file: String, bytes: [UInt8])]) -> PolicyCheck {
         var bag = DiagnosticBag()
+        var checkingWork = 0
         var texts: [String: String] = [:]
         var parsed: [ParsedFile] = []
         var metrics: [String: MetricDecl] = [:]
@@ -217,7 +220,8 @@ public struct PolicyLoader: Sendable {
                     rules.append(rule)
                 }
             }
-            let reachable = ctx.checker.reachableMacros
+            let reachable = ctx.checker.reachableMacros()
+            checkingWork += ctx.checker.work
             for pf in files {
                 for list in pf.lists where !ctx.checker.usedLists.contains(list.name) && scope.lists[list.name]?.location == list.location {
                     ctx.diagnostics.warning(.unusedList, "list '\(list.name)' is never used", at: list.location,
@@ -238,8 +242,10 @@ public struct PolicyLoader: Sendable {
         let policy = hasErrors ? nil : Policy(
             packs: packOrder.compactMap { packs[$0] }.map { Policy.Pack(name: $0.name, description: $0.description, files: $0.files) },
             metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options)
-        return PolicyCheck(
+        var result = PolicyCheck(
             policy: policy, diagnostics: diagnostics, sources: texts, files: sources.map(\.file), ruleCount: ruleCount)
+        result.checkingWork = checkingWork
+        return result
     }
 
     /// Rules with equal signatures fire on exactly the same devices at the same times.
