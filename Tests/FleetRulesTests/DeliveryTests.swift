@@ -1,5 +1,6 @@
 @testable import FleetRules
 @testable import FleetRulesDelivery
+import FleetRulesMocks
 import Foundation
 import Testing
 
