@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "FleetRules", targets: ["FleetRules"]),
         // The delivery configuration reader alone (what the fuzz targets in Fuzz/ link).
         .library(name: "FleetRulesDeliveryConfig", targets: ["FleetRulesDeliveryConfig"]),
+        // The synthetic fleets and workloads `fleetrules bench` and the Benchmarks/ package measure.
+        .library(name: "FleetRulesWorkloads", targets: ["FleetRulesWorkloads"]),
         .executable(name: "fleetrules", targets: ["fleetrules"]),
     ],
     dependencies: [
@@ -46,8 +48,8 @@ let package = Package(
         // The delivery configuration file: `DeliveryConfig` and its loader, with located
         // diagnostics. No networking packages, so it builds (and fuzzes) as quickly as FleetRules.
         .target(name: "FleetRulesDeliveryConfig", dependencies: ["FleetRules"]),
-        // Alert delivery: routing, durable outbox (GRDB), webhook and SMS sinks, and the mock
-        // receivers (Hummingbird) used by demos and tests. Re-exports FleetRulesDeliveryConfig.
+        // Alert delivery: routing, durable outbox (GRDB), webhook and SMS sinks.
+        // Re-exports FleetRulesDeliveryConfig.
         .target(
             name: "FleetRulesDelivery",
             dependencies: [
@@ -56,10 +58,24 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Synthetic fleets and workloads for `fleetrules bench`, the Benchmarks/ package and the
+        // tests; not part of the FleetRules library. No networking packages.
+        .target(name: "FleetRulesWorkloads", dependencies: ["FleetRules"]),
+        // The mock webhook receiver and SMS gateway (Hummingbird) behind `fleetrules
+        // webhook-receiver` and `fleetrules sms-gateway`, which demos and tests deliver to.
+        .target(
+            name: "FleetRulesMocks",
+            dependencies: [
+                "FleetRules",
+                "FleetRulesDelivery",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The HTTP service behind `fleetrules serve`.
@@ -83,6 +99,8 @@ let package = Package(
                 "FleetRules",
                 "FleetRulesDelivery",
                 "FleetRulesServer",
+                "FleetRulesWorkloads",
+                "FleetRulesMocks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -94,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetRulesTests",
-            dependencies: ["FleetRules", "FleetRulesDelivery"],
+            dependencies: ["FleetRules", "FleetRulesDelivery", "FleetRulesMocks", "FleetRulesWorkloads"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -19,6 +19,7 @@ let package = Package(
             name: "FleetRulesBenchmarks",
             dependencies: [
                 .product(name: "FleetRules", package: parent),
+                .product(name: "FleetRulesWorkloads", package: parent),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/FleetRulesBenchmarks",

@@ -395,55 +395,14 @@ struct ConfigReader {
     // MARK: scalars
 
     mutating func fields(_ node: YAMLNode, in place: String, known: [String], required: [String]) -> [String: YAMLEntry]? {
-        guard case .mapping(let entries) = node.kind else {
-            bag.error(.wrongType, "\(place) must be a mapping, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        var out: [String: YAMLEntry] = [:]
-        for e in entries {
-            if let first = out[e.name] {
-                bag.error(
-                    .duplicateKey, "duplicate key '\(e.name)'", at: e.key.range,
-                    notes: [Diagnostic.Note(message: "first defined here", range: first.key.range)])
-                continue
-            }
-            guard known.contains(e.name) else {
-                let closest = Suggestion.closest(to: e.name, in: known)
-                bag.error(
-                    .unknownKey, "unknown key '\(e.name)' in \(place)", at: e.key.range,
-                    hint: closest.map { "did you mean '\($0)'?" } ?? "accepted keys: \(known.joined(separator: ", "))")
-                continue
-            }
-            out[e.name] = e
-        }
-        for r in required where out[r] == nil {
-            bag.error(.missingField, "\(place) is missing the required key '\(r)'", at: node.range)
-        }
-        return out
+        bag.fields(node, in: place, known: known, required: required)
     }
 
-    mutating func sequence(_ node: YAMLNode, _ place: String) -> [YAMLNode]? {
-        guard case .sequence(let items) = node.kind else {
-            bag.error(.wrongType, "\(place) must be a list, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        return items
-    }
+    mutating func sequence(_ node: YAMLNode, _ place: String) -> [YAMLNode]? { bag.sequence(node, place) }
 
     mutating func string(_ node: YAMLNode, _ place: String) -> String? { bag.string(node, place) }
 
-    mutating func name(_ node: YAMLNode, _ place: String) -> String? {
-        guard let s = string(node, place) else { return nil }
-        let ok = s.first.map { $0.isASCII && $0.isLowercase } == true
-            && s.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "_" }
-        guard ok else {
-            bag.error(
-                .invalidName, "invalid \(place) '\(s)'", at: node.range,
-                hint: "use lowercase letters, digits, '-' and '_', starting with a letter")
-            return nil
-        }
-        return s
-    }
+    mutating func name(_ node: YAMLNode, _ place: String) -> String? { bag.name(node, place) }
 
     mutating func integer(_ node: YAMLNode, _ place: String, minimum: Int) -> Int? {
         bag.integer(node, place, minimum: minimum)
@@ -452,28 +411,10 @@ struct ConfigReader {
     mutating func bool(_ node: YAMLNode, _ place: String) -> Bool? { bag.bool(node, place) }
 
     mutating func duration(_ node: YAMLNode, _ place: String, allowZero: Bool = false) -> Double? {
-        guard case .scalar(let raw, _) = node.kind, !node.isNull else {
-            bag.error(.wrongType, "\(place) must be a duration, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        guard let v = DurationText.seconds(raw.trimmingCharacters(in: .whitespaces)), v > 0 || (allowZero && v == 0) else {
-            bag.error(
-                .invalidDuration, "invalid duration '\(raw)' in \(place)", at: node.range,
-                hint: "a positive number and a unit: ms, s, m, h or d (e.g. 30s, 5m, 4h)")
-            return nil
-        }
-        return v
+        bag.duration(node, place, allowZero: allowZero)
     }
 
-    mutating func timestamp(_ node: YAMLNode, _ place: String) -> Double? {
-        guard case .scalar(let s, _) = node.kind, let t = Timestamp.parse(s) else {
-            bag.error(
-                .invalidTimestamp, "\(place) must be an RFC 3339 timestamp", at: node.range,
-                hint: "e.g. 2026-12-01T00:00:00Z")
-            return nil
-        }
-        return t
-    }
+    mutating func timestamp(_ node: YAMLNode, _ place: String) -> Double? { bag.timestamp(node, place) }
 
     mutating func httpURL(_ node: YAMLNode, _ place: String) -> String? {
         guard let s = string(node, place) else { return nil }

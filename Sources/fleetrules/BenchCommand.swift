@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetRules
+import FleetRulesWorkloads
 import Foundation
 
 struct BenchCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetRules
 import FleetRulesDelivery
+import FleetRulesMocks
 import Foundation
 
 /// Runs async work from these synchronous commands and waits for it.

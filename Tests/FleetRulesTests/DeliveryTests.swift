@@ -1,5 +1,6 @@
 @testable import FleetRules
 @testable import FleetRulesDelivery
+import FleetRulesMocks
 import Foundation
 import Testing
 
@@ -42,7 +43,7 @@ import Testing
         #expect(heads.contains("d.yaml:4:21: error[E0602]: webhook url 'hooks.example/x' is not an absolute http(s) URL"))
         #expect(heads.contains("d.yaml:4:48: warning[W0605]: the signing secret of 'ops' is 3 bytes"))
         #expect(heads.contains("d.yaml:9:29: error[E0603]: phone '0151 1234567' is not in E.164 form"))
-        #expect(heads.contains("d.yaml:9:61: error[E0112]: invalid duration '5' in escalate_after"))
+        #expect(heads.contains("d.yaml:9:61: error[E0112]: escalate_after '5' has no unit"))
         #expect(heads.contains("d.yaml:11:13: error[E0601]: unknown receiver 'opps'"))
         #expect(heads.contains("d.yaml:12:3: error[E0103]: unknown key 'group_wiat' in the root route"))
     }

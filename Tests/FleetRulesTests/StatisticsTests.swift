@@ -71,17 +71,6 @@ import Testing
         d.reset()
         #expect(!d.alarm && d.statistic == 0 && d.count == 0)
     }
-
-    @Test func medianExcludingSelf() {
-        let v = [1.0, 2, 3, 10, 100]
-        #expect(RobustStatistics.median(v, excluding: 4) == 2.5)
-        #expect(RobustStatistics.median(v, excluding: 0) == 6.5)
-        #expect(RobustStatistics.median(v, excluding: 2) == 6)
-        #expect(RobustStatistics.median(v, excluding: -1) == 3)
-        #expect(RobustStatistics.median([5], excluding: 0) == nil)
-        // MAD of [1, 2, 3, 10, 100] around 3: deviations 0, 1, 2, 7, 97 → 2 → ×1.4826.
-        #expect(abs(RobustStatistics.spread(v) - 2 * 1.4826) < 1e-12)
-    }
 }
 
 @Suite struct CorrelationStatisticsTests {

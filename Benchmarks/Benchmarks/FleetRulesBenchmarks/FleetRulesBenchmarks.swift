@@ -1,5 +1,6 @@
 import Benchmark
 import FleetRules
+import FleetRulesWorkloads
 import Foundation
 
 /// The performance targets of the engine, measured on a synthetic fleet of 10k devices:

@@ -77,9 +77,9 @@ public struct LevelCurve: Sendable {
     static func significantMedian(_ ratios: [Float]) -> Double {
         guard ratios.count >= minimumSamples else { return 1 }
         var logs = ratios.map { log(Double($0)) }
-        let median = RobustTrend.median(&logs)
+        let median = RobustStatistics.median(sorting: &logs) ?? .nan
         var deviations = logs.map { abs($0 - median) }
-        let mad = 1.4826 * RobustTrend.median(&deviations)
+        let mad = RobustStatistics.spread(deviations: &deviations)
         let standardError = 1.2533 * mad / Double(ratios.count).squareRoot()
         return abs(median) > max(3 * standardError, log(minimumChange)) ? exp(median) : 1
     }

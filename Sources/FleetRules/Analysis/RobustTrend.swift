@@ -86,11 +86,11 @@ public struct RobustTrend: Sendable {
         var offsets: [Double] = []
         offsets.reserveCapacity(count - recentStart)
         for i in recentStart..<count { offsets.append(values[i] - slope * (times[i] - now)) }
-        let level = median(&offsets)
+        let level = RobustStatistics.median(sorting: &offsets) ?? .nan
         var residuals: [Double] = []
         residuals.reserveCapacity(count - after)
         for i in after..<count { residuals.append(abs(values[i] - (level + slope * (times[i] - now)))) }
-        let sigma = 1.4826 * median(&residuals)
+        let sigma = RobustStatistics.spread(deviations: &residuals)
         var fit = Fit(
             model: .linear, slope: slope, slopeLow: low, slopeHigh: high, level: level, sigma: sigma, growth: 0,
             points: count, time: now)
@@ -210,19 +210,11 @@ public struct RobustTrend: Sendable {
         guard slopes.count >= 3 else { return nil }
         slopes.sort()
         let m = slopes.count
-        let slope = m % 2 == 1 ? slopes[m / 2] : (slopes[m / 2 - 1] + slopes[m / 2]) / 2
+        guard let slope = RobustStatistics.median(sorted: slopes) else { return nil }
         // Ranks of the median's 95% interval, treating pair slopes as independent draws.
         let half = 0.98 * Double(m).squareRoot()
         let lo = slopes[max(0, Int((Double(m) / 2 - half).rounded(.down)))]
         let hi = slopes[min(m - 1, Int((Double(m) / 2 + half).rounded(.up)))]
         return (slope, lo, hi)
-    }
-
-    /// Median, reordering `values`.
-    static func median(_ values: inout [Double]) -> Double {
-        guard !values.isEmpty else { return .nan }
-        values.sort()
-        let m = values.count
-        return m % 2 == 1 ? values[m / 2] : (values[m / 2 - 1] + values[m / 2]) / 2
     }
 }

@@ -17,51 +17,13 @@ struct DecodeContext {
     mutating func fields(_ node: YAMLNode, _ spec: [FieldSpec], in place: String, also: [String] = [])
         -> [String: YAMLEntry]?
     {
-        guard case .mapping(let entries) = node.kind else {
-            diagnostics.error(.wrongType, "\(place) must be a mapping, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        var out: [String: YAMLEntry] = [:]
-        let known = spec.map(\.name) + also
-        var suggested: Set<String> = []
-        for entry in unique(entries) {
-            if known.contains(entry.name) {
-                out[entry.name] = entry
-            } else {
-                let closest = Suggestion.closest(to: entry.name, in: known)
-                if let closest { suggested.insert(closest) }
-                diagnostics.error(
-                    .unknownKey, "unknown key '\(entry.name)' in \(place)", at: entry.key.range,
-                    hint: closest.map { "did you mean '\($0)'?" }
-                        ?? "accepted keys: \(known.joined(separator: ", "))")
-            }
-        }
-        // A misspelled required key is reported once, as the unknown key with its correction.
-        for f in spec where f.required && out[f.name] == nil && !suggested.contains(f.name) {
-            diagnostics.error(
-                .missingField, "\(place) is missing the required key '\(f.name)'", at: node.range,
-                hint: "\(f.name): \(f.doc)")
-        }
-        return out
+        diagnostics.fields(
+            node, in: place, known: spec.map(\.name) + also, required: spec.filter(\.required).map(\.name),
+            hint: { name in spec.first { $0.name == name }.map { "\(name): \($0.doc)" } })
     }
 
     /// Entries with duplicates reported (E0106) and dropped; the first one wins.
-    mutating func unique(_ entries: [YAMLEntry]) -> [YAMLEntry] {
-        var seen: [String: YAMLEntry] = [:]
-        var out: [YAMLEntry] = []
-        for e in entries {
-            if let first = seen[e.name] {
-                diagnostics.error(
-                    .duplicateKey, "duplicate key '\(e.name)'", at: e.key.range,
-                    hint: "a key may appear only once in a mapping; merge the two or remove one",
-                    notes: [Diagnostic.Note(message: "first defined here", range: first.key.range)])
-                continue
-            }
-            seen[e.name] = e
-            out.append(e)
-        }
-        return out
-    }
+    mutating func unique(_ entries: [YAMLEntry]) -> [YAMLEntry] { diagnostics.unique(entries) }
 
     mutating func mapping(_ node: YAMLNode, _ place: String) -> [YAMLEntry]? {
         guard case .mapping(let entries) = node.kind else {
@@ -72,12 +34,7 @@ struct DecodeContext {
     }
 
     mutating func sequence(_ node: YAMLNode, _ place: String, hint: String? = nil) -> [YAMLNode]? {
-        guard case .sequence(let items) = node.kind else {
-            diagnostics.error(
-                .wrongType, "\(place) must be a list, found \(node.typeDescription)", at: node.range, hint: hint)
-            return nil
-        }
-        return items
+        diagnostics.sequence(node, place, hint: hint)
     }
 
     // MARK: scalars
@@ -85,31 +42,7 @@ struct DecodeContext {
     mutating func string(_ node: YAMLNode, _ place: String) -> String? { diagnostics.string(node, place) }
 
     /// Lowercase letters, digits, `-` and `_`, starting with a letter.
-    mutating func name(_ node: YAMLNode, _ place: String) -> String? {
-        guard let s = string(node, place) else { return nil }
-        let ok = s.first.map { $0.isASCII && $0.isLowercase } == true
-            && s.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "_" }
-        guard ok else {
-            diagnostics.error(
-                .invalidName, "invalid \(place) '\(s)'", at: node.range,
-                hint: "use lowercase letters, digits, '-' and '_', starting with a letter, e.g. '\(Self.suggestName(s))'")
-            return nil
-        }
-        return s
-    }
-
-    static func suggestName(_ s: String) -> String {
-        var out = ""
-        for c in s.lowercased() {
-            if c.isASCII && (c.isLetter || c.isNumber) || c == "_" {
-                out.append(c)
-            } else if out.last != "-" {
-                out.append("-")
-            }
-        }
-        while out.first.map({ !$0.isLetter }) == true { out.removeFirst() }
-        return out.isEmpty ? "my-rule" : out
-    }
+    mutating func name(_ node: YAMLNode, _ place: String) -> String? { diagnostics.name(node, place) }
 
     mutating func number(_ node: YAMLNode, _ place: String) -> Double? {
         if case .scalar(let s, .plain) = node.kind, let v = Double(s), v.isFinite { return v }
@@ -130,49 +63,10 @@ struct DecodeContext {
 
     /// A positive duration such as `10m`, `1h30m`, `7d`; `allowZero` also accepts `0s` (e.g. `for: 0s`, fire at once).
     mutating func duration(_ node: YAMLNode, _ place: String, allowZero: Bool = false) -> Double? {
-        guard case .scalar(let raw, _) = node.kind, !node.isNull else {
-            diagnostics.error(.wrongType, "\(place) must be a duration, found \(node.typeDescription)", at: node.range)
-            return nil
-        }
-        let s = raw.trimmingCharacters(in: .whitespaces)
-        if s.hasPrefix("-") {
-            diagnostics.error(
-                .invalidDuration, "\(place) must be positive, found '\(s)'", at: node.range,
-                hint: "durations count forward in event time, e.g. \(s.dropFirst())")
-            return nil
-        }
-        if Double(s) != nil {
-            diagnostics.error(
-                .invalidDuration, "\(place) '\(s)' has no unit", at: node.range,
-                hint: "add a unit: \(s)s, \(s)m, \(s)h or \(s)d")
-            return nil
-        }
-        guard let v = DurationText.seconds(s) else {
-            diagnostics.error(
-                .invalidDuration, "invalid duration '\(s)' in \(place)", at: node.range,
-                hint: DurationText.respelled(s).map { "write \($0)" }
-                    ?? "durations are a number and a unit: ms, s, m, h, d or w (e.g. 10m, 1h30m, 7d)")
-            return nil
-        }
-        guard v > 0 || (allowZero && v == 0) else {
-            diagnostics.error(
-                .invalidDuration, "\(place) must be longer than zero", at: node.range,
-                hint: "use a positive duration such as 5m or 1h")
-            return nil
-        }
-        return v
+        diagnostics.duration(node, place, allowZero: allowZero)
     }
 
-    mutating func timestamp(_ node: YAMLNode, _ place: String) -> Double? {
-        guard case .scalar(let s, _) = node.kind, !node.isNull, let t = Timestamp.parse(s) else {
-            let found = if case .scalar(let s, _) = node.kind, !node.isNull { "'\(s)'" } else { node.typeDescription }
-            diagnostics.error(
-                .invalidTimestamp, "\(place) must be an RFC 3339 timestamp, found \(found)",
-                at: node.range, hint: "date, time and zone, with a valid day and time, e.g. 2026-03-02T00:00:00Z")
-            return nil
-        }
-        return t
-    }
+    mutating func timestamp(_ node: YAMLNode, _ place: String) -> Double? { diagnostics.timestamp(node, place) }
 
     mutating func choice(_ node: YAMLNode, _ place: String, _ options: [String]) -> String? {
         guard case .scalar(let s, _) = node.kind, !node.isNull else {

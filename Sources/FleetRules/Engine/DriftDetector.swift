@@ -124,21 +124,3 @@ struct DriftDetector: Sendable, Equatable {
         self = DriftDetector(method: method, tolerance: tolerance, threshold: threshold, lambda: lambda)
     }
 }
-
-/// Medians for the peer reference.
-enum RobustStatistics {
-    /// Median of `sorted` with the element at `index` left out (the device itself); nil when empty.
-    static func median(_ sorted: [Double], excluding index: Int) -> Double? {
-        let n = sorted.count - (index >= 0 && index < sorted.count ? 1 : 0)
-        guard n > 0 else { return nil }
-        func at(_ j: Int) -> Double { index >= 0 && j >= index ? sorted[j + 1] : sorted[j] }
-        return n % 2 == 1 ? at(n / 2) : (at(n / 2 - 1) + at(n / 2)) / 2
-    }
-
-    /// Robust standard deviation of `sorted`: 1.4826 × the median absolute deviation; 0 when empty.
-    static func spread(_ sorted: [Double]) -> Double {
-        guard let m = median(sorted, excluding: -1) else { return 0 }
-        let deviations = sorted.map { abs($0 - m) }.sorted()
-        return 1.4826 * (median(deviations, excluding: -1) ?? 0)
-    }
-}

@@ -270,13 +270,7 @@ public enum Scorer {
                 drifting: drifting.count, detected: delays.count, detectionRate: ratio(delays.count, drifting.count),
                 nonDrifting: negatives.count, falseAlarms: falseAlarms, earlyAlarms: early,
                 falsePositiveRate: ratio(falseAlarms + early, negatives.count + drifting.count),
-                medianDelayHours: median(delays)))
-    }
-
-    static func median(_ values: [Double]) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let s = values.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+                medianDelayHours: RobustStatistics.median(delays)))
     }
 
     static func firmware(_ truth: SimulationTruth, _ report: ScoredReport, rule: String?) -> Score.Section<Score.Firmware> {

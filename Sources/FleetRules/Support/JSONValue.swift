@@ -122,7 +122,7 @@ public indirect enum JSONValue: Sendable, Hashable {
     }
 
     /// Integers print without a fraction; non-finite numbers (never valid JSON) print as null.
-    static func format(_ n: Double) -> String {
+    public static func format(_ n: Double) -> String {
         guard n.isFinite else { return "null" }
         if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }
         return "\(n)"

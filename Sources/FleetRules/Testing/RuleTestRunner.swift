@@ -235,22 +235,7 @@ public enum RuleTestOutput {
 
     /// JUnit XML, one `testsuite` per file, for CI systems.
     public static func junit(_ results: [RuleTestResult]) -> String {
-        func esc(_ s: String) -> String {
-            var o = ""
-            for c in s.unicodeScalars {
-                switch c {
-                case "&": o += "&amp;"
-                case "<": o += "&lt;"
-                case ">": o += "&gt;"
-                case "\"": o += "&quot;"
-                case "'": o += "&apos;"
-                default:
-                    if c.value < 0x20 && c != "\n" && c != "\t" && c != "\r" { continue }
-                    o.unicodeScalars.append(c)
-                }
-            }
-            return o
-        }
+        let esc = Markup.escape
         var files: [String] = []
         for r in results where !files.contains(r.file) { files.append(r.file) }
         let failures = results.count { $0.status == .fail }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FleetRules
+import FleetRulesDelivery
 import Foundation
 import Hummingbird
 import Logging

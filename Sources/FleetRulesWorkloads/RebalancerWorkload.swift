@@ -1,3 +1,5 @@
+import FleetRules
+
 /// A synthetic site for timing the rebalancing planner (`fleetrules bench --rebalance`).
 extension Rebalancer {
     /// 30% of the devices crowd the first tenth of the gateways, the rest spread evenly. Each

@@ -1,3 +1,4 @@
+import FleetRules
 import Foundation
 
 /// Synthetic fleets and the measured workloads behind `fleetrules bench` and the Benchmarks/
