@@ -94,62 +94,9 @@ extension Policy {
         for rule in rules {
             var steps: [String] = []
             if let scope = rule.scope { steps.append("filter where \(scope)") }
-            let evaluation: RuleOperator.Evaluation
-            switch rule.body {
-            case .alert(let a):
-                evaluation = .condition(condition: a.condition, forDuration: a.forDuration, clear: a.clear)
-            case .limit(let l):
-                let last = TypedExpression.window(.last, metric: l.metric, seconds: nil)
-                var parts: [TypedExpression] = []
-                if let lo = l.low { parts.append(.compare(.less, last, .constant(.number(lo)))) }
-                if let hi = l.high { parts.append(.compare(.greater, last, .constant(.number(hi)))) }
-                let condition = parts.dropFirst().reduce(parts[0]) { .or($0, $1) }
-                evaluation = .condition(condition: condition, forDuration: l.forDuration, clear: nil)
-            case .forecast(let f):
-                evaluation = .analysis
-                let bucket = DurationText.format(ForecastAnalyzer.bucket(f))
-                steps.append("bucket \(f.metric) per \(bucket) (trimmed mean); a jump towards full restarts the fit, a drop splits it")
-                steps.append(
-                    "every \(DurationText.format(ForecastAnalyzer.refitInterval(f))): Theil–Sen trend over the last \(DurationText.format(f.fit))\(f.model == .auto ? ", accelerating model when the recent rate is significantly higher" : "")")
-                if !f.curveBy.isEmpty, f.model == .auto {
-                    steps.append(
-                        "learn how the rate changes with the level per \(f.curveBy.joined(separator: ", ")) (20 bands of the range); fit along the learned curve where it bends")
-                }
-                steps.append("predict when \(f.metric) \(f.direction == .falling ? "falls to" : "rises to") \(JSONValue.format(f.threshold)); alert within \(DurationText.format(f.horizon))")
-                steps.append("severity by time left: " + f.severityByTimeLeft.map { "\(DurationText.format($0.seconds)) \($0.severity.rawValue)" }.joined(separator: ", "))
-                if let m = rule.maintenance {
-                    steps.append("schedule \(m.task)\(m.lead.map { " \(DurationText.format($0)) before the crossing" } ?? " at the crossing")")
-                }
-                steps.append("flat, erratic or silent gauges: an info finding instead of a prediction")
-            case .compliance(let c):
-                evaluation = .compliance
-                steps.append("track \(c.attribute) per device (newest reported value wins, inventory as the start)")
-                if !c.baseline.isEmpty {
-                    steps.append("baseline " + c.baseline.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.source)" }.joined(separator: ", "))
-                }
-                for d in c.deny { steps.append("deny \(d.versions.source)\(d.advisory.map { " (\($0))" } ?? "") → \(d.severity.rawValue)") }
-                if let stale = c.stale { steps.append("stale after \(DurationText.format(stale)) without a report") }
-                if let r = c.rollout {
-                    steps.append(
-                        "rollout to " + r.target.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                            + " from \(Timestamp.format(r.started)), deadline \(DurationText.format(r.deadline))")
-                }
-                if let m = c.maxVersions { steps.append("consistency: at most \(m) versions per type and site") }
-                steps.append("emit a finding per non-compliant device")
-            case .drift(let d):
-                evaluation = .analysis
-                steps += d.planSteps
-            case .correlation(let c):
-                if let reason = CorrelationAnalyzer.unsupported(c) {
-                    evaluation = .notEvaluated(reason: reason)
-                } else {
-                    evaluation = .analysis
-                    steps += c.planSteps
-                }
-            case .balance(let b):
-                evaluation = .analysis
-                steps += BalanceAnalyzer.steps(b)
-            }
+            let lowering = rule.lowering(metrics: metrics)
+            let evaluation = lowering.evaluation
+            steps += lowering.steps
             var ids: [Int] = []
             var timeDependent = false
             var bytes = 0
@@ -173,16 +120,8 @@ extension Policy {
                 if let m = rule.maintenance { steps.append("schedule \(m.task)") }
                 // Phase (1 byte, padded to 8), pending/firing start (8), open episode index (8).
                 bytes = 24
-            case .compliance:
-                // Version text (16), parsed version (~40), reported-at (8), state, flags and episode (16).
-                bytes = 80
-            case .analysis:
-                if case .forecast(let f) = rule.body {
-                    bytes = ForecastAnalyzer.bytesPerDevice(f, rangeDeclared: metrics[f.metric]?.range != nil)
-                }
-                if case .balance = rule.body { bytes = BalanceAnalyzer.stateBytesPerDevice }
-                if case .drift(let d) = rule.body { bytes = DriftAnalyzer.stateBytesPerDevice(d) }
-                if case .correlation(let c) = rule.body { bytes = CorrelationAnalyzer.stateBytesPerDevice(c) }
+            case .compliance, .analysis:
+                bytes = lowering.stateBytesPerDevice
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

@@ -69,10 +69,6 @@ struct BalanceAnalyzer: Analyzer {
         var silentDevices: [[String]]
     }
 
-    /// Bytes of analyzer state per device: window gateway and count (8), last counted gateway (4,
-    /// padded to 8 in the estimate), latest reading time (8), touched entry (8). Roaming devices
-    /// add a small map.
-    static let stateBytesPerDevice = 32
 
     init(operatorIndex: Int, rule: BalanceRule, plan: EvaluationPlan, inventory: Inventory) {
         self.operatorIndex = operatorIndex
@@ -407,22 +403,4 @@ struct AttributeInputs: EvaluationInputs {
 
 extension Array {
     fileprivate subscript(safe i: Int) -> Element? { i >= 0 && i < count ? self[i] : nil }
-}
-
-extension BalanceAnalyzer {
-    /// The plan steps `fleetrules plan` shows for a balance rule.
-    static func steps(_ b: BalanceRule) -> [String] {
-        var steps = [
-            "track each device's gateway per \(DurationText.format(b.window)) window (roaming: where seen most)",
-            "group gateways by \(b.groupBy.joined(separator: ", ")); load = \(b.load == .devices ? "distinct devices" : "readings") per gateway",
-            "imbalanced when |load − mean| / mean > \(Engine.format(b.threshold * 100))%; silent gateways reported apart",
-        ]
-        if let r = b.rebalance {
-            steps.append(
-                "plan moves at the end of the data (min-cost flow): reachable from `\(r.reachable)`, at most \(r.maxMoves) per group"
-                    + (r.prefer.map { ", prefer \($0)" } ?? "")
-                    + "; devices silent for more than \(DurationText.format(r.silentAfter)) left out")
-        }
-        return steps
-    }
 }

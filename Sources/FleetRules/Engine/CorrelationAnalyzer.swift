@@ -18,8 +18,7 @@ struct CorrelationAnalyzer: Analyzer {
     let metrics: [Int]
     let tickInterval: Double
     let rule: CorrelationRule
-    static let maxPairs = 50_000
-    static let supported: Set<WindowFunction> = [.last, .avg, .min, .max, .sum, .count, .delta, .rate]
+    static let maxPairs = CorrelationRule.maxPairs
 
     /// Running summary of one metric on one device within the current step.
     struct StepSummary: Sendable {
@@ -80,26 +79,8 @@ struct CorrelationAnalyzer: Analyzer {
     private var random: UInt64 = 0x9E37_79B9_7F4A_7C15
     private var results: [Report.Correlation] = []
 
-    /// Why a rule cannot be evaluated by this analyzer, nil when it can.
-    static func unsupported(_ c: CorrelationRule) -> String? {
-        for (name, e) in [("x", c.x), ("y", c.y)] {
-            guard case .window(let f, _, let seconds) = e, supported.contains(f) else {
-                return "correlation \(name) must be one window function of a metric (\(supported.map(\.rawValue).sorted().joined(separator: ", "))); found \(e)"
-            }
-            if f != .last, seconds != c.step {
-                return "correlation \(name) = \(e) must use a window equal to the step (\(DurationText.format(c.step)))"
-            }
-        }
-        return nil
-    }
-
-    static func stateBytesPerDevice(_ c: CorrelationRule) -> Int {
-        guard case .window(_, let mx, _) = c.x, case .window(_, let my, _) = c.y else { return 0 }
-        return (mx == my ? 1 : 2) * MemoryLayout<StepSummary>.stride
-    }
-
     init?(operatorIndex: Int, plan: EvaluationPlan, rule: CorrelationRule, inventory: Inventory) {
-        guard Self.unsupported(rule) == nil, case .window(let fx, let mx, _) = rule.x, case .window(let fy, let my, _) = rule.y,
+        guard rule.unsupported == nil, case .window(let fx, let mx, _) = rule.x, case .window(let fy, let my, _) = rule.y,
             let ix = plan.metricIndex[mx], let iy = plan.metricIndex[my]
         else { return nil }
         self.operatorIndex = operatorIndex
@@ -232,57 +213,5 @@ struct CorrelationAnalyzer: Analyzer {
 
     func contribute(to report: inout Report, _ context: AnalysisContext) {
         report.correlations += results
-    }
-}
-
-extension CorrelationRule {
-    var planSteps: [String] {
-        [
-            "every \(DurationText.format(step)): one pair (\(x), \(y)) per device into its group by \(by.joined(separator: ", "))",
-            "keep at most \(CorrelationAnalyzer.maxPairs) pairs per group (reservoir sample)",
-            "at the end: \(method.rawValue) coefficient and two-sided p-value per group with at least \(minSamples) pairs",
-            "correct p-values across groups: \(correction.rawValue)",
-            "emit a finding per group with corrected p ≤ \(JSONValue.format(significance))",
-        ]
-    }
-}
-
-extension DriftRule {
-    /// Buckets in the slope test's window, nil without `trend`.
-    var trendWindow: Int? { trend.map { Int(($0 / bucket).rounded()) } }
-    /// Fitted level beyond which a significant slope alarms: half the tolerance (or of the
-    /// threshold when the tolerance is 0).
-    var trendLevel: Double { (tolerance > 0 ? tolerance : threshold) / 2 }
-
-    var planSteps: [String] {
-        var s: [String] = []
-        switch reference {
-        case .peers(let attrs):
-            s.append(
-                "every \(DurationText.format(bucket)): mean \(metric) per device; reference = median of the other devices with the same \(attrs.joined(separator: ", ")) (at least \(minPeers))"
-            )
-        case .device(let id):
-            s.append("every \(DurationText.format(bucket)): mean \(metric) per device; reference = mean of device \(id)")
-        }
-        let test: String
-        switch method {
-        case .cusum: test = "two-sided CUSUM, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
-        case .ewma:
-            test = "EWMA λ=\(JSONValue.format(lambda)), alarm when |z| exceeds \(JSONValue.format(tolerance)) + \(JSONValue.format(threshold))"
-        case .pageHinkley:
-            test = "two-sided Page–Hinkley, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
-        }
-        s.append("test residual (device − reference): \(test)")
-        if let w = trendWindow {
-            s.append(
-                "and a ramp-onset test (broken-line likelihood ratio) over the last \(w) buckets: alarm when the standardized evidence for a slope since some onset exceeds \(JSONValue.format(DriftRamp.defaultBound)) and the implied offset is beyond \(JSONValue.format(trendLevel))"
-            )
-        }
-        if trendWindow != nil {
-            s.append("resolve when the smoothed residual is back within \(JSONValue.format(trendLevel / 2)) (recalibration)")
-        } else {
-            s.append("resolve when the smoothed residual is back within the tolerance (recalibration)")
-        }
-        return s
     }
 }

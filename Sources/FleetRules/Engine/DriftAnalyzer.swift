@@ -78,14 +78,6 @@ struct DriftAnalyzer: Analyzer {
         lastTestable = Array(repeating: false, count: n)
     }
 
-    /// Bytes of state per device (bucket sum and count, detector, finding flags and counters).
-    static let stateBytesPerDevice = 8 + 4 + MemoryLayout<DriftDetector>.stride + 1 + 8 + 4 + 4 + 1 + 1
-
-    /// The same, plus the ramp test's rings of buckets and residuals when the rule has a `trend`.
-    static func stateBytesPerDevice(_ rule: DriftRule) -> Int {
-        stateBytesPerDevice + (rule.trendWindow.map { MemoryLayout<DriftRamp>.stride + 2 * (32 + 8 * $0) } ?? 0)
-    }
-
     mutating func prefetch(device: Int) {
         bucket.prefetch(device)
     }

@@ -36,7 +36,7 @@ struct DriftRamp: Sendable, Equatable {
     /// Standardized-evidence bound. The statistic is a maximum over about `window` correlated
     /// N(0, 1) values, taken every bucket (~700 times a month hourly); docs/DRIFT.md has the
     /// false-positive measurements behind this value.
-    static let defaultBound = 5.0
+    static let defaultBound = DriftRule.rampBound
     /// Fewest buckets after the onset before a ramp may alarm (a single bucket is a step's
     /// business, and CUSUM's).
     static let defaultMinSpan = 12

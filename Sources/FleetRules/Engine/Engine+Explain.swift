@@ -104,20 +104,21 @@ extension Engine {
             out.clear = clear.map { explainNode($0, device: d, at: t) }
             if node.truth != true { out.blocking = Self.blocking(node) }
             if out.state != .outOfScope {
-                switch phase[k] {
-                case 1:
+                let since = conditions.since[k]
+                switch conditions.phase[k] {
+                case .pending:
                     out.state = .pending
-                    out.since = since[k]
-                    out.pendingFor = max(0, t - since[k])
+                    out.since = since
+                    out.pendingFor = max(0, t - since)
                     out.notes.append(
-                        "the condition has held for \(DurationText.format(max(0, t - since[k]))) of the \(DurationText.format(forDuration)) `for`; it fires at \(Timestamp.format(since[k] + forDuration)) if it keeps holding")
-                case 2:
+                        "the condition has held for \(DurationText.format(max(0, t - since))) of the \(DurationText.format(forDuration)) `for`; it fires at \(Timestamp.format(since + forDuration)) if it keeps holding")
+                case .firing:
                     out.state = .firing
-                    out.since = since[k]
+                    out.since = since
                     if clear != nil {
                         out.notes.append("firing until `clear` holds (hysteresis), even if the condition is false")
                     }
-                default:
+                case .idle:
                     out.state = .idle
                     if node.truth == true, forDuration > 0 {
                         out.notes.append("the condition holds now; the `for` starts at the next evaluation")

@@ -28,39 +28,14 @@ public struct Engine: Sendable {
     /// Operators and metrics of the plan: the strides of the flat per-device state.
     let opCount: Int
     let metricCount: Int
-    // Hot parts of the program, held directly so the inner loop does not go through the class.
-    private let operators: [EngineProgram.Operator?]
-    private let opActive: [Bool]
-    private let opCondition: [EngineProgram.Kernel?]
-    private let opClear: [EngineProgram.Kernel?]
-    private let opDynamicScope: [RuntimeExpression?]
-    private let opFor: [Double]
-    /// Per operator, its absent/age clocks as (metric, after) pairs, flat: operator `o` owns
-    /// `clockStart[o]..<clockStart[o + 1]`.
-    private let clockMetric: [Int]
-    private let clockAfter: [Double]
-    private let clockStart: [Int]
-    private let ringMetric: [Bool]
-    private let aggregateMetric: [Int]
-    private let aggregateFunction: [WindowFunction]
-    private let aggregateWidth: [Double]
-    private let runningIndex: [Int]
-    private let runningStart: [Int]
-    private let runningWidth: [Double]
-    private let runningSlope: [Bool]
-    private let runningTotal: Int
-    private let retention: [Double]
-    /// Per metric, the capacity a device's ring starts with once it reports: enough for its
-    /// retention at the declared interval, up to 64 points (a day of 5-minute readings then
-    /// doubles three times instead of seven; memory is touched as history accumulates).
-    private let ringCapacity: [Int]
-    /// Operators woken by each metric, flattened: `opsForMetricFlat[opsForMetricStart[m]..<opsForMetricStart[m + 1]]`.
-    private let opsForMetricFlat: [Int]
-    private let opsForMetricStart: [Int]
-    /// Threshold kernels as plain arrays (aggregate −1: not a threshold), read without copying enums.
-    private let opThresholdAggregate: [Int]
-    private let opThresholdOperator: [ComparisonOperator]
-    private let opThresholdValue: [Double]
+    /// The history of every (device, metric): latest values, rings, running windows.
+    private var metrics: MetricStore
+    /// The condition rules' state machines (scope flags, phases, clocks).
+    private(set) var conditions: ConditionOperators
+    /// When the engine must look at a (device, rule) without a reading.
+    private var timers = TimerQueue()
+    /// Every alert episode opened, and the changes not drained yet.
+    private var log = EpisodeLog()
 
     // Devices.
     private(set) var attributes: [[String]]
@@ -68,122 +43,29 @@ public struct Engine: Sendable {
     /// The gateway each device was last heard through (index into `gatewayNames`, -1: none yet).
     private var deviceGateway: [Int32]
 
-    // Metric state, flat [device * metricCount + metric]: one device's values share cache lines.
-    private var lastValue: [Double]
-    private var lastTime: [Double]
-    private var rings: [WindowRing]
-    /// Running window sums, flat [device * runningTotal + running window].
-    private var running: [RunningWindow]
+    /// Whether each rule's static `where` admits each device, flat [device * opCount + operator].
+    var applies: [Bool] { conditions.applies }
 
-    // Operator state, flat [device * opCount + operator]: a reading touches one device's rows.
-    private(set) var applies: [Bool]
-    private(set) var phase: [UInt8]
-    private(set) var since: [Double]
-    private(set) var openEpisode: [Int32]
-    /// Per (device, operator with clocks): the time its absent/age timer is armed for (-inf: none),
-    /// so each keeps one pending timer. Only the few
-    /// operators with `absent`/`age` clocks have a column (`clockColumn`), so a device's row is
-    /// one cache line.
-    private var clockArmed: [Double]
-    private let clockColumn: [Int]
-    private let clockColumns: Int
-    private var opStamp: [Int]
-    private var readingStamp = 0
-    /// Compliance rules, and per operator its index in `compliance` (-1 for other kinds).
-    private var compliance: [ComplianceTracker] = []
-    private var complianceIndex: [Int]
-    private var dataStart: Double?
+    /// The compliance rules' trackers.
+    private var compliance: ComplianceDriver
     /// Fleet-level analyses (forecast, drift, correlation, balance), fed in event time.
-    private var analyzers = AnalyzerSet()
-    /// Analyzers wanting every reading's gateway.
-    /// The analyzers reading each metric, flattened for the ingest loop: metric m's are
-    /// `analyzerFlat[analyzerStart[m]..<analyzerStart[m + 1]]`.
-    private var analyzerFlat: [Int] = []
-    private var analyzerStart: [Int] = []
-    private var readingAnalyzers: [Int] = []
-    /// Every analyzer a reading may feed, whatever its metrics: what `prefetchState` asks the
-    /// cache for (reading the queued reading's metrics first would itself be a cache miss).
-    private var prefetchedAnalyzers: [Int] = []
-    /// Per analyzer, the offset of its operator's rows in `applies`, or -1 when it observes every device.
-    private var analyzerScope: [Int] = []
-    private var analyzerNextTick: [Double] = []
-    private var nextTick = Double.infinity
-    /// Open analyzer findings: "operator␟key" → episode index.
-    private var analysisOpen: [String: Int] = [:]
+    private var analyses: AnalyzerDriver
+    /// Alert summaries from the rules' templates.
+    private let alertText: AlertText
 
-    // Reorder buffer: in-order arrivals queue up in `fifo`; stragglers go to a heap.
-    private struct Pending: Sendable, Comparable {
-        static func < (a: Pending, b: Pending) -> Bool { (a.time, a.sequence) < (b.time, b.sequence) }
-        static func == (a: Pending, b: Pending) -> Bool { a.sequence == b.sequence }
-        var time: Double
-        var sequence: Int
-        var device: Int32
-        var gateway: Int32
-        var slot: Int32
-        var count: Int32
-        var hasStrings: Bool
-        /// It arrived more than `maxForwardJump` ahead of the fleet's time (or was the first
-        /// reading, with no fleet's time to judge it by), so it may be rejected as `future`: its
-        /// timestamp joins the data's span and its dropped values are counted when it is
-        /// evaluated; its origin and dropped values wait in `heldLines` until then.
-        var heldAhead: Bool
-    }
-    private var fifo: [Pending] = []
-    private var fifoHead = 0
-    private var stragglers = MinHeap<Pending>()
-    private var lastQueued = -Double.infinity
-    // Values of pending readings: fixed-size slots of `slotSize` (metric, value) pairs.
-    private let slotSize: Int
-    private var poolMetric: [Int32] = []
-    private var poolValue: [Double] = []
-    private var freeSlots: [Int32] = []
-    private var pendingStrings: [Int: [(slot: Int, value: String)]] = [:]
+    /// What is accepted of a reading, and the reorder buffer it waits in for its event time.
+    private var limits: InputLimits
+    private var buffer: ReorderBuffer
     private var gatewayNames: [String] = []
     private var gatewayIndex: [String: Int32] = [:]
 
-    private struct Timer: Sendable, Comparable {
-        static func < (a: Timer, b: Timer) -> Bool { (a.time, a.device, a.op) < (b.time, b.device, b.op) }
-        var time: Double
-        var device: Int
-        var op: Int
-    }
-    private var timers = MinHeap<Timer>()
-    private var sequence = 0
-    /// How far the fleet has got in event time (see `updateFleetTime`); nil before any reading.
-    private var fleetTime: Double?
-    /// The time `advance(to:)` last moved event time to: the fleet's time is never behind it.
-    private var advancedTo = -Double.infinity
-    /// The last `recentCapacity` accepted readings (device, timestamp), a ring: the votes for the fleet's time.
-    private var recentDevice: [Int32]
-    private var recentTime: [Double]
-    private static let recentCapacity = 256
-    /// Scratch for `updateFleetTime`: an open-addressing table (twice the ring) from a device to
-    /// its vote, the votes with their devices, and the newest votes in descending order.
-    private var voteTable = [Int32](repeating: -1, count: 2 * Engine.recentCapacity)
-    private var voteDevice: [Int32] = []
-    private var votes: [Double] = []
-    private var newestVotes: [Double] = []
-    private var observed = 0
-    /// Readings more than `maxForwardJump` ahead of the fleet's time when they arrived, in arrival
-    /// order, apart from the reorder buffer until the fleet's time comes within `maxForwardJump`
-    /// of them; each with the value of `observed` at which it is rejected as `future` if the fleet's
-    /// time has not (see `reviewHeld`).
-    private var held: [(reading: Pending, expires: Int)] = []
-    /// What a line marked `Pending.heldAhead` left to count, by sequence: its origin (for the
-    /// `future` example) and the values dropped from it (counted only if it is evaluated).
-    private struct HeldLine: Sendable {
-        var origin: ReadingOrigin?
-        var drops: [InputStats.Example]
-    }
-    private var heldLines: [Int: HeldLine] = [:]
+    /// How far the fleet has got in event time.
+    private var clock: FleetClock
     /// Readings held now, waiting for the fleet's time to come within `maxForwardJump` of them.
-    var heldCount: Int { held.count }
+    var heldCount: Int { buffer.heldCount }
     /// The earliest and latest timestamps of the readings evaluated: the data's span at the end.
     private var evaluatedFirst = Double.infinity
     private var evaluatedLast = -Double.infinity
-    /// Analyzers tick no later than this: the fleet's time at the end of the data, once `finish`
-    /// has fixed it, so readings from a clock ahead evaluated after it do not move their end.
-    private var analysisEnd = Double.infinity
     /// Event time of the latest reading or timer evaluated: readings before it are late.
     private var frontier = -Double.infinity
     private var clocksStarted = false
@@ -193,18 +75,27 @@ public struct Engine: Sendable {
     /// comes back together after a gap), and rejected as `future` otherwise (one clock far
     /// ahead). `.infinity` (a live service, which judges against the wall clock) holds such
     /// readings until the fleet reaches them, with no verdict.
-    public var maxForwardJump: Double = 86400
+    public var maxForwardJump: Double {
+        get { limits.maxForwardJump }
+        set { limits.maxForwardJump = newValue }
+    }
     /// How far ahead of the wall clock a device's clock may run.
-    public static let allowedClockSkew: Double = 86400
+    public static let allowedClockSkew: Double = InputLimits.allowedClockSkew
     /// Readings later than this (the wall clock at start-up plus `allowedClockSkew`; a live
     /// service moves it with the wall clock) are rejected as `future` as they arrive.
-    public var wallClockLimit: Double = Date().timeIntervalSince1970 + Engine.allowedClockSkew
+    public var wallClockLimit: Double {
+        get { limits.wallClockLimit }
+        set { limits.wallClockLimit = newValue }
+    }
     /// Readings before this time (2000-01-01) are rejected as `too_old`.
-    public var earliestAccepted: Double = 946_684_800
+    public var earliestAccepted: Double {
+        get { limits.earliestAccepted }
+        set { limits.earliestAccepted = newValue }
+    }
 
     public private(set) var stats = InputStats()
-    public private(set) var episodes: [AlertEpisode] = []
-    private var newEvents: [AlertEvent] = []
+    /// Every alert episode so far, in the order opened.
+    public var episodes: [AlertEpisode] { log.episodes }
 
     // Evaluation scratch: per-aggregate memo for one (device, time).
     private var memoStamp: [Int]
@@ -221,112 +112,44 @@ public struct Engine: Sendable {
         self.inventory = inventory
         let program = EngineProgram(plan: plan, inventory: inventory)
         self.program = program
-        operators = program.operators
-        opActive = program.operators.map { $0 != nil }
-        opCondition = program.operators.map { $0?.condition }
-        opClear = program.operators.map { $0?.clear }
-        opDynamicScope = program.operators.map { op in op.flatMap { $0.staticScope ? nil : $0.scope } }
-        opFor = program.operators.map { $0?.forDuration ?? 0 }
-        let clocks = program.operators.map { $0?.clocks ?? [] }
-        clockMetric = clocks.flatMap { $0.map(\.metric) }
-        clockAfter = clocks.flatMap { $0.map(\.after) }
-        clockStart = clocks.reduce(into: [0]) { $0.append($0[$0.count - 1] + $1.count) }
-        ringMetric = program.ringMetric
-        aggregateMetric = program.aggregateMetric
-        aggregateFunction = program.aggregateFunction
-        aggregateWidth = program.aggregateWidth
-        runningIndex = program.runningIndex
-        runningStart = program.runningStart
-        runningWidth = program.runningWidth
-        runningSlope = program.runningSlope
-        runningTotal = program.runningWidth.count
-        retention = plan.retention
-        ringCapacity = plan.metrics.indices.map { m in
-            guard plan.retention[m] > 0 else { return 0 }
-            // Without a declared interval the guess stays small: rings grow as readings come.
-            let interval = plan.metrics[m].interval ?? EvaluationPlan.assumedInterval
-            // Clamped before converting: a window of centuries must not trap.
-            let points = Int(min(64, (plan.retention[m] / max(1, interval)).rounded(.up) + 2))
-            return plan.metrics[m].interval == nil ? min(points, 16) : points
-        }
-        var flat: [Int] = []
-        var starts: [Int] = [0]
-        for list in program.operatorsForMetric {
-            flat += list
-            starts.append(flat.count)
-        }
-        opsForMetricFlat = flat
-        opsForMetricStart = starts
-        var thresholdAggregate: [Int] = []
-        var thresholdOperator: [ComparisonOperator] = []
-        var thresholdValue: [Double] = []
-        for op in program.operators {
-            if case .threshold(let a, let cmp, let v)? = op?.condition {
-                thresholdAggregate.append(a)
-                thresholdOperator.append(cmp)
-                thresholdValue.append(v)
-            } else {
-                thresholdAggregate.append(-1)
-                thresholdOperator.append(.equal)
-                thresholdValue.append(0)
-            }
-        }
-        opThresholdAggregate = thresholdAggregate
-        opThresholdOperator = thresholdOperator
-        opThresholdValue = thresholdValue
         let n = inventory.count
         self.n = n
         let width = program.attributeCount
         attributes = inventory.rows.map { $0 + Array(repeating: "", count: max(0, width - $0.count)) }
         seen = Array(repeating: false, count: n)
-        recentDevice = Array(repeating: 0, count: Self.recentCapacity)
-        recentTime = Array(repeating: 0, count: Self.recentCapacity)
+        clock = FleetClock(devices: n)
+        limits = InputLimits(
+            rangeLow: program.rangeLow, rangeHigh: program.rangeHigh, metricNames: plan.metrics.map(\.name))
         deviceGateway = Array(repeating: -1, count: n)
         let m = plan.metrics.count
         metricCount = m
-        lastValue = Array(repeating: .nan, count: m * n)
-        lastTime = Array(repeating: -.infinity, count: m * n)
-        rings = Array(repeating: WindowRing(), count: program.ringMetric.contains(true) ? m * n : 0)
-        running = Array(repeating: RunningWindow(), count: n * program.runningWidth.count)
-        slotSize = max(1, m)
+        metrics = MetricStore(plan: plan, program: program, devices: n)
+        buffer = ReorderBuffer(metrics: m)
         memoStamp = Array(repeating: -1, count: plan.aggregates.count)
         memoValue = Array(repeating: nil, count: plan.aggregates.count)
         let ops = plan.operators.count
         opCount = ops
-        phase = Array(repeating: 0, count: ops * n)
-        since = Array(repeating: 0, count: ops * n)
-        openEpisode = Array(repeating: -1, count: ops * n)
-        var columns = 0
-        clockColumn = program.operators.map { op in
-            guard let op, !op.clocks.isEmpty else { return -1 }
-            columns += 1
-            return columns - 1
-        }
-        clockColumns = columns
-        clockArmed = Array(repeating: -.infinity, count: columns * n)
-        opStamp = Array(repeating: -1, count: ops)
-        applies = Array(repeating: true, count: ops * n)
-        complianceIndex = Array(repeating: -1, count: ops)
+        conditions = ConditionOperators(program: program, devices: n)
+        compliance = ComplianceDriver(operators: ops, devices: n, typeSlot: program.typeSlot)
+        analyses = AnalyzerDriver(metrics: m)
+        alertText = AlertText(plan: plan, program: program, inventory: inventory)
         for (o, op) in program.operators.enumerated() {
             guard let op, op.staticScope, let scope = op.scope else { continue }
             for d in 0..<n {
                 currentDevice = d
-                if case .bool(true)? = scope.evaluate(&self) {} else { applies[opKey(o, d)] = false }
+                if case .bool(true)? = scope.evaluate(&self) {} else { conditions.applies[opKey(o, d)] = false }
             }
         }
         setUpCompliance()
         setUpAnalyzers()
-        let bytesPerDevice =
-            opCount * 14 + clockColumns * 8 + metricCount * (16 + MemoryLayout<WindowRing>.stride)
-            + runningTotal * MemoryLayout<RunningWindow>.stride
-        prefetching = !analyzers.isEmpty || runningTotal > 0 || n * bytesPerDevice > Self.cacheBytes
+        let bytesPerDevice = conditions.bytesPerDevice + metrics.bytesPerDevice
+        prefetching = !analyses.isEmpty || metrics.runningTotal > 0 || n * bytesPerDevice > Self.cacheBytes
     }
 
     /// Roughly the last-level cache a core can count on (the CI machine has 32 MB shared).
     static let cacheBytes = 4 << 20
 
     private mutating func setUpAnalyzers() {
-        var analyzersForMetric = Array(repeating: [Int](), count: plan.metrics.count)
         for (o, op) in plan.operators.enumerated() {
             guard case .analysis = op.evaluation,
                 let analyzer = Analyzers.make(plan: plan, operator: o, inventory: inventory)
@@ -334,24 +157,12 @@ public struct Engine: Sendable {
             if let scope = op.rule.scope.map(program.lower) {
                 for d in 0..<n {
                     currentDevice = d
-                    if case .bool(true)? = scope.evaluate(&self) {} else { applies[opKey(o, d)] = false }
+                    if case .bool(true)? = scope.evaluate(&self) {} else { conditions.applies[opKey(o, d)] = false }
                 }
             }
-            let a = analyzers.count
-            for m in analyzer.metrics where m >= 0 && m < analyzersForMetric.count { analyzersForMetric[m].append(a) }
-            if analyzer.wantsReadings { readingAnalyzers.append(a) }
-            analyzerNextTick.append(analyzer.tickInterval > 0 ? -.infinity : .infinity)
-            analyzerScope.append(analyzer.observesApplicableOnly ? o : -1)
-            analyzers.append(analyzer)
+            analyses.add(analyzer, operator: o)
         }
-        analyzerStart = [0]
-        for list in analyzersForMetric {
-            analyzerFlat += list
-            analyzerStart.append(analyzerFlat.count)
-        }
-        prefetchedAnalyzers = Array(Set(readingAnalyzers + analyzerFlat)).sorted()
-        // Ticking analyzers start at the first reading (their first boundary is placed then).
-        nextTick = analyzerNextTick.min() ?? .infinity
+        analyses.seal()
     }
 
     private mutating func setUpCompliance() {
@@ -366,8 +177,7 @@ public struct Engine: Sendable {
                 }
             }
             let initial: [String?] = (0..<n).map { d in slot.map { attributes[d][$0] } }
-            complianceIndex[o] = compliance.count
-            compliance.append(
+            compliance.add(
                 ComplianceTracker(operatorIndex: o, rule: rule, attributeSlot: slot, initial: initial, applies: flags))
         }
     }
@@ -484,35 +294,19 @@ public struct Engine: Sendable {
     ) -> RejectReason? {
         let nonNumeric = scratchNonNumeric
         scratchNonNumeric = nil
-        guard t.isFinite, t >= earliestAccepted else {
-            stats.reject(.tooOld, "timestamp \(t.isFinite ? Timestamp.format(t) : "\(t)") is before 2000-01-01", origin)
-            return .tooOld
-        }
-        if t > wallClockLimit {
-            stats.reject(
-                .future,
-                "timestamp \(Timestamp.format(t)) is more than \(DurationText.format(Self.allowedClockSkew)) ahead of the current time",
-                origin)
-            return .future
-        }
-        // Late means: events after it were already processed. Everything within `lateness` of the
-        // fleet's time is safe; a device whose clock runs ahead cannot push the others out.
-        if t < frontier {
-            stats.reject(
-                .late,
-                "reading at \(Timestamp.format(t)) arrived after events up to \(Timestamp.format(frontier)) were evaluated (lateness \(DurationText.format(plan.lateness)))",
-                origin)
-            return .late
+        if let (reason, message) = limits.rejection(time: t, frontier: frontier, lateness: plan.lateness) {
+            stats.reject(reason, message, origin)
+            return reason
         }
         var outOfRange: (metric: Int, value: Double)?
         var kept = 0
         for i in scratchValues.indices {
             let (m, v) = scratchValues[i]
-            if !(v >= program.rangeLow[m] && v <= program.rangeHigh[m]) {
+            if !limits.inRange(m, v) {
                 if outOfRange == nil { outOfRange = (m, v) }
                 continue
             }
-            if kept < slotSize {
+            if kept < buffer.slotSize {
                 scratchValues[kept] = (m, v)
                 kept += 1
             }
@@ -521,9 +315,8 @@ public struct Engine: Sendable {
         // values is a reading, and the values it lost are counted apart.
         if kept == 0, strings.isEmpty, outOfRange != nil || nonNumeric != nil {
             let (reason, message): (RejectReason, String) =
-                outOfRange.map {
-                    (.outOfRange, Self.rangeMessage(plan.metrics[$0.metric].name, $0.value, program.rangeLow[$0.metric], program.rangeHigh[$0.metric]))
-                } ?? (.nonNumeric, nonNumeric ?? "")
+                outOfRange.map { (.outOfRange, limits.rangeMessage(metric: $0.metric, $0.value)) }
+                ?? (.nonNumeric, nonNumeric ?? "")
             stats.reject(reason, message, origin)
             return reason
         }
@@ -531,15 +324,13 @@ public struct Engine: Sendable {
         // Far ahead of the fleet, or the first reading (no fleet's time yet to judge it by): it
         // may turn out to be one clock far ahead and be rejected as `future`, so its timestamp
         // and dropped values are counted only if it is evaluated.
-        let heldAhead = maxForwardJump.isFinite && t > (fleetTime ?? -.infinity) + maxForwardJump
+        let heldAhead = limits.isFarAhead(t, fleetTime: clock.time)
         var drops: [InputStats.Example] = []
         if let (m, v) = outOfRange {
-            let name = plan.metrics[m].name
-            let (low, high) = (program.rangeLow[m], program.rangeHigh[m])
             if heldAhead {
-                drops.append(.init(reason: .outOfRange, origin: origin, message: Self.rangeMessage(name, v, low, high)))
+                drops.append(.init(reason: .outOfRange, origin: origin, message: limits.rangeMessage(metric: m, v)))
             } else {
-                stats.dropValue(.outOfRange, Self.rangeMessage(name, v, low, high), origin)
+                stats.dropValue(.outOfRange, limits.rangeMessage(metric: m, v), origin)
             }
         }
         if let nonNumeric {
@@ -553,37 +344,21 @@ public struct Engine: Sendable {
             stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
             stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
         }
-        sequence += 1
-        if heldAhead, origin != nil || !drops.isEmpty { heldLines[sequence] = HeldLine(origin: origin, drops: drops) }
-        let slot: Int32
-        if let free = freeSlots.popLast() {
-            slot = free
-        } else {
-            slot = Int32(poolMetric.count / slotSize)
-            poolMetric.append(contentsOf: repeatElement(0, count: slotSize))
-            poolValue.append(contentsOf: repeatElement(0, count: slotSize))
-        }
-        let base = Int(slot) * slotSize
-        for i in 0..<kept {
-            poolMetric[base + i] = Int32(scratchValues[i].0)
-            poolValue[base + i] = scratchValues[i].1
-        }
-        if !strings.isEmpty { pendingStrings[sequence] = strings }
-        let p = Pending(
+        let sequence = buffer.nextSequence()
+        let slot = buffer.store(scratchValues, count: kept)
+        if !strings.isEmpty { buffer.storeStrings(strings, sequence: sequence) }
+        let p = ReorderBuffer.Pending(
             time: t, sequence: sequence, device: Int32(d), gateway: g, slot: slot, count: Int32(kept),
             hasStrings: !strings.isEmpty, heldAhead: heldAhead)
         if heldAhead {
-            held.append((p, observed + 1 + Self.recentCapacity))
+            let line = origin != nil || !drops.isEmpty ? ReorderBuffer.HeldLine(origin: origin, drops: drops) : nil
+            buffer.hold(p, expires: clock.observed + 1 + FleetClock.recentCapacity, line: line)
         } else {
-            enqueue(p)
+            buffer.enqueue(p, fleetTime: clock.time)
         }
-        observe(t, device: d)
-        release(upTo: watermark)
+        if clock.observe(t, device: d) { reviewHeld() }
+        release(upTo: clock.watermark(lateness: plan.lateness))
         return outOfRange != nil ? .outOfRange : nil
-    }
-
-    private static func rangeMessage(_ name: String, _ v: Double, _ low: Double, _ high: Double) -> String {
-        "\(name) = \(JSONValue.format(v)) is outside [\(JSONValue.format(low)), \(JSONValue.format(high))]"
     }
 
     /// The engine's index of a gateway name, registering it when new.
@@ -595,91 +370,6 @@ public struct Engine: Sendable {
         return g
     }
 
-    /// Queues an accepted reading. In-order readings go to the FIFO, the rest to the straggler
-    /// heap; processing merges both by (time, sequence), so the split only decides speed. A clock
-    /// running ahead of the fleet must not make the FIFO's tail so late that everyone else's
-    /// readings go to the heap: when an earlier reading arrives behind such a tail, the tail
-    /// moves to the heap instead.
-    private mutating func enqueue(_ p: Pending) {
-        if p.time < lastQueued {
-            let fleet = fleetTime ?? -.infinity
-            while fifo.count > fifoHead, let last = fifo.last, last.time > p.time, last.time > fleet {
-                stragglers.push(last)
-                fifo.removeLast()
-            }
-            lastQueued = fifo.count > fifoHead ? fifo[fifo.count - 1].time : -.infinity
-        }
-        if p.time >= lastQueued {
-            fifo.append(p)
-            lastQueued = p.time
-        } else {
-            stragglers.push(p)
-        }
-    }
-
-    /// Records an accepted reading as a vote for the fleet's time, which is recomputed often
-    /// enough to follow the fleet within a fraction of one reporting round: after every reading
-    /// at first, then every `n / 8` readings (at most 1,024).
-    private mutating func observe(_ t: Double, device d: Int) {
-        let slot = observed & (Self.recentCapacity - 1)
-        recentDevice[slot] = Int32(d)
-        recentTime[slot] = t
-        observed += 1
-        if observed <= Self.recentCapacity || observed % max(1, min(1024, n / 8)) == 0 { updateFleetTime() }
-    }
-
-    /// The fleet's time: how far the devices that reported recently have got. Each device behind
-    /// the last 256 accepted readings votes once, with its newest timestamp among them; the
-    /// fleet's time is the 90th percentile of the votes: the newest time reached by more than a
-    /// tenth of them (the second newest vote when three to nineteen devices vote, the newer of
-    /// two). So a tenth of the reporting devices may run ahead without moving it, one clock never
-    /// moves it alone (unless only two devices report), devices that fell silent do not hold it
-    /// back, and a whole fleet coming back after a gap moves it as soon as more than a tenth of
-    /// the votes are past the gap. While streaming, until 256 readings or every device of the
-    /// inventory have been seen, it is the oldest vote, so the first devices to report cannot
-    /// set it ahead of the rest (at the end of the data, `finish`, the 90th percentile applies).
-    /// It may go back a little (readings are only roughly in order); nothing evaluated is undone.
-    /// Cost per recomputation: one pass over the ring with a small hash table, and a selection
-    /// of the k-th newest vote (k ≤ 26).
-    private mutating func updateFleetTime(atEnd: Bool = false) {
-        let count = min(observed, Self.recentCapacity)
-        guard count > 0 else { return }
-        for i in voteTable.indices { voteTable[i] = -1 }
-        votes.removeAll(keepingCapacity: true)
-        voteDevice.removeAll(keepingCapacity: true)
-        let mask = voteTable.count - 1
-        for i in 0..<count {
-            let d = recentDevice[i]
-            let t = recentTime[i]
-            // Fibonacci hashing into the table's 512 slots; linear probing.
-            var h = Int((UInt32(bitPattern: d) &* 2_654_435_761) >> 23) & mask
-            while true {
-                let v = Int(voteTable[h])
-                if v < 0 {
-                    voteTable[h] = Int32(votes.count)
-                    votes.append(t)
-                    voteDevice.append(d)
-                    break
-                }
-                if voteDevice[v] == d {
-                    votes[v] = max(votes[v], t)
-                    break
-                }
-                h = (h + 1) & mask
-            }
-        }
-        let fleet: Double
-        if !atEnd, observed < Self.recentCapacity, votes.count < n {
-            // Warming up: the oldest vote, so the first devices to report cannot set it ahead of the rest.
-            fleet = votes.min() ?? recentTime[0]
-        } else {
-            let ignored = votes.count >= 3 ? max(1, votes.count / 10) : 0
-            fleet = Self.largest(ignored + 1, of: votes, keeping: &newestVotes)
-        }
-        fleetTime = max(fleet, advancedTo)
-        reviewHeld()
-    }
-
     /// Moves the held readings the fleet's time has come within `maxForwardJump` of to the
     /// reorder buffer, and rejects as `future` those still further ahead once 256 more readings
     /// have been accepted after them: by then every vote for the fleet's time was cast after
@@ -688,80 +378,22 @@ public struct Engine: Sendable {
     /// next recomputation). So at most the readings of 256 + 1,024 arrivals are held at once,
     /// however long the data. Cost: one pass over the held readings per recomputation.
     private mutating func reviewHeld() {
-        guard !held.isEmpty, let fleet = fleetTime else { return }
-        var kept = 0
-        for i in held.indices {
-            let h = held[i]
-            if h.reading.time <= fleet + maxForwardJump {
-                enqueue(h.reading)
-            } else if observed >= h.expires {
-                rejectHeld(
-                    h.reading,
-                    "timestamp \(Timestamp.format(h.reading.time)) is more than \(DurationText.format(maxForwardJump)) ahead of the fleet's time (\(Timestamp.format(fleet))) after \(Self.recentCapacity) later readings")
-            } else {
-                held[kept] = h
-                kept += 1
-            }
-        }
-        held.removeLast(held.count - kept)
-    }
-
-    /// The k-th largest of `values` (1 ≤ k ≤ values.count): one pass keeping the k largest in
-    /// descending order in `top`, so a few comparisons per value when k is small.
-    private static func largest(_ k: Int, of values: [Double], keeping top: inout [Double]) -> Double {
-        top.removeAll(keepingCapacity: true)
-        for v in values {
-            if top.count == k {
-                if v <= top[k - 1] { continue }
-                top.removeLast()
-            }
-            var i = top.count
-            top.append(v)
-            while i > 0, top[i - 1] < v {
-                top[i] = top[i - 1]
-                i -= 1
-            }
-            top[i] = v
-        }
-        return top[k - 1]
-    }
-
-    /// Event time up to which buffered readings are evaluated: `lateness` behind the fleet's time.
-    private var watermark: Double {
-        guard let fleetTime else { return -.infinity }
-        return fleetTime - plan.lateness
-    }
-
-    /// The earliest buffered reading, from the in-order queue or the stragglers.
-    private func nextPending() -> Pending? {
-        let a = fifoHead < fifo.count ? fifo[fifoHead] : nil
-        guard let b = stragglers.min else { return a }
-        guard let a else { return b }
-        return b < a ? b : a
-    }
-
-    private mutating func popPending() {
-        let fromFifo = fifoHead < fifo.count && (stragglers.min.map { !($0 < fifo[fifoHead]) } ?? true)
-        if fromFifo {
-            fifoHead += 1
-            if fifoHead > 4096, fifoHead * 2 > fifo.count {
-                fifo.removeFirst(fifoHead)
-                fifoHead = 0
-            }
-        } else {
-            _ = stragglers.pop()
+        guard buffer.heldCount > 0, let fleet = clock.time else { return }
+        let jump = limits.maxForwardJump
+        for r in buffer.review(fleet: fleet, maxForwardJump: jump, observed: clock.observed) {
+            rejectHeld(
+                r,
+                "timestamp \(Timestamp.format(r.time)) is more than \(DurationText.format(jump)) ahead of the fleet's time (\(Timestamp.format(fleet))) after \(FleetClock.recentCapacity) later readings")
         }
     }
 
     /// Processes buffered readings and timers up to event time `w`.
     private mutating func release(upTo w: Double) {
-        while let next = nextPending(), next.time <= w {
-            popPending()
+        while let next = buffer.next(), next.time <= w {
+            buffer.pop()
             if prefetching {
-                let ahead = fifoHead + Self.prefetchDistance
-                if ahead < fifo.count { prefetchState(fifo[ahead]) }
-                let near = fifoHead + Self.prefetchDistance / 2
-                if near < fifo.count { prefetchPoints(device: Int(fifo[near].device)) }
+                if let ahead = buffer.queued(Self.prefetchDistance) { prefetchState(ahead) }
+                if let near = buffer.queued(Self.prefetchDistance / 2) { metrics.prefetchPoints(device: Int(near.device)) }
             }
             startClocksIfNeeded(at: next.time)
             fireTimers(before: next.time)
@@ -782,45 +414,20 @@ public struct Engine: Sendable {
     /// Asks the cache for a device's state rows before its reading is processed: with 10k or more
     /// devices every row is a cache miss, and misses issued together overlap.
     @inline(__always)
-    private mutating func prefetchState(_ p: Pending) {
+    private mutating func prefetchState(_ p: ReorderBuffer.Pending) {
         let d = Int(p.device)
-        phase.prefetch(d * opCount, count: opCount)
-        applies.prefetch(d * opCount, count: opCount)
-        since.prefetch(d * opCount, count: opCount)
-        clockArmed.prefetch(d * clockColumns, count: clockColumns)
-        lastValue.prefetch(d * metricCount, count: metricCount)
-        lastTime.prefetch(d * metricCount, count: metricCount)
-        rings.prefetch(d * metricCount, count: metricCount)
-        running.prefetch(d * runningTotal, count: runningTotal)
+        conditions.prefetchRows(device: d)
+        metrics.prefetchRows(device: d)
         deviceGateway.prefetch(d)
         seen.prefetch(d)
-        for a in prefetchedAnalyzers { analyzers.prefetch(a, device: d) }
-    }
-
-    /// The second step: ring slots the reading will write and the points its running windows
-    /// will drop, found through the ring headers `prefetchState` asked for earlier.
-    @inline(__always)
-    private mutating func prefetchPoints(device d: Int) {
-        guard !rings.isEmpty else { return }
-        for m in 0..<metricCount where ringMetric[m] {
-            let k = d * metricCount + m
-            rings[k].prefetchTail()
-            var r = runningStart[m]
-            while r < runningStart[m + 1] {
-                let head = running[d * runningTotal + r].head
-                rings[k].prefetch(point: head)
-                rings[k].prefetch(point: head + 1)
-                r += 1
-            }
-        }
+        analyses.prefetch(device: d)
     }
 
     /// Advances event time without a reading (e.g. a live service's clock): processes what is due.
     public mutating func advance(to time: Double) {
-        advancedTo = max(advancedTo, time)
-        fleetTime = max(fleetTime ?? time, time)
+        clock.advance(to: time)
         reviewHeld()
-        release(upTo: watermark)
+        release(upTo: clock.watermark(lateness: plan.lateness))
     }
 
     /// Processes everything still buffered and every timer up to the fleet's time at the end of
@@ -830,43 +437,41 @@ public struct Engine: Sendable {
     /// order they came in: the first reading of the data too). The data's span (`stats`
     /// first and last timestamps) is then that of the readings evaluated.
     public mutating func finish() {
-        updateFleetTime(atEnd: true)
-        guard let fleetEnd = fleetTime else { return }
-        analysisEnd = fleetEnd
+        if clock.update(atEnd: true) { reviewHeld() }
+        guard let fleetEnd = clock.time else { return }
+        analyses.fixEnd(at: fleetEnd)
         release(upTo: fleetEnd)
         let limit = fleetEnd + maxForwardJump
         func message(_ t: Double) -> String {
             "timestamp \(Timestamp.format(t)) is more than \(DurationText.format(maxForwardJump)) ahead of the fleet's time at the end of the data (\(Timestamp.format(fleetEnd)))"
         }
         // Still held after the last recomputation: the fleet's end is not within reach of them.
-        for h in held { rejectHeld(h.reading, message(h.reading.time)) }
-        held.removeAll()
-        while let next = nextPending() {
-            popPending()
+        for r in buffer.takeHeld() { rejectHeld(r, message(r.time)) }
+        while let next = buffer.next() {
+            buffer.pop()
             if next.time > limit {
                 rejectHeld(next, message(next.time))
             } else {
                 process(next)
             }
         }
-        finishAnalyzers(at: fleetEnd)
+        let inputs = analysisInputs
+        analyses.finish(inputs, log: &log, now: now)
         stats.firstTimestamp = evaluatedFirst.isFinite ? evaluatedFirst : nil
         stats.lastTimestamp = evaluatedLast.isFinite ? evaluatedLast : nil
     }
 
     /// A reading the fleet never came near: counted as `future` instead of as a reading (a held
     /// line's dropped values were never counted, see `Pending.heldAhead`, so it counts once).
-    private mutating func rejectHeld(_ r: Pending, _ message: String) {
+    private mutating func rejectHeld(_ r: ReorderBuffer.Pending, _ message: String) {
         stats.readings -= 1
-        stats.reject(.future, message, heldLines.removeValue(forKey: r.sequence)?.origin)
-        if r.hasStrings { pendingStrings.removeValue(forKey: r.sequence) }
-        freeSlots.append(r.slot)
+        stats.reject(.future, message, buffer.takeHeldLine(sequence: r.sequence)?.origin)
+        buffer.discard(r)
     }
 
     /// New alert changes since the last call.
     public mutating func drainAlerts() -> [AlertEvent] {
-        defer { newEvents.removeAll() }
-        return newEvents
+        log.drain()
     }
 
     // MARK: processing
@@ -874,59 +479,38 @@ public struct Engine: Sendable {
     private mutating func startClocksIfNeeded(at t: Double) {
         guard !clocksStarted else { return }
         clocksStarted = true
-        dataStart = t
-        // Each device's compliance state at the first timestamp is settled once every reading at
-        // that timestamp has been seen: a timer at `t` fires only after them, so a device whose
-        // inventory has no version but whose first report carries one never opens a finding
-        // that closes at the same instant.
-        for c in compliance.indices {
-            for d in 0..<n where compliance[c].applies[d] {
-                timers.push(Timer(time: t, device: d, op: compliance[c].operatorIndex))
-                compliance[c].armed[d] = t
-            }
-        }
-        // Devices that never report must still trip `absent`: arm every clock from the first event.
-        for (o, op) in program.operators.enumerated() {
-            guard let op, !op.clocks.isEmpty else { continue }
-            let first = op.clocks.map(\.after).min() ?? 0
-            for d in 0..<n where applies[opKey(o, d)] {
-                timers.push(Timer(time: t + first, device: d, op: o))
-                clockArmed[d * clockColumns + clockColumn[o]] = t + first
-            }
-        }
+        compliance.start(at: t, timers: &timers)
+        conditions.startClocks(at: t, timers: &timers)
     }
 
     private mutating func fireTimers(before t: Double) {
-        while let next = timers.min, next.time < t {
-            _ = timers.pop()
+        while let next = timers.pop(before: t) {
             fire(next)
         }
     }
 
     private mutating func fireTimers(upTo t: Double) {
-        while let next = timers.min, next.time <= t {
-            _ = timers.pop()
+        while let next = timers.pop(upTo: t) {
             fire(next)
         }
     }
 
-    private mutating func fire(_ timer: Timer) {
+    private mutating func fire(_ timer: TimerQueue.Timer) {
         frontier = max(frontier, timer.time)
-        if timer.time >= nextTick { runTicks(upTo: timer.time) }
-        let c = complianceIndex[timer.op]
+        if timer.time >= analyses.nextTick { runTicks(upTo: timer.time) }
+        let c = compliance.tracker(operator: timer.op)
         if c >= 0 {
-            if compliance[c].armed[timer.device] == timer.time { compliance[c].armed[timer.device] = -.infinity }
-            updateCompliance(c, device: timer.device, at: timer.time)
+            compliance.timerFired(c, device: timer.device, at: timer.time)
+            compliance.update(
+                c, device: timer.device, at: timer.time, row: attributes[timer.device], text: alertText, log: &log,
+                timers: &timers)
             return
         }
-        if clockColumn[timer.op] >= 0 {
-            let k = timer.device * clockColumns + clockColumn[timer.op]
-            if clockArmed[k] == timer.time { clockArmed[k] = -.infinity }
-        }
+        conditions.timerFired(op: timer.op, device: timer.device, at: timer.time)
         evaluate(op: timer.op, device: timer.device, at: timer.time)
     }
 
-    private mutating func process(_ r: Pending) {
+    private mutating func process(_ r: ReorderBuffer.Pending) {
         let d = Int(r.device)
         let t = r.time
         frontier = max(frontier, t)
@@ -934,20 +518,21 @@ public struct Engine: Sendable {
         evaluatedLast = max(evaluatedLast, t)
         if r.heldAhead {
             // The fleet came near it: now it is part of the data's span, and its dropped values count.
-            for e in heldLines.removeValue(forKey: r.sequence)?.drops ?? [] { stats.dropValue(e.reason, e.message, e.origin) }
+            for e in buffer.takeHeldLine(sequence: r.sequence)?.drops ?? [] { stats.dropValue(e.reason, e.message, e.origin) }
             stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
             stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
         }
-        if t >= nextTick { runTicks(upTo: min(t, analysisEnd)) }
+        if t >= analyses.nextTick { runTicks(upTo: min(t, analyses.end)) }
         seen[d] = true
-        if r.hasStrings, let strings = pendingStrings.removeValue(forKey: r.sequence) {
+        if r.hasStrings, let strings = buffer.takeStrings(sequence: r.sequence) {
             for (slot, v) in strings {
                 let changed = attributes[d][slot] != v
                 attributes[d][slot] = v
                 if changed { rescope(device: d, slot: slot, at: t) }
-                for c in compliance.indices where compliance[c].attributeSlot == slot && compliance[c].applies[d] {
-                    compliance[c].observe(d, v, at: t, type: deviceType(d))
-                    updateCompliance(c, device: d, at: t)
+                if !compliance.isEmpty {
+                    compliance.observe(
+                        slot: slot, value: v, device: d, at: t, row: attributes[d], text: alertText, log: &log,
+                        timers: &timers)
                 }
             }
         }
@@ -958,35 +543,30 @@ public struct Engine: Sendable {
                 rescope(device: d, slot: slot, at: t)
             }
         }
-        let base = Int(r.slot) * slotSize
+        let base = Int(r.slot) * buffer.slotSize
         let count = Int(r.count)
         for i in 0..<count {
-            let m = Int(poolMetric[base + i])
-            let v = poolValue[base + i]
-            let k = metricKey(m, d)
-            // A reading older than the device's latest (within lateness, from another file) only adds history.
-            if t >= lastTime[k] {
-                lastValue[k] = v
-                lastTime[k] = t
-            }
-            if ringMetric[m] { appendPoint(metric: m, device: d, key: k, t, v) }
+            let m = Int(buffer.poolMetric[base + i])
+            let v = buffer.poolValue[base + i]
+            metrics.record(metric: m, device: d, t, v)
         }
-        if !analyzers.isEmpty { feedAnalyzers(device: d, time: t, gateway: r.gateway, base: base, count: count) }
-        readingStamp += 1
+        if !analyses.isEmpty {
+            analyses.feed(
+                device: d, time: t, gateway: r.gateway, metrics: buffer.poolMetric, values: buffer.poolValue, base: base,
+                count: count, applies: conditions.applies, opCount: opCount)
+        }
+        conditions.beginReading()
         for i in 0..<count {
-            let m = Int(poolMetric[base + i])
-            var j = opsForMetricStart[m]
-            let stop = opsForMetricStart[m + 1]
+            let m = Int(buffer.poolMetric[base + i])
+            var j = conditions.wokenStart[m]
+            let stop = conditions.wokenStart[m + 1]
             while j < stop {
-                let o = opsForMetricFlat[j]
+                let o = conditions.wokenFlat[j]
                 j += 1
-                if opStamp[o] != readingStamp {
-                    opStamp[o] = readingStamp
-                    evaluate(op: o, device: d, at: t)
-                }
+                if conditions.wake(o) { evaluate(op: o, device: d, at: t) }
             }
         }
-        freeSlots.append(r.slot)
+        buffer.free(r.slot)
     }
 
     /// Re-decides the inventory-only `where` of rules reading `slot` after telemetry changed it;
@@ -994,18 +574,15 @@ public struct Engine: Sendable {
     private mutating func rescope(device d: Int, slot: Int, at t: Double) {
         guard let ops = program.staticScopesBySlot[slot] else { return }
         for o in ops {
-            guard let scope = operators[o]?.scope else { continue }
+            guard let scope = conditions.program[o]?.scope else { continue }
             currentDevice = d
             stamp += 1
             now = t
             var inside = false
             if case .bool(true)? = scope.evaluate(&self) { inside = true }
             let k = opKey(o, d)
-            if applies[k], !inside {
-                if phase[k] == 2 { resolve(op: o, device: d, at: t) }
-                phase[k] = 0
-            }
-            applies[k] = inside
+            if conditions.applies[k], !inside { leaveScope(op: o, device: d, at: t) }
+            conditions.applies[k] = inside
         }
     }
 
@@ -1026,69 +603,45 @@ public struct Engine: Sendable {
     }
 
     private mutating func evaluate(op o: Int, device d: Int, at t: Double) {
-        guard opActive[o] else { return }
+        guard conditions.active[o] else { return }
         let k = opKey(o, d)
-        if !applies[k] { return }
-        if let scope = opDynamicScope[o] {
+        if !conditions.applies[k] { return }
+        if let scope = conditions.dynamicScope[o] {
             guard case .bool(true)? = value(scope, device: d, at: t) else {
-                if phase[k] == 2 { resolve(op: o, device: d, at: t) }
-                phase[k] = 0
+                leaveScope(op: o, device: d, at: t)
                 return
             }
         }
         let holding: Bool
-        let threshold = opThresholdAggregate[o]
+        let threshold = conditions.thresholdAggregate[o]
         if threshold >= 0 {
             // The common shape `fn(metric[, w]) <op> number`, without the expression interpreter.
             stamp += 1
-            holding = thresholdHolds(threshold, opThresholdOperator[o], opThresholdValue[o], device: d, at: t)
+            holding = thresholdHolds(
+                threshold, conditions.thresholdOperator[o], conditions.thresholdValue[o], device: d, at: t)
         } else {
-            guard let condition = opCondition[o] else { return }
+            guard let condition = conditions.condition[o] else { return }
             holding = holds(condition, device: d, at: t)
         }
-        let forDuration = opFor[o]
-        switch phase[k] {
-        case 0:
-            if holding {
-                if forDuration <= 0 {
-                    fire(op: o, device: d, since: t, at: t)
-                } else {
-                    phase[k] = 1
-                    since[k] = t
-                    timers.push(Timer(time: t + forDuration, device: d, op: o))
-                }
-            }
-        case 1:
-            if !holding {
-                phase[k] = 0
-            } else if t - since[k] >= forDuration {
-                fire(op: o, device: d, since: since[k] + forDuration, at: t)
-            }
-        default:
-            if let clear = opClear[o] {
-                if holds(clear, device: d, at: t) { resolve(op: o, device: d, at: t) }
-            } else if !holding {
-                resolve(op: o, device: d, at: t)
-            }
+        switch conditions.step(op: o, key: k, device: d, holding: holding, at: t, timers: &timers) {
+        case .none: break
+        case .fire(let start): fire(op: o, device: d, since: start, at: t)
+        case .resolve: resolve(op: o, device: d, at: t)
+        case .checkClear:
+            if let clear = conditions.clear[o], holds(clear, device: d, at: t) { resolve(op: o, device: d, at: t) }
         }
-        if clockColumn[o] >= 0 { armClock(op: o, device: d, at: t) }
+        if conditions.clockColumn[o] >= 0 {
+            conditions.armClock(op: o, device: d, at: t, metrics: metrics, timers: &timers)
+        }
     }
 
-    /// Schedules the next event time at which an absent/age threshold elapses for this device.
-    private mutating func armClock(op o: Int, device d: Int, at t: Double) {
-        var next = Double.infinity
-        for c in clockStart[o]..<clockStart[o + 1] {
-            let last = lastTime[metricKey(clockMetric[c], d)]
-            guard last.isFinite else { continue }
-            let due = last + clockAfter[c]
-            if due > t { next = min(next, due) }
-        }
-        // Due times only move later as readings arrive: an earlier pending timer re-arms when it fires.
-        let k = d * clockColumns + clockColumn[o]
-        let armed = clockArmed[k]
-        if next.isFinite, !(armed > t && armed <= next) {
-            timers.push(Timer(time: next, device: d, op: o))
-            clockArmed[k] = next
+    /// A device leaving a rule's scope: its alert resolves, a pending `for` starts over.
+    private mutating func leaveScope(op o: Int, device d: Int, at t: Double) {
+        let k = opKey(o, d)
+        if conditions.phase[k] == .firing {
+            resolve(op: o, device: d, at: t)
+        } else {
+            _ = conditions.markIdle(k)
         }
     }
 
@@ -1102,8 +655,6 @@ public struct Engine: Sendable {
     // MARK: alerts
 
     private mutating func fire(op o: Int, device d: Int, since start: Double, at t: Double) {
-        phase[opKey(o, d)] = 2
-        since[opKey(o, d)] = start
         var v: Double?
         var valueIsDuration = false
         if let a = program.operators[o]?.valueAggregate {
@@ -1116,344 +667,71 @@ public struct Engine: Sendable {
             }
         }
         // Fields are read through `plan.operators[o].rule` rather than a copy of the rule.
-        let text = summary(op: o, device: d, value: v, duration: valueIsDuration)
+        let text = alertText.summary(op: o, device: d, row: attributes[d], value: v, duration: valueIsDuration)
         let episode = AlertEpisode(
             rule: plan.operators[o].rule.id, kind: plan.operators[o].rule.kind, pack: plan.operators[o].rule.pack,
             device: inventory.rows[d][0], severity: plan.operators[o].rule.severity, since: start, until: nil, value: v,
             summary: text, labels: plan.operators[o].rule.labels, evidence: program.ruleEvidence[o],
             maintenance: plan.operators[o].rule.maintenance)
-        openEpisode[opKey(o, d)] = Int32(episodes.count)
-        episodes.append(episode)
-        newEvents.append(AlertEvent(change: .fired, time: start, episode: episode))
+        conditions.markFiring(opKey(o, d), since: start, episode: log.open(episode, at: start))
     }
 
     private mutating func resolve(op o: Int, device d: Int, at t: Double) {
-        let k = opKey(o, d)
-        phase[k] = 0
-        let e = Int(openEpisode[k])
+        let e = conditions.markIdle(opKey(o, d))
         guard e >= 0 else { return }
-        episodes[e].until = t
-        openEpisode[k] = -1
-        newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[e]))
-    }
-
-    /// The summary of operator `o`'s alert for device `d`: its parsed template filled without a
-    /// closure, so the engine is not copied for every alert.
-    private func summary(op o: Int, device d: Int, value: Double?, duration: Bool, extra: [String: String] = [:]) -> String {
-        guard let parts = program.summaries[o] else {
-            let v = value.map { " (value \(Self.format($0)))" } ?? ""
-            return "\(inventory.rows[d][0]): \(plan.operators[o].rule.id)\(v)"
-        }
-        var out = ""
-        for part in parts {
-            switch part {
-            case .text(let s): out += s
-            case .placeholder(let name):
-                out += extra[name] ?? placeholder(name, op: o, device: d, value: value, duration: duration)
-            }
-        }
-        return out
-    }
-
-    private func placeholder(_ name: String, op o: Int, device d: Int, value: Double?, duration: Bool) -> String {
-        switch name {
-        case "value": return value.map { duration ? DurationText.format($0) : Self.format($0) } ?? "n/a"
-        case "rule": return plan.operators[o].rule.id
-        case "pack": return plan.operators[o].rule.pack
-        case "severity": return plan.operators[o].rule.severity.rawValue
-        case "kind": return plan.operators[o].rule.kind.rawValue
-        default: break
-        }
-        if case .limit(let l) = plan.operators[o].rule.body {
-            switch name {
-            case "metric": return l.metric
-            case "min": return l.low.map(Self.format) ?? "-∞"
-            case "max": return l.high.map(Self.format) ?? "∞"
-            default: break
-            }
-        }
-        if let slot = program.attributeSlots[name] { return attributes[d][slot] }
-        return ""
+        log.resolve(e, at: t)
     }
 
     /// Numbers in summaries and tables: at most two decimals, no trailing zeros.
-    static func format(_ v: Double) -> String {
-        let r = (v * 100).rounded() / 100
-        return JSONValue.format(r)
-    }
+    static func format(_ v: Double) -> String { NumberText.format(v) }
 
     // MARK: analyzers
 
-    private mutating func feedAnalyzers(device d: Int, time t: Double, gateway: Int32, base: Int, count: Int) {
-        for a in readingAnalyzers where analyzerScope[a] < 0 || applies[opKey(analyzerScope[a], d)] {
-            analyzers.observeReading(a, device: d, time: t, gateway: gateway)
-        }
-        for i in 0..<count {
-            let m = Int(poolMetric[base + i])
-            var j = analyzerStart[m]
-            while j < analyzerStart[m + 1] {
-                let a = analyzerFlat[j]
-                j += 1
-                if analyzerScope[a] >= 0, !applies[opKey(analyzerScope[a], d)] { continue }
-                analyzers.observe(a, device: d, metric: m, value: poolValue[base + i], time: t)
-            }
-        }
-    }
-
     /// Ticks every analyzer at each of its boundaries up to and including `t`, in time order.
     private mutating func runTicks(upTo t: Double) {
-        while true {
-            var best = -1
-            var bestTime = Double.infinity
-            for a in analyzers.indices {
-                let interval = analyzers.tickInterval[a]
-                guard interval > 0 else { continue }
-                if analyzerNextTick[a] == -.infinity {
-                    // The first boundary after the first event: no tick for an empty past.
-                    analyzerNextTick[a] = ((t / interval).rounded(.down) + 1) * interval
-                    if t == analyzerNextTick[a] - interval { analyzerNextTick[a] = t }
-                }
-                if analyzerNextTick[a] <= t, analyzerNextTick[a] < bestTime {
-                    best = a
-                    bestTime = analyzerNextTick[a]
-                }
-            }
-            guard best >= 0 else { break }
-            analyzerNextTick[best] = bestTime + analyzers.tickInterval[best]
-            var sink = FindingSink()
-            let context = analysisContext(best, at: bestTime)
-            analyzers.tick(best, at: bestTime, context, &sink)
-            apply(sink, analyzer: best)
-        }
-        nextTick = analyzerNextTick.min() ?? .infinity
+        let inputs = analysisInputs
+        analyses.runTicks(upTo: t, inputs, log: &log, now: now)
     }
 
-    private mutating func finishAnalyzers(at end: Double) {
-        guard !analyzers.isEmpty else { return }
-        runTicks(upTo: end)
-        for a in analyzers.indices {
-            var sink = FindingSink()
-            let context = analysisContext(a, at: end)
-            analyzers.finish(a, at: end, context, &sink)
-            apply(sink, analyzer: a)
-        }
-    }
-
-    private func analysisContext(_ a: Int, at t: Double) -> AnalysisContext {
-        let o = analyzers.operatorIndex[a]
-        return AnalysisContext(
-            plan: plan, inventory: inventory, operatorIndex: o, attributes: attributes,
-            attributeSlots: program.attributeSlots, gatewayNames: gatewayNames, deviceGateway: deviceGateway,
-            seen: seen, applies: applies, applyOperator: o, operatorCount: opCount, now: t)
-    }
-
-    /// Turns an analyzer's findings into episodes: one open episode per (rule, key).
-    private mutating func apply(_ sink: FindingSink, analyzer a: Int) {
-        let o = analyzers.operatorIndex[a]
-        let rule = plan.operators[o].rule
-        for change in sink.changes {
-            switch change {
-            case .report(let f):
-                let key = "\(o)\u{1F}\(f.key)"
-                if let e = analysisOpen[key] {
-                    let escalated = f.severity != episodes[e].severity
-                    episodes[e].severity = f.severity
-                    episodes[e].value = f.value
-                    episodes[e].summary = f.summary
-                    episodes[e].evidence = f.evidence
-                    episodes[e].maintenance = f.maintenance ?? episodes[e].maintenance
-                    episodes[e].due = f.due ?? episodes[e].due
-                    if escalated { newEvents.append(AlertEvent(change: .updated, time: now, episode: episodes[e])) }
-                    continue
-                }
-                var labels = rule.labels
-                for (k, v) in f.labels { labels[k] = v }
-                let episode = AlertEpisode(
-                    rule: rule.id, kind: rule.kind, pack: rule.pack, device: f.device >= 0 ? inventory.rows[f.device][0] : "",
-                    severity: f.severity, since: f.since, until: nil, value: f.value, summary: f.summary, labels: labels,
-                    evidence: f.evidence, maintenance: f.maintenance, site: f.site, due: f.due)
-                analysisOpen[key] = episodes.count
-                episodes.append(episode)
-                newEvents.append(AlertEvent(change: .fired, time: f.since, episode: episode))
-            case .resolve(let k, let t):
-                guard let e = analysisOpen.removeValue(forKey: "\(o)\u{1F}\(k)") else { continue }
-                episodes[e].until = t
-                newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[e]))
-            }
-        }
+    /// What analyzers see of the engine at a tick or at the end.
+    private var analysisInputs: AnalysisInputs {
+        AnalysisInputs(
+            plan: plan, inventory: inventory, attributes: attributes, attributeSlots: program.attributeSlots,
+            gatewayNames: gatewayNames, deviceGateway: deviceGateway, seen: seen, applies: conditions.applies,
+            operatorCount: opCount)
     }
 
     /// Whether forecast rules keep a daily snapshot per device for the report (`forecasts`),
     /// besides each device's latest forecast: what accuracy scoring and trend plots need.
     public var forecastHistory = false {
         didSet {
-            analyzers.setForecastHistory(forecastHistory)
+            analyses.setForecastHistory(forecastHistory)
         }
     }
 
     /// Lets each analyzer add its sections to a report.
     func contributeAnalyses(to report: inout Report) {
-        let end = analysisEnd.isFinite ? analysisEnd : stats.lastTimestamp ?? 0
-        for a in analyzers.indices { analyzers.contribute(a, to: &report, analysisContext(a, at: end)) }
-        report.forecastCurves = analyzers.forecastCurves()
+        analyses.contribute(to: &report, analysisInputs, fallback: stats.lastTimestamp ?? 0)
     }
 
     // MARK: compliance
 
-    private func deviceType(_ d: Int) -> String { program.typeSlot.map { attributes[d][$0] } ?? "" }
-
-    /// Re-classifies a device under a compliance rule; opens or closes its finding when the state
-    /// changes, and arms the timer of the next time-driven change (stale, rollout start or deadline).
-    private mutating func updateCompliance(_ c: Int, device d: Int, at t: Double) {
-        // Fields are read through `compliance[c]` rather than a copy of the tracker: a live copy
-        // would make every write below copy the tracker's per-device arrays.
-        let type = deviceType(d)
-        let result = compliance[c].classify(d, at: t, type: type, dataStart: dataStart ?? t)
-        let finding = ComplianceTracker.isFinding(result.state, overdue: result.overdue)
-        if compliance[c].state[d] != result.state || compliance[c].alerting[d] != finding {
-            let open = Int(compliance[c].episode[d])
-            if open >= 0 {
-                episodes[open].until = t
-                newEvents.append(AlertEvent(change: .resolved, time: t, episode: episodes[open]))
-                compliance[c].episode[d] = -1
-            }
-            compliance[c].state[d] = result.state
-            compliance[c].alerting[d] = finding
-            if finding { openComplianceFinding(c, device: d, result, at: t) }
-        }
-        var next = Double.infinity
-        if let stale = compliance[c].rule.stale {
-            let reported = compliance[c].reportedAt[d]
-            let last = reported.isFinite ? reported : (dataStart ?? t)
-            if last + stale > t { next = last + stale }
-        }
-        if let rollout = compliance[c].rule.rollout, compliance[c].target(for: type) != nil {
-            if t < rollout.started { next = min(next, rollout.started) }
-            if result.state == .rolloutPending, result.overdue == nil { next = min(next, rollout.started + rollout.deadline) }
-        }
-        // Due times only move later; an earlier armed timer re-arms when it fires.
-        let armed = compliance[c].armed[d]
-        if next.isFinite, next > t, !(armed > t && armed <= next) {
-            timers.push(Timer(time: next, device: d, op: compliance[c].operatorIndex))
-            compliance[c].armed[d] = next
-        }
-    }
-
-    private mutating func openComplianceFinding(
-        _ c: Int, device d: Int,
-        _ r: (state: ComplianceState, deny: ComplianceRule.Deny?, since: Double?, overdue: Double?), at t: Double
-    ) {
-        let (evidence, extra, severity, maintenance, rule, attribute, version) = complianceEvidence(c, device: d, r)
-        var text = summary(op: compliance[c].operatorIndex, device: d, value: nil, duration: false, extra: extra)
-        if rule.summary == nil {
-            text = "\(inventory.rows[d][0]): \(attribute) \(version ?? "not reported") is \(r.state.rawValue)"
-                + (r.deny?.advisory.map { " (\($0))" } ?? "")
-                + (r.overdue != nil ? ", past the rollout deadline \(Timestamp.format(r.since ?? t))" : "")
-        }
-        let since = min(r.since ?? t, t)
-        let episode = AlertEpisode(
-            rule: rule.id, kind: .compliance, pack: rule.pack, device: inventory.rows[d][0], severity: severity,
-            since: since, until: nil, value: nil, summary: text, labels: rule.labels, evidence: evidence,
-            maintenance: maintenance)
-        compliance[c].episode[d] = Int32(episodes.count)
-        episodes.append(episode)
-        newEvents.append(AlertEvent(change: .fired, time: since, episode: episode))
-    }
-
-    /// What a compliance finding says: evidence, summary placeholders, severity and visit.
-    private func complianceEvidence(
-        _ c: Int, device d: Int,
-        _ r: (state: ComplianceState, deny: ComplianceRule.Deny?, since: Double?, overdue: Double?)
-    ) -> (
-        [(String, JSONValue)], [String: String], AlertSeverity, MaintenanceSpec?, Rule, String, String?
-    ) {
-        let tracker = compliance[c]
-        let rule = plan.operators[tracker.operatorIndex].rule
-        let type = deviceType(d)
-        let version = tracker.version[d]
-        var evidence: [(String, JSONValue)] = [
-            ("state", .string(r.state.rawValue)), ("attribute", .string(tracker.rule.attribute)),
-            ("version", .string(version)),
-            ("reported_at", tracker.reportedAt[d].isFinite ? .string(Timestamp.format(tracker.reportedAt[d])) : .null),
-        ]
-        if let deny = r.deny {
-            evidence.append(("advisory", .string(deny.advisory)))
-            evidence.append(("reason", .string(deny.reason)))
-            evidence.append(("denied", .string(deny.versions.source)))
-        }
-        if let b = tracker.baseline(for: type) { evidence.append(("baseline", .string(b.source))) }
-        if let target = tracker.target(for: type) { evidence.append(("target", .string(target.description))) }
-        if let overdue = r.overdue { evidence.append(("overdue_seconds", .number(overdue))) }
-        if tracker.fallbacks[d] > 0 { evidence.append(("failed_updates", .number(Double(tracker.fallbacks[d])))) }
-        let severity = r.deny?.severity ?? rule.severity
-        // A visit is needed when over-the-air updates failed twice; other findings are fixed remotely.
-        var maintenance: MaintenanceSpec?
-        if r.state == .rolloutFailed, tracker.fallbacks[d] >= 2 {
-            maintenance = rule.maintenance ?? MaintenanceSpec(task: "update-firmware", lead: nil, parts: [])
-        }
-        let extra: [String: String] = [
-            "version": version ?? "none", "state": r.state.rawValue, "advisory": r.deny?.advisory ?? "",
-            "baseline": tracker.baseline(for: type)?.source ?? "", "target": tracker.target(for: type)?.description ?? "",
-            "overdue": r.overdue.map(DurationText.format) ?? "",
-        ]
-        return (evidence, extra, severity, maintenance, rule, tracker.rule.attribute, version)
-    }
-
     /// Per compliance rule: every applicable device's state at event time `t`.
     func complianceStates(at t: Double) -> [(rule: String, states: [(device: Int, state: ComplianceState)])] {
-        compliance.map { tracker in
-            let rule = plan.operators[tracker.operatorIndex].rule.id
-            var out: [(device: Int, state: ComplianceState)] = []
-            for d in 0..<n where tracker.applies[d] {
-                out.append((d, tracker.classify(d, at: t, type: deviceType(d), dataStart: dataStart ?? t).state))
-            }
-            return (rule, out)
-        }
+        compliance.states(at: t, plan: plan, attributes: attributes)
     }
 
     /// The version a device reports under a compliance rule's attribute.
     func complianceVersion(rule: String, device d: Int) -> String? {
-        compliance.first { plan.operators[$0.operatorIndex].rule.id == rule }?.version[d]
+        compliance.version(rule: rule, device: d, plan: plan)
     }
 
     // MARK: inputs
 
     @inline(__always) func opKey(_ o: Int, _ d: Int) -> Int { d * opCount + o }
-    @inline(__always) func metricKey(_ m: Int, _ d: Int) -> Int { d * metricCount + m }
 
     func aggregateValue(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
-        let m = aggregateMetric[id]
-        let k = metricKey(m, d)
-        switch aggregateFunction[id] {
-        case .last:
-            let v = lastValue[k]
-            return v.isNaN ? nil : .number(v)
-        case .age:
-            let last = lastTime[k]
-            return last.isFinite ? .duration(t - last) : nil
-        case .absent:
-            let last = lastTime[k]
-            return .bool(!(last.isFinite && last > t - aggregateWidth[id]))
-        case let f:
-            guard ringMetric[m] else { return nil }
-            return rings[k].aggregate(f, at: t, width: aggregateWidth[id]).map { .number($0) }
-        }
-    }
-
-    /// The numeric value of aggregate `id` for the threshold kernels, NaN when there is none:
-    /// `aggregateValueUpdating` without wrapping the number in a `RuntimeValue`.
-    @inline(__always)
-    private mutating func thresholdNumber(_ id: Int, device d: Int, at t: Double) -> Double {
-        let r = runningIndex[id]
-        if r >= 0 { return runningAggregate(id, window: r, device: d, at: t) ?? .nan }
-        let k = metricKey(aggregateMetric[id], d)
-        switch aggregateFunction[id] {
-        case .last: return lastValue[k]
-        case .age:
-            let last = lastTime[k]
-            return last.isFinite ? t - last : .nan
-        default: return aggregateValue(id, device: d, at: t)?.number ?? .nan
-        }
+        metrics.aggregateValue(id, device: d, at: t)
     }
 
     /// `aggregate <op> value` for the threshold kernels; a missing value holds nothing, as in the
@@ -1462,42 +740,13 @@ public struct Engine: Sendable {
     private mutating func thresholdHolds(
         _ aggregate: Int, _ op: ComparisonOperator, _ value: Double, device d: Int, at t: Double
     ) -> Bool {
-        let v = thresholdNumber(aggregate, device: d, at: t)
+        let v = metrics.number(aggregate, device: d, at: t)
         return !v.isNaN && RuntimeExpression.order(op, v, value)
     }
 
     /// Like `aggregateValue`, but reads (and advances) the running sums where the function has them.
     mutating func aggregateValueUpdating(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
-        let r = runningIndex[id]
-        guard r >= 0 else { return aggregateValue(id, device: d, at: t) }
-        return runningAggregate(id, window: r, device: d, at: t).map { .number($0) }
-    }
-
-    /// Aggregate `id` from its running window `r` for device `d`, evicting what left it by `t`.
-    @inline(__always)
-    private mutating func runningAggregate(_ id: Int, window r: Int, device d: Int, at t: Double) -> Double? {
-        rings[metricKey(aggregateMetric[id], d)].runningAggregate(
-            &running[d * runningTotal + r], aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r])
-    }
-
-    /// Appends a point to a ring: its running windows first drop what leaves them, then the ring
-    /// trims to the metric's retention, then every running window takes the new point.
-    @inline(__always)
-    private mutating func appendPoint(metric m: Int, device d: Int, key k: Int, _ t: Double, _ v: Double) {
-        let lo = runningStart[m]
-        let hi = runningStart[m + 1]
-        let base = d * runningTotal
-        var r = lo
-        while r < hi {
-            rings[k].evictIfNeeded(&running[base + r], before: t - runningWidth[r], slope: runningSlope[r])
-            r += 1
-        }
-        rings[k].append(t, v, keep: retention[m], capacity: ringCapacity[m])
-        r = lo
-        while r < hi {
-            rings[k].take(&running[base + r], slope: runningSlope[r])
-            r += 1
-        }
+        metrics.aggregateValueUpdating(id, device: d, at: t)
     }
 
     // MARK: queries for reports
@@ -1513,7 +762,7 @@ public struct Engine: Sendable {
 
     /// Devices a rule applies to (by its static `where`), for the "fires for most devices" check.
     public func applicableDevices(rule index: Int) -> Int {
-        (0..<n).count { applies[opKey(index, $0)] }
+        (0..<n).count { conditions.applies[opKey(index, $0)] }
     }
 }
 
@@ -1530,32 +779,5 @@ extension Engine: EvaluationInputs {
         memoStamp[id] = stamp
         memoValue[id] = v
         return v
-    }
-}
-
-/// Maps the decoder's interned field ids to metric ids and attribute slots, growing as new
-/// field names appear; also maps device id bytes to inventory rows without Strings.
-struct FieldMapping {
-    var metric: [Int] = []
-    var slot: [Int] = []
-    var counts: [Int] = []
-    var gatewaySeen = 0
-    var devices = ByteInterner()
-    /// Gateway names by their bytes, and each one's index in the engine (-1 until resolved).
-    var gateways = ByteInterner()
-    var gatewayID: [Int32] = []
-
-    init(inventory: Inventory) {
-        devices = ByteInterner(capacity: inventory.count)
-        for row in inventory.rows { _ = devices.intern(row[0]) }
-    }
-
-    mutating func update(_ names: ByteInterner, plan: EvaluationPlan, slots: [String: Int]) {
-        while metric.count < names.count {
-            let name = names.names[metric.count]
-            metric.append(plan.metricIndex[name] ?? -1)
-            slot.append(slots[name] ?? -1)
-            counts.append(0)
-        }
     }
 }

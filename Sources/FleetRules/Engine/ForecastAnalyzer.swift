@@ -133,7 +133,7 @@ struct ForecastAnalyzer: Analyzer {
         metrics = [m]
         rule = f
         ruleID = r.id
-        let bucket = Self.bucket(f)
+        let bucket = f.bucket
         tickInterval = bucket
         capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
         refitEvery = max(1, Int((min(6 * 3600, f.fit / 8) / bucket).rounded()))
@@ -180,27 +180,6 @@ struct ForecastAnalyzer: Analyzer {
             cohort = []
             bands = []
         }
-    }
-
-    /// Bucket length: the fit window in at most 168 buckets, a whole number of 5 minutes
-    /// (hourly for the usual 7 days, two-hourly for 14 days, 5 minutes for 12 hours).
-    static func bucket(_ f: ForecastRule) -> Double {
-        max(300, (f.fit / 168 / 300).rounded(.up) * 300)
-    }
-
-    /// Fits run this often: every 6 hours, or 8 times per fit window when that is shorter.
-    static func refitInterval(_ f: ForecastRule) -> Double {
-        max(1, (min(6 * 3600, f.fit / 8) / bucket(f)).rounded()) * bucket(f)
-    }
-
-    /// Bytes of state per device, for the plan. With `curve_by` (auto model, a declared range):
-    /// the device's band tracker and cohort; the cohorts' curves (at most 20 bands × 256 ratios
-    /// × 4 bytes = 20 KiB each) are shared and not per device.
-    static func bytesPerDevice(_ f: ForecastRule, rangeDeclared: Bool = true) -> Int {
-        let bucket = Self.bucket(f)
-        let capacity = max(RobustTrend.minimumPoints, Int((f.fit / bucket).rounded(.up)))
-        let curve = f.curveBy.isEmpty || f.model != .auto || !rangeDeclared ? 0 : MemoryLayout<BandTracker>.stride + 4
-        return capacity * 4 + 96 + curve
     }
 
     mutating func prefetch(device: Int) { acc.prefetch(device) }

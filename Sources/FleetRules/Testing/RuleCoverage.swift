@@ -102,16 +102,15 @@ public struct CoverageRecorder: Sendable {
     }
 
     private mutating func sample(_ engine: Engine, devices: Set<Int>, at t: Double) {
-        let n = engine.n
         for (o, op) in engine.plan.operators.enumerated() {
             guard case .condition(let condition, _, let clear) = op.evaluation, let r = index[op.rule.id] else { continue }
-            for d in devices.sorted() where engine.applies[o * n + d] {
+            for d in devices.sorted() where engine.conditions.applies[engine.conditions.key(o, d)] {
                 if let scope = op.rule.scope, engine.explainNode(scope, device: d, at: t).truth != true { continue }
                 let node = engine.explainNode(condition, device: d, at: t)
                 mark(node, rule: r)
-                let phase = engine.phase[o * n + d]
-                if phase == 1 { rules[r].hit.insert("for pending") }
-                if phase == 2, let clear, engine.explainNode(clear, device: d, at: t).truth == false {
+                let phase = engine.conditions.phase(op: o, device: d)
+                if phase == .pending { rules[r].hit.insert("for pending") }
+                if phase == .firing, let clear, engine.explainNode(clear, device: d, at: t).truth == false {
                     rules[r].hit.insert("clear false while firing")
                 }
             }
