@@ -44,9 +44,9 @@ public struct FleetRulesServer: Sendable {
         return registry
     }
 
-    /// Serves until SIGTERM or SIGINT: then stops accepting, lets in-flight requests finish and
-    /// writes the journal out. `onListening` gets the bound port (useful with port 0).
-    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    /// The Hummingbird application: the router behind a connection guard, bounded connections
+    /// and idle timeouts. `run(delivery:onListening:)` runs it with the service's lifecycle.
+    func application(onListening: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
         let counter = ConnectionCounter(limit: configuration.maxConnections)
         let idle = TimeAmount(configuration.idleTimeout)
         let settings = ConnectionGuard.Settings(
@@ -59,7 +59,7 @@ public struct FleetRulesServer: Sendable {
         // (Hummingbird stops reading the listening socket) so sockets never exhaust descriptors.
         let limit = configuration.maxConnections
         let sockets = limit + ConnectionLimits.overflow(maxConnections: limit)
-        let app = Application(
+        return Application(
             router: makeRouter(),
             server: .http1(configuration: http1),
             configuration: .init(
@@ -68,9 +68,6 @@ public struct FleetRulesServer: Sendable {
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        try await host.checkpoint()
-        logger.info("stopped")
     }
 
     public func makeRouter() -> Router<BasicRequestContext> {

@@ -3,7 +3,7 @@ import FleetRules
 import FleetRulesDelivery
 import Foundation
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Replay telemetry through the rules in event time and write the report.",
@@ -63,7 +63,7 @@ struct RunCommand: ParsableCommand {
         if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
     }
 
-    func run() throws {
+    func run() async throws {
         for path in telemetry where path != "-" && !FileManager.default.fileExists(atPath: path) {
             Self.failUsage("\(path): no such telemetry file")
         }
@@ -84,7 +84,7 @@ struct RunCommand: ParsableCommand {
         }
         bar.done()
         if let delivery {
-            try Self.deliver(engine.drainAlerts(), inventory: inv, config: delivery, outbox: outbox, timeout: deliverTimeout)
+            try await Self.deliver(engine.drainAlerts(), inventory: inv, config: delivery, outbox: outbox, timeout: deliverTimeout)
         }
         let report = engine.report(schedule: schedule.options(policy: plan.policy.schedule))
         let chosen = format ?? (out == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json)
@@ -102,23 +102,16 @@ struct RunCommand: ParsableCommand {
     /// Routes the run's alerts into the outbox, then delivers until done or the timeout.
     static func deliver(
         _ events: [AlertEvent], inventory: Inventory, config: DeliveryConfig, outbox: String?, timeout: String
-    ) throws {
+    ) async throws {
         let path = outbox ?? config.outbox.path ?? DeliveryInput.defaultOutbox
-        let pipeline: DeliveryPipeline
-        do {
-            pipeline = try DeliveryPipeline(config: config, outboxPath: path)
-        } catch {
-            stderr("error: cannot open the outbox \(path): \(error)")
-            throw ExitCode(1)
-        }
+        let pipeline = try DeliveryInput.pipeline(config, outbox: path)
         let added = try pipeline.route(events, inventory: inventory, final: true)
         let st = pipeline.stats
         stderr(
             "delivery: \(st.events) alert changes, \(st.silenced) silenced, \(st.inhibited) inhibited, "
                 + "\(st.notifications) notifications; \(added) new outbox messages in \(path)")
-        let deadline = Date().timeIntervalSince1970 + (DurationText.seconds(timeout) ?? 120)
-        let summary = try runBlocking { try await pipeline.deliver(until: deadline) }
-        let pending = (try pipeline.outbox.counts())[.pending] ?? 0
-        stderr("delivery: " + DeliveryInput.report(summary, pending: pending))
+        let seconds = DurationText.seconds(timeout) ?? 120
+        let drained = try await pipeline.drain(within: seconds)
+        stderr("delivery: \(drained)")
     }
 }

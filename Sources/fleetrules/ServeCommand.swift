@@ -5,7 +5,7 @@ import FleetRulesServer
 import Foundation
 import Logging
 
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the engine as an HTTP service: ingest telemetry, query alerts, reload rules.",
@@ -92,7 +92,7 @@ struct ServeCommand: ParsableCommand {
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be positive") }
     }
 
-    func run() throws {
+    func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == .json
         LoggingSystem.bootstrap { label in
@@ -154,111 +154,23 @@ struct ServeCommand: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
             throw ExitCode(1)
         }
-        // Alert delivery: every ingest's alert changes are routed into the durable outbox at once;
-        // a sender loop delivers it, and at shutdown what is left gets `--deliver-flush` to go out.
-        var pipeline: DeliveryPipeline?
+        var delivery: ServeDelivery?
         if let deliver {
-            let delivery = DeliveryInput.load(deliver)
-            let path = outbox ?? delivery.outbox.path ?? DeliveryInput.defaultOutbox
-            do {
-                pipeline = try DeliveryPipeline(config: delivery, outboxPath: path)
-            } catch {
-                FileHandle.standardError.write(Data("error: cannot open the outbox \(path): \(error)\n".utf8))
-                throw ExitCode(1)
-            }
+            let deliveryConfig = DeliveryInput.load(deliver)
+            let path = outbox ?? deliveryConfig.outbox.path ?? DeliveryInput.defaultOutbox
+            delivery = ServeDelivery(
+                pipeline: try DeliveryInput.pipeline(deliveryConfig, outbox: path), inventory: inv,
+                flushWithin: DurationText.seconds(deliverFlush) ?? 10)
         }
-        let flushSeconds = DurationText.seconds(deliverFlush) ?? 10
-        let deliveryInventory = inv
         let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
-        let hangup = SignalReloader(host: host, logger: logger)
-        let done = DispatchSemaphore(value: 0)
-        let failure = FailureBox()
         let bind = config.host
-        Task {
-            let restored = await host.restoredReadings
-            if restored > 0 { logger.info("state restored", metadata: ["readings": "\(restored)"]) }
-            var sender: Task<Void, Never>?
-            if let pipeline {
-                await host.setAlertHandler { events, time in
-                    do {
-                        _ = try pipeline.route(events, inventory: deliveryInventory)
-                        if let time { _ = try pipeline.advance(to: time) }
-                    } catch {
-                        logger.error("delivery: cannot write the outbox", metadata: ["error": "\(error)"])
-                    }
-                }
-                sender = Task {
-                    while !Task.isCancelled {
-                        do {
-                            _ = try await pipeline.deliver(until: Date().timeIntervalSince1970 + 1)
-                            await host.setOutboxDepth((try pipeline.outbox.counts())[.pending] ?? 0)
-                        } catch {
-                            logger.error("delivery failed", metadata: ["error": "\(error)"])
-                        }
-                        try? await Task.sleep(nanoseconds: 250_000_000)
-                    }
-                }
+        do {
+            try await server.run(delivery: delivery) { port in
+                FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
             }
-            do {
-                try await server.run { port in
-                    FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
-                }
-            } catch {
-                failure.set("\(error)")
-            }
-            if let pipeline {
-                sender?.cancel()
-                await sender?.value
-                await host.setAlertHandler(nil)
-                do {
-                    // Groups still waiting are sent now; then the outbox gets its last chance.
-                    _ = try pipeline.route([], inventory: deliveryInventory, final: true)
-                    let summary = try await pipeline.deliver(until: Date().timeIntervalSince1970 + flushSeconds)
-                    let pending = (try pipeline.outbox.counts())[.pending] ?? 0
-                    logger.info(
-                        "delivery flushed at shutdown",
-                        metadata: ["delivered": "\(summary.delivered)", "pending": "\(pending)"])
-                } catch {
-                    logger.error("delivery flush failed", metadata: ["error": "\(error)"])
-                }
-            }
-            done.signal()
-        }
-        done.wait()
-        withExtendedLifetime(hangup) {}
-        if let message = failure.get() {
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
-}
-
-/// SIGHUP → reload the rules from disk.
-final class SignalReloader {
-    private let source: any DispatchSourceSignal
-
-    init(host: EngineHost, logger: Logger) {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler {
-            Task {
-                switch await host.reloadFromDisk(origin: "sighup") {
-                case .reloaded(let version, _, _): logger.info("reloaded on SIGHUP", metadata: ["version": "\(version)"])
-                case .rejected(let check):
-                    logger.error("SIGHUP reload rejected; the running version stays", metadata: ["errors": "\(check.errorCount)"])
-                case .unreadable(let message): logger.error("SIGHUP reload failed: \(message)")
-                case .noPreviousVersion: break
-                }
-            }
-        }
-        source.resume()
-        self.source = source
-    }
-}
-
-final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var message: String?
-    func set(_ m: String) { lock.withLock { message = m } }
-    func get() -> String? { lock.withLock { message } }
 }
