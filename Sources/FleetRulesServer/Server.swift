@@ -210,7 +210,7 @@ public struct FleetRulesServer: Sendable {
                 return Self.error(.badRequest, "empty_body", "send a pack: YAML, or JSON {\"files\": {name: text}}")
             case .success(let sources?):
                 let check = host.validate(sources)
-                return Self.json(Self.checkJSON(check), status: check.policy == nil ? .unprocessableContent : .ok)
+                return Self.json(check.json(), status: check.policy == nil ? .unprocessableContent : .ok)
             }
         }
         router.post("v1/rules") { request, _ in
@@ -340,14 +340,6 @@ public struct FleetRulesServer: Sendable {
         return .success(out)
     }
 
-    static func checkJSON(_ check: PolicyCheck) -> JSONValue {
-        .object([
-            ("ok", .bool(check.policy != nil)), ("rules", .number(Double(check.ruleCount))),
-            ("errors", .number(Double(check.errorCount))), ("warnings", .number(Double(check.warningCount))),
-            ("diagnostics", .array(check.diagnostics.map(DiagnosticRenderer.json))),
-        ])
-    }
-
     static func reloadResponse(_ outcome: ReloadOutcome) -> Response {
         switch outcome {
         case .reloaded(let version, let diff, let replayed):
@@ -367,7 +359,7 @@ public struct FleetRulesServer: Sendable {
         case .rejected(let check):
             return json(
                 .object([("error", "invalid_pack"), ("message", "the pack has errors; the running version stays")] + {
-                    if case .object(let fields) = checkJSON(check) { return fields }
+                    if case .object(let fields) = check.json() { return fields }
                     return []
                 }()), status: .unprocessableContent)
         case .unreadable(let message):

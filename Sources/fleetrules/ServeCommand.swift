@@ -23,11 +23,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Policy files or folders.")
     var rules: [String]
 
-    @Option(help: "Inventory CSV (device,type,site,zone,gateway,…).")
-    var inventory: String
+    @OptionGroup var inventory: InventoryOption
 
-    @Option(help: "Gateways CSV for balance rules (gateway,site,capacity).")
-    var gateways: String?
+    @OptionGroup var gateways: GatewaysOption
 
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
@@ -41,11 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "File holding the bearer token required by the write endpoints.")
     var tokenFile: String?
 
-    @Option(help: "Deliver alerts as this delivery configuration routes them (docs/DELIVERY.md).")
-    var deliver: String?
-
-    @Option(help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
-    var outbox: String?
+    @OptionGroup var delivery: DeliveryOptions
 
     @Option(help: "At shutdown, keep delivering what the outbox holds for at most this long.")
     var deliverFlush: String = "10s"
@@ -84,7 +78,6 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBody > 0, journalMax > 0 else { throw ValidationError("--max-body and --journal-max must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
-        if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
         if DurationText.seconds(deliverFlush) == nil { throw ValidationError("--deliver-flush must be a duration such as 10s") }
         guard let idle = DurationText.seconds(idleTimeout), idle >= 0.001, idle <= 86_400 else {
             throw ValidationError("--idle-timeout must be a duration from 1ms to 1d, such as 60s")
@@ -127,8 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
             if token.isEmpty { Self.failUsage("\(tokenFile): the token file is empty") }
             config.token = token
         }
-        var inv = PolicyInput.inventory(inventory)
-        if let gateways { inv.gateways = PolicyInput.gateways(gateways) }
+        let inv = gateways.apply(to: inventory.load())
         var stateURL: URL?
         if let stateDir {
             do {
@@ -148,24 +140,22 @@ struct ServeCommand: AsyncParsableCommand {
         } catch EngineHost.StartError.policy(let check) {
             let renderer = DiagnosticRenderer(sources: check.sources, color: isatty(STDERR_FILENO) == 1)
             FileHandle.standardError.write(Data(renderer.text(check.diagnostics).utf8))
-            FileHandle.standardError.write(Data((CheckCommand.summary(check) + "\n").utf8))
+            FileHandle.standardError.write(Data((check.summary + "\n").utf8))
             throw ExitCode(1)
         } catch {
             FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
             throw ExitCode(1)
         }
-        var delivery: ServeDelivery?
-        if let deliver {
-            let deliveryConfig = DeliveryInput.load(deliver)
-            let path = outbox ?? deliveryConfig.outbox.path ?? DeliveryInput.defaultOutbox
-            delivery = ServeDelivery(
-                pipeline: try DeliveryInput.pipeline(deliveryConfig, outbox: path), inventory: inv,
+        var serveDelivery: ServeDelivery?
+        if let deliveryConfig = delivery.config() {
+            serveDelivery = ServeDelivery(
+                pipeline: try delivery.pipeline(deliveryConfig).pipeline, inventory: inv,
                 flushWithin: DurationText.seconds(deliverFlush) ?? 10)
         }
         let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
         let bind = config.host
         do {
-            try await server.run(delivery: delivery) { port in
+            try await server.run(delivery: serveDelivery) { port in
                 FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
             }
         } catch {

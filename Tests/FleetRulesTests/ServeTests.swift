@@ -352,6 +352,25 @@ enum ServeFixture {
 
     /// A body with no readings at all (empty, blank lines, an empty array) is refused with 400,
     /// as docs/SERVER.md says, not answered as an ingest of nothing.
+    /// Validating a pack answers exactly what `fleetrules check --format json` prints for it.
+    @Test func validateAnswersWhatCheckPrints() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory])
+        defer { server.stop() }
+        let broken = ServeFixture.pack.replacingOccurrences(of: "last(temp) > 50", with: "last(tmp) > 50")
+        for (pack, status) in [(broken, 422), (ServeFixture.pack, 200)] {
+            let path = try CLI.temporaryFile("pack.yaml", pack)
+            let checked = try CLI.run(["check", path, "--format", "json"])
+            let query = path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path
+            let validated = try await server.post("/v1/rules/validate?file=\(query)", pack)
+            #expect(validated.status == status)
+            let printed = try #require(ServeFixture.json(checked.stdout) as? NSDictionary)
+            #expect(printed == validated.json as NSDictionary, "\(checked.stdout)\n\(validated.text)")
+            #expect(printed["ok"] as? Bool == (status == 200))
+            #expect(printed["files"] as? [String] == [path])
+        }
+    }
+
     @Test func aBlankTelemetryBodyIsRefused() async throws {
         let (rules, inventory) = try ServeFixture.files()
         let server = try ServeProcess(["--rules", rules, "--inventory", inventory])
