@@ -424,6 +424,31 @@ enum ServeFixture {
         #expect(try await server.post("/v1/rules/rollback", "").json["version"] as? Int == 1)
     }
 
+    /// A SIGHUP as soon as the server listens reloads it (the signal is trapped before it
+    /// listens); SIGINT stops it like SIGTERM: the journal is written and it exits 0.
+    @Test func anEarlySIGHUPReloadsAndSIGINTStopsGracefully() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-state-\(UUID().uuidString)").path
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory, "--state-dir", stateDir])
+        kill(server.process.processIdentifier, SIGHUP)
+        for _ in 0..<100 where !server.log.contains("reloaded on SIGHUP") {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(server.log.contains("reloaded on SIGHUP"), "\(server.log)")
+        #expect(server.process.isRunning)
+        #expect(try await server.get("/v1/rules").json["active"] as? Int == 2)
+        #expect(try await server.post("/v1/telemetry", ServeFixture.reading(0, "d1", 60)).json["accepted"] as? Int == 1)
+        kill(server.process.processIdentifier, SIGINT)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationReason == .exit)
+        #expect(server.process.terminationStatus == 0)
+        #expect(server.log.contains("stopped"))
+
+        let again = try ServeProcess(["--rules", rules, "--inventory", inventory, "--state-dir", stateDir])
+        defer { again.stop() }
+        #expect(try await again.get("/readyz").json["readings"] as? Int == 1)
+    }
+
     /// With --state-dir a restart restores the windows and the pending `for` timer: d1 hot at
     /// minutes 0 and 5 before the restart, 11 after; `hot` (for: 10m) fires only if minute 0 survived.
     @Test func restartRestoresState() async throws {
