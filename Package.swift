@@ -78,11 +78,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        // The HTTP service behind `fleetrules serve`.
+        // The HTTP service behind `fleetrules serve`, its lifecycle (signals, graceful shutdown)
+        // and the delivery loop it runs.
         .target(
             name: "FleetRulesServer",
             dependencies: [
                 "FleetRules",
+                "FleetRulesDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,6 +93,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(

@@ -44,9 +44,9 @@ public struct FleetRulesServer: Sendable {
         return registry
     }
 
-    /// Serves until SIGTERM or SIGINT: then stops accepting, lets in-flight requests finish and
-    /// writes the journal out. `onListening` gets the bound port (useful with port 0).
-    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    /// The Hummingbird application: the router behind a connection guard, bounded connections
+    /// and idle timeouts. `run(delivery:onListening:)` runs it with the service's lifecycle.
+    func application(onListening: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
         let counter = ConnectionCounter(limit: configuration.maxConnections)
         let idle = TimeAmount(configuration.idleTimeout)
         let settings = ConnectionGuard.Settings(
@@ -59,7 +59,7 @@ public struct FleetRulesServer: Sendable {
         // (Hummingbird stops reading the listening socket) so sockets never exhaust descriptors.
         let limit = configuration.maxConnections
         let sockets = limit + ConnectionLimits.overflow(maxConnections: limit)
-        let app = Application(
+        return Application(
             router: makeRouter(),
             server: .http1(configuration: http1),
             configuration: .init(
@@ -68,9 +68,6 @@ public struct FleetRulesServer: Sendable {
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        try await host.checkpoint()
-        logger.info("stopped")
     }
 
     public func makeRouter() -> Router<BasicRequestContext> {
@@ -213,7 +210,7 @@ public struct FleetRulesServer: Sendable {
                 return Self.error(.badRequest, "empty_body", "send a pack: YAML, or JSON {\"files\": {name: text}}")
             case .success(let sources?):
                 let check = host.validate(sources)
-                return Self.json(Self.checkJSON(check), status: check.policy == nil ? .unprocessableContent : .ok)
+                return Self.json(check.json(), status: check.policy == nil ? .unprocessableContent : .ok)
             }
         }
         router.post("v1/rules") { request, _ in
@@ -343,14 +340,6 @@ public struct FleetRulesServer: Sendable {
         return .success(out)
     }
 
-    static func checkJSON(_ check: PolicyCheck) -> JSONValue {
-        .object([
-            ("ok", .bool(check.policy != nil)), ("rules", .number(Double(check.ruleCount))),
-            ("errors", .number(Double(check.errorCount))), ("warnings", .number(Double(check.warningCount))),
-            ("diagnostics", .array(check.diagnostics.map(DiagnosticRenderer.json))),
-        ])
-    }
-
     static func reloadResponse(_ outcome: ReloadOutcome) -> Response {
         switch outcome {
         case .reloaded(let version, let diff, let replayed):
@@ -370,7 +359,7 @@ public struct FleetRulesServer: Sendable {
         case .rejected(let check):
             return json(
                 .object([("error", "invalid_pack"), ("message", "the pack has errors; the running version stays")] + {
-                    if case .object(let fields) = checkJSON(check) { return fields }
+                    if case .object(let fields) = check.json() { return fields }
                     return []
                 }()), status: .unprocessableContent)
         case .unreadable(let message):

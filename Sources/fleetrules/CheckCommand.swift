@@ -81,19 +81,12 @@ struct CheckCommand: ParsableCommand {
         let failed = result.hasErrors || (warningsAsErrors && result.warningCount > 0)
         switch format {
         case .json:
-            let json = JSONValue.object([
-                ("files", .array(result.files.map { .string($0) })),
-                ("rules", .number(Double(result.ruleCount))),
-                ("errors", .number(Double(result.errorCount))),
-                ("warnings", .number(Double(result.warningCount))),
-                ("diagnostics", .array(result.diagnostics.map(DiagnosticRenderer.json))),
-            ])
-            print(json.serialized(pretty: true))
+            print(result.json().serialized(pretty: true))
         case .text:
             let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) == 1)
             let renderer = DiagnosticRenderer(sources: result.sources, color: useColor)
             if !result.diagnostics.isEmpty { print(renderer.text(result.diagnostics)) }
-            print(Self.summary(result))
+            print(result.summary)
         }
         if failed { throw ExitCode(1) }
     }
@@ -105,12 +98,5 @@ struct CheckCommand: ParsableCommand {
         let ns = error as NSError
         if ns.domain == NSCocoaErrorDomain { return "cannot read the telemetry (is it a file?)" }
         return ns.localizedDescription
-    }
-
-    static func summary(_ r: PolicyCheck) -> String {
-        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
-        let status = r.hasErrors ? "failed" : "ok"
-        return "check \(status): \(plural(r.files.count, "file")), \(plural(r.ruleCount, "rule")), "
-            + "\(plural(r.errorCount, "error")), \(plural(r.warningCount, "warning"))"
     }
 }

@@ -4,27 +4,6 @@ import FleetRulesDelivery
 import FleetRulesMocks
 import Foundation
 
-/// Runs async work from these synchronous commands and waits for it.
-/// The result of async work, handed across threads under a lock.
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    let lock = NSLock()
-    var result: Result<T, Error>?
-}
-
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        let r: Result<T, Error>
-        do { r = .success(try await body()) } catch { r = .failure(error) }
-        box.lock.withLock { box.result = r }
-        done.signal()
-    }
-    done.wait()
-    guard let result = box.lock.withLock({ box.result }) else { throw ExitCode(1) }
-    return try result.get()
-}
-
 func stderr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 enum DeliveryInput {
@@ -51,15 +30,18 @@ enum DeliveryInput {
         }
     }
 
-    static func report(_ s: Dispatcher.Summary, pending: Int) -> String {
-        let rate = s.sendingSeconds > 0 ? Double(s.delivered) / s.sendingSeconds : 0
-        return "delivered \(s.delivered) in \(String(format: "%.2f", s.seconds)) s "
-            + "(\(String(format: "%.0f", rate))/s over \(String(format: "%.2f", s.sendingSeconds)) s of sending), "
-            + "\(s.retried) retries, \(s.dead) dead, \(s.acknowledged) acknowledged, \(pending) pending"
+    /// Opens the outbox at `path` for `config`, or exits 1 saying why it cannot.
+    static func pipeline(_ config: DeliveryConfig, outbox path: String) throws -> DeliveryPipeline {
+        do {
+            return try DeliveryPipeline(config: config, outboxPath: path)
+        } catch {
+            stderr("error: cannot open the outbox \(path): \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 
-struct WebhookReceiverCommand: ParsableCommand {
+struct WebhookReceiverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhook-receiver",
         abstract: "A small webhook receiver that verifies signatures and stores what it got (demos, tests).",
@@ -101,17 +83,16 @@ struct WebhookReceiverCommand: ParsableCommand {
         if DurationText.seconds(hold) == nil { throw ValidationError("--hold must be a duration such as 5s") }
     }
 
-    func run() throws {
+    func run() async throws {
         let receiver = WebhookReceiver(
             secret: secret, storePath: store,
             inject: (inject ?? "").split(separator: ",").compactMap { Injection(String($0)) },
             delay: delay == "0s" ? 0 : DurationText.seconds(delay) ?? 0, holdSeconds: DurationText.seconds(hold) ?? 5)
-        let port = port
-        try runBlocking { try await receiver.run(port: port) }
+        try await receiver.run(port: port)
     }
 }
 
-struct SMSGatewayCommand: ParsableCommand {
+struct SMSGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sms-gateway",
         abstract: "A mock SMS provider with an HTTP API, persisting what it received (demos, tests).",
@@ -135,10 +116,9 @@ struct SMSGatewayCommand: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
     }
 
-    func run() throws {
+    func run() async throws {
         let gateway = SMSGateway(storePath: store)
-        let port = port
-        try runBlocking { try await gateway.run(port: port) }
+        try await gateway.run(port: port)
     }
 }
 
@@ -213,7 +193,7 @@ struct OutboxCommand: ParsableCommand {
         }
     }
 
-    struct Deliver: ParsableCommand {
+    struct Deliver: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Send what the outbox holds (after a retry, say) and exit.")
         @OptionGroup var location: Location
         @Option(help: "The delivery configuration (receivers' URLs and secrets).")
@@ -221,14 +201,13 @@ struct OutboxCommand: ParsableCommand {
         @Option(help: "Stop waiting for retries and escalations after this long.")
         var timeout: String = "2m"
 
-        func run() throws {
+        func run() async throws {
             let config = DeliveryInput.load(delivery)
-            let box = location.open()
-            let deadline = Date().timeIntervalSince1970 + (DurationText.seconds(timeout) ?? 120)
-            let summary = try runBlocking { try await Dispatcher(config: config, outbox: box).run(until: deadline) }
-            let pending = (try box.counts())[.pending] ?? 0
-            stderr(DeliveryInput.report(summary, pending: pending))
-            if pending > 0 { throw ExitCode(1) }
+            let pipeline = DeliveryPipeline(config: config, outbox: location.open())
+            let seconds = DurationText.seconds(timeout) ?? 120
+            let drained = try await pipeline.drain(within: seconds)
+            stderr(drained.description)
+            if drained.pending > 0 { throw ExitCode(1) }
         }
     }
 }

@@ -21,8 +21,7 @@ struct ExplainCommand: ParsableCommand {
     @Argument(help: "The rule id.")
     var rule: String
 
-    @Argument(help: "Policy files or folders.")
-    var paths: [String]
+    @OptionGroup var policy: PolicyPaths
 
     @Option(help: "The device id.")
     var device: String
@@ -30,11 +29,9 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "Event time to explain (RFC 3339); default: the end of the data.")
     var at: String?
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Telemetry files (JSON Lines or CSV, .gz allowed).")
-    var telemetry: [String]
+    @OptionGroup var telemetry: TelemetryOption
 
-    @Option(help: "Inventory CSV.")
-    var inventory: String
+    @OptionGroup var inventory: InventoryOption
 
     @OptionGroup var lateness: LatenessOption
 
@@ -44,32 +41,29 @@ struct ExplainCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func validate() throws {
-        if telemetry.isEmpty { throw ValidationError("give at least one --telemetry file") }
-        if telemetry.contains("-") { throw ValidationError("explain reads telemetry files, not stdin") }
+        if telemetry.telemetry.contains("-") { throw ValidationError("explain reads telemetry files, not stdin") }
         if let at, Timestamp.parse(at) == nil {
             throw ValidationError("--at must be an RFC 3339 timestamp such as 2026-03-03T12:00:00Z")
         }
     }
 
     func run() throws {
-        for path in telemetry where !FileManager.default.fileExists(atPath: path) {
-            Self.failUsage("\(path): no such telemetry file")
-        }
-        let (policy, _) = PolicyInput.load(paths)
-        let plan = policy.compile(lateness: lateness.seconds)
+        telemetry.requireFiles()
+        let (loaded, _) = policy.load()
+        let plan = loaded.compile(lateness: lateness.seconds)
         guard plan.operators.contains(where: { $0.rule.id == rule }) else {
             let hint = Suggestion.closest(to: rule, in: plan.operators.map(\.rule.id)).map { "; did you mean '\($0)'?" } ?? ""
-            Self.failUsage("no rule '\(rule)' in \(paths.joined(separator: " "))\(hint)")
+            Self.failUsage("no rule '\(rule)' in \(policy.paths.joined(separator: " "))\(hint)")
         }
-        let inv = PolicyInput.inventory(inventory)
-        guard inv.deviceIndex[device] != nil else { Self.failUsage("device '\(device)' is not in \(inventory)") }
+        let inv = inventory.load()
+        guard inv.deviceIndex[device] != nil else { Self.failUsage("device '\(device)' is not in \(inventory.inventory)") }
         var engine = Engine(plan: plan, inventory: inv)
         let time = at.flatMap(Timestamp.parse)
         do {
             if let time {
-                try Replay.run(&engine, files: telemetry, until: time)
+                try Replay.run(&engine, files: telemetry.telemetry, until: time)
             } else {
-                try Replay.run(&engine, files: telemetry)
+                try Replay.run(&engine, files: telemetry.telemetry)
             }
         } catch {
             FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))

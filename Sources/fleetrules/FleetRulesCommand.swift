@@ -4,7 +4,7 @@ import Foundation
 
 /// The `fleetrules` command: thin subcommands over the FleetRules library.
 @main
-struct FleetRulesCommand: ParsableCommand {
+struct FleetRulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleetrules",
         abstract: "Rules and policies for fleets of IoT devices: check, plan and run them over telemetry.",
@@ -19,11 +19,15 @@ struct FleetRulesCommand: ParsableCommand {
         ]
     )
 
-    /// Parses and runs like ParsableCommand.main(), but maps usage errors to exit code 2.
-    static func main() {
+    /// Parses and runs like AsyncParsableCommand.main(), but maps usage errors to exit code 2.
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {

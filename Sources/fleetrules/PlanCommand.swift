@@ -15,8 +15,7 @@ struct PlanCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Policy files or folders.")
-    var paths: [String]
+    @OptionGroup var policy: PolicyPaths
 
     @Option(help: "Output format: text, json or dot.")
     var format: Format = .text
@@ -24,8 +23,8 @@ struct PlanCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, dot }
 
     func run() throws {
-        let (policy, _) = PolicyInput.load(paths)
-        let plan = policy.compile()
+        let (loaded, _) = policy.load()
+        let plan = loaded.compile()
         switch format {
         case .text: print(PlanRenderer.text(plan), terminator: "")
         case .json: print(PlanRenderer.json(plan).serialized(pretty: true))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetRules
+import FleetRulesDelivery
 import Foundation
 
 /// Loads a policy for commands that need a clean one (plan, run); prints diagnostics and exits 1 otherwise.
@@ -15,7 +16,7 @@ enum PolicyInput {
         guard let policy = result.policy else {
             let renderer = DiagnosticRenderer(sources: result.sources, color: isatty(STDERR_FILENO) == 1)
             FileHandle.standardError.write(Data(renderer.text(result.diagnostics).utf8))
-            FileHandle.standardError.write(Data((CheckCommand.summary(result) + "\n").utf8))
+            FileHandle.standardError.write(Data((result.summary + "\n").utf8))
             Foundation.exit(1)
         }
         return (policy, result)
@@ -49,6 +50,75 @@ enum PolicyInput {
         } catch {
             FleetRulesCommand.failUsage("\(error)")
         }
+    }
+}
+
+/// The policy paths of `plan`, `run` and `explain`.
+struct PolicyPaths: ParsableArguments {
+    @Argument(help: "Policy files or folders.")
+    var paths: [String]
+
+    /// The checked policy; diagnostics and exit 1 when it has errors.
+    func load() -> (Policy, PolicyCheck) { PolicyInput.load(paths) }
+}
+
+/// `--inventory`, shared by `run`, `explain` and `serve`.
+struct InventoryOption: ParsableArguments {
+    @Option(help: "Inventory CSV (device,type,site,zone,gateway,reachable,firmware,criticality,power,…).")
+    var inventory: String
+
+    func load() -> Inventory { PolicyInput.inventory(inventory) }
+}
+
+/// `--gateways`, shared by `run` and `serve`.
+struct GatewaysOption: ParsableArguments {
+    @Option(help: "Gateways CSV for balance rules (gateway,site,capacity).")
+    var gateways: String?
+
+    /// The inventory with the gateways table, when one is given.
+    func apply(to inventory: Inventory) -> Inventory {
+        var inventory = inventory
+        if let gateways { inventory.gateways = PolicyInput.gateways(gateways) }
+        return inventory
+    }
+}
+
+/// `--telemetry`, shared by `run` and `explain`.
+struct TelemetryOption: ParsableArguments {
+    @Option(name: .long, parsing: .upToNextOption, help: "Telemetry files (JSON Lines or CSV, .gz allowed).")
+    var telemetry: [String]
+
+    func validate() throws {
+        if telemetry.isEmpty { throw ValidationError("give at least one --telemetry file") }
+    }
+
+    /// A named file that does not exist is a usage error (`-`, stdin, is not checked).
+    func requireFiles() {
+        for path in telemetry where path != "-" && !FileManager.default.fileExists(atPath: path) {
+            FleetRulesCommand.failUsage("\(path): no such telemetry file")
+        }
+    }
+}
+
+/// `--deliver` and `--outbox`, shared by `run` and `serve`.
+struct DeliveryOptions: ParsableArguments {
+    @Option(help: "Deliver the alerts as this delivery configuration routes them (docs/DELIVERY.md).")
+    var deliver: String?
+
+    @Option(help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
+    var outbox: String?
+
+    func validate() throws {
+        if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
+    }
+
+    /// The checked configuration (exit 1 with its diagnostics when it has errors), nil without --deliver.
+    func config() -> DeliveryConfig? { deliver.map(DeliveryInput.load) }
+
+    /// The pipeline over the outbox: --outbox, else the configuration's, else the default.
+    func pipeline(_ config: DeliveryConfig) throws -> (pipeline: DeliveryPipeline, path: String) {
+        let path = outbox ?? config.outbox.path ?? DeliveryInput.defaultOutbox
+        return (try DeliveryInput.pipeline(config, outbox: path), path)
     }
 }
 

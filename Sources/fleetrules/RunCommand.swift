@@ -3,7 +3,7 @@ import FleetRules
 import FleetRulesDelivery
 import Foundation
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Replay telemetry through the rules in event time and write the report.",
@@ -19,17 +19,13 @@ struct RunCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Policy files or folders.")
-    var paths: [String]
+    @OptionGroup var policy: PolicyPaths
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Telemetry files (JSON Lines or CSV, .gz allowed, - for stdin).")
-    var telemetry: [String]
+    @OptionGroup var telemetry: TelemetryOption
 
-    @Option(help: "Inventory CSV (device,type,site,zone,gateway,reachable,firmware,criticality,power,…).")
-    var inventory: String
+    @OptionGroup var inventory: InventoryOption
 
-    @Option(help: "Gateways CSV for balance rules (gateway,site,capacity).")
-    var gateways: String?
+    @OptionGroup var gateways: GatewaysOption
 
     @Option(help: "Write the report here instead of stdout.")
     var out: String?
@@ -48,43 +44,34 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Exit 1 when any input was rejected.")
     var strict = false
 
-    @Option(help: "Deliver the alerts as this delivery configuration routes them (docs/DELIVERY.md).")
-    var deliver: String?
-
-    @Option(help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
-    var outbox: String?
+    @OptionGroup var delivery: DeliveryOptions
 
     @Option(help: "With --deliver: stop waiting for retries and escalations after this long.")
     var deliverTimeout: String = "2m"
 
     func validate() throws {
-        if telemetry.isEmpty { throw ValidationError("give at least one --telemetry file") }
         if DurationText.seconds(deliverTimeout) == nil { throw ValidationError("--deliver-timeout must be a duration such as 2m") }
-        if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
     }
 
-    func run() throws {
-        for path in telemetry where path != "-" && !FileManager.default.fileExists(atPath: path) {
-            Self.failUsage("\(path): no such telemetry file")
-        }
-        let delivery = deliver.map(DeliveryInput.load)
-        let (policy, _) = PolicyInput.load(paths)
+    func run() async throws {
+        telemetry.requireFiles()
+        let deliveryConfig = delivery.config()
+        let (policy, _) = self.policy.load()
         let plan = policy.compile(lateness: lateness.seconds)
-        var inv = PolicyInput.inventory(inventory)
-        if let gateways { inv.gateways = PolicyInput.gateways(gateways) }
+        let inv = gateways.apply(to: inventory.load())
         var engine = Engine(plan: plan, inventory: inv)
         engine.forecastHistory = forecastHistory
         let bar = ProgressBar()
         do {
-            try Replay.run(&engine, files: telemetry, progress: bar.update)
+            try Replay.run(&engine, files: telemetry.telemetry, progress: bar.update)
         } catch {
             bar.done()
             FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
             throw ExitCode(1)
         }
         bar.done()
-        if let delivery {
-            try Self.deliver(engine.drainAlerts(), inventory: inv, config: delivery, outbox: outbox, timeout: deliverTimeout)
+        if let deliveryConfig {
+            try await deliver(engine.drainAlerts(), inventory: inv, config: deliveryConfig)
         }
         let report = engine.report(schedule: schedule.options(policy: plan.policy.schedule))
         let chosen = format ?? (out == nil && isatty(STDOUT_FILENO) == 1 ? .table : .json)
@@ -100,25 +87,15 @@ struct RunCommand: ParsableCommand {
     }
 
     /// Routes the run's alerts into the outbox, then delivers until done or the timeout.
-    static func deliver(
-        _ events: [AlertEvent], inventory: Inventory, config: DeliveryConfig, outbox: String?, timeout: String
-    ) throws {
-        let path = outbox ?? config.outbox.path ?? DeliveryInput.defaultOutbox
-        let pipeline: DeliveryPipeline
-        do {
-            pipeline = try DeliveryPipeline(config: config, outboxPath: path)
-        } catch {
-            stderr("error: cannot open the outbox \(path): \(error)")
-            throw ExitCode(1)
-        }
+    func deliver(_ events: [AlertEvent], inventory: Inventory, config: DeliveryConfig) async throws {
+        let (pipeline, path) = try delivery.pipeline(config)
         let added = try pipeline.route(events, inventory: inventory, final: true)
         let st = pipeline.stats
         stderr(
             "delivery: \(st.events) alert changes, \(st.silenced) silenced, \(st.inhibited) inhibited, "
                 + "\(st.notifications) notifications; \(added) new outbox messages in \(path)")
-        let deadline = Date().timeIntervalSince1970 + (DurationText.seconds(timeout) ?? 120)
-        let summary = try runBlocking { try await pipeline.deliver(until: deadline) }
-        let pending = (try pipeline.outbox.counts())[.pending] ?? 0
-        stderr("delivery: " + DeliveryInput.report(summary, pending: pending))
+        let seconds = DurationText.seconds(deliverTimeout) ?? 120
+        let drained = try await pipeline.drain(within: seconds)
+        stderr("delivery: \(drained)")
     }
 }

@@ -5,7 +5,7 @@ import FleetRulesServer
 import Foundation
 import Logging
 
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the engine as an HTTP service: ingest telemetry, query alerts, reload rules.",
@@ -23,11 +23,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Policy files or folders.")
     var rules: [String]
 
-    @Option(help: "Inventory CSV (device,type,site,zone,gateway,…).")
-    var inventory: String
+    @OptionGroup var inventory: InventoryOption
 
-    @Option(help: "Gateways CSV for balance rules (gateway,site,capacity).")
-    var gateways: String?
+    @OptionGroup var gateways: GatewaysOption
 
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
@@ -41,11 +39,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "File holding the bearer token required by the write endpoints.")
     var tokenFile: String?
 
-    @Option(help: "Deliver alerts as this delivery configuration routes them (docs/DELIVERY.md).")
-    var deliver: String?
-
-    @Option(help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
-    var outbox: String?
+    @OptionGroup var delivery: DeliveryOptions
 
     @Option(help: "At shutdown, keep delivering what the outbox holds for at most this long.")
     var deliverFlush: String = "10s"
@@ -84,7 +78,6 @@ struct ServeCommand: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBody > 0, journalMax > 0 else { throw ValidationError("--max-body and --journal-max must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
-        if outbox != nil && deliver == nil { throw ValidationError("--outbox needs --deliver") }
         if DurationText.seconds(deliverFlush) == nil { throw ValidationError("--deliver-flush must be a duration such as 10s") }
         guard let idle = DurationText.seconds(idleTimeout), idle >= 0.001, idle <= 86_400 else {
             throw ValidationError("--idle-timeout must be a duration from 1ms to 1d, such as 60s")
@@ -92,7 +85,7 @@ struct ServeCommand: ParsableCommand {
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be positive") }
     }
 
-    func run() throws {
+    func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == .json
         LoggingSystem.bootstrap { label in
@@ -127,8 +120,7 @@ struct ServeCommand: ParsableCommand {
             if token.isEmpty { Self.failUsage("\(tokenFile): the token file is empty") }
             config.token = token
         }
-        var inv = PolicyInput.inventory(inventory)
-        if let gateways { inv.gateways = PolicyInput.gateways(gateways) }
+        let inv = gateways.apply(to: inventory.load())
         var stateURL: URL?
         if let stateDir {
             do {
@@ -148,117 +140,27 @@ struct ServeCommand: ParsableCommand {
         } catch EngineHost.StartError.policy(let check) {
             let renderer = DiagnosticRenderer(sources: check.sources, color: isatty(STDERR_FILENO) == 1)
             FileHandle.standardError.write(Data(renderer.text(check.diagnostics).utf8))
-            FileHandle.standardError.write(Data((CheckCommand.summary(check) + "\n").utf8))
+            FileHandle.standardError.write(Data((check.summary + "\n").utf8))
             throw ExitCode(1)
         } catch {
             FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
             throw ExitCode(1)
         }
-        // Alert delivery: every ingest's alert changes are routed into the durable outbox at once;
-        // a sender loop delivers it, and at shutdown what is left gets `--deliver-flush` to go out.
-        var pipeline: DeliveryPipeline?
-        if let deliver {
-            let delivery = DeliveryInput.load(deliver)
-            let path = outbox ?? delivery.outbox.path ?? DeliveryInput.defaultOutbox
-            do {
-                pipeline = try DeliveryPipeline(config: delivery, outboxPath: path)
-            } catch {
-                FileHandle.standardError.write(Data("error: cannot open the outbox \(path): \(error)\n".utf8))
-                throw ExitCode(1)
-            }
+        var serveDelivery: ServeDelivery?
+        if let deliveryConfig = delivery.config() {
+            serveDelivery = ServeDelivery(
+                pipeline: try delivery.pipeline(deliveryConfig).pipeline, inventory: inv,
+                flushWithin: DurationText.seconds(deliverFlush) ?? 10)
         }
-        let flushSeconds = DurationText.seconds(deliverFlush) ?? 10
-        let deliveryInventory = inv
         let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
-        let hangup = SignalReloader(host: host, logger: logger)
-        let done = DispatchSemaphore(value: 0)
-        let failure = FailureBox()
         let bind = config.host
-        Task {
-            let restored = await host.restoredReadings
-            if restored > 0 { logger.info("state restored", metadata: ["readings": "\(restored)"]) }
-            var sender: Task<Void, Never>?
-            if let pipeline {
-                await host.setAlertHandler { events, time in
-                    do {
-                        _ = try pipeline.route(events, inventory: deliveryInventory)
-                        if let time { _ = try pipeline.advance(to: time) }
-                    } catch {
-                        logger.error("delivery: cannot write the outbox", metadata: ["error": "\(error)"])
-                    }
-                }
-                sender = Task {
-                    while !Task.isCancelled {
-                        do {
-                            _ = try await pipeline.deliver(until: Date().timeIntervalSince1970 + 1)
-                            await host.setOutboxDepth((try pipeline.outbox.counts())[.pending] ?? 0)
-                        } catch {
-                            logger.error("delivery failed", metadata: ["error": "\(error)"])
-                        }
-                        try? await Task.sleep(nanoseconds: 250_000_000)
-                    }
-                }
+        do {
+            try await server.run(delivery: serveDelivery) { port in
+                FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
             }
-            do {
-                try await server.run { port in
-                    FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
-                }
-            } catch {
-                failure.set("\(error)")
-            }
-            if let pipeline {
-                sender?.cancel()
-                await sender?.value
-                await host.setAlertHandler(nil)
-                do {
-                    // Groups still waiting are sent now; then the outbox gets its last chance.
-                    _ = try pipeline.route([], inventory: deliveryInventory, final: true)
-                    let summary = try await pipeline.deliver(until: Date().timeIntervalSince1970 + flushSeconds)
-                    let pending = (try pipeline.outbox.counts())[.pending] ?? 0
-                    logger.info(
-                        "delivery flushed at shutdown",
-                        metadata: ["delivered": "\(summary.delivered)", "pending": "\(pending)"])
-                } catch {
-                    logger.error("delivery flush failed", metadata: ["error": "\(error)"])
-                }
-            }
-            done.signal()
-        }
-        done.wait()
-        withExtendedLifetime(hangup) {}
-        if let message = failure.get() {
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
-}
-
-/// SIGHUP → reload the rules from disk.
-final class SignalReloader {
-    private let source: any DispatchSourceSignal
-
-    init(host: EngineHost, logger: Logger) {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler {
-            Task {
-                switch await host.reloadFromDisk(origin: "sighup") {
-                case .reloaded(let version, _, _): logger.info("reloaded on SIGHUP", metadata: ["version": "\(version)"])
-                case .rejected(let check):
-                    logger.error("SIGHUP reload rejected; the running version stays", metadata: ["errors": "\(check.errorCount)"])
-                case .unreadable(let message): logger.error("SIGHUP reload failed: \(message)")
-                case .noPreviousVersion: break
-                }
-            }
-        }
-        source.resume()
-        self.source = source
-    }
-}
-
-final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var message: String?
-    func set(_ m: String) { lock.withLock { message = m } }
-    func get() -> String? { lock.withLock { message } }
 }

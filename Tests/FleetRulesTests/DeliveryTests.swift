@@ -705,6 +705,45 @@ enum DeliveryFixture {
         #expect(try pipeline.outbox.list().count == 2)
     }
 
+    /// `finish` (the end of a run, a service's shutdown) routes the groups still open, then
+    /// drains; what the time left could not send stays pending and is counted.
+    @Test func finishRoutesWhatIsStillOpenAndCountsWhatIsLeft() async throws {
+        let config = try #require(
+            DeliveryConfigTests.check(DeliveryFixture.config(webhook: "http://127.0.0.1:9", sms: nil)).config)
+        let path = try CLI.temporaryFile("o.sqlite", "")
+        try FileManager.default.removeItem(atPath: path)
+        let pipeline = try DeliveryPipeline(config: config, outboxPath: path)
+        let t = AlertRouterTests.t0
+        #expect(try pipeline.route([AlertRouterTests.event("hot", "d1", .fired, at: t)], inventory: nil) == 0)
+        let drained = try await pipeline.finish(inventory: nil, within: 0)
+        #expect(drained.summary.attempts == 0)
+        #expect(drained.pending == 1)
+        #expect(drained.description.hasPrefix("delivered 0 in "))
+        #expect(drained.description.hasSuffix(", 0 retries, 0 dead, 0 acknowledged, 1 pending"))
+    }
+
+    /// A live service's sender delivers what is routed while it runs, reports the outbox depth
+    /// after each round, and returns once told to stop.
+    @Test func theLiveSenderDeliversUntilStopped() async throws {
+        let receiver = try Served(["webhook-receiver", "--secret", DeliveryFixture.secret])
+        defer { receiver.stop() }
+        let config = try #require(
+            DeliveryConfigTests.check(DeliveryFixture.config(webhook: receiver.base, sms: nil)).config)
+        let path = try CLI.temporaryFile("o.sqlite", "")
+        try FileManager.default.removeItem(atPath: path)
+        let pipeline = try DeliveryPipeline(config: config, outboxPath: path)
+        let t = AlertRouterTests.t0
+        try pipeline.routeLive([AlertRouterTests.event("hot", "d1", .fired, at: t)], eventTime: t, inventory: nil)
+        #expect(try pipeline.pendingCount() == 1)
+        let depths = DepthLog()
+        await pipeline.sendContinuously(
+            pause: .milliseconds(10), stop: { depths.last == 0 }, afterRound: { depths.append($0) })
+        #expect(depths.last == 0)
+        #expect(try pipeline.outbox.counts()[.delivered] == 1)
+        let summary = try #require(try await receiver.getJSON("/received") as? [String: Any])
+        #expect(summary["received"] as? Int == 1, "\(summary)")
+    }
+
     @Test func smsIsPacedPerContact() async throws {
         let gateway = try Served(["sms-gateway"])
         defer { gateway.stop() }
@@ -733,4 +772,12 @@ enum DeliveryFixture {
         let messages = try #require(try await gateway.getJSON("/messages") as? [[String: Any]])
         #expect(messages.count == 1)
     }
+}
+
+/// The outbox depths a live sender reported, read from its stop condition.
+final class DepthLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var depths: [Int] = []
+    func append(_ depth: Int) { lock.withLock { depths.append(depth) } }
+    var last: Int? { lock.withLock { depths.last } }
 }

@@ -352,6 +352,25 @@ enum ServeFixture {
 
     /// A body with no readings at all (empty, blank lines, an empty array) is refused with 400,
     /// as docs/SERVER.md says, not answered as an ingest of nothing.
+    /// Validating a pack answers exactly what `fleetrules check --format json` prints for it.
+    @Test func validateAnswersWhatCheckPrints() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory])
+        defer { server.stop() }
+        let broken = ServeFixture.pack.replacingOccurrences(of: "last(temp) > 50", with: "last(tmp) > 50")
+        for (pack, status) in [(broken, 422), (ServeFixture.pack, 200)] {
+            let path = try CLI.temporaryFile("pack.yaml", pack)
+            let checked = try CLI.run(["check", path, "--format", "json"])
+            let query = path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? path
+            let validated = try await server.post("/v1/rules/validate?file=\(query)", pack)
+            #expect(validated.status == status)
+            let printed = try #require(ServeFixture.json(checked.stdout) as? NSDictionary)
+            #expect(printed == validated.json as NSDictionary, "\(checked.stdout)\n\(validated.text)")
+            #expect(printed["ok"] as? Bool == (status == 200))
+            #expect(printed["files"] as? [String] == [path])
+        }
+    }
+
     @Test func aBlankTelemetryBodyIsRefused() async throws {
         let (rules, inventory) = try ServeFixture.files()
         let server = try ServeProcess(["--rules", rules, "--inventory", inventory])
@@ -403,6 +422,31 @@ enum ServeFixture {
         #expect(try await server.post("/v1/rules", v3).json["version"] as? Int == 5)
         #expect(try await server.post("/v1/rules/rollback", "").json["version"] as? Int == 4)
         #expect(try await server.post("/v1/rules/rollback", "").json["version"] as? Int == 1)
+    }
+
+    /// A SIGHUP as soon as the server listens reloads it (the signal is trapped before it
+    /// listens); SIGINT stops it like SIGTERM: the journal is written and it exits 0.
+    @Test func anEarlySIGHUPReloadsAndSIGINTStopsGracefully() async throws {
+        let (rules, inventory) = try ServeFixture.files()
+        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-state-\(UUID().uuidString)").path
+        let server = try ServeProcess(["--rules", rules, "--inventory", inventory, "--state-dir", stateDir])
+        kill(server.process.processIdentifier, SIGHUP)
+        for _ in 0..<100 where !server.log.contains("reloaded on SIGHUP") {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(server.log.contains("reloaded on SIGHUP"), "\(server.log)")
+        #expect(server.process.isRunning)
+        #expect(try await server.get("/v1/rules").json["active"] as? Int == 2)
+        #expect(try await server.post("/v1/telemetry", ServeFixture.reading(0, "d1", 60)).json["accepted"] as? Int == 1)
+        kill(server.process.processIdentifier, SIGINT)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationReason == .exit)
+        #expect(server.process.terminationStatus == 0)
+        #expect(server.log.contains("stopped"))
+
+        let again = try ServeProcess(["--rules", rules, "--inventory", inventory, "--state-dir", stateDir])
+        defer { again.stop() }
+        #expect(try await again.get("/readyz").json["readings"] as? Int == 1)
     }
 
     /// With --state-dir a restart restores the windows and the pending `for` timer: d1 hot at
