@@ -7,8 +7,8 @@ BIN = .build/debug/fleetrules
 
 all: build
 
-# Installs what the machine lacks: libyaml, zlib and SQLite headers (Debian packages) and the
-# Python packages the schema test uses.
+# Installs what the machine lacks: libyaml, zlib and SQLite headers and Prometheus Alertmanager
+# (Debian packages) and the Python packages the schema test uses.
 deps:
 	@if ! pkg-config --exists yaml-0.1 zlib 2>/dev/null || [ ! -f /usr/include/sqlite3.h ]; then \
 		echo "installing libyaml-dev libsqlite3-dev zlib1g-dev"; \
@@ -16,6 +16,10 @@ deps:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libyaml-dev libsqlite3-dev zlib1g-dev pkg-config; \
 	fi
 	@python3 -c "import jsonschema, yaml" 2>/dev/null || python3 -m pip install -q jsonschema pyyaml
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || [ -x /usr/bin/prometheus-alertmanager ] || { \
+		echo "installing prometheus-alertmanager (the delivery tests hand alerts to a real one)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq prometheus-alertmanager; }
 
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)

@@ -12,6 +12,7 @@ public struct Dispatcher: Sendable {
     public var concurrency = 8
     public var webhook = WebhookSink()
     public var sms = SMSSink()
+    public var alertmanager = AlertmanagerSink()
     /// Called after each send (id, outcome); for progress output.
     public var onSend: (@Sendable (OutboxMessage, SendOutcome) -> Void)?
 
@@ -45,7 +46,7 @@ public struct Dispatcher: Sendable {
                 break
             }
             summary.acknowledged += try await pollReplies()
-            let due = try pace(try outbox.due(now: now, limit: 64), now: now)
+            let due = try inGroupOrder(try pace(try outbox.due(now: now, limit: 64), now: now), now: now)
             if due.isEmpty {
                 guard let next = try outbox.nextDue() else { break }
                 // Nothing can fall due before the deadline (a deferred SMS, a long backoff).
@@ -141,6 +142,8 @@ public struct Dispatcher: Sendable {
             return await webhook.send(m, secret: w.secret, timeout: w.timeout)
         case .sms(let s):
             return await sms.send(m, gateway: s.gateway)
+        case .alertmanager(let a):
+            return await alertmanager.send(m, timeout: a.timeout)
         }
     }
 

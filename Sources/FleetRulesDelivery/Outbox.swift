@@ -4,7 +4,7 @@ import GRDB
 
 /// One message in the outbox: a webhook POST or one SMS to one contact.
 public struct OutboxMessage: Sendable, Equatable {
-    public enum Channel: String, Sendable { case webhook, sms }
+    public enum Channel: String, Sendable { case webhook, sms, alertmanager }
     /// pending: due at `nextAttempt`; waiting: an escalation step not yet scheduled;
     /// delivered: the sink acknowledged it; dead: retry budget spent or refused;
     /// cancelled: an escalation step made unnecessary by an ACK.

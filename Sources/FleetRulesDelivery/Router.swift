@@ -12,12 +12,15 @@ public struct DeliveryAlert: Sendable, Equatable {
     public var since: Double
     public var until: Double?
     public var summary: String
+    /// The value and the scalar evidence of the episode, as text (Alertmanager annotations).
+    public var details: [String: String] = [:]
 
     public var severity: String { labels["severity"] ?? "info" }
     public var rule: String { labels["rule"] ?? "" }
 
-    /// Labels: rule, pack, kind, severity, device, site, gateway (from the inventory) and the
-    /// rule's own labels (which cannot override these).
+    /// Labels: rule, pack, kind, severity, device, site, gateway (from the inventory; for a
+    /// finding about a gateway or a zone, the one it is about, and its `zone` and `group`) and
+    /// the rule's own labels (which cannot override these).
     public init(_ event: AlertEvent, inventory: Inventory?) {
         let e = event.episode
         var labels = e.labels
@@ -32,12 +35,16 @@ public struct DeliveryAlert: Sendable, Equatable {
             if let g = inventory.value("gateway", device: index), !g.isEmpty { labels["gateway"] = g }
         }
         if let site, !site.isEmpty { labels["site"] = site }
+        // A finding about a group (a gateway, a zone) names it, so two of a site stay two alerts.
+        let subject = e.device.isEmpty ? Self.subject(of: e) : []
+        for (k, v) in subject where labels[k] == nil { labels[k] = v }
         self.labels = labels
-        key = "\(e.rule)|\(e.device)|\(site ?? "")"
+        key = "\(e.rule)|\(e.device)|\(site ?? "")" + subject.map { "|\($0.1)" }.joined()
         status = event.change == .resolved ? .resolved : .firing
         since = e.since
         until = event.change == .resolved ? (e.until ?? event.time) : nil
         summary = e.summary
+        details = Self.details(of: e)
     }
 
     public init(key: String, status: Status, labels: [String: String], since: Double, until: Double?, summary: String) {
@@ -254,7 +261,7 @@ public struct AlertRouter: Sendable {
         if g.alerts.isEmpty {
             groups[key] = nil
         } else {
-            g.nextFlush = t + g.route.repeatInterval
+            g.nextFlush = t + repeatInterval(of: g)
             groups[key] = g
         }
         return n

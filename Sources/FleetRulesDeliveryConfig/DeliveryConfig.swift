@@ -19,6 +19,7 @@ public struct DeliveryConfig: Sendable {
     public enum Channel: Sendable {
         case webhook(Webhook)
         case sms(SMS)
+        case alertmanager(Alertmanager)
     }
 
     public struct Webhook: Sendable {
@@ -53,17 +54,6 @@ public struct DeliveryConfig: Sendable {
         public var repeatInterval: Double
         public var `continue`: Bool
         public var routes: [Route]
-    }
-
-    /// `label: value` or `label: [a, b]` (any of the values); all matchers of a list must hold.
-    public struct Matcher: Sendable, Hashable {
-        public var label: String
-        public var values: [String]
-
-        public func matches(_ labels: [String: String]) -> Bool {
-            guard let v = labels[label] else { return false }
-            return values.contains(v)
-        }
     }
 
     public struct Silence: Sendable {
@@ -220,8 +210,9 @@ struct ConfigReader {
     }
 
     mutating func receiver(_ node: YAMLNode) -> DeliveryConfig.Receiver? {
-        guard let f = fields(node, in: "a receiver", known: ["name", "webhook", "sms"], required: ["name"]) else { return nil }
+        guard let f = fields(node, in: "a receiver", known: ["name", "webhook", "sms", "alertmanager"], required: ["name"]) else { return nil }
         guard let name = f["name"].flatMap({ name($0.value, "receiver name") }) else { return nil }
+        if let a = f["alertmanager"] { return alertmanagerReceiver(a, others: [f["webhook"], f["sms"]], name: name) }
         switch (f["webhook"], f["sms"]) {
         case (let w?, nil):
             return webhook(w.value, name: name).map { DeliveryConfig.Receiver(name: name, channel: .webhook($0)) }
@@ -234,7 +225,7 @@ struct ConfigReader {
             return nil
         case (nil, nil):
             bag.error(
-                .missingField, "receiver '\(name)' needs `webhook` or `sms`", at: node.range,
+                .missingField, "receiver '\(name)' needs `webhook`, `sms` or `alertmanager`", at: node.range,
                 hint: "webhook: { url: http://…, secret: … }")
             return nil
         }
@@ -311,7 +302,7 @@ struct ConfigReader {
         _ node: YAMLNode, parent: DeliveryConfig.Route, isRoot: Bool, known: Set<String>, used: inout Set<String>
     ) -> DeliveryConfig.Route? {
         let keys = [
-            "receiver", "match", "group_by", "group_wait", "group_interval", "repeat_interval", "continue", "routes",
+            "receiver", "match", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval", "continue", "routes",
         ]
         guard let f = fields(node, in: isRoot ? "the root route" : "a route", known: keys, required: isRoot ? ["receiver"] : [])
         else { return nil }
@@ -335,6 +326,13 @@ struct ConfigReader {
                 bag.warning(.ignoredSetting, "the root route matches every alert; `match` has no effect", at: m.key.range)
             } else {
                 r.matchers = matchers(m.value, "match")
+            }
+        }
+        if let m = f["matchers"] {
+            if isRoot {
+                bag.warning(.ignoredSetting, "the root route matches every alert; `matchers` has no effect", at: m.key.range)
+            } else {
+                r.matchers += alertmanagerMatchers(m.value, "matchers")
             }
         }
         if let g = f["group_by"], let items = sequence(g.value, "group_by") {
@@ -370,9 +368,13 @@ struct ConfigReader {
     mutating func silence(_ node: YAMLNode) -> DeliveryConfig.Silence? {
         guard
             let f = fields(
-                node, in: "a silence", known: ["match", "starts", "ends", "comment"], required: ["match", "ends"])
+                node, in: "a silence", known: ["match", "matchers", "starts", "ends", "comment"], required: ["ends"])
         else { return nil }
-        let m = f["match"].map { matchers($0.value, "match") } ?? []
+        var m = f["match"].map { matchers($0.value, "match") } ?? []
+        m += f["matchers"].map { alertmanagerMatchers($0.value, "matchers") } ?? []
+        if f["match"] == nil && f["matchers"] == nil {
+            bag.error(.missingField, "a silence needs `matchers` or `match`", at: node.range, hint: #"matchers: ['rule="noisy"']"#)
+        }
         let starts = f["starts"].flatMap { timestamp($0.value, "starts") }
         let ends = f["ends"].flatMap { timestamp($0.value, "ends") }
         let comment = f["comment"].flatMap { string($0.value, "comment") }
@@ -382,10 +384,15 @@ struct ConfigReader {
 
     mutating func inhibitRule(_ node: YAMLNode) -> DeliveryConfig.InhibitRule? {
         guard
-            let f = fields(node, in: "an inhibit rule", known: ["source", "target", "equal"], required: ["source", "target"])
+            let f = fields(node, in: "an inhibit rule", known: ["source", "target", "source_matchers", "target_matchers", "equal"], required: [])
         else { return nil }
-        let s = f["source"].map { matchers($0.value, "source") } ?? []
-        let t = f["target"].map { matchers($0.value, "target") } ?? []
+        var s = f["source"].map { matchers($0.value, "source") } ?? []
+        s += f["source_matchers"].map { alertmanagerMatchers($0.value, "source_matchers") } ?? []
+        var t = f["target"].map { matchers($0.value, "target") } ?? []
+        t += f["target_matchers"].map { alertmanagerMatchers($0.value, "target_matchers") } ?? []
+        for (a, b) in [("source", "source_matchers"), ("target", "target_matchers")] where f[a] == nil && f[b] == nil {
+            bag.error(.missingField, "an inhibit rule is missing the required key '\(a)' (or '\(b)')", at: node.range)
+        }
         var equal: [String] = []
         if let e = f["equal"], let items = sequence(e.value, "equal") { equal = items.compactMap { string($0, "label") } }
         guard !s.isEmpty, !t.isEmpty else { return nil }

@@ -75,6 +75,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case invalidPhone = "E0603"
     case unusedReceiver = "W0604"
     case weakSecret = "W0605"
+    case invalidMatcher = "E0606"
 
     public var defaultSeverity: Severity {
         rawValue.hasPrefix("W") ? .warning : rawValue.hasPrefix("I") ? .info : .error
@@ -146,6 +147,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .invalidPhone: "a phone number is not in E.164 form (+ and 8 to 15 digits)"
         case .unusedReceiver: "a delivery receiver is never reached by any route"
         case .weakSecret: "a webhook signing secret is shorter than 16 bytes"
+        case .invalidMatcher: "a delivery matcher is malformed: an unknown operator, a bad label name or a regular expression that does not compile"
         }
     }
 }
