@@ -175,13 +175,15 @@ struct AnalyzerDriver: Sendable {
         }
     }
 
-    /// Each analyzer's contribution to the report, at the end of the data (`end`, or `fallback`
-    /// before `finish`).
-    func contribute(to report: inout Report, _ inputs: AnalysisInputs, fallback: Double) {
+    /// Every analyzer's sections for the report, in order, at the end of the data (`end`, or
+    /// `fallback` before `finish`), and the learned forecast curves.
+    func sections(_ inputs: AnalysisInputs, fallback: Double) -> AnalysisSections {
         let t = end.isFinite ? end : fallback
+        var all = AnalysisSections()
         for a in analyzers.indices {
-            analyzers.contribute(a, to: &report, inputs.context(operator: analyzers.operatorIndex[a], at: t))
+            all.append(analyzers.sections(a, inputs.context(operator: analyzers.operatorIndex[a], at: t)))
         }
-        report.forecastCurves = analyzers.forecastCurves()
+        all.forecastCurves = analyzers.forecastCurves()
+        return all
     }
 }
