@@ -82,7 +82,8 @@ struct ReorderBufferTests {
     func pending(_ buffer: inout ReorderBuffer, _ t: Double, value: Double = 1) -> ReorderBuffer.Pending {
         let s = buffer.nextSequence()
         let slot = buffer.store([(0, value)], count: 1)
-        return .init(time: t, sequence: s, device: 0, gateway: -1, slot: slot, count: 1, hasStrings: false, heldAhead: false)
+        return .init(
+            time: t, sequence: s, device: 0, gateway: -1, slot: slot, count: 1, hasStrings: false, heldAhead: false)
     }
 
     @Test func readingsComeOutInEventTimeThenArrivalOrder() {
