@@ -607,7 +607,7 @@ public struct Engine: Sendable {
             holding = holds(condition, device: d, at: t)
         }
         switch conditions.step(op: o, key: k, device: d, holding: holding, at: t, timers: &timers) {
-        case .none: break
+        case .stay: break
         case .fire(let start): fire(op: o, device: d, since: start, at: t)
         case .resolve: resolve(op: o, device: d, at: t)
         case .checkClear:
