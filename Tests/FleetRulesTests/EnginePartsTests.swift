@@ -82,7 +82,8 @@ struct ReorderBufferTests {
     func pending(_ buffer: inout ReorderBuffer, _ t: Double, value: Double = 1) -> ReorderBuffer.Pending {
         let s = buffer.nextSequence()
         let slot = buffer.store([(0, value)], count: 1)
-        return .init(time: t, sequence: s, device: 0, gateway: -1, slot: slot, count: 1, hasStrings: false, heldAhead: false)
+        return .init(
+            time: t, sequence: s, device: 0, gateway: -1, slot: slot, count: 1, hasStrings: false, heldAhead: false)
     }
 
     @Test func readingsComeOutInEventTimeThenArrivalOrder() {
@@ -121,5 +122,87 @@ struct ReorderBufferTests {
         #expect(buffer.heldCount == 0)
         #expect(buffer.next()?.sequence == near.sequence)
         #expect(buffer.takeHeldLine(sequence: far.sequence)?.origin?.line == 2)
+    }
+}
+
+struct ConditionOperatorsTests {
+    func operators(_ rules: String) throws -> ConditionOperators {
+        let h = try EngineHarness(rules: rules)
+        return ConditionOperators(program: h.engine.program, devices: 1)
+    }
+
+    @Test func forHoldsPendingUntilItElapsesThenFires() throws {
+        var ops = try operators(
+            """
+              - limit: temp-range
+                metric: temperature
+                range: [0, 30]
+                for: 10m
+            """)
+        var timers = TimerQueue()
+        let k = ops.key(0, 0)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: true, at: 0, timers: &timers) == .stay)
+        #expect(ops.phase(op: 0, device: 0) == .pending)
+        #expect(timers.pop(upTo: 600)?.time == 600)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: true, at: 300, timers: &timers) == .stay)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: true, at: 600, timers: &timers) == .fire(since: 600))
+        ops.markFiring(k, since: 600, episode: 3)
+        #expect(ops.phase(op: 0, device: 0) == .firing)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: true, at: 700, timers: &timers) == .stay)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: false, at: 800, timers: &timers) == .resolve)
+        #expect(ops.markIdle(k) == 3)
+        #expect(ops.phase(op: 0, device: 0) == .idle)
+    }
+
+    @Test func aPendingConditionThatStopsHoldingStartsOver() throws {
+        var ops = try operators(
+            """
+              - limit: temp-range
+                metric: temperature
+                range: [0, 30]
+                for: 10m
+            """)
+        var timers = TimerQueue()
+        let k = ops.key(0, 0)
+        _ = ops.step(op: 0, key: k, device: 0, holding: true, at: 0, timers: &timers)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: false, at: 300, timers: &timers) == .stay)
+        #expect(ops.phase(op: 0, device: 0) == .idle)
+    }
+
+    @Test func withoutForItFiresAtOnceAndClearDecidesTheEnd() throws {
+        var ops = try operators(
+            """
+              - alert: low
+                when: last(battery_pct) < 20
+                clear: last(battery_pct) > 25
+            """)
+        var timers = TimerQueue()
+        let k = ops.key(0, 0)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: true, at: 0, timers: &timers) == .fire(since: 0))
+        ops.markFiring(k, since: 0, episode: 0)
+        #expect(ops.step(op: 0, key: k, device: 0, holding: false, at: 60, timers: &timers) == .checkClear)
+        #expect(timers.pop(upTo: .infinity) == nil)
+    }
+}
+
+struct EpisodeLogTests {
+    func episode(_ rule: String) -> AlertEpisode {
+        AlertEpisode(
+            rule: rule, kind: .alert, pack: "t", device: "d1", severity: .warning, since: 0, until: nil, value: nil,
+            summary: "", labels: [:], evidence: [], maintenance: nil)
+    }
+
+    @Test func eventsComeOutOnceInOrder() {
+        var log = EpisodeLog()
+        let a = log.open(episode("a"), at: 10)
+        log.revise(
+            Int(a), severity: .critical, value: 1, summary: "worse", evidence: [], maintenance: nil, due: nil, at: 20)
+        log.revise(
+            Int(a), severity: .critical, value: 2, summary: "same", evidence: [], maintenance: nil, due: nil, at: 25)
+        log.resolve(Int(a), at: 30)
+        #expect(log.drain().map(\.change) == [.fired, .updated, .resolved])
+        #expect(log.drain().isEmpty)
+        #expect(log.episodes.map(\.until) == [30])
+        #expect(log.episodes.map(\.summary) == ["same"])
     }
 }

@@ -28,8 +28,8 @@ protocol Analyzer: Sendable {
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink)
     /// Called once at the end of the data, after the last tick.
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink)
-    /// Adds what the analysis has to say beyond alerts (forecasts, moves, statistics) to the report.
-    func contribute(to report: inout Report, _ context: AnalysisContext)
+    /// What the analysis has to say beyond alerts (forecasts, moves, statistics), for the report.
+    func sections(_ context: AnalysisContext) -> AnalysisSections
 }
 
 extension Analyzer {
@@ -38,7 +38,7 @@ extension Analyzer {
     mutating func observeReading(device: Int, time: Double, gateway: Int32) {}
     mutating func prefetch(device: Int) {}
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {}
-    func contribute(to report: inout Report, _ context: AnalysisContext) {}
+    func sections(_ context: AnalysisContext) -> AnalysisSections { AnalysisSections() }
 }
 
 /// What an analyzer may read of the engine: the rule, inventory, current device attributes,

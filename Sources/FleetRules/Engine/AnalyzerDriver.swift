@@ -124,7 +124,8 @@ struct AnalyzerDriver: Sendable {
             guard best >= 0 else { break }
             nextTickOf[best] = bestTime + analyzers.tickInterval[best]
             var sink = FindingSink()
-            analyzers.tick(best, at: bestTime, inputs.context(operator: analyzers.operatorIndex[best], at: bestTime), &sink)
+            analyzers.tick(
+                best, at: bestTime, inputs.context(operator: analyzers.operatorIndex[best], at: bestTime), &sink)
             apply(sink, analyzer: best, inputs, log: &log, now: now)
         }
         nextTick = nextTickOf.min() ?? .infinity
@@ -164,7 +165,8 @@ struct AnalyzerDriver: Sendable {
                 for (k, v) in f.labels { labels[k] = v }
                 let episode = AlertEpisode(
                     rule: rule.id, kind: rule.kind, pack: rule.pack,
-                    device: f.device >= 0 ? inputs.inventory.rows[f.device][0] : "", severity: f.severity, since: f.since,
+                    device: f.device >= 0 ? inputs.inventory.rows[f.device][0] : "", severity: f.severity,
+                    since: f.since,
                     until: nil, value: f.value, summary: f.summary, labels: labels, evidence: f.evidence,
                     maintenance: f.maintenance, site: f.site, due: f.due)
                 open[key] = Int(log.open(episode, at: f.since))
@@ -175,13 +177,15 @@ struct AnalyzerDriver: Sendable {
         }
     }
 
-    /// Each analyzer's contribution to the report, at the end of the data (`end`, or `fallback`
-    /// before `finish`).
-    func contribute(to report: inout Report, _ inputs: AnalysisInputs, fallback: Double) {
+    /// Every analyzer's sections for the report, in order, at the end of the data (`end`, or
+    /// `fallback` before `finish`), and the learned forecast curves.
+    func sections(_ inputs: AnalysisInputs, fallback: Double) -> AnalysisSections {
         let t = end.isFinite ? end : fallback
+        var all = AnalysisSections()
         for a in analyzers.indices {
-            analyzers.contribute(a, to: &report, inputs.context(operator: analyzers.operatorIndex[a], at: t))
+            all.append(analyzers.sections(a, inputs.context(operator: analyzers.operatorIndex[a], at: t)))
         }
-        report.forecastCurves = analyzers.forecastCurves()
+        all.forecastCurves = analyzers.forecastCurves()
+        return all
     }
 }

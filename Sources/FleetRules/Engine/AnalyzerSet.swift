@@ -112,13 +112,13 @@ struct AnalyzerSet: Sendable {
         }
     }
 
-    func contribute(_ a: Int, to report: inout Report, _ context: AnalysisContext) {
+    func sections(_ a: Int, _ context: AnalysisContext) -> AnalysisSections {
         switch slots[a] {
-        case .forecast(let i): forecasts[i].contribute(to: &report, context)
-        case .drift(let i): drifts[i].contribute(to: &report, context)
-        case .correlation(let i): correlations[i].contribute(to: &report, context)
-        case .balance(let i): balances[i].contribute(to: &report, context)
-        case .other(let i): others[i].contribute(to: &report, context)
+        case .forecast(let i): forecasts[i].sections(context)
+        case .drift(let i): drifts[i].sections(context)
+        case .correlation(let i): correlations[i].sections(context)
+        case .balance(let i): balances[i].sections(context)
+        case .other(let i): others[i].sections(context)
         }
     }
 

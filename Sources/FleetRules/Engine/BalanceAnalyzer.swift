@@ -362,13 +362,14 @@ struct BalanceAnalyzer: Analyzer {
             silentDevices: silentDevices.map { $0.sorted() })
     }
 
-    func contribute(to report: inout Report, _ context: AnalysisContext) {
+    func sections(_ context: AnalysisContext) -> AnalysisSections {
+        var sections = AnalysisSections()
         let ruleID = context.rule.id
         for p in plans {
             let s = p.state
             if let plan = p.plan {
                 for (i, m) in plan.moves.enumerated() {
-                    report.rebalancing.append(
+                    sections.rebalancing.append(
                         Report.Move(
                             rule: ruleID, group: s.group, site: s.site ?? "", device: p.moveDevices[i], from: s.gateways[m.from],
                             to: s.gateways[m.to]))
@@ -378,7 +379,7 @@ struct BalanceAnalyzer: Analyzer {
             let after = p.plan.map { $0.after.map(Double.init) } ?? s.loads
             let total = s.loads.reduce(0, +)
             let mean = s.gateways.isEmpty ? 0 : total / Double(s.gateways.count)
-            report.rebalancingGroups.append(
+            sections.rebalancingGroups.append(
                 Report.BalanceGroup(
                     rule: ruleID, group: s.group, site: s.site ?? "", load: rule.load.rawValue,
                     window: (last?.start ?? 0, last?.end ?? 0), mean: mean,
@@ -390,6 +391,7 @@ struct BalanceAnalyzer: Analyzer {
                             silentDevices: i < p.silentDevices.count ? p.silentDevices[i] : [])
                     }))
         }
+        return sections
     }
 }
 

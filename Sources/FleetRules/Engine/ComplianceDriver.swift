@@ -88,7 +88,9 @@ struct ComplianceDriver: Sendable {
         }
         if let rollout = trackers[c].rule.rollout, trackers[c].target(for: type) != nil {
             if t < rollout.started { next = min(next, rollout.started) }
-            if result.state == .rolloutPending, result.overdue == nil { next = min(next, rollout.started + rollout.deadline) }
+            if result.state == .rolloutPending, result.overdue == nil {
+                next = min(next, rollout.started + rollout.deadline)
+            }
         }
         // Due times only move later; an earlier armed timer re-arms when it fires.
         let armed = trackers[c].armed[d]
@@ -108,13 +110,15 @@ struct ComplianceDriver: Sendable {
         var text = alertText.summary(
             op: trackers[c].operatorIndex, device: d, row: row, value: nil, duration: false, extra: extra)
         if rule.summary == nil {
-            text = "\(alertText.inventory.rows[d][0]): \(attribute) \(version ?? "not reported") is \(r.state.rawValue)"
+            text =
+                "\(alertText.inventory.rows[d][0]): \(attribute) \(version ?? "not reported") is \(r.state.rawValue)"
                 + (r.deny?.advisory.map { " (\($0))" } ?? "")
                 + (r.overdue != nil ? ", past the rollout deadline \(Timestamp.format(r.since ?? t))" : "")
         }
         let since = min(r.since ?? t, t)
         let episode = AlertEpisode(
-            rule: rule.id, kind: .compliance, pack: rule.pack, device: alertText.inventory.rows[d][0], severity: severity,
+            rule: rule.id, kind: .compliance, pack: rule.pack, device: alertText.inventory.rows[d][0],
+            severity: severity,
             since: since, until: nil, value: nil, summary: text, labels: rule.labels, evidence: evidence,
             maintenance: maintenance)
         trackers[c].episode[d] = log.open(episode, at: since)
@@ -153,7 +157,8 @@ struct ComplianceDriver: Sendable {
         }
         let extra: [String: String] = [
             "version": version ?? "none", "state": r.state.rawValue, "advisory": r.deny?.advisory ?? "",
-            "baseline": tracker.baseline(for: type)?.source ?? "", "target": tracker.target(for: type)?.description ?? "",
+            "baseline": tracker.baseline(for: type)?.source ?? "",
+            "target": tracker.target(for: type)?.description ?? "",
             "overdue": r.overdue.map(DurationText.format) ?? "",
         ]
         return (evidence, extra, severity, maintenance, rule, tracker.rule.attribute, version)
@@ -167,7 +172,8 @@ struct ComplianceDriver: Sendable {
             let rule = plan.operators[tracker.operatorIndex].rule.id
             var out: [(device: Int, state: ComplianceState)] = []
             for d in 0..<devices where tracker.applies[d] {
-                out.append((d, tracker.classify(d, at: t, type: deviceType(attributes[d]), dataStart: dataStart ?? t).state))
+                out.append(
+                    (d, tracker.classify(d, at: t, type: deviceType(attributes[d]), dataStart: dataStart ?? t).state))
             }
             return (rule, out)
         }

@@ -12,7 +12,8 @@ enum ConditionPhase: UInt8, Sendable {
 struct ConditionOperators: Sendable {
     /// What a step asks of the engine.
     enum Step: Equatable {
-        case none
+        /// Nothing follows.
+        case stay
         /// Open an alert that started at `since`.
         case fire(since: Double)
         /// Close the open alert.
@@ -134,21 +135,21 @@ struct ConditionOperators: Sendable {
         let duration = forDuration[o]
         switch phase[k] {
         case .idle:
-            guard holding else { return .none }
+            guard holding else { return .stay }
             if duration <= 0 { return .fire(since: t) }
             phase[k] = .pending
             since[k] = t
             timers.schedule(at: t + duration, device: d, op: o)
-            return .none
+            return .stay
         case .pending:
             if !holding {
                 phase[k] = .idle
-                return .none
+                return .stay
             }
-            return t - since[k] >= duration ? .fire(since: since[k] + duration) : .none
+            return t - since[k] >= duration ? .fire(since: since[k] + duration) : .stay
         case .firing:
             if clear[o] != nil { return .checkClear }
-            return holding ? .none : .resolve
+            return holding ? .stay : .resolve
         }
     }
 

@@ -211,7 +211,9 @@ struct CorrelationAnalyzer: Analyzer {
         return JSONValue.format((p * 10000).rounded() / 10000)
     }
 
-    func contribute(to report: inout Report, _ context: AnalysisContext) {
-        report.correlations += results
+    func sections(_ context: AnalysisContext) -> AnalysisSections {
+        var sections = AnalysisSections()
+        sections.correlations += results
+        return sections
     }
 }

@@ -252,7 +252,8 @@ struct DriftAnalyzer: Analyzer {
     static func round(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
     static func format(_ v: Double) -> String { JSONValue.format((v * 100).rounded() / 100) }
 
-    func contribute(to report: inout Report, _ context: AnalysisContext) {
+    func sections(_ context: AnalysisContext) -> AnalysisSections {
+        var sections = AnalysisSections()
         var unverifiable: [(device: String, reason: String)] = []
         var testedDevices = 0
         for d in 0..<bucket.count where context.applies(d) && bucket[d].reported {
@@ -269,9 +270,10 @@ struct DriftAnalyzer: Analyzer {
                 unverifiable.append((context.deviceID(d), tested[d] == 0 ? reason : reason + " in the latest bucket"))
             }
         }
-        report.drift.append(
+        sections.drift.append(
             Report.Drift(
                 rule: context.rule.id, method: rule.method.rawValue, tested: testedDevices,
                 findings: findings, transientBuckets: transientBuckets, unverifiable: unverifiable))
+        return sections
     }
 }

@@ -18,8 +18,17 @@ public struct MetricHandle: Sendable, Hashable {
 /// threshold elapses. The engine is a value type with no global state: the same input gives
 /// the same output.
 ///
-/// State is kept struct-of-arrays: per metric and per operator one flat array indexed
-/// `metric * devices + device`, so a device costs a few dozen bytes per threshold rule.
+/// The engine owns one part per concern, each a type in its own file (docs/ARCHITECTURE.md,
+/// "The engine's parts"): `InputLimits`, `FleetClock`, `ReorderBuffer`, `MetricStore`,
+/// `ConditionOperators`, `TimerQueue`, `EpisodeLog`, `AlertText`, `AnalyzerDriver` and
+/// `ComplianceDriver`. State inside them is struct-of-arrays, laid out by device
+/// (`device * count + index`), so one reading's rows share cache lines.
+///
+/// This file is longer than 400 lines because it is the wiring: the ingest entry points, the
+/// acceptance of a reading, the release loop in event time and the processing of one reading
+/// each reach into several parts and the engine's shared device state (attributes, gateways,
+/// the evaluation memo), which stay private to it; splitting the hot path across files would
+/// need that state internal.
 public struct Engine: Sendable {
     public let plan: EvaluationPlan
     public let inventory: Inventory
@@ -234,47 +243,21 @@ public struct Engine: Sendable {
         for r in readings { ingest(r) }
     }
 
-    /// Fast path for the file decoder: field ids map to metrics and attribute slots via `fields`.
+    /// Fast path for the replay driver: a reading already mapped to ids. `values` holds its
+    /// (metric, value) pairs and is used as scratch; `strings` its (attribute slot, value) pairs;
+    /// `nonNumeric` says which metric field was not a number.
     mutating func ingest(
-        _ line: inout DecodedLine, fields: inout FieldMapping, names: ByteInterner, origin: ReadingOrigin?
+        time: Double, device d: Int, gateway: Int32, values: inout [(Int, Double)], strings: [(Int, String)],
+        nonNumeric: String?, origin: ReadingOrigin?
     ) {
-        if fields.metric.count < names.count { fields.update(names, plan: plan, slots: program.attributeSlots) }
-        if line.gateway != nil { fields.gatewaySeen += 1 }
-        guard let d = fields.devices.find(line.device) else {
-            // The names in a line count for `check --data` even when its device is unknown.
-            for (f, _) in line.numbers { fields.counts[f] += 1 }
-            for (f, _) in line.strings { fields.counts[f] += 1 }
-            stats.reject(
-                .unknownDevice, "device '\(String(decoding: line.device, as: UTF8.self))' is not in the inventory",
-                origin)
-            return
-        }
-        scratchValues.removeAll(keepingCapacity: true)
-        for (f, v) in line.numbers {
-            fields.counts[f] += 1
-            let m = fields.metric[f]
-            if m >= 0 { scratchValues.append((m, v)) }
-        }
-        var strings: [(Int, String)] = []
-        for (f, v) in line.strings {
-            fields.counts[f] += 1
-            if fields.metric[f] >= 0 {
-                scratchNonNumeric = "metric '\(names.names[f])' has the non-numeric value '\(v)'"
-                continue
-            }
-            let s = fields.slot[f]
-            if s >= 0 { strings.append((s, v)) }
-        }
-        var gateway: Int32 = -1
-        if let bytes = line.gateway {
-            // Gateway names are interned by their bytes: no String per reading.
-            let local = fields.gateways.intern(bytes)
-            while fields.gatewayID.count <= local { fields.gatewayID.append(-1) }
-            if fields.gatewayID[local] < 0 { fields.gatewayID[local] = gatewayID(fields.gateways.names[local]) }
-            gateway = fields.gatewayID[local]
-        }
-        accept(time: line.timestamp, device: d, gateway: gateway, strings: strings, origin: origin)
+        swap(&scratchValues, &values)
+        scratchNonNumeric = nonNumeric
+        accept(time: time, device: d, gateway: gateway, strings: strings, origin: origin)
+        swap(&scratchValues, &values)
     }
+
+    /// The engine's index of a gateway name, registering it when new.
+    mutating func gatewayIndex(_ name: String) -> Int32 { gatewayID(name) }
 
     /// Counts a line the decoder could not use.
     mutating func rejectLine(_ reason: RejectReason, _ message: String, _ origin: ReadingOrigin?) {
@@ -624,7 +607,7 @@ public struct Engine: Sendable {
             holding = holds(condition, device: d, at: t)
         }
         switch conditions.step(op: o, key: k, device: d, holding: holding, at: t, timers: &timers) {
-        case .none: break
+        case .stay: break
         case .fire(let start): fire(op: o, device: d, since: start, at: t)
         case .resolve: resolve(op: o, device: d, at: t)
         case .checkClear:
@@ -709,9 +692,19 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Lets each analyzer add its sections to a report.
-    func contributeAnalyses(to report: inout Report) {
-        analyses.contribute(to: &report, analysisInputs, fallback: stats.lastTimestamp ?? 0)
+    /// What the engine has to say so far, for `Report(assembling:)`: episodes, input counts,
+    /// compliance states at the end of the data and the analyses' sections.
+    public func output() -> EngineOutput {
+        let end = stats.lastTimestamp ?? 0
+        var versions: [String: [String?]] = [:]
+        for tracker in compliance.trackers {
+            let rule = plan.operators[tracker.operatorIndex].rule.id
+            if versions[rule] == nil { versions[rule] = tracker.version }
+        }
+        return EngineOutput(
+            plan: plan, inventory: inventory, stats: stats, episodes: episodes, devicesSeen: devicesSeen,
+            analyses: analyses.sections(analysisInputs, fallback: end), compliance: complianceStates(at: end),
+            complianceVersions: versions, attributes: attributes, attributeSlots: program.attributeSlots)
     }
 
     // MARK: compliance

@@ -1,5 +1,9 @@
 import Foundation
 
+// Longer than 400 lines: the forecast analyzer's per-device bucket state, its fits (straight,
+// accelerating, along a learned curve) and its findings read the same private state, so they
+// stay together with the report's snapshot type.
+
 /// One forecast of one device at one time, as the report lists it.
 public struct ForecastSnapshot: Sendable {
     /// What the fit says about the gauge.
@@ -520,13 +524,15 @@ struct ForecastAnalyzer: Analyzer {
         findings.resolve(context.deviceID(d), at: time)
     }
 
-    func contribute(to report: inout Report, _ context: AnalysisContext) {
+    func sections(_ context: AnalysisContext) -> AnalysisSections {
+        var sections = AnalysisSections()
         // The daily history (when recorded), then each device's latest forecast unless it is the
         // history's last entry already.
         let recorded = Set(history.map { "\($0.device)\u{1F}\($0.at)" })
-        report.forecasts.append(contentsOf: history)
+        sections.forecasts.append(contentsOf: history)
         for s in latest.compactMap({ $0 }) where !recorded.contains("\(s.device)\u{1F}\(s.at)") {
-            report.forecasts.append(s)
+            sections.forecasts.append(s)
         }
+        return sections
     }
 }

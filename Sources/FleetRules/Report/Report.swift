@@ -272,52 +272,54 @@ public struct Report: Sendable {
     }
 }
 
-extension Engine {
-    /// The report of everything processed so far; call `finish()` first at the end of a replay.
+extension Report {
+    /// Assembles the report from what the engine produced: alerts with their priorities, zone
+    /// and version-sprawl findings, the visit schedule, compliance counts and the analyses'
+    /// sections.
     /// - Parameter schedule: the visit scheduler's settings; nil: the pack's `schedule:` section,
     ///   else the defaults.
-    public func report(schedule: ScheduleOptions? = nil) -> Report {
+    public init(assembling output: EngineOutput, schedule: ScheduleOptions? = nil) {
         // Devices (not episodes) of each site with each rule still firing.
         var openBySiteRule: [String: Set<String>] = [:]
-        for e in episodes where e.until == nil {
-            openBySiteRule["\(attribute("site", device: e.device))|\(e.rule)", default: []].insert(e.device)
+        for e in output.episodes where e.until == nil {
+            openBySiteRule["\(output.attribute("site", device: e.device))|\(e.rule)", default: []].insert(e.device)
         }
         // How long a pending rollout is overdue is measured at the end of the data, not when it opened.
-        let end = stats.lastTimestamp ?? 0
-        var alerts: [Report.Alert] = episodes.map { original in
+        let end = output.stats.lastTimestamp ?? 0
+        var alerts: [Report.Alert] = output.episodes.map { original in
             var e = original
             if e.until == nil, let i = e.evidence.firstIndex(where: { $0.0 == "overdue_seconds" }) {
                 e.evidence[i].1 = .number(max(0, end - e.since))
             }
-            let site = e.site ?? attribute("site", device: e.device)
+            let site = e.site ?? output.attribute("site", device: e.device)
             let open = openBySiteRule["\(site)|\(e.rule)"]
             let others = (open?.count ?? 0) - (open?.contains(e.device) == true ? 1 : 0)
             let p = Priority.score(
-                severity: e.severity, criticality: attribute("criticality", device: e.device),
+                severity: e.severity, criticality: output.attribute("criticality", device: e.device),
                 timeLeft: Priority.timeLeft(e, now: end), sameSiteOthers: others)
-            return Report.Alert(episode: e, site: site, zone: attribute("zone", device: e.device), priority: p)
+            return Report.Alert(episode: e, site: site, zone: output.attribute("zone", device: e.device), priority: p)
         }
         // A limit breached across one zone is one zone-level alert listing its devices.
         alerts = Report.groupZoneExcursions(alerts)
-        let notEvaluated = plan.operators.compactMap { op -> String? in
+        let notEvaluated = output.plan.operators.compactMap { op -> String? in
             if case .notEvaluated = op.evaluation { return op.rule.id }
             return nil
         }
         var compliance: [Report.Compliance] = []
-        for (rule, states) in complianceStates(at: end) {
+        for (rule, states) in output.compliance {
             var counts: [ComplianceState: Int] = [:]
             var sites: [String: [ComplianceState: Int]] = [:]
             var groups: [String: Set<String>] = [:]
             for (d, state) in states {
                 counts[state, default: 0] += 1
-                let device = inventory.rows[d][0]
-                sites[attribute("site", device: device), default: [:]][state, default: 0] += 1
-                if let v = complianceVersion(rule: rule, device: d) {
-                    groups["\(attribute("site", device: device))\u{1F}\(attribute("type", device: device))", default: []].insert(v)
+                let device = output.inventory.rows[d][0]
+                sites[output.attribute("site", device: device), default: [:]][state, default: 0] += 1
+                if let v = output.complianceVersion(rule: rule, device: d) {
+                    groups["\(output.attribute("site", device: device))\u{1F}\(output.attribute("type", device: device))", default: []].insert(v)
                 }
             }
             var inconsistent: [(site: String, type: String, versions: [String])] = []
-            if let op = plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body,
+            if let op = output.plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body,
                 let limit = c.maxVersions
             {
                 for (key, versions) in groups.sorted(by: { $0.key < $1.key }) where versions.count > limit {
@@ -328,10 +330,10 @@ extension Engine {
             compliance.append(
                 Report.Compliance(
                     rule: rule, counts: counts, sites: sites,
-                    devices: states.map { (inventory.rows[$0.device][0], $0.state) }.sorted { $0.0 < $1.0 },
+                    devices: states.map { (output.inventory.rows[$0.device][0], $0.state) }.sorted { $0.0 < $1.0 },
                     inconsistent: inconsistent))
             // Version sprawl is an info finding of the site, not of one device.
-            if let op = plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body {
+            if let op = output.plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body {
                 for g in inconsistent {
                     let episode = AlertEpisode(
                         rule: rule, kind: .compliance, pack: op.rule.pack, device: "", severity: .info, since: end,
@@ -357,22 +359,27 @@ extension Engine {
             if a.episode.device != b.episode.device { return a.episode.device < b.episode.device }
             return a.site < b.site
         }
-        AlertGrouping.group(&alerts, subjects: AlertGrouping.subjects(plan), now: end)
-        let options = schedule ?? plan.policy.schedule ?? ScheduleOptions()
+        AlertGrouping.group(&alerts, subjects: AlertGrouping.subjects(output.plan), now: end)
+        let options = schedule ?? output.plan.policy.schedule ?? ScheduleOptions()
         let (visits, unmet) = VisitScheduler.schedule(VisitScheduler.tasks(from: alerts, now: end), now: end, options: options)
         var evaluated: Set<String> = []
-        for op in plan.operators {
+        for op in output.plan.operators {
             if case .notEvaluated = op.evaluation { continue }
             evaluated.insert(op.rule.kind.rawValue)
         }
         var report = Report(
-            packs: plan.policy.packs.map(\.name), from: stats.firstTimestamp, to: stats.lastTimestamp, input: stats,
-            devices: inventory.count, devicesReporting: devicesSeen, alerts: alerts, maintenance: visits,
+            packs: output.plan.policy.packs.map(\.name), from: output.stats.firstTimestamp, to: output.stats.lastTimestamp, input: output.stats,
+            devices: output.inventory.count, devicesReporting: output.devicesSeen, alerts: alerts, maintenance: visits,
             compliance: compliance, evaluatedKinds: evaluated.sorted(), notEvaluated: notEvaluated)
         report.unmet = unmet
         report.schedule = options
-        contributeAnalyses(to: &report)
-        return report
+        report.forecasts = output.analyses.forecasts
+        report.forecastCurves = output.analyses.forecastCurves
+        report.rebalancing = output.analyses.rebalancing
+        report.rebalancingGroups = output.analyses.rebalancingGroups
+        report.drift = output.analyses.drift
+        report.correlations = output.analyses.correlations
+        self = report
     }
 }
 

@@ -7,13 +7,18 @@ extension ComplianceRule {
         steps.append("track \(attribute) per device (newest reported value wins, inventory as the start)")
         if !baseline.isEmpty {
             steps.append(
-                "baseline " + baseline.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.source)" }.joined(separator: ", "))
+                "baseline "
+                    + baseline.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.source)" }.joined(
+                        separator: ", "))
         }
-        for d in deny { steps.append("deny \(d.versions.source)\(d.advisory.map { " (\($0))" } ?? "") → \(d.severity.rawValue)") }
+        for d in deny {
+            steps.append("deny \(d.versions.source)\(d.advisory.map { " (\($0))" } ?? "") → \(d.severity.rawValue)")
+        }
         if let stale { steps.append("stale after \(DurationText.format(stale)) without a report") }
         if let r = rollout {
             steps.append(
-                "rollout to " + r.target.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                "rollout to "
+                    + r.target.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                     + " from \(Timestamp.format(r.started)), deadline \(DurationText.format(r.deadline))")
         }
         if let m = maxVersions { steps.append("consistency: at most \(m) versions per type and site") }

@@ -11,7 +11,8 @@ extension CorrelationRule {
         let supported = Self.supportedFunctions
         for (name, e) in [("x", x), ("y", y)] {
             guard case .window(let f, _, let seconds) = e, supported.contains(f) else {
-                return "correlation \(name) must be one window function of a metric (\(supported.map(\.rawValue).sorted().joined(separator: ", "))); found \(e)"
+                return
+                    "correlation \(name) must be one window function of a metric (\(supported.map(\.rawValue).sorted().joined(separator: ", "))); found \(e)"
             }
             if f != .last, seconds != step {
                 return "correlation \(name) = \(e) must use a window equal to the step (\(DurationText.format(step)))"

@@ -26,15 +26,19 @@ extension DriftRule {
                 "every \(DurationText.format(bucket)): mean \(metric) per device; reference = median of the other devices with the same \(attrs.joined(separator: ", ")) (at least \(minPeers))"
             )
         case .device(let id):
-            s.append("every \(DurationText.format(bucket)): mean \(metric) per device; reference = mean of device \(id)")
+            s.append(
+                "every \(DurationText.format(bucket)): mean \(metric) per device; reference = mean of device \(id)")
         }
         let test: String
         switch method {
-        case .cusum: test = "two-sided CUSUM, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
+        case .cusum:
+            test = "two-sided CUSUM, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
         case .ewma:
-            test = "EWMA λ=\(JSONValue.format(lambda)), alarm when |z| exceeds \(JSONValue.format(tolerance)) + \(JSONValue.format(threshold))"
+            test =
+                "EWMA λ=\(JSONValue.format(lambda)), alarm when |z| exceeds \(JSONValue.format(tolerance)) + \(JSONValue.format(threshold))"
         case .pageHinkley:
-            test = "two-sided Page–Hinkley, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
+            test =
+                "two-sided Page–Hinkley, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
         }
         s.append("test residual (device − reference): \(test)")
         if let w = trendWindow {
@@ -43,7 +47,8 @@ extension DriftRule {
             )
         }
         if trendWindow != nil {
-            s.append("resolve when the smoothed residual is back within \(JSONValue.format(trendLevel / 2)) (recalibration)")
+            s.append(
+                "resolve when the smoothed residual is back within \(JSONValue.format(trendLevel / 2)) (recalibration)")
         } else {
             s.append("resolve when the smoothed residual is back within the tolerance (recalibration)")
         }

@@ -26,21 +26,27 @@ extension ForecastRule {
     func planSteps(maintenance: MaintenanceSpec?) -> [String] {
         var steps: [String] = []
         steps.append(
-            "bucket \(metric) per \(DurationText.format(bucket)) (trimmed mean); a jump towards full restarts the fit, a drop splits it")
+            "bucket \(metric) per \(DurationText.format(bucket)) (trimmed mean); a jump towards full restarts the fit, a drop splits it"
+        )
         steps.append(
-            "every \(DurationText.format(refitInterval)): Theil–Sen trend over the last \(DurationText.format(fit))\(model == .auto ? ", accelerating model when the recent rate is significantly higher" : "")")
+            "every \(DurationText.format(refitInterval)): Theil–Sen trend over the last \(DurationText.format(fit))\(model == .auto ? ", accelerating model when the recent rate is significantly higher" : "")"
+        )
         if !curveBy.isEmpty, model == .auto {
             steps.append(
-                "learn how the rate changes with the level per \(curveBy.joined(separator: ", ")) (20 bands of the range); fit along the learned curve where it bends")
+                "learn how the rate changes with the level per \(curveBy.joined(separator: ", ")) (20 bands of the range); fit along the learned curve where it bends"
+            )
         }
         steps.append(
-            "predict when \(metric) \(direction == .falling ? "falls to" : "rises to") \(JSONValue.format(threshold)); alert within \(DurationText.format(horizon))")
+            "predict when \(metric) \(direction == .falling ? "falls to" : "rises to") \(JSONValue.format(threshold)); alert within \(DurationText.format(horizon))"
+        )
         steps.append(
             "severity by time left: "
-                + severityByTimeLeft.map { "\(DurationText.format($0.seconds)) \($0.severity.rawValue)" }.joined(separator: ", "))
+                + severityByTimeLeft.map { "\(DurationText.format($0.seconds)) \($0.severity.rawValue)" }.joined(
+                    separator: ", "))
         if let m = maintenance {
             steps.append(
-                "schedule \(m.task)\(m.lead.map { " \(DurationText.format($0)) before the crossing" } ?? " at the crossing")")
+                "schedule \(m.task)\(m.lead.map { " \(DurationText.format($0)) before the crossing" } ?? " at the crossing")"
+            )
         }
         steps.append("flat, erratic or silent gauges: an info finding instead of a prediction")
         return steps

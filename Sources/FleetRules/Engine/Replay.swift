@@ -1,6 +1,9 @@
 import Foundation
 
-/// Replays telemetry files through an engine: the `fleetrules run` job as a library call.
+/// Replays telemetry files through an engine: the `fleetrules run` job as a library call. The
+/// telemetry decoder turns bytes into lines of interned field ids; this driver maps their
+/// fields to the plan's metrics and attribute slots (`FieldMapping`) and hands the engine
+/// readings by id.
 public struct Replay {
     /// JSON Lines or CSV; `.csv`/`.csv.gz` files are CSV, everything else (`.jsonl`, `-`) JSON Lines.
     public typealias Format = TelemetryDecoder.Format
@@ -58,6 +61,8 @@ public struct Replay {
         var decoder = TelemetryDecoder()
         var mapping: FieldMapping
         var splitter = LineSplitter()
+        /// Scratch for one line's (metric, value) pairs.
+        var values: [(Int, Double)] = []
 
         init(engine: Engine, format: Format, file: String) {
             self.format = format
@@ -83,7 +88,7 @@ public struct Replay {
             lines.feed(chunk) { line, number in
                 let origin = ReadingOrigin(file: file, line: number)
                 if let (reason, message) = decoder.decode(line, format: format, accept: { decoded, names in
-                    engine.ingest(&decoded, fields: &mapping, names: names, origin: origin)
+                    Self.map(&decoded, names: names, mapping: &mapping, values: &values, origin: origin, into: &engine)
                 }) {
                     engine.rejectLine(reason, message, origin)
                 }
@@ -166,5 +171,101 @@ public struct Replay {
             defer { position += 1 }
             return buffered[position]
         }
+    }
+}
+
+extension Replay.LineIngest {
+    /// One line, decoded into the engine (rejections are counted by the engine).
+    mutating func one(_ line: UnsafeBufferPointer<UInt8>, number: Int, into engine: inout Engine) {
+        let origin = ReadingOrigin(file: file, line: number)
+        if let (reason, message) = decoder.decode(line, format: format, accept: { decoded, names in
+            Self.map(&decoded, names: names, mapping: &mapping, values: &values, origin: origin, into: &engine)
+        }) {
+            engine.rejectLine(reason, message, origin)
+        }
+    }
+}
+
+extension Replay.LineIngest {
+    /// Maps a decoded line's field ids to metric ids and attribute slots (no String per key) and
+    /// hands the reading to the engine; the field names count for `check --data` even when the
+    /// device is unknown.
+    static func map(
+        _ line: inout DecodedLine, names: ByteInterner, mapping fields: inout FieldMapping, values: inout [(Int, Double)],
+        origin: ReadingOrigin?, into engine: inout Engine
+    ) {
+        if fields.metric.count < names.count { fields.update(names, plan: engine.plan, slots: engine.program.attributeSlots) }
+        if line.gateway != nil { fields.gatewaySeen += 1 }
+        guard let d = fields.devices.find(line.device) else {
+            for (f, _) in line.numbers { fields.counts[f] += 1 }
+            for (f, _) in line.strings { fields.counts[f] += 1 }
+            engine.rejectLine(
+                .unknownDevice, "device '\(String(decoding: line.device, as: UTF8.self))' is not in the inventory", origin)
+            return
+        }
+        values.removeAll(keepingCapacity: true)
+        for (f, v) in line.numbers {
+            fields.counts[f] += 1
+            let m = fields.metric[f]
+            if m >= 0 { values.append((m, v)) }
+        }
+        var nonNumeric: String?
+        var strings: [(Int, String)] = []
+        for (f, v) in line.strings {
+            fields.counts[f] += 1
+            if fields.metric[f] >= 0 {
+                nonNumeric = "metric '\(names.names[f])' has the non-numeric value '\(v)'"
+                continue
+            }
+            let s = fields.slot[f]
+            if s >= 0 { strings.append((s, v)) }
+        }
+        var gateway: Int32 = -1
+        if let bytes = line.gateway {
+            // Gateway names are interned by their bytes: no String per reading.
+            let local = fields.gateways.intern(bytes)
+            while fields.gatewayID.count <= local { fields.gatewayID.append(-1) }
+            if fields.gatewayID[local] < 0 { fields.gatewayID[local] = engine.gatewayIndex(fields.gateways.names[local]) }
+            gateway = fields.gatewayID[local]
+        }
+        engine.ingest(
+            time: line.timestamp, device: d, gateway: gateway, values: &values, strings: strings, nonNumeric: nonNumeric,
+            origin: origin)
+    }
+}
+
+extension TelemetryBody {
+    /// Decodes JSON Lines into `engine` like `fleetrules run` does; with `keepAccepted` the
+    /// summary holds the accepted lines, for replay after a reload or a restart.
+    public static func ingest(
+        _ engine: inout Engine, bytes: [UInt8], lineNumbers: [Int]? = nil, origin: String = "request",
+        keepAccepted: Bool = false
+    ) -> Summary {
+        var summary = Summary()
+        var lines = Replay.LineIngest(engine: engine, format: .jsonLines, file: origin)
+        let readingsBefore = engine.stats.readings
+        var splitter = LineSplitter()
+        let each: (UnsafeBufferPointer<UInt8>, Int, inout Engine) -> Void = { line, number, engine in
+            let mapped = lineNumbers.flatMap { number - 1 < $0.count ? $0[number - 1] : nil } ?? number
+            let before = engine.stats.rejections
+            let blank = line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+            if blank { return }
+            summary.lines += 1
+            lines.one(line, number: mapped, into: &engine)
+            if engine.stats.rejections != before, let r = engine.stats.lastRejection {
+                summary.rejected[r.reason, default: 0] += 1
+                if summary.rejections.count < Summary.rejectionsListed {
+                    summary.rejections.append(Summary.Rejection(line: mapped, reason: r.reason, message: r.message))
+                }
+            } else if keepAccepted {
+                summary.acceptedLines.append(contentsOf: line)
+                summary.acceptedLines.append(0x0A)
+            }
+        }
+        splitter.feed(bytes) { line, number in each(line, number, &engine) }
+        splitter.feed([]) { line, number in each(line, number, &engine) }
+        lines.finish(into: &engine)
+        summary.accepted = engine.stats.readings - readingsBefore
+        return summary
     }
 }
