@@ -69,9 +69,9 @@ public final class DeliveryPipeline: @unchecked Sendable {
         if let eventTime { try advance(to: eventTime) }
     }
 
-    public func deliver(until deadline: Double, onSend: (@Sendable (OutboxMessage, SendOutcome) -> Void)? = nil) async throws
-        -> Dispatcher.Summary
-    {
+    public func deliver(
+        until deadline: Double, onSend: (@Sendable (OutboxMessage, SendOutcome) -> Void)? = nil
+    ) async throws -> Dispatcher.Summary {
         var d = Dispatcher(config: config, outbox: outbox)
         d.onSend = onSend
         return try await d.run(until: deadline)
@@ -103,7 +103,9 @@ public final class DeliveryPipeline: @unchecked Sendable {
 
     /// The end of the data (a run's end, a service's shutdown): routes `events` with the groups
     /// and SMS batches still open, then drains for at most `seconds`.
-    public func finish(_ events: [AlertEvent] = [], inventory: Inventory?, within seconds: Double) async throws -> Drained {
+    public func finish(
+        _ events: [AlertEvent] = [], inventory: Inventory?, within seconds: Double
+    ) async throws -> Drained {
         try route(events, inventory: inventory, final: true)
         return try await drain(within: seconds)
     }

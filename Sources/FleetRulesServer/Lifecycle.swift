@@ -41,7 +41,8 @@ extension FleetRulesServer {
         services.append(HTTPService(server: self, onListening: onListening))
         var configuration = ServiceGroupConfiguration(
             services: services.map {
-                .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                .init(
+                    service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
                     failureTerminationBehavior: .gracefullyShutdownGroup)
             },
             logger: logger)

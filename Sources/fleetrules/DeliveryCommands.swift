@@ -133,7 +133,7 @@ struct OutboxCommand: ParsableCommand {
         var outbox: String = DeliveryInput.defaultOutbox
 
         func open() -> Outbox {
-            if !FileManager.default.fileExists(atPath: outbox) { ParsableCommandHelp.failUsage("\(outbox): no outbox here") }
+            if !FileManager.default.fileExists(atPath: outbox) { Self.failUsage("\(outbox): no outbox here") }
             return DeliveryInput.outbox(outbox)
         }
     }
@@ -150,7 +150,7 @@ struct OutboxCommand: ParsableCommand {
             var filter: OutboxMessage.Status?
             if let status {
                 guard let s = OutboxMessage.Status(rawValue: status) else {
-                    ParsableCommandHelp.failUsage("--status must be one of \(OutboxMessage.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                    Self.failUsage("--status must be one of \(OutboxMessage.Status.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 filter = s
             }
@@ -209,13 +209,5 @@ struct OutboxCommand: ParsableCommand {
             stderr(drained.description)
             if drained.pending > 0 { throw ExitCode(1) }
         }
-    }
-}
-
-/// `failUsage` for commands that are not ParsableCommand themselves.
-enum ParsableCommandHelp {
-    static func failUsage(_ message: String) -> Never {
-        stderr("error: \(message)")
-        Foundation.exit(2)
     }
 }

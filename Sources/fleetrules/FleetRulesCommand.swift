@@ -46,7 +46,8 @@ struct FleetRulesCommand: AsyncParsableCommand {
     }
 }
 
-extension ParsableCommand {
+extension ParsableArguments {
+    /// A usage problem found after parsing (a missing file, say): the message on stderr, exit 2.
     static func failUsage(_ message: String) -> Never {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         Foundation.exit(2)

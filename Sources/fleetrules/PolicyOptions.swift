@@ -95,7 +95,7 @@ struct TelemetryOption: ParsableArguments {
     /// A named file that does not exist is a usage error (`-`, stdin, is not checked).
     func requireFiles() {
         for path in telemetry where path != "-" && !FileManager.default.fileExists(atPath: path) {
-            FleetRulesCommand.failUsage("\(path): no such telemetry file")
+            Self.failUsage("\(path): no such telemetry file")
         }
     }
 }
@@ -105,7 +105,8 @@ struct DeliveryOptions: ParsableArguments {
     @Option(help: "Deliver the alerts as this delivery configuration routes them (docs/DELIVERY.md).")
     var deliver: String?
 
-    @Option(help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
+    @Option(
+        help: "The outbox database for --deliver (default: the config's outbox path, else .fleetrules/outbox.sqlite).")
     var outbox: String?
 
     func validate() throws {
