@@ -17,6 +17,10 @@ struct ServeCommand: ParsableCommand {
 
             Example:
               fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --port 8080
+
+            Live ingest from an MQTT broker (QoS 1, persistent session; docs/SERVER.md):
+              fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --state-dir .fleetrules/state \
+                --mqtt mqtt://127.0.0.1:1883 --mqtt-topic 'fleet/{site}/{device}/telemetry'
             """
     )
 
@@ -71,6 +75,8 @@ struct ServeCommand: ParsableCommand {
     var maxConnections: Int?
 
     @OptionGroup var lateness: LatenessOption
+
+    @OptionGroup(title: "MQTT ingest") var mqtt: MQTTServeOptions
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
@@ -169,6 +175,8 @@ struct ServeCommand: ParsableCommand {
         }
         let flushSeconds = DurationText.seconds(deliverFlush) ?? 10
         let deliveryInventory = inv
+        let ingest = mqtt.ingest(host: host, stateDir: stateURL, maxPayload: maxBody, logger: logger)
+        if let status = ingest?.status { config.readiness = { status.readiness() } }
         let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
         let hangup = SignalReloader(host: host, logger: logger)
         let done = DispatchSemaphore(value: 0)
@@ -199,6 +207,7 @@ struct ServeCommand: ParsableCommand {
                     }
                 }
             }
+            let subscriber = ingest.map { i in Task { await i.run() } }
             do {
                 try await server.run { port in
                     FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
@@ -206,6 +215,8 @@ struct ServeCommand: ParsableCommand {
             } catch {
                 failure.set("\(error)")
             }
+            subscriber?.cancel()
+            await subscriber?.value
             if let pipeline {
                 sender?.cancel()
                 await sender?.value
