@@ -141,6 +141,8 @@ public struct Dispatcher: Sendable {
             return await webhook.send(m, secret: w.secret, timeout: w.timeout)
         case .sms(let s):
             return await sms.send(m, gateway: s.gateway)
+        case .mqtt(let q):
+            return await MQTTSink().send(m, mqtt: q)
         }
     }
 

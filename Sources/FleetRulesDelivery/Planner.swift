@@ -32,6 +32,8 @@ public struct Planner: Sendable {
                     OutboxMessage(
                         id: n.id, receiver: n.receiver, channel: .webhook, target: w.url,
                         payload: n.json().serialized(pretty: false), nextAttempt: now, created: now, eventTime: n.time))
+            case .mqtt(let mqtt):
+                out.append(MQTTSink.message(n, mqtt: mqtt, now: now))
             case .sms(let sms):
                 let firing = n.alerts.filter { $0.status == .firing }
                 guard !firing.isEmpty else { continue }

@@ -19,6 +19,7 @@ public struct DeliveryConfig: Sendable {
     public enum Channel: Sendable {
         case webhook(Webhook)
         case sms(SMS)
+        case mqtt(MQTT)
     }
 
     public struct Webhook: Sendable {
@@ -220,8 +221,11 @@ struct ConfigReader {
     }
 
     mutating func receiver(_ node: YAMLNode) -> DeliveryConfig.Receiver? {
-        guard let f = fields(node, in: "a receiver", known: ["name", "webhook", "sms"], required: ["name"]) else { return nil }
+        guard let f = fields(node, in: "a receiver", known: ["name", "webhook", "sms", "mqtt"], required: ["name"]) else {
+            return nil
+        }
         guard let name = f["name"].flatMap({ name($0.value, "receiver name") }) else { return nil }
+        if let m = f["mqtt"] { return mqttReceiver(m, other: f["webhook"] ?? f["sms"], name: name) }
         switch (f["webhook"], f["sms"]) {
         case (let w?, nil):
             return webhook(w.value, name: name).map { DeliveryConfig.Receiver(name: name, channel: .webhook($0)) }
@@ -234,7 +238,7 @@ struct ConfigReader {
             return nil
         case (nil, nil):
             bag.error(
-                .missingField, "receiver '\(name)' needs `webhook` or `sms`", at: node.range,
+                .missingField, "receiver '\(name)' needs `webhook`, `sms` or `mqtt`", at: node.range,
                 hint: "webhook: { url: http://…, secret: … }")
             return nil
         }

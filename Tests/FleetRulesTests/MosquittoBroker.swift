@@ -18,7 +18,7 @@ import Foundation
 final class MosquittoBroker {
     static let binary: String? = locate("mosquitto", in: ["/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin"])
     static let publisher: String? = locate("mosquitto_pub", in: ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"])
-    static var available: Bool { binary != nil && publisher != nil }
+    static var available: Bool { binary != nil && publisher != nil && subscriber != nil }
 
     let port: Int
     let directory: URL
@@ -28,13 +28,15 @@ final class MosquittoBroker {
         var description: String
     }
 
-    init() throws {
+    /// `configuration`: a Mosquitto configuration to start from instead of the generated one; its
+    /// `listener 1883` and `persistence_location` are pointed at the free port and the temporary directory.
+    init(configuration: String? = nil) throws {
         port = try Self.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mosquitto-\(UUID().uuidString)")
         // Mosquitto started as root runs as the `mosquitto` user: it must be able to write here.
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
-        let config = """
+        let generated = """
             listener \(port) 127.0.0.1
             allow_anonymous true
             persistence true
@@ -46,6 +48,13 @@ final class MosquittoBroker {
             log_dest file \(directory.path)/broker.log
 
             """
+        let config =
+            configuration.map {
+                $0.replacingOccurrences(of: "listener 1883", with: "listener \(port)")
+                    .replacingOccurrences(
+                        of: "persistence_location .fleetrules/mosquitto/", with: "persistence_location \(directory.path)/")
+                    + "\nlog_dest file \(directory.path)/broker.log\n"
+            } ?? generated
         try config.write(to: directory.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
         try start()
     }
@@ -124,6 +133,34 @@ final class MosquittoBroker {
     @discardableResult
     func publish(_ payload: String, topic: String) throws -> Int32 {
         try runPublisher(["-t", topic, "-q", "1", "-m", payload], stdin: nil)
+    }
+
+    static let subscriber: String? = locate("mosquitto_sub", in: ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"])
+
+    /// Creates a persistent QoS 1 session for `clientID` subscribed to `filter`, so the broker
+    /// keeps what is published there until `collect` reads it.
+    func openSession(_ clientID: String, filter: String) throws {
+        _ = try runSubscriber(["-c", "-i", clientID, "-q", "1", "-t", filter, "-E"])
+    }
+
+    /// The next `count` messages of the session, as "topic payload" lines (waits up to `seconds`).
+    func collect(_ clientID: String, filter: String, count: Int, seconds: Int = 120) throws -> [String] {
+        let out = try runSubscriber(["-c", "-i", clientID, "-q", "1", "-t", filter, "-v", "-C", "\(count)", "-W", "\(seconds)"])
+        return out.split(separator: "\n").map(String.init)
+    }
+
+    private func runSubscriber(_ arguments: [String]) throws -> String {
+        guard let subscriber = Self.subscriber else { throw Failure(description: "mosquitto_sub is not installed") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: subscriber)
+        p.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// `mosquitto_pub` started in the background, reading lines from a file.
