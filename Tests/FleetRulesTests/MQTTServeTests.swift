@@ -281,6 +281,35 @@ struct MQTTServeTests {
         }
     }
 
+    /// examples/mqtt: its broker configuration and publish script, against the server command its comment shows.
+    @Test func theMQTTExampleRunsAsDocumented() async throws {
+        let conf = try String(contentsOf: CLI.repoRoot.appendingPathComponent("examples/mqtt/mosquitto.conf"), encoding: .utf8)
+        let broker = try MosquittoBroker(configuration: conf)
+        defer { broker.stop() }
+        let server = try ServeProcess([
+            "--rules", "rules/", "--inventory", "examples/fleet/inventory.csv", "--mqtt", broker.url,
+            "--mqtt-topic", "fleet/{site}/{device}/telemetry", "--mqtt-topic", "gateways/+/bulk",
+            "--mqtt-client-id", "example-\(UUID().uuidString)",
+        ])
+        defer { server.stop() }
+        #expect(try await Self.wait(60) { try await Self.connected(server) })
+        let publish = Process()
+        publish.executableURL = URL(fileURLWithPath: "/bin/sh")
+        publish.arguments = [CLI.repoRoot.appendingPathComponent("examples/mqtt/publish.sh").path, "127.0.0.1", "\(broker.port)"]
+        var environment = ProcessInfo.processInfo.environment
+        if let pub = MosquittoBroker.publisher {
+            environment["PATH"] = URL(fileURLWithPath: pub).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "")
+        }
+        publish.environment = environment
+        try publish.run()
+        publish.waitUntilExit()
+        #expect(publish.terminationStatus == 0)
+        #expect(try await Self.wait { try await Self.metric(server, "fleetrules_mqtt_messages_total{outcome=\"ingested\"}") == 5 })
+        #expect(try await Self.readings(server) == 5)
+        #expect(try await Self.metric(server, "fleetrules_mqtt_rejected_total{reason=\"unknown_device\"}") == 1)
+        #expect(server.stop() == 0)
+    }
+
     @Test func badMQTTOptionsAreUsageErrors() throws {
         let (rules, inventory) = try ServeFixture.files()
         for (extra, message) in [
