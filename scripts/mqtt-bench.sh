@@ -19,8 +19,13 @@ BROKER=$!
   --mqtt "mqtt://127.0.0.1:$PORT" --mqtt-topic 'fleet/+/telemetry' --mqtt-client-id "bench-$$" > "$DIR/serve.out" 2> "$DIR/serve.err" &
 SERVE=$!
 trap 'kill $SERVE $BROKER 2>/dev/null; rm -rf "$DIR"' EXIT
-sleep 2
-HTTP=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$DIR/serve.out")
+HTTP=
+for _ in $(seq 1 600); do
+  HTTP=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$DIR/serve.out")
+  [ -n "$HTTP" ] && curl -s "http://127.0.0.1:$HTTP/readyz" | grep -q '"state":"connected"' && break
+  sleep 0.1
+done
+[ -n "$HTTP" ] || { echo "serve did not start:"; cat "$DIR/serve.err"; exit 1; }
 python3 - "$ROUNDS" > "$DIR/lines.jsonl" <<'PY'
 import gzip, sys, json, datetime
 lines = gzip.open("examples/fleet/telemetry.jsonl.gz", "rt").read().splitlines()
@@ -40,7 +45,7 @@ mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 -t fleet/bench/telemetry -l < "$DIR/l
 PUBLISHED=$(date +%s.%N)
 while :; do
   GOT=$(curl -s "http://127.0.0.1:$HTTP/metrics" | sed -n 's/^fleetrules_mqtt_messages_total{outcome="ingested"} //p')
-  [ "${GOT:-0}" -ge "$N" ] && break
+  [ "${GOT%.*}" -ge "$N" ] 2>/dev/null && break
   sleep 0.05
 done
 END=$(date +%s.%N)
