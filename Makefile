@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 BIN = .build/debug/fleetrules
 
-.PHONY: all deps build test demo demo-delivery schema bench clean fuzz fuzz-build
+.PHONY: all deps mqtt-deps build test demo demo-delivery schema bench clean fuzz fuzz-build
 
 all: build
 
@@ -21,13 +21,22 @@ deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq prometheus-alertmanager; }
 
+# Mosquitto (broker and clients, Debian packages): the MQTT tests start a real broker on a free
+# loopback port, and examples/mqtt/ uses it.
+mqtt-deps:
+	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] || ! command -v mosquitto_pub >/dev/null 2>&1; then \
+		echo "installing mosquitto mosquitto-clients"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq mosquitto mosquitto-clients; \
+	fi
+
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
 # The report renderers are checked outside Swift too: iCalendar with the Python `icalendar`
 # package, the HTML page in headless chromium (installed here when missing; skipped only when
 # it cannot be installed).
-test: build
+test: build mqtt-deps
 	$(SWIFT) test $(BUILD_FLAGS)
 	python3 scripts/validate_schema.py $(BIN) rules
 	$(BIN) check rules/ --warnings-as-errors

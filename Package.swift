@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.36.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -55,6 +56,7 @@ let package = Package(
             dependencies: [
                 "FleetRules",
                 "FleetRulesDeliveryConfig",
+                "FleetRulesMQTT",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -78,6 +80,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // MQTT 3.1.1 packets and broker URLs, with no networking package (unit-tested and fuzzed alone).
+        .target(name: "FleetRulesMQTTCodec"),
+        // The MQTT client over SwiftNIO: a subscriber that stays connected, and a publisher.
+        .target(
+            name: "FleetRulesMQTT",
+            dependencies: [
+                "FleetRulesMQTTCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The HTTP service behind `fleetrules serve`, its lifecycle (signals, graceful shutdown)
         // and the delivery loop it runs.
         .target(
@@ -85,6 +100,7 @@ let package = Package(
             dependencies: [
                 "FleetRules",
                 "FleetRulesDelivery",
+                "FleetRulesMQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,6 +120,7 @@ let package = Package(
                 "FleetRulesServer",
                 "FleetRulesWorkloads",
                 "FleetRulesMocks",
+                "FleetRulesMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -115,7 +132,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetRulesTests",
-            dependencies: ["FleetRules", "FleetRulesDelivery", "FleetRulesMocks", "FleetRulesWorkloads"],
+            dependencies: ["FleetRules", "FleetRulesDelivery", "FleetRulesMocks", "FleetRulesWorkloads", "FleetRulesMQTTCodec"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -144,6 +144,8 @@ public struct Dispatcher: Sendable {
             return await sms.send(m, gateway: s.gateway)
         case .alertmanager(let a):
             return await alertmanager.send(m, timeout: a.timeout)
+        case .mqtt(let q):
+            return await MQTTSink().send(m, mqtt: q)
         }
     }
 

@@ -2,9 +2,9 @@ import FleetRules
 import Foundation
 import GRDB
 
-/// One message in the outbox: a webhook POST or one SMS to one contact.
+/// One message in the outbox: a webhook POST, one SMS to one contact, or one MQTT publish.
 public struct OutboxMessage: Sendable, Equatable {
-    public enum Channel: String, Sendable { case webhook, sms, alertmanager }
+    public enum Channel: String, Sendable { case webhook, sms, alertmanager, mqtt }
     /// pending: due at `nextAttempt`; waiting: an escalation step not yet scheduled;
     /// delivered: the sink acknowledged it; dead: retry budget spent or refused;
     /// cancelled: an escalation step made unnecessary by an ACK.

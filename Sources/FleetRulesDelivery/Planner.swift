@@ -34,6 +34,8 @@ public struct Planner: Sendable {
                         payload: n.json().serialized(pretty: false), nextAttempt: now, created: now, eventTime: n.time))
             case .alertmanager(let am):
                 out.append(Self.alertmanagerMessage(n, am, now: now))
+            case .mqtt(let mqtt):
+                out.append(MQTTSink.message(n, mqtt: mqtt, now: now))
             case .sms(let sms):
                 let firing = n.alerts.filter { $0.status == .firing }
                 guard !firing.isEmpty else { continue }

@@ -20,6 +20,7 @@ public struct DeliveryConfig: Sendable {
         case webhook(Webhook)
         case sms(SMS)
         case alertmanager(Alertmanager)
+        case mqtt(MQTT)
     }
 
     public struct Webhook: Sendable {
@@ -210,9 +211,13 @@ struct ConfigReader {
     }
 
     mutating func receiver(_ node: YAMLNode) -> DeliveryConfig.Receiver? {
-        guard let f = fields(node, in: "a receiver", known: ["name", "webhook", "sms", "alertmanager"], required: ["name"]) else { return nil }
+        guard
+            let f = fields(
+                node, in: "a receiver", known: ["name", "webhook", "sms", "alertmanager", "mqtt"], required: ["name"])
+        else { return nil }
         guard let name = f["name"].flatMap({ name($0.value, "receiver name") }) else { return nil }
-        if let a = f["alertmanager"] { return alertmanagerReceiver(a, others: [f["webhook"], f["sms"]], name: name) }
+        if let a = f["alertmanager"] { return alertmanagerReceiver(a, others: [f["webhook"], f["sms"], f["mqtt"]], name: name) }
+        if let m = f["mqtt"] { return mqttReceiver(m, other: f["webhook"] ?? f["sms"], name: name) }
         switch (f["webhook"], f["sms"]) {
         case (let w?, nil):
             return webhook(w.value, name: name).map { DeliveryConfig.Receiver(name: name, channel: .webhook($0)) }
@@ -225,7 +230,7 @@ struct ConfigReader {
             return nil
         case (nil, nil):
             bag.error(
-                .missingField, "receiver '\(name)' needs `webhook`, `sms` or `alertmanager`", at: node.range,
+                .missingField, "receiver '\(name)' needs `webhook`, `sms`, `alertmanager` or `mqtt`", at: node.range,
                 hint: "webhook: { url: http://…, secret: … }")
             return nil
         }

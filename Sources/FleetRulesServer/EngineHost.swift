@@ -154,12 +154,14 @@ public actor EngineHost {
         public var events: Int
     }
 
-    /// Decodes a JSON Lines body (already syntax-checked) into the engine and journals what was accepted.
-    public func ingest(lines: [UInt8], lineNumbers: [Int]?) throws -> IngestResult {
+    /// Decodes a JSON Lines body (already syntax-checked) into the engine and journals what was
+    /// accepted; `origin` names the source in the rejection examples of the report.
+    public func ingest(lines: [UInt8], lineNumbers: [Int]?, origin: String = "request") throws -> IngestResult {
         let start = DispatchTime.now()
         // `future` is judged against the wall clock now, not at start-up: the process lives for days.
         engine.wallClockLimit = Date().timeIntervalSince1970 + Engine.allowedClockSkew
-        let summary = TelemetryBody.ingest(&engine, bytes: lines, lineNumbers: lineNumbers, keepAccepted: true)
+        let summary = TelemetryBody.ingest(
+            &engine, bytes: lines, lineNumbers: lineNumbers, origin: origin, keepAccepted: true)
         let events = engine.drainAlerts()
         // Delivery gets every change, and the event time even without one (group timers run on it).
         alertHandler?(events, engine.stats.lastTimestamp)
@@ -270,6 +272,9 @@ public actor EngineHost {
             ])
         return .reloaded(version: version.number, diff: diff, replayed: summary.accepted)
     }
+
+    /// The journal's readings (JSON Lines, arrival order): what a restart restored plus what came since.
+    public var journalContents: [UInt8] { journal.contents }
 
     /// Writes the journal out whole (at shutdown).
     public func checkpoint() throws {

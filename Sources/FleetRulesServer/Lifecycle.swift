@@ -28,9 +28,14 @@ extension FleetRulesServer {
     /// - with `delivery`, the sender loop (stopped last: it routes the groups still open and
     ///   sends what the outbox holds for at most `flushWithin` seconds).
     ///
+    /// - with `mqtt`, the MQTT subscriber (stopped before the HTTP server, so nothing is
+    ///   acknowledged to the broker after the journal's last checkpoint).
+    ///
     /// `onListening` gets the bound port (useful with port 0). A server that fails (it cannot
     /// bind, say) shuts the rest down the same way, then its error is thrown.
-    public func run(delivery: ServeDelivery?, onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    public func run(
+        delivery: ServeDelivery?, mqtt: MQTTIngest? = nil, onListening: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws {
         let restored = await host.restoredReadings
         if restored > 0 { logger.info("state restored", metadata: ["readings": "\(restored)"]) }
         // Trapped before the server listens, so a SIGHUP right after `listening on` is not fatal.
@@ -39,6 +44,8 @@ extension FleetRulesServer {
         if let delivery { services.append(DeliveryService(delivery: delivery, host: host, logger: logger)) }
         services.append(ReloadOnHangup(signals: hangups, host: host, logger: logger))
         services.append(HTTPService(server: self, onListening: onListening))
+        // Services stop in the reverse order: the subscriber first.
+        if let mqtt { services.append(MQTTIngestService(ingest: mqtt)) }
         var configuration = ServiceGroupConfiguration(
             services: services.map {
                 .init(
@@ -63,6 +70,17 @@ struct HTTPService: Service, CustomStringConvertible {
         try await server.application(onListening: onListening).run()
         try await server.host.checkpoint()
         server.logger.info("stopped")
+    }
+}
+
+/// MQTT ingest as a service: subscribes and ingests until graceful shutdown.
+struct MQTTIngestService: Service, CustomStringConvertible {
+    let ingest: MQTTIngest
+
+    var description: String { "mqtt" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await ingest.run() }
     }
 }
 

@@ -21,6 +21,8 @@ public struct FleetRulesServer: Sendable {
         public var idleTimeout: Duration = .seconds(60)
         /// Connections served at once; more are answered 503 (see `ConnectionLimits`).
         public var maxConnections = ConnectionLimits.defaultMaxConnections()
+        /// Extra fields of `/readyz` (the MQTT ingest's connection state).
+        public var readiness: (@Sendable () -> [(String, JSONValue)])?
         public init() {}
     }
 
@@ -77,6 +79,7 @@ public struct FleetRulesServer: Sendable {
         let registry = self.registry
         let limit = configuration.maxBodyBytes
         let token = configuration.token
+        let readiness = configuration.readiness
 
         router.get("healthz") { _, _ in Self.json(.object([("status", "ok")])) }
         router.get("readyz") { _, _ in
@@ -85,7 +88,7 @@ public struct FleetRulesServer: Sendable {
                 .object([
                     ("status", "ready"), ("version", .number(Double(s.version))),
                     ("readings", .number(Double(s.readings))),
-                ]))
+                ] + (readiness?() ?? [])))
         }
         router.get("metrics") { _, _ in
             var buffer: [UInt8] = []

@@ -17,6 +17,10 @@ struct ServeCommand: AsyncParsableCommand {
 
             Example:
               fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --port 8080
+
+            Live ingest from an MQTT broker (QoS 1, persistent session; docs/SERVER.md):
+              fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --state-dir .fleetrules/state \
+                --mqtt mqtt://127.0.0.1:1883 --mqtt-topic 'fleet/{site}/{device}/telemetry'
             """
     )
 
@@ -65,6 +69,8 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnections: Int?
 
     @OptionGroup var lateness: LatenessOption
+
+    @OptionGroup(title: "MQTT ingest") var mqtt: MQTTServeOptions
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
@@ -152,10 +158,12 @@ struct ServeCommand: AsyncParsableCommand {
                 pipeline: try delivery.pipeline(deliveryConfig).pipeline, inventory: inv,
                 flushWithin: DurationText.seconds(deliverFlush) ?? 10)
         }
+        let ingest = mqtt.ingest(host: host, stateDir: stateURL, maxPayload: maxBody, logger: logger)
+        if let status = ingest?.status { config.readiness = { status.readiness() } }
         let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
         let bind = config.host
         do {
-            try await server.run(delivery: serveDelivery) { port in
+            try await server.run(delivery: serveDelivery, mqtt: ingest) { port in
                 FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
             }
         } catch {

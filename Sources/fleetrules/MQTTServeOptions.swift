@@ -1,0 +1,79 @@
+import ArgumentParser
+import FleetRulesMQTT
+import FleetRulesServer
+import Foundation
+import Logging
+
+/// `serve`'s live ingest from an MQTT broker (docs/SERVER.md, "MQTT ingest").
+struct MQTTServeOptions: ParsableArguments {
+    @Option(
+        name: .customLong("mqtt"),
+        help: "Subscribe to this broker: mqtt://[USER[:PASSWORD]@]HOST[:PORT] or mqtts://… (TLS).")
+    var url: String?
+
+    @Option(
+        name: .customLong("mqtt-topic"),
+        help: """
+            Topic to ingest (repeatable); a {name} level matches any value and fills the reading's \
+            field `name` when the payload lacks it, as in 'fleet/{site}/{device}/telemetry'.
+            """)
+    var topics: [String] = []
+
+    @Option(
+        name: .customLong("mqtt-client-id"),
+        help: "Client id of the persistent session (default: derived from --state-dir, stable across restarts).")
+    var clientID: String?
+
+    @Option(name: .customLong("mqtt-password-file"), help: "File holding the broker password (instead of the URL's).")
+    var passwordFile: String?
+
+    @Option(name: .customLong("mqtt-ca-file"), help: "PEM file of the CAs that sign an mqtts:// broker's certificate.")
+    var caFile: String?
+
+    @Option(name: .customLong("mqtt-keep-alive"), help: "Keep-alive interval agreed with the broker, in seconds.")
+    var keepAlive: Int = 30
+
+    func validate() throws {
+        guard let url else {
+            if !topics.isEmpty || clientID != nil || passwordFile != nil || caFile != nil {
+                throw ValidationError("the --mqtt-… options need --mqtt URL")
+            }
+            return
+        }
+        do {
+            _ = try MQTTEndpoint(url: url)
+        } catch {
+            throw ValidationError("--mqtt \(error)")
+        }
+        if topics.isEmpty { throw ValidationError("--mqtt needs at least one --mqtt-topic") }
+        for topic in topics {
+            do {
+                _ = try TopicTemplate(topic)
+            } catch {
+                throw ValidationError("--mqtt-topic \(error)")
+            }
+        }
+        guard (0...65535).contains(keepAlive) else { throw ValidationError("--mqtt-keep-alive must be 0...65535 seconds") }
+        if let clientID, clientID.isEmpty || clientID.utf8.count > 65_535 {
+            throw ValidationError("--mqtt-client-id must be 1 to 65,535 bytes")
+        }
+    }
+
+    /// The ingest service, or nil without --mqtt; exits with a message when a file cannot be read.
+    func ingest(host: EngineHost, stateDir: URL?, maxPayload: Int, logger: Logger) -> MQTTIngest? {
+        guard let url, var endpoint = try? MQTTEndpoint(url: url) else { return nil }
+        if let passwordFile {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                ServeCommand.failUsage("\(passwordFile): cannot read the MQTT password file")
+            }
+            endpoint.password = text.trimmingCharacters(in: .newlines)
+        }
+        var settings = MQTTIngest.Settings(
+            endpoint: endpoint, topics: topics.compactMap { try? TopicTemplate($0) },
+            clientID: clientID ?? MQTTIngest.defaultClientID(stateDir: stateDir))
+        settings.tls = MQTTTransport.TLS(caFile: caFile)
+        settings.keepAlive = UInt16(keepAlive)
+        settings.maxPayload = maxPayload
+        return MQTTIngest(settings: settings, host: host, logger: logger)
+    }
+}
