@@ -140,7 +140,7 @@ struct ConfigReader {
 
     mutating func config(_ root: YAMLNode) -> DeliveryConfig? {
         guard
-            let f = fields(
+            let f = bag.fields(
                 root, in: "the delivery file", known: ["delivery", "receivers", "route", "silences", "inhibit", "outbox"],
                 required: ["delivery", "receivers", "route"])
         else { return nil }
@@ -152,7 +152,7 @@ struct ConfigReader {
         }
         var receivers: [DeliveryConfig.Receiver] = []
         var receiverRanges: [String: SourceRange] = [:]
-        if let r = f["receivers"], let items = sequence(r.value, "receivers") {
+        if let r = f["receivers"], let items = bag.sequence(r.value, "receivers") {
             for item in items {
                 guard let rec = receiver(item) else { continue }
                 if let first = receiverRanges[rec.name] {
@@ -190,20 +190,20 @@ struct ConfigReader {
             }
         }
         var silences: [DeliveryConfig.Silence] = []
-        if let s = f["silences"], let items = sequence(s.value, "silences") {
+        if let s = f["silences"], let items = bag.sequence(s.value, "silences") {
             for item in items { if let x = silence(item) { silences.append(x) } }
         }
         var inhibit: [DeliveryConfig.InhibitRule] = []
-        if let s = f["inhibit"], let items = sequence(s.value, "inhibit") {
+        if let s = f["inhibit"], let items = bag.sequence(s.value, "inhibit") {
             for item in items { if let x = inhibitRule(item) { inhibit.append(x) } }
         }
         var outbox = DeliveryConfig.OutboxSettings()
-        if let o = f["outbox"], let of = fields(o.value, in: "outbox", known: ["path", "max_attempts", "backoff"], required: []) {
-            if let p = of["path"] { outbox.path = string(p.value, "outbox path") }
-            if let m = of["max_attempts"], let n = integer(m.value, "max_attempts", minimum: 1) { outbox.maxAttempts = n }
-            if let b = of["backoff"], let bf = fields(b.value, in: "backoff", known: ["initial", "max"], required: []) {
-                if let i = bf["initial"], let d = duration(i.value, "backoff initial") { outbox.initialBackoff = d }
-                if let m = bf["max"], let d = duration(m.value, "backoff max") { outbox.maxBackoff = d }
+        if let o = f["outbox"], let of = bag.fields(o.value, in: "outbox", known: ["path", "max_attempts", "backoff"], required: []) {
+            if let p = of["path"] { outbox.path = bag.string(p.value, "outbox path") }
+            if let m = of["max_attempts"], let n = bag.integer(m.value, "max_attempts", minimum: 1) { outbox.maxAttempts = n }
+            if let b = of["backoff"], let bf = bag.fields(b.value, in: "backoff", known: ["initial", "max"], required: []) {
+                if let i = bf["initial"], let d = bag.duration(i.value, "backoff initial") { outbox.initialBackoff = d }
+                if let m = bf["max"], let d = bag.duration(m.value, "backoff max") { outbox.maxBackoff = d }
             }
         }
         guard let root else { return nil }
@@ -212,10 +212,10 @@ struct ConfigReader {
 
     mutating func receiver(_ node: YAMLNode) -> DeliveryConfig.Receiver? {
         guard
-            let f = fields(
+            let f = bag.fields(
                 node, in: "a receiver", known: ["name", "webhook", "sms", "alertmanager", "mqtt"], required: ["name"])
         else { return nil }
-        guard let name = f["name"].flatMap({ name($0.value, "receiver name") }) else { return nil }
+        guard let name = f["name"].flatMap({ bag.name($0.value, "receiver name") }) else { return nil }
         if let a = f["alertmanager"] { return alertmanagerReceiver(a, others: [f["webhook"], f["sms"], f["mqtt"]], name: name) }
         if let m = f["mqtt"] { return mqttReceiver(m, other: f["webhook"] ?? f["sms"], name: name) }
         switch (f["webhook"], f["sms"]) {
@@ -238,17 +238,17 @@ struct ConfigReader {
 
     mutating func webhook(_ node: YAMLNode, name: String) -> DeliveryConfig.Webhook? {
         guard
-            let f = fields(
+            let f = bag.fields(
                 node, in: "webhook of '\(name)'", known: ["url", "secret", "secret_env", "timeout"], required: ["url"])
         else { return nil }
         let url = f["url"].flatMap { httpURL($0.value, "webhook url") }
         var secret: String?
         switch (f["secret"], f["secret_env"]) {
         case (let s?, nil):
-            secret = string(s.value, "webhook secret")
+            secret = bag.string(s.value, "webhook secret")
         case (nil, let e?):
             // The secret from the environment, so it need not live in the file.
-            if let variable = string(e.value, "secret_env") {
+            if let variable = bag.string(e.value, "secret_env") {
                 secret = environment[variable]
                 if secret == nil || secret?.isEmpty == true {
                     bag.error(
@@ -270,32 +270,32 @@ struct ConfigReader {
                 at: s.value.range, hint: "use at least 16 random bytes, e.g. whsec_ and 32 base64 characters")
         }
         var timeout = 10.0
-        if let t = f["timeout"], let d = duration(t.value, "timeout") { timeout = d }
+        if let t = f["timeout"], let d = bag.duration(t.value, "timeout") { timeout = d }
         guard let url, let secret else { return nil }
         return DeliveryConfig.Webhook(url: url, secret: secret, timeout: timeout)
     }
 
     mutating func sms(_ node: YAMLNode, name: String) -> DeliveryConfig.SMS? {
         guard
-            let f = fields(
+            let f = bag.fields(
                 node, in: "sms of '\(name)'", known: ["gateway", "batch_window", "max_per_hour", "contacts"],
                 required: ["gateway", "contacts"])
         else { return nil }
         let gateway = f["gateway"].flatMap { httpURL($0.value, "sms gateway") }
         var window = 60.0
-        if let w = f["batch_window"], let d = duration(w.value, "batch_window") { window = d }
+        if let w = f["batch_window"], let d = bag.duration(w.value, "batch_window") { window = d }
         var perHour = 20
-        if let m = f["max_per_hour"], let n = integer(m.value, "max_per_hour", minimum: 1) { perHour = n }
+        if let m = f["max_per_hour"], let n = bag.integer(m.value, "max_per_hour", minimum: 1) { perHour = n }
         var contacts: [DeliveryConfig.Contact] = []
-        if let c = f["contacts"], let items = sequence(c.value, "contacts") {
+        if let c = f["contacts"], let items = bag.sequence(c.value, "contacts") {
             if items.isEmpty { bag.error(.invalidValue, "contacts must list at least one contact", at: c.value.range) }
             for item in items {
                 guard
-                    let cf = fields(item, in: "a contact", known: ["name", "phone", "escalate_after"], required: ["name", "phone"])
+                    let cf = bag.fields(item, in: "a contact", known: ["name", "phone", "escalate_after"], required: ["name", "phone"])
                 else { continue }
-                let n = cf["name"].flatMap { string($0.value, "contact name") }
+                let n = cf["name"].flatMap { bag.string($0.value, "contact name") }
                 let p = cf["phone"].flatMap { phone($0.value) }
-                let e = cf["escalate_after"].flatMap { duration($0.value, "escalate_after") }
+                let e = cf["escalate_after"].flatMap { bag.duration($0.value, "escalate_after") }
                 if let n, let p { contacts.append(DeliveryConfig.Contact(name: n, phone: p, escalateAfter: e)) }
             }
         }
@@ -309,13 +309,13 @@ struct ConfigReader {
         let keys = [
             "receiver", "match", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval", "continue", "routes",
         ]
-        guard let f = fields(node, in: isRoot ? "the root route" : "a route", known: keys, required: isRoot ? ["receiver"] : [])
+        guard let f = bag.fields(node, in: isRoot ? "the root route" : "a route", known: keys, required: isRoot ? ["receiver"] : [])
         else { return nil }
         var r = parent
         r.matchers = []
         r.continue = false
         r.routes = []
-        if let e = f["receiver"], let name = string(e.value, "receiver") {
+        if let e = f["receiver"], let name = bag.string(e.value, "receiver") {
             if known.contains(name) {
                 r.receiver = name
             } else {
@@ -340,14 +340,14 @@ struct ConfigReader {
                 r.matchers += alertmanagerMatchers(m.value, "matchers")
             }
         }
-        if let g = f["group_by"], let items = sequence(g.value, "group_by") {
-            r.groupBy = items.compactMap { string($0, "group_by label") }
+        if let g = f["group_by"], let items = bag.sequence(g.value, "group_by") {
+            r.groupBy = items.compactMap { bag.string($0, "group_by label") }
         }
-        if let g = f["group_wait"], let d = duration(g.value, "group_wait", allowZero: true) { r.groupWait = d }
-        if let g = f["group_interval"], let d = duration(g.value, "group_interval") { r.groupInterval = d }
-        if let g = f["repeat_interval"], let d = duration(g.value, "repeat_interval") { r.repeatInterval = d }
-        if let c = f["continue"], let b = bool(c.value, "continue") { r.continue = b }
-        if let c = f["routes"], let items = sequence(c.value, "routes") {
+        if let g = f["group_wait"], let d = bag.duration(g.value, "group_wait", allowZero: true) { r.groupWait = d }
+        if let g = f["group_interval"], let d = bag.duration(g.value, "group_interval") { r.groupInterval = d }
+        if let g = f["repeat_interval"], let d = bag.duration(g.value, "repeat_interval") { r.repeatInterval = d }
+        if let c = f["continue"], let b = bag.bool(c.value, "continue") { r.continue = b }
+        if let c = f["routes"], let items = bag.sequence(c.value, "routes") {
             r.routes = items.compactMap { route($0, parent: r, isRoot: false, known: known, used: &used) }
         }
         return r
@@ -362,9 +362,9 @@ struct ConfigReader {
         for e in entries {
             switch e.value.kind {
             case .sequence(let items):
-                out.append(DeliveryConfig.Matcher(label: e.name, values: items.compactMap { string($0, "\(e.name) value") }))
+                out.append(DeliveryConfig.Matcher(label: e.name, values: items.compactMap { bag.string($0, "\(e.name) value") }))
             default:
-                if let v = string(e.value, "\(e.name) value") { out.append(DeliveryConfig.Matcher(label: e.name, values: [v])) }
+                if let v = bag.string(e.value, "\(e.name) value") { out.append(DeliveryConfig.Matcher(label: e.name, values: [v])) }
             }
         }
         return out
@@ -372,7 +372,7 @@ struct ConfigReader {
 
     mutating func silence(_ node: YAMLNode) -> DeliveryConfig.Silence? {
         guard
-            let f = fields(
+            let f = bag.fields(
                 node, in: "a silence", known: ["match", "matchers", "starts", "ends", "comment"], required: ["ends"])
         else { return nil }
         var m = f["match"].map { matchers($0.value, "match") } ?? []
@@ -380,16 +380,16 @@ struct ConfigReader {
         if f["match"] == nil && f["matchers"] == nil {
             bag.error(.missingField, "a silence needs `matchers` or `match`", at: node.range, hint: #"matchers: ['rule="noisy"']"#)
         }
-        let starts = f["starts"].flatMap { timestamp($0.value, "starts") }
-        let ends = f["ends"].flatMap { timestamp($0.value, "ends") }
-        let comment = f["comment"].flatMap { string($0.value, "comment") }
+        let starts = f["starts"].flatMap { bag.timestamp($0.value, "starts") }
+        let ends = f["ends"].flatMap { bag.timestamp($0.value, "ends") }
+        let comment = f["comment"].flatMap { bag.string($0.value, "comment") }
         guard let ends, !m.isEmpty else { return nil }
         return DeliveryConfig.Silence(matchers: m, starts: starts, ends: ends, comment: comment)
     }
 
     mutating func inhibitRule(_ node: YAMLNode) -> DeliveryConfig.InhibitRule? {
         guard
-            let f = fields(node, in: "an inhibit rule", known: ["source", "target", "source_matchers", "target_matchers", "equal"], required: [])
+            let f = bag.fields(node, in: "an inhibit rule", known: ["source", "target", "source_matchers", "target_matchers", "equal"], required: [])
         else { return nil }
         var s = f["source"].map { matchers($0.value, "source") } ?? []
         s += f["source_matchers"].map { alertmanagerMatchers($0.value, "source_matchers") } ?? []
@@ -399,37 +399,15 @@ struct ConfigReader {
             bag.error(.missingField, "an inhibit rule is missing the required key '\(a)' (or '\(b)')", at: node.range)
         }
         var equal: [String] = []
-        if let e = f["equal"], let items = sequence(e.value, "equal") { equal = items.compactMap { string($0, "label") } }
+        if let e = f["equal"], let items = bag.sequence(e.value, "equal") { equal = items.compactMap { bag.string($0, "label") } }
         guard !s.isEmpty, !t.isEmpty else { return nil }
         return DeliveryConfig.InhibitRule(source: s, target: t, equal: equal)
     }
 
     // MARK: scalars
 
-    mutating func fields(_ node: YAMLNode, in place: String, known: [String], required: [String]) -> [String: YAMLEntry]? {
-        bag.fields(node, in: place, known: known, required: required)
-    }
-
-    mutating func sequence(_ node: YAMLNode, _ place: String) -> [YAMLNode]? { bag.sequence(node, place) }
-
-    mutating func string(_ node: YAMLNode, _ place: String) -> String? { bag.string(node, place) }
-
-    mutating func name(_ node: YAMLNode, _ place: String) -> String? { bag.name(node, place) }
-
-    mutating func integer(_ node: YAMLNode, _ place: String, minimum: Int) -> Int? {
-        bag.integer(node, place, minimum: minimum)
-    }
-
-    mutating func bool(_ node: YAMLNode, _ place: String) -> Bool? { bag.bool(node, place) }
-
-    mutating func duration(_ node: YAMLNode, _ place: String, allowZero: Bool = false) -> Double? {
-        bag.duration(node, place, allowZero: allowZero)
-    }
-
-    mutating func timestamp(_ node: YAMLNode, _ place: String) -> Double? { bag.timestamp(node, place) }
-
     mutating func httpURL(_ node: YAMLNode, _ place: String) -> String? {
-        guard let s = string(node, place) else { return nil }
+        guard let s = bag.string(node, place) else { return nil }
         guard let u = URL(string: s), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = u.host, !host.isEmpty
         else {
@@ -440,7 +418,7 @@ struct ConfigReader {
     }
 
     mutating func phone(_ node: YAMLNode) -> String? {
-        guard let s = string(node, "phone") else { return nil }
+        guard let s = bag.string(node, "phone") else { return nil }
         let digits = s.dropFirst()
         guard s.hasPrefix("+"), (8...15).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             bag.error(

@@ -145,7 +145,7 @@ import Testing
         #expect(json.contains(#""compliance":{"firmware":{"counts":{"compliant":2,"outdated":1,"denied":1,"unknown":1,"stale":1,"rollout-pending":1,"rollout-failed":1}"#))
     }
 
-    /// The firmware target of the issue: the simulator's labelled states, end to end.
+    /// Compliance states scored against the simulator's labelled firmware states, end to end.
     @Test func scoresTheSimulatedFleetsFirmwareStates() throws {
         var o = SimulationOptions()
         o.devices = 400

@@ -309,7 +309,7 @@ import Testing
             trend: 24h
         """
 
-    /// The issue's accuracy targets on a small simulated fleet (ramps and steps of 0.8, 1.5 and
+    /// The drift rules' accuracy targets (docs/DRIFT.md) on a small simulated fleet (ramps and steps of 0.8, 1.5 and
     /// 3 °C, shared daily cycles, zone excursions, gaps and skewed clocks), scored by the scorer.
     @Test func meetsTheAccuracyTargetsOnASmallSimulatedFleet() throws {
         var o = SimulationOptions()

@@ -282,7 +282,7 @@ private struct Noise {
         return out
     }
 
-    /// The accuracy promise on a 300-device, 40-day fleet, small enough for a debug build
+    /// The forecasts' accuracy targets (docs/FORECAST.md) on a 300-device, 40-day fleet, small enough for a debug build
     /// (the 5,000-device figures are in docs/FORECAST.md). All shapes count, the sudden drops
     /// nobody can see coming included. A fleet this small learns its cells' curve in its first
     /// week or two, and the forecasts of the bending cells made before are straight lines: scored

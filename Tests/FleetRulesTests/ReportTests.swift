@@ -74,18 +74,8 @@ enum SampleReport {
         return report
     }
 
-    static let goldenFolder = CLI.repoRoot.appendingPathComponent("Tests/FleetRulesTests/Fixtures/golden")
-
-    /// Compares with the golden file; `UPDATE_GOLDEN=1 swift test` rewrites it.
-    static func expectGolden(_ text: String, _ name: String) throws {
-        let url = goldenFolder.appendingPathComponent(name)
-        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-            try FileManager.default.createDirectory(at: goldenFolder, withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
-        let golden = try String(contentsOf: url, encoding: .utf8)
-        #expect(text == golden, "\(name) differs from its golden file (UPDATE_GOLDEN=1 swift test rewrites it)")
-    }
+    /// Compares with the golden file (see `Golden`).
+    static func expectGolden(_ text: String, _ name: String) throws { try Golden.expect(text, name) }
 }
 
 @Suite struct PriorityTests {
