@@ -567,3 +567,42 @@ final class RealAlertmanager: @unchecked Sendable {
         }
     }
 }
+
+@Suite struct AlertmanagerCheckTests {
+    /// `fleetrules check --delivery` reads the receiver and the matchers like the library.
+    @Test func checkValidatesTheReceiverAndItsMatchers() throws {
+        let good = try CLI.temporaryFile(
+            "d.yaml",
+            """
+            delivery: 1
+            receivers:
+              - name: am
+                alertmanager: { url: "http://127.0.0.1:9093", resend_interval: 30s }
+            route: { receiver: am }
+            silences:
+              - matchers: ['device=~"d-000[1-4][0-9]"', 'rule!="gateway-silent"']
+                ends: 2030-01-01T00:00:00Z
+            """)
+        let ok = try CLI.run(["check", "--delivery", good])
+        #expect(ok.status == 0, "\(ok.stdout)")
+        #expect(ok.stdout.contains("0 errors, 0 warnings"), "\(ok.stdout)")
+        let bad = try CLI.temporaryFile(
+            "d.yaml",
+            """
+            delivery: 1
+            receivers:
+              - name: am
+                alertmanager: { url: "http://127.0.0.1:9093" }
+            route: { receiver: am }
+            silences:
+              - matchers: ['device=~"d-(1"']
+                ends: 2030-01-01T00:00:00Z
+            """)
+        let r = try CLI.run(["check", "--delivery", bad])
+        #expect(r.status == 1)
+        #expect(
+            r.stdout.contains("d.yaml:7:16: error[E0606]: the regular expression 'd-(1' of label 'device' does not compile"),
+            "\(r.stdout)")
+        #expect(r.stdout.contains("anchored at both ends"), "\(r.stdout)")
+    }
+}
