@@ -233,7 +233,7 @@ import Testing
 }
 
 @Suite struct DriftTrendPlanTests {
-    static func policy(trend: String?) -> String {
+    static func policy(trend: String?, bucket: String = "1h") -> String {
         """
         fleetrules: 1
         pack: trend-plan
@@ -244,17 +244,55 @@ import Testing
             metric: temperature
             tolerance: 0.2
             threshold: 1
-            bucket: 1h
+            bucket: \(bucket)
         \(trend.map { "    trend: \($0)" } ?? "")
         """
     }
 
+    static func compiled(trend: String?, bucket: String = "1h") throws -> (RuleOperator, DriftRule) {
+        let op = try #require(try Policy.parse(policy(trend: trend, bucket: bucket)).compile().operators.first)
+        guard case .drift(let rule) = op.rule.body else { throw CompileFailure.notADriftRule }
+        return (op, rule)
+    }
+
+    enum CompileFailure: Error { case notADriftRule }
+
     @Test func planShowsTheRampTestAndItsState() throws {
-        let with = try #require(try Policy.parse(Self.policy(trend: "36h")).compile().operators.first)
-        let without = try #require(try Policy.parse(Self.policy(trend: nil)).compile().operators.first)
-        #expect(with.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 36 buckets") && $0.contains("beyond 0.1") })
-        #expect(!without.steps.contains { $0.contains("ramp-onset") })
+        let (with, _) = try Self.compiled(trend: "36h")
+        let (without, _) = try Self.compiled(trend: "off")
+        #expect(with.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 36 buckets (1d12h)") && $0.contains("beyond 0.1") })
+        #expect(!without.steps.contains { $0.contains("broken-line") })
         // The rings of 36 buckets and residuals are in the state estimate.
         #expect(with.stateBytesPerDevice >= without.stateBytesPerDevice + 2 * 36 * 8)
+    }
+
+    @Test func aRuleWithoutTrendRunsTheRampTestOverTwentyFourBuckets() throws {
+        let (op, rule) = try Self.compiled(trend: nil)
+        #expect(rule.trend == 24.0 * 3600)
+        #expect(rule.trendIsDefault)
+        #expect(op.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 24 buckets (1d, the default window)") })
+        #expect(op.steps.contains { $0.contains("back within 0.05") })
+        // The default follows the bucket: 24 buckets of 2 hours.
+        let (longer, slower) = try Self.compiled(trend: nil, bucket: "2h")
+        #expect(slower.trend == 48.0 * 3600)
+        #expect(longer.steps.contains { $0.contains("last 24 buckets (2d, the default window)") })
+        // An explicit window is not the default, even when it has the default's length.
+        let (_, explicit) = try Self.compiled(trend: "24h")
+        #expect(explicit.trend == 24.0 * 3600)
+        #expect(!explicit.trendIsDefault)
+    }
+
+    @Test func trendOffDisablesTheRampTest() throws {
+        let (op, rule) = try Self.compiled(trend: "off")
+        #expect(rule.trend == nil)
+        #expect(op.steps.contains { $0.contains("no ramp-onset test (trend: off)") })
+        #expect(op.steps.contains { $0.contains("back within the tolerance") })
+        let (withDefault, _) = try Self.compiled(trend: nil)
+        #expect(op.stateBytesPerDevice < withDefault.stateBytesPerDevice)
+    }
+
+    @Test func aTrendThatIsNeitherADurationNorOffIsAnError() throws {
+        #expect(throws: (any Error).self) { try Policy.parse(Self.policy(trend: "none")).compile() }
+        #expect(throws: (any Error).self) { try Policy.parse(Self.policy(trend: "6h")).compile() }
     }
 }

@@ -248,7 +248,7 @@ extension CorrelationRule {
 }
 
 extension DriftRule {
-    /// Buckets in the slope test's window, nil without `trend`.
+    /// Buckets in the ramp-onset test's window, nil with `trend: off`.
     var trendWindow: Int? { trend.map { Int(($0 / bucket).rounded()) } }
     /// Fitted level beyond which a significant slope alarms: half the tolerance (or of the
     /// threshold when the tolerance is 0).
@@ -273,10 +273,13 @@ extension DriftRule {
             test = "two-sided Page–Hinkley, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
         }
         s.append("test residual (device − reference): \(test)")
-        if let w = trendWindow {
+        if let w = trendWindow, let trend {
+            let window = DurationText.format(trend) + (trendIsDefault ? ", the default window" : "")
             s.append(
-                "and a ramp-onset test (broken-line likelihood ratio) over the last \(w) buckets: alarm when the standardized evidence for a slope since some onset exceeds \(JSONValue.format(DriftRamp.defaultBound)) and the implied offset is beyond \(JSONValue.format(trendLevel))"
+                "and a ramp-onset test (broken-line likelihood ratio) over the last \(w) buckets (\(window)): alarm when the standardized evidence for a slope since some onset exceeds \(JSONValue.format(DriftRamp.defaultBound)) and the implied offset is beyond \(JSONValue.format(trendLevel))"
             )
+        } else {
+            s.append("no ramp-onset test (trend: off): slow ramps are seen by the \(method.rawValue) test alone")
         }
         if trendWindow != nil {
             s.append("resolve when the smoothed residual is back within \(JSONValue.format(trendLevel / 2)) (recalibration)")
