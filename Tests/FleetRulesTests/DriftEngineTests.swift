@@ -307,7 +307,6 @@ import Testing
             threshold: 1
             min_peers: 3
             bucket: 1h
-            trend: 24h
         """
 
     /// The issue's accuracy targets on a small simulated fleet (ramps and steps of 0.8, 1.5 and
@@ -337,8 +336,9 @@ import Testing
         #expect(d.drifting >= 20)
         #expect(d.detectionRate ?? 0 >= 0.97)
         #expect(d.falsePositiveRate ?? 1 < 0.02)
-        // 9.0 h with CUSUM alone; the least-squares slope test of `trend: 36h` brought it to 6.4 h,
-        // the ramp-onset test with `trend: 24h` to 5.9 h (2 false positives in 202).
+        // 9.0 h with CUSUM alone (`trend: off`); the least-squares slope test of `trend: 36h`
+        // brought it to 6.4 h, the ramp-onset test over its default 24 buckets to 5.9 h (2 false
+        // positives in 202).
         #expect(d.medianDelayHours ?? .infinity < 7)
     }
 }
