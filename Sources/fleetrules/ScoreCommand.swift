@@ -70,7 +70,9 @@ struct ScoreCommand: ParsableCommand {
                     "--rule \(rule): no such compliance rule in \(report)"
                         + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"))
             }
-            scored = Scorer.score(truth: t, report: r, options: .init(complianceRule: rule, warmup: warmupSeconds, driftTolerance: driftTolerance))
+            scored = Scorer.score(
+                truth: t, report: r,
+                options: .init(complianceRule: rule, warmup: warmupSeconds, driftTolerance: driftTolerance))
         } catch let error as ScoreInputError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)

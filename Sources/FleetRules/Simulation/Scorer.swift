@@ -179,7 +179,9 @@ public enum Scorer {
         /// rule's tolerance, in the metric's unit); nil: from the onset only.
         public var driftTolerance: Double?
 
-        public init(complianceRule: String? = nil, warmup: Double = Scorer.defaultWarmup, driftTolerance: Double? = nil) {
+        public init(
+            complianceRule: String? = nil, warmup: Double = Scorer.defaultWarmup, driftTolerance: Double? = nil
+        ) {
             self.complianceRule = complianceRule
             self.warmup = warmup
             self.driftTolerance = driftTolerance
@@ -198,7 +200,8 @@ public enum Scorer {
 
     public static func score(truth: SimulationTruth, report: ScoredReport, options: Options = Options()) -> Score {
         Score(
-            battery: battery(truth, report, warmup: options.warmup), drift: drift(truth, report, tolerance: options.driftTolerance),
+            battery: battery(truth, report, warmup: options.warmup),
+            drift: drift(truth, report, tolerance: options.driftTolerance),
             firmware: firmware(truth, report, rule: options.complianceRule), gateway: gateway(truth, report),
             environment: environment(truth, report))
     }
@@ -279,7 +282,9 @@ public enum Scorer {
                 healthyAlerted: healthyAlerted, warmup: warmup))
     }
 
-    static func drift(_ truth: SimulationTruth, _ report: ScoredReport, tolerance: Double? = nil) -> Score.Section<Score.Drift> {
+    static func drift(
+        _ truth: SimulationTruth, _ report: ScoredReport, tolerance: Double? = nil
+    ) -> Score.Section<Score.Drift> {
         let alerts = report.alerts.filter { $0.kind == "drift" }
         guard !alerts.isEmpty || report.evaluated?.contains("drift") == true else {
             return .notInReport("no alerts of kind `drift` in the report")
@@ -312,7 +317,8 @@ public enum Scorer {
                 let found = items.compactMap(\.delay).sorted()
                 return .init(
                     kind: kind, crossed: items.count, detected: found.count, medianDelayHours: median(found),
-                    p90DelayHours: found.isEmpty ? nil : found[max(0, Int((0.9 * Double(found.count)).rounded(.up)) - 1)],
+                    p90DelayHours: found.isEmpty
+                        ? nil : found[max(0, Int((0.9 * Double(found.count)).rounded(.up)) - 1)],
                     maxDelayHours: found.last, within12h: found.count { $0 <= 12 }, within24h: found.count { $0 <= 24 })
             }
             let kinds = Set(crossed.map(\.kind)).sorted()
@@ -694,7 +700,8 @@ extension Score {
             .object([
                 ("kind", .string(g.kind)), ("crossed", int(g.crossed)), ("detected", int(g.detected)),
                 ("median_delay_hours", num(g.medianDelayHours)), ("p90_delay_hours", num(g.p90DelayHours)),
-                ("max_delay_hours", num(g.maxDelayHours)), ("within_12h", int(g.within12h)), ("within_24h", int(g.within24h)),
+                ("max_delay_hours", num(g.maxDelayHours)), ("within_12h", int(g.within12h)),
+                ("within_24h", int(g.within24h)),
             ])
         }
         return [
