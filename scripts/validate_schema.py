@@ -2,10 +2,12 @@
 """Validates every policy file in the given folders against `fleetrules schema` (draft 2020-12).
 
 Uses the `jsonschema` package from PyPI. YAML is read with PyYAML, keeping timestamps as strings
-(as FleetRules does) so `started: 2026-03-02T00:00:00Z` validates as a date-time string.
+(as FleetRules does) so `started: 2026-03-02T00:00:00Z` validates as a date-time string, and
+reading only `true` and `false` as booleans (as FleetRules does) so `trend: off` is a string.
 Also checks that known-bad documents are rejected, so the test can fail.
 """
 import json
+import re
 import pathlib
 import subprocess
 import sys
@@ -19,9 +21,11 @@ class StringTimestampLoader(yaml.SafeLoader):
 
 
 StringTimestampLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    key: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# Only `true` and `false` are booleans, as in FleetRules: `trend: off` is the string "off".
+StringTimestampLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf"))
 
 
 def main() -> int:
@@ -47,7 +51,16 @@ def main() -> int:
         {"fleetrules": 1, "pack": "p", "rules": [{"alert": "x"}]},  # alert without `when`
         {"fleetrules": 1, "pack": "p", "rules": [{"alert": "x", "when": "true", "severty": "info"}]},
         {"fleetrules": 1, "pack": "p", "rules": [{"limit": "x", "metric": "m", "range": [1, 2], "for": "10x"}]},
+        {"fleetrules": 1, "pack": "p", "rules": [{"drift": "x", "metric": "m", "threshold": 1, "trend": "none"}]},
     ]
+    good = [
+        {"fleetrules": 1, "pack": "p", "rules": [{"drift": "x", "metric": "m", "threshold": 1, "trend": "off"}]},
+        {"fleetrules": 1, "pack": "p", "rules": [{"drift": "x", "metric": "m", "threshold": 1, "trend": "36h"}]},
+    ]
+    for document in good:
+        if not validator.is_valid(document):
+            failures += 1
+            print(f"schema rejects a valid document: {document}")
     for document in bad:
         if validator.is_valid(document):
             failures += 1

@@ -39,6 +39,13 @@ struct ScoreCommand: ParsableCommand {
             """)
     var warmup: String = "1d"
 
+    @Option(
+        help: """
+            Also count drift delays from when the true offset first exceeds this tolerance \
+            (the drift rule's, in the metric's unit), per drift kind.
+            """)
+    var driftTolerance: Double?
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func run() throws {
@@ -50,6 +57,9 @@ struct ScoreCommand: ParsableCommand {
         else {
             Self.failUsage("--warmup \(warmup): not a duration of at most 100 years (e.g. 7d, 36h, 0)")
         }
+        if let driftTolerance, !(driftTolerance.isFinite && driftTolerance >= 0) {
+            Self.failUsage("--drift-tolerance \(driftTolerance): not a number of 0 or more")
+        }
         let scored: Score
         do {
             let t = try SimulationTruth.load(path: truth)
@@ -60,7 +70,9 @@ struct ScoreCommand: ParsableCommand {
                     "--rule \(rule): no such compliance rule in \(report)"
                         + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"))
             }
-            scored = Scorer.score(truth: t, report: r, options: .init(complianceRule: rule, warmup: warmupSeconds))
+            scored = Scorer.score(
+                truth: t, report: r,
+                options: .init(complianceRule: rule, warmup: warmupSeconds, driftTolerance: driftTolerance))
         } catch let error as ScoreInputError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)

@@ -45,6 +45,22 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Chance of a gap starting at any reading (data faults).")
     var missingRate = 0.002
 
+    @Option(help: "Sizes of the temperature drifts in °C, comma-separated; each drift draws one and a sign.")
+    var driftSizes = "0.8,1.5,3"
+
+    @Option(help: "Days a ramp drift takes to reach its size (default: it reaches it at the end of the data).")
+    var rampDays: Double?
+
+    @Option(help: "Standard deviation of a temperature reading, °C.")
+    var temperatureNoise = 0.15
+
+    /// The parsed --drift-sizes, nil when one is not a positive number.
+    var sizes: [Double]? {
+        let parts = driftSizes.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0.map { $0.isFinite && $0 > 0 } ?? false }) else { return nil }
+        return parts.compactMap { $0 }
+    }
+
     func validate() throws {
         guard devices > 0, devices <= 2_000_000 else { throw ValidationError("--devices must be 1…2,000,000") }
         guard devicesPerPlant >= 1 else { throw ValidationError("--devices-per-plant must be at least 1") }
@@ -53,6 +69,11 @@ struct SimulateCommand: ParsableCommand {
         for (name, v) in [("--depleting-rate", depletingRate), ("--drift-rate", driftRate), ("--missing-rate", missingRate)]
         where !(0...1).contains(v) {
             throw ValidationError("\(name) must be between 0 and 1")
+        }
+        guard sizes != nil else { throw ValidationError("--drift-sizes must be positive numbers, e.g. 0.8,1,1.5") }
+        if let rampDays, !(rampDays > 0 && rampDays <= 400) { throw ValidationError("--ramp-days must be in (0, 400]") }
+        guard temperatureNoise.isFinite, temperatureNoise >= 0, temperatureNoise <= 10 else {
+            throw ValidationError("--temperature-noise must be between 0 and 10")
         }
     }
 
@@ -67,6 +88,9 @@ struct SimulateCommand: ParsableCommand {
         o.depletingRate = depletingRate
         o.driftRate = driftRate
         o.missingRate = missingRate
+        o.driftSizes = sizes ?? o.driftSizes
+        o.rampDays = rampDays
+        o.temperatureNoise = temperatureNoise
         let started = Date()
         let summary = try Simulator.run(o, to: out)
         let seconds = Date().timeIntervalSince(started)

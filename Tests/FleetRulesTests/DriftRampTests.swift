@@ -233,7 +233,7 @@ import Testing
 }
 
 @Suite struct DriftTrendPlanTests {
-    static func policy(trend: String?) -> String {
+    static func policy(trend: String?, bucket: String = "1h") -> String {
         """
         fleetrules: 1
         pack: trend-plan
@@ -244,17 +244,120 @@ import Testing
             metric: temperature
             tolerance: 0.2
             threshold: 1
-            bucket: 1h
+            bucket: \(bucket)
         \(trend.map { "    trend: \($0)" } ?? "")
         """
     }
 
+    static func compiled(trend: String?, bucket: String = "1h") throws -> (RuleOperator, DriftRule) {
+        let op = try #require(try Policy.parse(policy(trend: trend, bucket: bucket)).compile().operators.first)
+        guard case .drift(let rule) = op.rule.body else { throw CompileFailure.notADriftRule }
+        return (op, rule)
+    }
+
+    enum CompileFailure: Error { case notADriftRule }
+
     @Test func planShowsTheRampTestAndItsState() throws {
-        let with = try #require(try Policy.parse(Self.policy(trend: "36h")).compile().operators.first)
-        let without = try #require(try Policy.parse(Self.policy(trend: nil)).compile().operators.first)
-        #expect(with.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 36 buckets") && $0.contains("beyond 0.1") })
-        #expect(!without.steps.contains { $0.contains("ramp-onset") })
+        let (with, _) = try Self.compiled(trend: "36h")
+        let (without, _) = try Self.compiled(trend: "off")
+        #expect(with.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 36 buckets (1d12h)") && $0.contains("beyond 0.1") })
+        #expect(!without.steps.contains { $0.contains("broken-line") })
         // The rings of 36 buckets and residuals are in the state estimate.
         #expect(with.stateBytesPerDevice >= without.stateBytesPerDevice + 2 * 36 * 8)
+    }
+
+    @Test func aRuleWithoutTrendRunsTheRampTestOverTwentyFourBuckets() throws {
+        let (op, rule) = try Self.compiled(trend: nil)
+        #expect(rule.trend == 24.0 * 3600)
+        #expect(rule.trendIsDefault)
+        #expect(op.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 24 buckets (1d, the default window)") })
+        #expect(op.steps.contains { $0.contains("back within 0.05") })
+        // The default follows the bucket: 24 buckets of 2 hours.
+        let (longer, slower) = try Self.compiled(trend: nil, bucket: "2h")
+        #expect(slower.trend == 48.0 * 3600)
+        #expect(longer.steps.contains { $0.contains("last 24 buckets (2d, the default window)") })
+        // An explicit window is not the default, even when it has the default's length.
+        let (_, explicit) = try Self.compiled(trend: "24h")
+        #expect(explicit.trend == 24.0 * 3600)
+        #expect(!explicit.trendIsDefault)
+    }
+
+    @Test func trendOffDisablesTheRampTest() throws {
+        let (op, rule) = try Self.compiled(trend: "off")
+        #expect(rule.trend == nil)
+        #expect(op.steps.contains { $0.contains("no ramp-onset test (trend: off)") })
+        #expect(op.steps.contains { $0.contains("back within the tolerance") })
+        let (withDefault, _) = try Self.compiled(trend: nil)
+        #expect(op.stateBytesPerDevice < withDefault.stateBytesPerDevice)
+    }
+
+    @Test func aTrendThatIsNeitherADurationNorOffIsAnError() throws {
+        #expect(throws: (any Error).self) { try Policy.parse(Self.policy(trend: "none")).compile() }
+        #expect(throws: (any Error).self) { try Policy.parse(Self.policy(trend: "6h")).compile() }
+    }
+}
+
+/// A drift rule written without `trend` (as the design notes show it) catches a slow ramp as
+/// soon as one with the default window spelled out, and sooner than the sequential test alone.
+@Suite struct DriftDefaultRampTests {
+    static func policy(trend: String?) -> String {
+        """
+        fleetrules: 1
+        pack: default-ramp
+        metrics:
+          temperature: { unit: celsius, range: [-40, 125], interval: 10m }
+        rules:
+          - drift: temperature-drift
+            metric: temperature
+            peers: [site, zone]
+            method: cusum
+            tolerance: 0.5
+            threshold: 1.5
+        \(trend.map { "    trend: \($0)" } ?? "")
+        """
+    }
+
+    static let t0 = Timestamp.parse("2026-03-01T00:00:00Z") ?? 0
+
+    /// Eight probes in one zone read every 10 minutes with 0.25 °C noise and a shared daily
+    /// cycle; `r` ramps from hour 72 to +1 °C at hour 120 (two days) and stays there. Its offset
+    /// passes the tolerance (0.5) at hour 96.
+    static func run(trend: String?) throws -> [Report.Alert] {
+        let ids = ["r"] + (1...7).map { "p\($0)" }
+        let inventory = try Inventory(
+            columns: ["device", "type", "site", "zone"], rows: ids.map { [$0, "temp-sensor", "plant-a", "z1"] })
+        var engine = Engine(plan: try Policy.parse(policy(trend: trend)).compile(), inventory: inventory)
+        var noise = DriftRampTests.Noise(seed: 26)
+        for step in 0..<(144 * 6) {
+            let hours = Double(step) / 6
+            let daily = 1.5 * sin(2 * Double.pi * hours / 24)
+            for id in ids {
+                var v = 21 + daily + 0.25 * noise.normal()
+                if id == "r" { v += min(1, max(0, (hours - 72) / 48)) }
+                engine.ingest(
+                    Reading(timestamp: t0 + hours * 3600, device: id, metrics: ["temperature": v], attributes: [:]))
+            }
+        }
+        engine.finish()
+        return engine.report().alerts.filter { $0.episode.kind == .drift }
+    }
+
+    @Test func aRuleWithoutTrendCatchesASlowRampAsSoonAsTheDefaultWindow() throws {
+        let byDefault = try Self.run(trend: nil)
+        let spelled = try Self.run(trend: "24h")
+        let off = try Self.run(trend: "off")
+        #expect(byDefault.map(\.episode.device) == ["r"])
+        #expect(off.map(\.episode.device) == ["r"])
+        let d = try #require(byDefault.first?.episode)
+        let o = try #require(off.first?.episode)
+        #expect(spelled.map(\.episode.since) == [d.since])
+        let evidence = Dictionary(d.evidence, uniquingKeysWith: { a, _ in a })
+        #expect(evidence["test"] == .string("trend"))
+        let crossing = Self.t0 + 96 * 3600
+        print("slow ramp: default \((d.since - crossing) / 3600) h, trend off \((o.since - crossing) / 3600) h from the crossing")
+        // The ramp test alarms once the ramp is half the tolerance off and the evidence is in:
+        // before the offset passes the tolerance; CUSUM alone needs about 12 buckets beyond it.
+        #expect(d.since <= crossing + 2 * 3600)
+        #expect(o.since >= d.since + 6 * 3600)
     }
 }

@@ -216,6 +216,48 @@ enum ScoreFixture {
         #expect(d.medianDelayHours == 8)  // median of 6 and 10
     }
 
+    /// With a tolerance, delays also count from when the true offset first passes it: the onset
+    /// of a step, the point on a ramp's line (to `full_at`, or to the end of the data).
+    @Test func driftDelaysFromTheToleranceCrossing() throws {
+        let truth = F.truth(
+            drift: """
+                [{"device": "r1", "metric": "temperature", "kind": "ramp", "onset": "2026-03-02T00:00:00Z", "magnitude": 1,
+                  "full_at": "2026-03-04T00:00:00Z"},
+                 {"device": "r2", "metric": "temperature", "kind": "ramp", "onset": "2026-03-05T00:00:00Z", "magnitude": -2},
+                 {"device": "s1", "metric": "temperature", "kind": "step", "onset": "2026-03-04T00:00:00Z", "magnitude": 0.8},
+                 {"device": "s2", "metric": "temperature", "kind": "step", "onset": "2026-03-04T00:00:00Z", "magnitude": 0.4},
+                 {"device": "r3", "metric": "temperature", "kind": "ramp", "onset": "2026-03-06T00:00:00Z", "magnitude": 1,
+                  "full_at": "2026-03-12T00:00:00Z"},
+                 {"device": "r4", "metric": "temperature", "kind": "ramp", "onset": "2026-03-02T00:00:00Z", "magnitude": 1.5,
+                  "full_at": "2026-03-02T12:00:00Z"}]
+                """)
+        let report = F.report(alerts: [
+            F.alert("drift", "r1", since: "2026-03-03T06:00:00Z"),  // crosses 0.5 half-way, 03-03T00: 6 h
+            F.alert("drift", "r2", since: "2026-03-05T12:00:00Z"),  // a quarter of 3 days, 03-05T18: −6 h
+            F.alert("drift", "s1", since: "2026-03-04T03:00:00Z"),  // a step crosses at its onset: 3 h
+            F.alert("drift", "s2", since: "2026-03-04T03:00:00Z"),  // 0.4 never passes 0.5
+            F.alert("drift", "r3", since: "2026-03-07T00:00:00Z"),  // would cross on 03-09, after the end
+        ])
+        let t = try SimulationTruth.parse(Data(truth.utf8), file: "truth.json")
+        let r = try ScoredReport.parse(Data(report.utf8), file: "report.json")
+        let plain = try #require(Scorer.score(truth: t, report: r).drift.value)
+        #expect(plain.fromCrossing == nil)
+        let scored = Scorer.score(truth: t, report: r, options: .init(warmup: 0, driftTolerance: 0.5))
+        let c = try #require(scored.drift.value?.fromCrossing)
+        #expect(c.tolerance == 0.5 && c.neverCrossed == 2)
+        // r1, r2, s1 and r4 (undetected) cross: delays −6, 3 and 6 h.
+        #expect((c.all.crossed, c.all.detected, c.all.within12h, c.all.within24h) == (4, 3, 3, 3))
+        #expect(c.all.medianDelayHours == 3 && c.all.p90DelayHours == 6 && c.all.maxDelayHours == 6)
+        #expect(c.byKind.map(\.kind) == ["ramp", "step"])
+        let ramp = c.byKind[0]
+        #expect((ramp.crossed, ramp.detected) == (3, 2))
+        #expect(ramp.medianDelayHours == 0)
+        #expect(c.byKind[1].crossed == 1 && c.byKind[1].medianDelayHours == 3)
+        let json = scored.json().serialized()
+        #expect(json.contains(#""from_crossing":{"tolerance":0.5,"never_crossed":2"#))
+        #expect(scored.text().contains("from the offset passing 0.5 (2 drifts never do)"))
+    }
+
     @Test func firmwarePrecisionAndRecallPerState() throws {
         let truth = F.truth(
             firmware: """

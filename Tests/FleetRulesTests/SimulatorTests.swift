@@ -29,6 +29,71 @@ import Testing
         #expect(try Self.read(a.dir.appendingPathComponent("telemetry.jsonl")) != Self.read(c.dir.appendingPathComponent("telemetry.jsonl")))
     }
 
+    /// Subtle drifts: the sizes drawn from a given list, ramps that reach their size after a given
+    /// number of days and stay there (`full_at` in the truth), noisier readings.
+    @Test func driftSizesRampDaysAndNoiseAreConfigurable() throws {
+        let (dir, truth) = try Self.simulate {
+            $0.devices = 80
+            $0.days = 5
+            $0.interval = 900
+            $0.driftRate = 0.5
+            $0.driftSizes = [1.0]
+            $0.rampDays = 1
+            $0.temperatureNoise = 0.25
+        }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let drifts = try #require(truth["drift"] as? [[String: Any]])
+        #expect(drifts.count >= 10)
+        #expect(drifts.allSatisfy { abs(($0["magnitude"] as? Double ?? 0)) == 1 })
+        let ramps = drifts.filter { $0["kind"] as? String == "ramp" }
+        #expect(!ramps.isEmpty)
+        for ramp in ramps {
+            let onset = try #require(Timestamp.parse(ramp["onset"] as? String ?? ""))
+            #expect(Timestamp.parse(ramp["full_at"] as? String ?? "") == (onset + 86400).rounded())
+        }
+        #expect(!drifts.contains { $0["kind"] as? String == "step" && $0["full_at"] != nil })
+        // A ramp that was full a day before the end reads its size off its zone over the last half day.
+        let inventory = try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path)
+        let zoneOf = Dictionary(inventory.rows.map { ($0[0], $0[2] + "/" + $0[3]) }, uniquingKeysWith: { a, _ in a })
+        let end = Timestamp.parse("2026-03-06T00:00:00Z") ?? 0
+        let full = try #require(
+            ramps.first { (Timestamp.parse($0["full_at"] as? String ?? "") ?? .infinity) < end - 86400 })
+        let device = try #require(full["device"] as? String)
+        let drifting = Set(drifts.compactMap { $0["device"] as? String })
+        var own: [Double] = []
+        var peers: [Double] = []
+        let text = try String(contentsOf: dir.appendingPathComponent("telemetry.jsonl"), encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let id = o["device"] as? String, let t = o["temperature"] as? Double,
+                let ts = Timestamp.parse(o["ts"] as? String ?? ""), ts >= end - 43200,
+                zoneOf[id] == zoneOf[device]
+            else { continue }
+            if id == device { own.append(t) } else if !drifting.contains(id) { peers.append(t) }
+        }
+        let offset = own.reduce(0, +) / Double(max(1, own.count)) - peers.reduce(0, +) / Double(max(1, peers.count))
+        let magnitude = try #require(full["magnitude"] as? Double)
+        #expect(abs(offset - magnitude) < 0.3, "\(device): \(offset) off, \(own.count) readings")
+        // The default options write no `full_at`: a ramp reaches its size at the end of the data.
+        let (plainDir, plain) = try Self.simulate { $0.driftRate = 0.5 }
+        defer { try? FileManager.default.removeItem(at: plainDir) }
+        #expect(!(plain["drift"] as? [[String: Any]] ?? []).contains { $0["full_at"] != nil })
+    }
+
+    @Test func aDriftCrossesTheToleranceAtItsOnsetOrAlongItsRamp() {
+        let day = 86400.0
+        let step = SimulationTruth.Drift(device: "s", metric: "temperature", kind: "step", onset: day, magnitude: -0.8)
+        #expect(step.crossing(tolerance: 0.5, end: 10 * day) == day)
+        #expect(step.crossing(tolerance: 0.8, end: 10 * day) == nil)
+        let ramp = SimulationTruth.Drift(
+            device: "r", metric: "temperature", kind: "ramp", onset: day, magnitude: 2, fullAt: 3 * day)
+        #expect(ramp.crossing(tolerance: 0.5, end: 10 * day) == 1.5 * day)
+        // Without `full_at` the ramp ends with the data.
+        let long = SimulationTruth.Drift(device: "l", metric: "temperature", kind: "ramp", onset: day, magnitude: 1)
+        #expect(long.crossing(tolerance: 0.5, end: 5 * day) == 3 * day)
+        #expect(SimulationTruth.Drift(device: "u", metric: "temperature", kind: "ramp", onset: day).crossing(tolerance: 0.5, end: 5 * day) == nil)
+    }
+
     @Test func siteNamesRunPastTwoLettersAndStayUnique() {
         #expect(FleetModel.letters(0) == "a")
         #expect(FleetModel.letters(25) == "z")

@@ -15,6 +15,13 @@ public struct SimulationOptions: Sendable {
     public var depletingRate = 0.15
     /// Share of temperature/humidity sensors that drift.
     public var driftRate = 0.05
+    /// Sizes of the temperature drifts in °C; each drifting sensor draws one, and a sign.
+    public var driftSizes = [0.8, 1.5, 3.0]
+    /// Days a ramp takes from its onset to its full size (it stays there after); nil: the ramp
+    /// reaches its size at the end of the data.
+    public var rampDays: Double?
+    /// Standard deviation of a temperature reading around its zone's temperature, in °C.
+    public var temperatureNoise = 0.15
     /// Chance that a zone has one environmental excursion.
     public var excursionRate = 0.25
     /// Share of sites whose first gateway carries most devices.
@@ -271,7 +278,7 @@ struct FleetModel {
             if kind != .vibration, r.chance(o.driftRate) {
                 let ramp = r.chance(0.5)
                 drift = (ramp ? "ramp" : "step", r.uniform(days * 0.2, days * 0.7),
-                    (r.chance(0.5) ? 1 : -1) * [0.8, 1.5, 3.0][r.int(3)])
+                    (r.chance(0.5) ? 1 : -1) * o.driftSizes[Int(r.next() % UInt64(max(1, o.driftSizes.count)))])
             }
             var skew = 0.0
             if r.chance(o.clockSkewRate) { skew = (r.chance(0.5) ? 1 : -1) * r.uniform(30, 600).rounded() }

@@ -65,6 +65,35 @@ public struct Score: Sendable {
         public var falsePositiveRate: Double?
         /// Median over detected devices of (first alert at or after the onset − onset), in hours.
         public var medianDelayHours: Double?
+        /// Delays counted from the tolerance crossing, when the scorer was given a tolerance.
+        public var fromCrossing: Crossing?
+    }
+
+    /// Detection delays counted from when a drift's true offset first exceeds a tolerance (for a
+    /// ramp, later than its onset), overall and per drift kind.
+    public struct Crossing: Sendable {
+        public struct Group: Sendable {
+            /// All drifts, or one truth `kind` (`ramp`, `step`).
+            public var kind: String
+            /// Drifting devices whose offset passes the tolerance within the data.
+            public var crossed: Int
+            /// Of those, devices with a drift alert at or after the onset.
+            public var detected: Int
+            /// First alert at or after the onset − crossing, in hours (negative: found before
+            /// the offset reached the tolerance): median, 90th percentile (nearest rank), maximum.
+            public var medianDelayHours: Double?
+            public var p90DelayHours: Double?
+            public var maxDelayHours: Double?
+            /// Detected within 12 and 24 hours of the crossing.
+            public var within12h: Int
+            public var within24h: Int
+        }
+
+        public var tolerance: Double
+        /// Drifting devices whose offset stays within the tolerance until the end of the data.
+        public var neverCrossed: Int
+        public var all: Group
+        public var byKind: [Group]
     }
 
     public struct Firmware: Sendable {
@@ -146,10 +175,16 @@ public enum Scorer {
         /// predicts anything, so a checkpoint in the first hours has nothing to score. 0 scores
         /// from the first reading.
         public var warmup: Double
+        /// Drift delays are also counted from when the true offset first exceeds this (the
+        /// rule's tolerance, in the metric's unit); nil: from the onset only.
+        public var driftTolerance: Double?
 
-        public init(complianceRule: String? = nil, warmup: Double = Scorer.defaultWarmup) {
+        public init(
+            complianceRule: String? = nil, warmup: Double = Scorer.defaultWarmup, driftTolerance: Double? = nil
+        ) {
             self.complianceRule = complianceRule
             self.warmup = warmup
+            self.driftTolerance = driftTolerance
         }
     }
 
@@ -165,7 +200,8 @@ public enum Scorer {
 
     public static func score(truth: SimulationTruth, report: ScoredReport, options: Options = Options()) -> Score {
         Score(
-            battery: battery(truth, report, warmup: options.warmup), drift: drift(truth, report),
+            battery: battery(truth, report, warmup: options.warmup),
+            drift: drift(truth, report, tolerance: options.driftTolerance),
             firmware: firmware(truth, report, rule: options.complianceRule), gateway: gateway(truth, report),
             environment: environment(truth, report))
     }
@@ -246,7 +282,9 @@ public enum Scorer {
                 healthyAlerted: healthyAlerted, warmup: warmup))
     }
 
-    static func drift(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Drift> {
+    static func drift(
+        _ truth: SimulationTruth, _ report: ScoredReport, tolerance: Double? = nil
+    ) -> Score.Section<Score.Drift> {
         let alerts = report.alerts.filter { $0.kind == "drift" }
         guard !alerts.isEmpty || report.evaluated?.contains("drift") == true else {
             return .notInReport("no alerts of kind `drift` in the report")
@@ -257,10 +295,36 @@ public enum Scorer {
         let onsets = Dictionary(drifting.map { ($0.device, $0.onset) }, uniquingKeysWith: { a, _ in a })
         var delays: [Double] = []
         var early = 0
+        // Per crossing drift: its kind and its delay from the crossing (nil: not detected).
+        var crossed: [(kind: String, delay: Double?)] = []
+        var neverCrossed = 0
         for d in drifting {
             let starts = since[d.device] ?? []
-            if let first = starts.filter({ $0 >= d.onset }).min() { delays.append((first - d.onset) / 3600) }
+            let first = starts.filter({ $0 >= d.onset }).min()
+            if let first { delays.append((first - d.onset) / 3600) }
             if starts.contains(where: { $0 < d.onset }) { early += 1 }
+            if let tolerance {
+                if let at = d.crossing(tolerance: tolerance, end: truth.end) {
+                    crossed.append((d.kind, first.map { ($0 - at) / 3600 }))
+                } else {
+                    neverCrossed += 1
+                }
+            }
+        }
+        var fromCrossing: Score.Crossing?
+        if let tolerance {
+            func group(_ kind: String, _ items: [(kind: String, delay: Double?)]) -> Score.Crossing.Group {
+                let found = items.compactMap(\.delay).sorted()
+                return .init(
+                    kind: kind, crossed: items.count, detected: found.count, medianDelayHours: RobustStatistics.median(found),
+                    p90DelayHours: found.isEmpty
+                        ? nil : found[max(0, Int((0.9 * Double(found.count)).rounded(.up)) - 1)],
+                    maxDelayHours: found.last, within12h: found.count { $0 <= 12 }, within24h: found.count { $0 <= 24 })
+            }
+            let kinds = Set(crossed.map(\.kind)).sorted()
+            fromCrossing = .init(
+                tolerance: tolerance, neverCrossed: neverCrossed, all: group("all", crossed),
+                byKind: kinds.map { k in group(k, crossed.filter { $0.kind == k }) })
         }
         var negatives = Set(truth.firmware.map(\.device)).subtracting(onsets.keys)
         negatives.formUnion(since.keys.filter { onsets[$0] == nil })
@@ -270,7 +334,7 @@ public enum Scorer {
                 drifting: drifting.count, detected: delays.count, detectionRate: ratio(delays.count, drifting.count),
                 nonDrifting: negatives.count, falseAlarms: falseAlarms, earlyAlarms: early,
                 falsePositiveRate: ratio(falseAlarms + early, negatives.count + drifting.count),
-                medianDelayHours: RobustStatistics.median(delays)))
+                medianDelayHours: RobustStatistics.median(delays), fromCrossing: fromCrossing))
     }
 
     static func firmware(_ truth: SimulationTruth, _ report: ScoredReport, rule: String?) -> Score.Section<Score.Firmware> {
@@ -459,7 +523,7 @@ extension Score {
                         ("non_drifting", int(d.nonDrifting)), ("false_alarms", int(d.falseAlarms)),
                         ("early_alarms", int(d.earlyAlarms)), ("false_positive_rate", num(d.falsePositiveRate)),
                         ("median_delay_hours", num(d.medianDelayHours)),
-                    ]
+                    ] + Self.crossingJSON(d.fromCrossing)
                 }
             ),
             (
@@ -575,6 +639,18 @@ extension Score {
             out += ", median delay \(d.medianDelayHours.map { String(format: "%.1fh", $0) } ?? "-")\n"
             out += "  false positives: \(of(d.falseAlarms + d.earlyAlarms, d.nonDrifting + d.drifting, d.falsePositiveRate)) devices"
             out += " (\(d.falseAlarms) without drift, \(d.earlyAlarms) before the onset)\n"
+            if let c = d.fromCrossing {
+                out += "  from the offset passing \(JSONValue.format(c.tolerance)) (\(c.neverCrossed) drifts never do):\n"
+                func hours(_ v: Double?) -> String { v.map { String(format: "%.1fh", $0) } ?? "-" }
+                out += Self.table(
+                    ["drifts", "crossed", "detected", "median", "90th", "max", "within 12h", "within 24h"],
+                    ([c.all] + c.byKind).map {
+                        [
+                            $0.kind, "\($0.crossed)", "\($0.detected)", hours($0.medianDelayHours), hours($0.p90DelayHours),
+                            hours($0.maxDelayHours), "\($0.within12h)", "\($0.within24h)",
+                        ]
+                    })
+            }
         }
         if let f = header("firmware", firmware) {
             out += "  rule \(f.rule): accuracy \(of(f.correct, f.devices, f.accuracy))"
@@ -609,6 +685,30 @@ extension Score {
     }
 
     /// Indented columns: the first left-aligned, the others right-aligned.
+    /// The drift section's `from_crossing` member, when the scorer was given a tolerance.
+    static func crossingJSON(_ crossing: Crossing?) -> [(String, JSONValue)] {
+        guard let c = crossing else { return [] }
+        func num(_ d: Double?) -> JSONValue { d.map { .number($0) } ?? .null }
+        func int(_ n: Int) -> JSONValue { .number(Double(n)) }
+        func group(_ g: Crossing.Group) -> JSONValue {
+            .object([
+                ("kind", .string(g.kind)), ("crossed", int(g.crossed)), ("detected", int(g.detected)),
+                ("median_delay_hours", num(g.medianDelayHours)), ("p90_delay_hours", num(g.p90DelayHours)),
+                ("max_delay_hours", num(g.maxDelayHours)), ("within_12h", int(g.within12h)),
+                ("within_24h", int(g.within24h)),
+            ])
+        }
+        return [
+            (
+                "from_crossing",
+                .object([
+                    ("tolerance", .number(c.tolerance)), ("never_crossed", int(c.neverCrossed)), ("all", group(c.all)),
+                    ("by_kind", .array(c.byKind.map(group))),
+                ])
+            )
+        ]
+    }
+
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
         for row in rows {

@@ -123,7 +123,8 @@ public enum Simulator {
                     fixed(&line, level, 1)
                 }
                 if d.kind == .tempSensor || d.kind == .tracker {
-                    var temp = site.zoneTemperature[d.zone] + 1.5 * daily + zoneOffset[d.site][d.zone] + 0.15 * rngs[i].gaussian()
+                    var temp = site.zoneTemperature[d.zone] + 1.5 * daily + zoneOffset[d.site][d.zone]
+                        + o.temperatureNoise * rngs[i].gaussian()
                     var humidity = 45 + 5 * daily + 1.0 * rngs[i].gaussian()
                     for x in zoneExcursions[d.site][d.zone] {
                         let e = m.excursions[x]
@@ -136,7 +137,8 @@ public enum Simulator {
                         if drift.kind == "step" {
                             temp += drift.magnitude
                         } else {
-                            temp += drift.magnitude * min(1, (days - drift.onset) / max(1e-9, o.days - drift.onset))
+                            let span = o.rampDays ?? (o.days - drift.onset)
+                            temp += drift.magnitude * min(1, (days - drift.onset) / max(1e-9, span))
                         }
                     }
                     append(&line, ",\"temperature\":")
@@ -243,7 +245,7 @@ public enum Simulator {
                 .object([
                     ("device", .string(d.id)), ("metric", "temperature"), ("kind", .string(x.kind)), ("onset", ts(x.onset)),
                     ("magnitude", .number(x.magnitude)),
-                ]))
+                ] + (x.kind == "ramp" && o.rampDays != nil ? [("full_at", ts(x.onset + (o.rampDays ?? 0)))] : [])))
             try sink.flushIfNeeded()
         }
         doc.endArray()

@@ -36,6 +36,32 @@ public struct SimulationTruth: Sendable {
         public var metric: String
         public var kind: String
         public var onset: Double
+        /// The drift's full size (signed, in the metric's unit); nil when the truth does not say.
+        public var magnitude: Double?
+        /// When a ramp reaches its full size; nil: at the end of the data.
+        public var fullAt: Double?
+
+        public init(
+            device: String, metric: String, kind: String, onset: Double, magnitude: Double? = nil, fullAt: Double? = nil
+        ) {
+            self.device = device
+            self.metric = metric
+            self.kind = kind
+            self.onset = onset
+            self.magnitude = magnitude
+            self.fullAt = fullAt
+        }
+
+        /// When the true offset first exceeds `tolerance` (in absolute value) within `[onset, end]`:
+        /// the onset for a step, the point of the line from the onset to the full size for a ramp;
+        /// nil when it never does or the size is unknown.
+        public func crossing(tolerance: Double, end: Double) -> Double? {
+            guard let magnitude, abs(magnitude) > tolerance else { return nil }
+            if kind != "ramp" { return onset <= end ? onset : nil }
+            let full = fullAt ?? end
+            let at = onset + tolerance / abs(magnitude) * max(0, full - onset)
+            return at <= end ? at : nil
+        }
     }
 
     public struct Excursion: Sendable {
@@ -91,7 +117,8 @@ public struct SimulationTruth: Sendable {
             drift: try root.member("drift").array().map { d in
                 Drift(
                     device: try d.member("device").string(), metric: try d.optional("metric")?.string() ?? "",
-                    kind: try d.optional("kind")?.string() ?? "", onset: try d.member("onset").timestamp())
+                    kind: try d.optional("kind")?.string() ?? "", onset: try d.member("onset").timestamp(),
+                    magnitude: try d.optional("magnitude")?.number(), fullAt: try d.optional("full_at")?.timestamp())
             },
             excursions: try root.member("excursions").array().map { e in
                 let excursion = Excursion(

@@ -12,7 +12,7 @@ extension DriftRule {
         Self.baseStateBytesPerDevice + (trendWindow.map { Self.rampStateBytes + 2 * (32 + 8 * $0) } ?? 0)
     }
 
-    /// Buckets in the slope test's window, nil without `trend`.
+    /// Buckets in the ramp-onset test's window, nil with `trend: off`.
     var trendWindow: Int? { trend.map { Int(($0 / bucket).rounded()) } }
     /// Fitted level beyond which a significant slope alarms: half the tolerance (or of the
     /// threshold when the tolerance is 0).
@@ -41,10 +41,13 @@ extension DriftRule {
                 "two-sided Page–Hinkley, slack \(JSONValue.format(tolerance)), alarm above \(JSONValue.format(threshold))"
         }
         s.append("test residual (device − reference): \(test)")
-        if let w = trendWindow {
+        if let w = trendWindow, let trend {
+            let window = DurationText.format(trend) + (trendIsDefault ? ", the default window" : "")
             s.append(
-                "and a ramp-onset test (broken-line likelihood ratio) over the last \(w) buckets: alarm when the standardized evidence for a slope since some onset exceeds \(JSONValue.format(DriftRule.rampBound)) and the implied offset is beyond \(JSONValue.format(trendLevel))"
+                "and a ramp-onset test (broken-line likelihood ratio) over the last \(w) buckets (\(window)): alarm when the standardized evidence for a slope since some onset exceeds \(JSONValue.format(DriftRule.rampBound)) and the implied offset is beyond \(JSONValue.format(trendLevel))"
             )
+        } else {
+            s.append("no ramp-onset test (trend: off): slow ramps are seen by the \(method.rawValue) test alone")
         }
         if trendWindow != nil {
             s.append(

@@ -22,8 +22,15 @@ public struct DriftRule: Sendable {
     public var lambda: Double
     /// Residuals are compared on buckets of this length, in seconds.
     public var bucket: Double
-    /// Window of the ramp-sensitive slope test, in seconds; nil when off.
+    /// Window of the ramp-onset test, in seconds; nil when off (`trend: off`). Without a `trend`
+    /// key it is `defaultTrendBuckets` buckets.
     public var trend: Double?
+    /// Whether `trend` is the default window (the rule has no `trend` key).
+    public var trendIsDefault = false
+
+    /// Buckets in the ramp-onset test's window when the rule does not set `trend`: 24 hourly
+    /// buckets had the fewest false positives at the same delays (docs/DRIFT.md).
+    public static let defaultTrendBuckets = 24.0
 
     static let fields: [FieldSpec] = [
         FieldSpec("metric", .name, required: true, "the metric to test"),
@@ -38,7 +45,9 @@ public struct DriftRule: Sendable {
         FieldSpec("min_peers", .integer(minimum: 2), "fewer peers than this makes the device unverifiable (default 3)"),
         FieldSpec("lambda", .number, "EWMA smoothing factor, 0 < lambda <= 1 (default 0.2)"),
         FieldSpec("bucket", .duration, "residuals are compared on buckets this long (default 1h)"),
-        FieldSpec("trend", .duration, "window of the companion ramp-onset test, 12 to 168 buckets (default off)"),
+        FieldSpec(
+            "trend", .oneOf([.choice(["off"]), .duration]),
+            "window of the companion ramp-onset test, 12 to 168 buckets, or off (default 24 buckets)"),
     ]
 
     static let placeholders = ["value", "metric", "offset", "statistic", "onset", "peers", "reference"]
@@ -114,20 +123,22 @@ public struct DriftRule: Sendable {
             guard let v = ctx.duration(e.value, "bucket") else { return nil }
             bucket = v
         }
-        var trend: Double?
-        if let e = f["trend"] {
+        var trend: Double? = defaultTrendBuckets * bucket
+        if let e = f["trend"], case .scalar("off", _) = e.value.kind {
+            trend = nil
+        } else if let e = f["trend"] {
             guard let v = ctx.duration(e.value, "trend") else { return nil }
             let buckets = v / bucket
             guard buckets >= 12, buckets <= 168 else {
                 ctx.diagnostics.error(
                     .invalidValue, "trend must span 12 to 168 buckets (\(JSONValue.format(buckets)) given)",
-                    at: e.value.range, hint: "trend: 36h")
+                    at: e.value.range, hint: "trend: \(DurationText.format(defaultTrendBuckets * bucket)), or trend: off")
                 return nil
             }
             trend = v
         }
         return DriftRule(
             metric: m.name, reference: reference, method: method, tolerance: tolerance, threshold: threshold,
-            minPeers: minPeers, lambda: lambda, bucket: bucket, trend: trend)
+            minPeers: minPeers, lambda: lambda, bucket: bucket, trend: trend, trendIsDefault: f["trend"] == nil)
     }
 }
