@@ -35,14 +35,14 @@ extension ConfigReader {
             return nil
         }
         guard
-            let f = fields(
+            let f = bag.fields(
                 entry.value, in: "alertmanager of '\(name)'", known: ["url", "timeout", "resend_interval", "external_url"],
                 required: ["url"])
         else { return nil }
         let url = f["url"].flatMap { httpURL($0.value, "alertmanager url") }
         var am = DeliveryConfig.Alertmanager(url: url ?? "")
-        if let t = f["timeout"], let d = duration(t.value, "timeout") { am.timeout = d }
-        if let r = f["resend_interval"], let d = duration(r.value, "resend_interval") { am.resendInterval = d }
+        if let t = f["timeout"], let d = bag.duration(t.value, "timeout") { am.timeout = d }
+        if let r = f["resend_interval"], let d = bag.duration(r.value, "resend_interval") { am.resendInterval = d }
         if let e = f["external_url"] {
             guard let u = httpURL(e.value, "external_url") else { return nil }
             am.externalURL = u

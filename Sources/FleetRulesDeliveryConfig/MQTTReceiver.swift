@@ -29,11 +29,11 @@ extension ConfigReader {
 
     mutating func mqtt(_ node: YAMLNode, name: String) -> DeliveryConfig.MQTT? {
         guard
-            let f = fields(
+            let f = bag.fields(
                 node, in: "mqtt of '\(name)'", known: ["url", "topic", "qos", "retain", "timeout"], required: ["url", "topic"])
         else { return nil }
         var url: String?
-        if let u = f["url"], let s = string(u.value, "mqtt url") {
+        if let u = f["url"], let s = bag.string(u.value, "mqtt url") {
             if Self.isBrokerURL(s) {
                 url = s
             } else {
@@ -43,7 +43,7 @@ extension ConfigReader {
             }
         }
         var topic: String?
-        if let t = f["topic"], let s = string(t.value, "mqtt topic") {
+        if let t = f["topic"], let s = bag.string(t.value, "mqtt topic") {
             if let problem = Self.topicProblem(s) {
                 bag.error(.invalidValue, "mqtt topic '\(s)' \(problem)", at: t.value.range, hint: "e.g. fleet/alerts/{site}/{rule}")
             } else {
@@ -51,7 +51,7 @@ extension ConfigReader {
             }
         }
         var qos: UInt8 = 1
-        if let q = f["qos"], let n = integer(q.value, "qos", minimum: 0) {
+        if let q = f["qos"], let n = bag.integer(q.value, "qos", minimum: 0) {
             if n > 1 {
                 bag.error(.invalidValue, "qos must be 0 or 1", at: q.value.range, hint: "1: the broker's PUBACK is the delivery")
             } else {
@@ -59,9 +59,9 @@ extension ConfigReader {
             }
         }
         var retain = false
-        if let r = f["retain"], let b = bool(r.value, "retain") { retain = b }
+        if let r = f["retain"], let b = bag.bool(r.value, "retain") { retain = b }
         var timeout = 10.0
-        if let t = f["timeout"], let d = duration(t.value, "timeout") { timeout = d }
+        if let t = f["timeout"], let d = bag.duration(t.value, "timeout") { timeout = d }
         guard let url, let topic else { return nil }
         return DeliveryConfig.MQTT(url: url, topic: topic, qos: qos, retain: retain, timeout: timeout)
     }

@@ -110,7 +110,7 @@ extension ConfigReader {
     /// `{ name: severity, value: "warning|critical", isRegex: true, isEqual: true }` or the
     /// configuration's string form `severity=~"warning|critical"`.
     mutating func alertmanagerMatchers(_ node: YAMLNode, _ place: String) -> [DeliveryConfig.Matcher] {
-        guard let items = sequence(node, place) else { return [] }
+        guard let items = bag.sequence(node, place) else { return [] }
         return items.compactMap { item in
             if case .scalar = item.kind { return matcherText(item, place) }
             return matcherObject(item, place)
@@ -119,19 +119,19 @@ extension ConfigReader {
 
     mutating func matcherObject(_ node: YAMLNode, _ place: String) -> DeliveryConfig.Matcher? {
         guard
-            let f = fields(node, in: "a matcher", known: ["name", "value", "isRegex", "isEqual"], required: ["name", "value"])
+            let f = bag.fields(node, in: "a matcher", known: ["name", "value", "isRegex", "isEqual"], required: ["name", "value"])
         else { return nil }
         let name = f["name"].flatMap { labelName($0.value) }
-        let value = f["value"].flatMap { string($0.value, "matcher value") }
-        let isRegex = f["isRegex"].map { bool($0.value, "isRegex") } ?? false
-        let isEqual = f["isEqual"].map { bool($0.value, "isEqual") } ?? true
+        let value = f["value"].flatMap { bag.string($0.value, "matcher value") }
+        let isRegex = f["isRegex"].map { bag.bool($0.value, "isRegex") } ?? false
+        let isEqual = f["isEqual"].map { bag.bool($0.value, "isEqual") } ?? true
         guard let name, let value, let isRegex, let isEqual else { return nil }
         return compile(name, .init(isRegex: isRegex, isEqual: isEqual), value, at: f["value"]?.value.range ?? node.range)
     }
 
     /// `name op "value"` (the quotes are optional; `\"` and `\\` escape inside them).
     mutating func matcherText(_ node: YAMLNode, _ place: String) -> DeliveryConfig.Matcher? {
-        guard let text = string(node, "a matcher") else { return nil }
+        guard let text = bag.string(node, "a matcher") else { return nil }
         guard let parsed = MatcherText.parse(text) else {
             bag.error(
                 .invalidMatcher, "invalid matcher '\(text)' in \(place)", at: node.range,
@@ -160,7 +160,7 @@ extension ConfigReader {
     }
 
     mutating func labelName(_ node: YAMLNode) -> String? {
-        guard let s = string(node, "matcher name") else { return nil }
+        guard let s = bag.string(node, "matcher name") else { return nil }
         guard MatcherText.isLabelName(s) else {
             bag.error(
                 .invalidMatcher, "invalid label name '\(s)' in a matcher", at: node.range,

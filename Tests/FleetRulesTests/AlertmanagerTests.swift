@@ -1,6 +1,7 @@
 @testable import FleetRules
 @testable import FleetRulesDelivery
 @testable import FleetRulesDeliveryConfig
+import FleetRulesMocks
 import Foundation
 import Testing
 

@@ -152,8 +152,13 @@ final class RawConnection {
         let server = try ServeProcess(["--rules", rules, "--inventory", inventory, "--max-connections", "2"])
         defer { server.stop() }
         let held = try (0..<2).map { _ in try RawConnection(port: server.port) }
-        try await Task.sleep(for: .milliseconds(300))  // both accepted and counted
-        let refused = try Self.getHealthz(server.port)
+        // The held connections are counted once the server has accepted them; until then a
+        // request is still served, so ask again (a loaded machine may take seconds).
+        var refused = try Self.getHealthz(server.port)
+        for _ in 0..<200 where !refused.text.hasPrefix("HTTP/1.1 503") {
+            try await Task.sleep(for: .milliseconds(100))
+            refused = try Self.getHealthz(server.port)
+        }
         #expect(refused.text.hasPrefix("HTTP/1.1 503"), "\(refused.text)")
         let head = refused.text.lowercased()
         #expect(head.contains("retry-after: 1\r\n"))
