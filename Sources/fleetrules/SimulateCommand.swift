@@ -45,6 +45,13 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Chance of a gap starting at any reading (data faults).")
     var missingRate = 0.002
 
+    @Option(
+        name: .customLong("abrupt-knee"),
+        help: ArgumentHelp(
+            "A cell type whose gauge falls BEND times faster below LEVEL percent, for SHARE of the batteries (default 0.1).",
+            valueName: "LEVEL:BEND[:SHARE]"))
+    var abruptKnees: [String] = []
+
     func validate() throws {
         guard devices > 0, devices <= 2_000_000 else { throw ValidationError("--devices must be 1…2,000,000") }
         guard devicesPerPlant >= 1 else { throw ValidationError("--devices-per-plant must be at least 1") }
@@ -53,6 +60,13 @@ struct SimulateCommand: ParsableCommand {
         for (name, v) in [("--depleting-rate", depletingRate), ("--drift-rate", driftRate), ("--missing-rate", missingRate)]
         where !(0...1).contains(v) {
             throw ValidationError("\(name) must be between 0 and 1")
+        }
+        for k in abruptKnees where AbruptKnee.parse(k) == nil {
+            throw ValidationError(
+                "--abrupt-knee \(k): expected LEVEL:BEND[:SHARE], level in (5, 100), bend 1…20, share in (0, 1]")
+        }
+        guard abruptKnees.compactMap(AbruptKnee.parse).map(\.share).reduce(0, +) <= 1 else {
+            throw ValidationError("--abrupt-knee: the shares add up to more than 1")
         }
     }
 
@@ -67,6 +81,7 @@ struct SimulateCommand: ParsableCommand {
         o.depletingRate = depletingRate
         o.driftRate = driftRate
         o.missingRate = missingRate
+        o.abruptKnees = abruptKnees.compactMap(AbruptKnee.parse)
         let started = Date()
         let summary = try Simulator.run(o, to: out)
         let seconds = Date().timeIntervalSince(started)
