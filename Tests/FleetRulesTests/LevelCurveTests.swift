@@ -306,3 +306,72 @@ import Testing
         #expect(diagnostics.contains { $0.severity == .error && $0.message.contains("cell") }, "\(messages)")
     }
 }
+
+@Suite struct AbruptKneeTests {
+    /// Hourly bucket levels of a cell that falls `bend` times faster below `knee`, from `start` at
+    /// `perDay` above the knee, with gauge noise.
+    static func buckets(start: Double, perDay: Double, knee: Double, bend: Double, hours: Int, seed: UInt64) -> [Double] {
+        let cell = FleetModel.Battery(
+            shape: .knee, initial: start, rate: perDay * bend.squareRoot(),
+            abrupt: AbruptKnee(level: knee, bend: bend, share: 1))
+        var noise = SimulationRandom(seed: seed)
+        return (0..<hours).map { cell.level(Double($0) / 24) + 0.05 * noise.gaussian() }
+    }
+
+    /// The curve a cohort of `cells` such cells teaches, at rates of 1 to 4% a day above the knee.
+    static func learn(knee: Double, bend: Double, cells: Int) -> LevelCurve {
+        var curve = LevelCurve(low: 0, high: 100)
+        for i in 0..<cells {
+            let perDay = 1 + 3 * Double(i % 7) / 6
+            var tracker = BandTracker()
+            let hours = Int((60 - knee) / perDay * 24 + (knee + 10) / (perDay * bend) * 24)
+            for (h, v) in buckets(start: 60, perDay: perDay, knee: knee, bend: bend, hours: hours, seed: UInt64(i)).enumerated()
+            where v > 1 {
+                if let r = tracker.add(bucket: h, level: v, curve: curve) { curve.add(ratio: r.ratio, band: r.band) }
+            }
+        }
+        return curve
+    }
+
+    /// Time at base rate 1 from `level` to 5% through a knee of `bend` at `knee`, the rate above it 1.
+    static func stepTime(from level: Double, knee: Double, bend: Double) -> Double {
+        max(0, level - knee) + (min(level, knee) - 5) / bend
+    }
+
+    @Test func aStepInTheMultipliersIsAKneeNotASlope() {
+        // Bands 0–5 (below 30%) at 6.25 times the rate of the bands above: a step at 30%.
+        let m = (0..<20).map { $0 < 6 ? 6.25 : 1.0 }
+        let p = LevelProfile(low: 0, width: 5, multipliers: m)
+        let knee = try? #require(p.knee)
+        #expect(abs((knee?.level ?? 0) - 29.5) < 0.6, "\(String(describing: knee))")
+        for v in [60.0, 40, 32, 31, 28, 20] {
+            let expected = Self.stepTime(from: v, knee: 30, bend: 6.25)
+            #expect(abs((p.phi(v) - p.phi(5)) - expected) < 0.02 * expected + 0.6, "\(v)")
+            #expect(abs(p.inversePhi(p.phi(v)) - v) < 1e-6)
+        }
+        #expect(p.bends(from: 5, to: 40))
+        #expect(!p.bends(from: 5, to: 25))
+        #expect(!p.bends(from: 35, to: 90))
+        // The gentle end-of-life curve has no step: its rate grows 15–30% a band.
+        let gentle = LevelProfile(
+            low: 0, width: 5, multipliers: (0..<20).map { LevelCurveTests.kneeMultiplier(Double($0) * 5 + 2.5) })
+        #expect(gentle.knee == nil)
+    }
+
+    @Test(arguments: [(30.0, 6.25), (27.0, 3.0), (33.5, 8.0), (22.0, 4.0)])
+    func aCohortLearnsAnAbruptKneeAndItsLevel(knee: Double, bend: Double) throws {
+        let curve = Self.learn(knee: knee, bend: bend, cells: 30)
+        let m = curve.multipliers()
+        let p = LevelProfile(low: curve.low, width: curve.width, multipliers: m)
+        let learned = try #require(p.knee, "\(m)")
+        #expect(abs(learned.level - knee) < 1, "knee at \(learned.level) against \(knee); \(m)")
+        #expect(abs(learned.below / learned.above / bend - 1) < 0.15, "bend \(learned.below / learned.above)")
+        // Time left from 50% within 5% of the truth; from just above the knee, where the knee's
+        // place (learned within a tenth of a band) weighs most, within 8%.
+        for (level, tolerance) in [(50.0, 0.05), (knee + 3, 0.08)] {
+            let truth = Self.stepTime(from: level, knee: knee, bend: bend) / learned.above
+            let forecast = p.phi(level) - p.phi(5)
+            #expect(abs(forecast - truth) / truth < tolerance, "from \(level): \(forecast) against \(truth)")
+        }
+    }
+}
