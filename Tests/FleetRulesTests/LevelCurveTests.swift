@@ -375,3 +375,43 @@ import Testing
         }
     }
 }
+
+@Suite struct BendTests {
+    /// Hourly buckets: 1%/day down to bucket `at`, then `bend` times faster from where the line
+    /// got to, or (`jump`) the same rate from a level `jump` lower.
+    static func series(at: Int, bend: Double = 1, jump: Double = 0, noise: Double = 0.1, seed: UInt64 = 3) -> ([Double], [Double]) {
+        var random = SimulationRandom(seed: seed)
+        let t = (0..<168).map { Double($0) + 0.5 }
+        let y = t.map { x -> Double in
+            let knee = Double(at)
+            let level = x < knee ? 60 - x / 24 : 60 - knee / 24 - bend * (x - knee) / 24 - jump
+            return level + noise * random.gaussian()
+        }
+        return (t, y)
+    }
+
+    @Test func aBendInRateIsFoundWhereItIs() throws {
+        for (at, bend) in [(100, 3.0), (130, 6.25), (120, 8.0)] {
+            let (t, y) = Self.series(at: at, bend: bend)
+            let k = try #require(RobustTrend.bend(times: t, values: y), "bend \(bend) at \(at)")
+            #expect(abs(k - at) <= 3, "found at \(k), not \(at)")
+            // Forecast from the steep part: the rate after the bend.
+            let steep = try #require(RobustTrend.fit(times: Array(t[k...]), values: Array(y[k...]), now: 168))
+            #expect(abs(steep.slope * 24 + bend) < 0.1 * bend, "\(steep.slope * 24)")
+        }
+    }
+
+    @Test func aJumpInLevelOrAGentleCurveIsNoBend() {
+        // A drop of 3% at bucket 120 with the same rate after it: the level leaves the line.
+        let (t, y) = Self.series(at: 120, jump: 3)
+        #expect(RobustTrend.bend(times: t, values: y) == nil)
+        // A straight line, and a rate growing gently (1.5 times over the week).
+        let (t2, y2) = Self.series(at: 80, bend: 1)
+        #expect(RobustTrend.bend(times: t2, values: y2) == nil)
+        let gentle = t2.map { 60 - ($0 + 0.25 * $0 * $0 / 168) / 24 }
+        #expect(RobustTrend.bend(times: t2, values: gentle) == nil)
+        // A bend of less than two times is left to the other models.
+        let (t3, y3) = Self.series(at: 100, bend: 1.6)
+        #expect(RobustTrend.bend(times: t3, values: y3) == nil)
+    }
+}
