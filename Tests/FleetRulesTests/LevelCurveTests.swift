@@ -415,3 +415,46 @@ import Testing
         #expect(RobustTrend.bend(times: t3, values: y3) == nil)
     }
 }
+
+@Suite struct AbruptKneeForecastTests {
+    /// Thirty cells of a type that falls 6.25 times faster below 30% run from 45% to empty and
+    /// teach the knee; a student of the same type at 70% (1%/day above the knee) is forecast
+    /// 20 days in, and one that passed its knee two days ago with nothing learned to go by.
+    @Test func aCohortThatWentThroughAnAbruptKneeBendsTheForecastOfTheOthers() throws {
+        let knee = AbruptKnee(level: 30, bend: 6.25, share: 1)
+        var rows: [[String]] = []
+        var cells: [String: FleetModel.Battery] = [:]
+        for i in 0..<30 {
+            let id = String(format: "t%02d", i)
+            rows.append([id, "temp-sensor", "plant-a", "z1", "gw1", "battery", "knee"])
+            cells[id] = FleetModel.Battery(shape: .knee, initial: 45, rate: 2 + Double(i % 7) / 3, abrupt: knee)
+        }
+        rows.append(["s-knee", "temp-sensor", "plant-a", "z1", "gw1", "battery", "knee"])
+        cells["s-knee"] = FleetModel.Battery(shape: .knee, initial: 70, rate: 2.5, abrupt: knee)
+        // Alone in its cohort: nobody teaches it, its own steep part must do.
+        rows.append(["s-alone", "temp-sensor", "plant-a", "z1", "gw1", "battery", "alone"])
+        cells["s-alone"] = FleetModel.Battery(shape: .knee, initial: 39, rate: 1.25, abrupt: knee)
+        let inventory = try Inventory(columns: ["device", "type", "site", "zone", "gateway", "power", "battery"], rows: rows)
+        var engine = Engine(plan: try Policy.parse(CurveForecastTests.pack(curveBy: true)).compile(), inventory: inventory)
+        var noise = SimulationRandom(seed: 8)
+        let ids = rows.map { $0[0] }
+        for step in 0..<(20 * 72) {
+            let days = Double(step) / 72
+            for id in ids {
+                guard let level = cells[id]?.level(days), level > 0.5 else { continue }
+                engine.ingest(
+                    Reading(
+                        timestamp: CurveForecastTests.t0 + days * 86400, device: id,
+                        metrics: ["battery_pct": level + 0.1 * noise.gaussian()]))
+            }
+        }
+        engine.finish()
+        let report = engine.report()
+        for id in ["s-knee", "s-alone"] {
+            let truth = try #require(cells[id]?.crossing()) - 20
+            let forecast = try CurveForecastTests.daysLeft(report, id)
+            #expect(abs(forecast.days - truth) / truth < 0.1, "\(id): \(forecast.days) days against \(truth)")
+        }
+        #expect(try CurveForecastTests.daysLeft(report, "s-knee").model == .curve)
+    }
+}

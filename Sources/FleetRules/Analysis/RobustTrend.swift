@@ -247,7 +247,14 @@ public struct RobustTrend: Sendable {
         let tk = (times[first + best.k - 1] + times[first + best.k]) / 2 - times[first]
         let gap = (best.after.intercept + best.after.slope * tk) - (best.before.intercept + best.before.slope * tk)
         guard abs(gap) <= 3 * sigma + 0.5 * abs(best.after.slope) else { return nil }
-        return first + best.k
+        // Robustly too: the shallow end of the steep part's Theil–Sen interval is still at least
+        // `smallestBend` times the rate before (a noisy gauge makes short lines of any slope).
+        let k = first + best.k
+        guard let before = senSlope(times, values, from: first, to: k, shift: nil),
+            let after = senSlope(times, values, from: k, to: n, shift: nil),
+            before.slope < 0, after.high <= smallestBend * before.slope
+        else { return nil }
+        return k
     }
 
     /// Theil–Sen slope over pairs half the range apart (each point paired with the one `h`
