@@ -48,7 +48,8 @@ struct SimulateCommand: ParsableCommand {
     @Option(
         name: .customLong("abrupt-knee"),
         help: ArgumentHelp(
-            "A cell type whose gauge falls BEND times faster below LEVEL percent, for SHARE of the batteries (default 0.1).",
+            "A cell type whose gauge falls BEND times faster below LEVEL percent, for SHARE of the batteries "
+                + "(default 0.1).",
             valueName: "LEVEL:BEND[:SHARE]"))
     var abruptKnees: [String] = []
 

@@ -165,7 +165,9 @@ struct LevelProfile: Sendable {
     /// least-squares slope. A band's buckets are the ones from a tenth of a band below its upper
     /// edge to a tenth below its lower edge (`BandTracker`'s hysteresis), so the band is taken
     /// as that span.
-    static func kneeLevel(band j: Int, above: Double, within: Double, below: Double, low: Double, width: Double) -> Double {
+    static func kneeLevel(
+        band j: Int, above: Double, within: Double, below: Double, low: Double, width: Double
+    ) -> Double {
         let top = low + (Double(j) + 0.9) * width
         let ratio = below / above
         let observed = within / above

@@ -394,14 +394,6 @@ struct ForecastAnalyzer: Analyzer {
         }
         resolveGauge(d, at: time, context, &findings)
         var prediction = Prediction(fit, threshold: threshold)
-        // A device past an abrupt bend of its own forecasts from the steep part after it.
-        if rule.model == .auto,
-            let k = RobustTrend.bend(times: times, values: values, from: shiftTime.map { s in times.firstIndex { $0 >= s } ?? 0 } ?? 0),
-            let steep = RobustTrend.fit(
-                times: Array(times[k...]), values: Array(values[k...]), now: nowBuckets, allowAcceleration: false)
-        {
-            prediction = Prediction(steep, threshold: threshold)
-        }
         if let c = cohortOf(d, context), let profile = curves?.profile(c) {
             let highest = values.max() ?? fit.level
             if profile.bends(from: threshold, to: max(highest, fit.level)),

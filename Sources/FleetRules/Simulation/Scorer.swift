@@ -593,8 +593,8 @@ extension Score {
                             .array(
                                 entry.horizons.map { h in
                                     .object([
-                                        ("days", int(h.days)), ("eligible", int(h.eligible)), ("correct", int(h.correct)),
-                                        ("share", num(h.share)),
+                                        ("days", int(h.days)), ("eligible", int(h.eligible)),
+                                        ("correct", int(h.correct)), ("share", num(h.share)),
                                     ])
                                 })
                         )
@@ -653,9 +653,9 @@ extension Score {
                     })
                 out += Self.table(
                     ["cells past their knee", "checkpoints", "within 10%", "share"],
-                    b.byPassedKnee.map { p in
-                        [p.to == p.from ? "\(p.from)" : p.to.map { "\(p.from)–\($0)" } ?? "\(p.from)+", "\(p.eligible)",
-                         "\(p.correct)", percent(Scorer.ratio(p.correct, p.eligible))]
+                    b.byPassedKnee.map { p -> [String] in
+                        let bin = p.to == p.from ? "\(p.from)" : p.to.map { "\(p.from)–\($0)" } ?? "\(p.from)+"
+                        return [bin, "\(p.eligible)", "\(p.correct)", percent(Scorer.ratio(p.correct, p.eligible))]
                     })
             }
             out += "  false alarms: \(of(b.falseAlarms.count, b.alertedDevices, b.falseAlarmRate)) alerted devices"

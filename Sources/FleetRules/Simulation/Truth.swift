@@ -86,7 +86,8 @@ public struct SimulationTruth: Sendable {
                     crossesAt: try b.member("crosses_5pct_at").optionalTimestamp(),
                     replacedAt: try b.optional("replaced_at")?.optionalTimestamp(),
                     replacedBatteryCrossesAt: try b.optional("replaced_battery_crosses_5pct_at")?.optionalTimestamp(),
-                    cell: try b.optional("cell")?.string() ?? "", kneeAt: try b.optional("knee_at")?.optionalTimestamp())
+                    cell: try b.optional("cell")?.string() ?? "",
+                    kneeAt: try b.optional("knee_at")?.optionalTimestamp())
             },
             firmware: try root.member("firmware").array().map { f in
                 Firmware(
