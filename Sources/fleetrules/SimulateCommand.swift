@@ -61,6 +61,14 @@ struct SimulateCommand: ParsableCommand {
         return parts.compactMap { $0 }
     }
 
+    @Option(
+        name: .customLong("abrupt-knee"),
+        help: ArgumentHelp(
+            "A cell type whose gauge falls BEND times faster below LEVEL percent, for SHARE of the batteries "
+                + "(default 0.1).",
+            valueName: "LEVEL:BEND[:SHARE]"))
+    var abruptKnees: [String] = []
+
     func validate() throws {
         guard devices > 0, devices <= 2_000_000 else { throw ValidationError("--devices must be 1…2,000,000") }
         guard devicesPerPlant >= 1 else { throw ValidationError("--devices-per-plant must be at least 1") }
@@ -74,6 +82,13 @@ struct SimulateCommand: ParsableCommand {
         if let rampDays, !(rampDays > 0 && rampDays <= 400) { throw ValidationError("--ramp-days must be in (0, 400]") }
         guard temperatureNoise.isFinite, temperatureNoise >= 0, temperatureNoise <= 10 else {
             throw ValidationError("--temperature-noise must be between 0 and 10")
+        }
+        for k in abruptKnees where AbruptKnee.parse(k) == nil {
+            throw ValidationError(
+                "--abrupt-knee \(k): expected LEVEL:BEND[:SHARE], level in (5, 100), bend 1…20, share in (0, 1]")
+        }
+        guard abruptKnees.compactMap(AbruptKnee.parse).map(\.share).reduce(0, +) <= 1 else {
+            throw ValidationError("--abrupt-knee: the shares add up to more than 1")
         }
     }
 
@@ -91,6 +106,7 @@ struct SimulateCommand: ParsableCommand {
         o.driftSizes = sizes ?? o.driftSizes
         o.rampDays = rampDays
         o.temperatureNoise = temperatureNoise
+        o.abruptKnees = abruptKnees.compactMap(AbruptKnee.parse)
         let started = Date()
         let summary = try Simulator.run(o, to: out)
         let seconds = Date().timeIntervalSince(started)

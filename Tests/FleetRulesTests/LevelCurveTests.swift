@@ -306,3 +306,156 @@ import Testing
         #expect(diagnostics.contains { $0.severity == .error && $0.message.contains("cell") }, "\(messages)")
     }
 }
+
+@Suite struct AbruptKneeTests {
+    /// Hourly bucket levels of a cell that falls `bend` times faster below `knee`, from `start` at
+    /// `perDay` above the knee, with gauge noise.
+    static func buckets(
+        start: Double, perDay: Double, knee: Double, bend: Double, hours: Int, seed: UInt64
+    ) -> [Double] {
+        let cell = FleetModel.Battery(
+            shape: .knee, initial: start, rate: perDay * bend.squareRoot(),
+            abrupt: AbruptKnee(level: knee, bend: bend, share: 1))
+        var noise = SimulationRandom(seed: seed)
+        return (0..<hours).map { cell.level(Double($0) / 24) + 0.05 * noise.gaussian() }
+    }
+
+    /// The curve a cohort of `cells` such cells teaches, at rates of 1 to 4% a day above the knee.
+    static func learn(knee: Double, bend: Double, cells: Int) -> LevelCurve {
+        var curve = LevelCurve(low: 0, high: 100)
+        for i in 0..<cells {
+            let perDay = 1 + 3 * Double(i % 7) / 6
+            var tracker = BandTracker()
+            let hours = Int((60 - knee) / perDay * 24 + (knee + 10) / (perDay * bend) * 24)
+            let levels = buckets(start: 60, perDay: perDay, knee: knee, bend: bend, hours: hours, seed: UInt64(i))
+            for (h, v) in levels.enumerated() where v > 1 {
+                if let r = tracker.add(bucket: h, level: v, curve: curve) { curve.add(ratio: r.ratio, band: r.band) }
+            }
+        }
+        return curve
+    }
+
+    /// Time at base rate 1 from `level` to 5% through a knee of `bend` at `knee`, the rate above it 1.
+    static func stepTime(from level: Double, knee: Double, bend: Double) -> Double {
+        max(0, level - knee) + (min(level, knee) - 5) / bend
+    }
+
+    @Test func aStepInTheMultipliersIsAKneeNotASlope() {
+        // Bands 0–5 (below 30%) at 6.25 times the rate of the bands above: a step at 30%.
+        let m = (0..<20).map { $0 < 6 ? 6.25 : 1.0 }
+        let p = LevelProfile(low: 0, width: 5, multipliers: m)
+        let knee = try? #require(p.knee)
+        #expect(abs((knee?.level ?? 0) - 29.5) < 0.6, "\(String(describing: knee))")
+        for v in [60.0, 40, 32, 31, 28, 20] {
+            let expected = Self.stepTime(from: v, knee: 30, bend: 6.25)
+            #expect(abs((p.phi(v) - p.phi(5)) - expected) < 0.02 * expected + 0.6, "\(v)")
+            #expect(abs(p.inversePhi(p.phi(v)) - v) < 1e-6)
+        }
+        #expect(p.bends(from: 5, to: 40))
+        #expect(!p.bends(from: 5, to: 25))
+        #expect(!p.bends(from: 35, to: 90))
+        // The gentle end-of-life curve has no step: its rate grows 15–30% a band.
+        let gentle = LevelProfile(
+            low: 0, width: 5, multipliers: (0..<20).map { LevelCurveTests.kneeMultiplier(Double($0) * 5 + 2.5) })
+        #expect(gentle.knee == nil)
+    }
+
+    @Test(arguments: [(30.0, 6.25), (27.0, 3.0), (33.5, 8.0), (22.0, 4.0)])
+    func aCohortLearnsAnAbruptKneeAndItsLevel(knee: Double, bend: Double) throws {
+        let curve = Self.learn(knee: knee, bend: bend, cells: 30)
+        let m = curve.multipliers()
+        let p = LevelProfile(low: curve.low, width: curve.width, multipliers: m)
+        let learned = try #require(p.knee, "\(m)")
+        #expect(abs(learned.level - knee) < 1, "knee at \(learned.level) against \(knee); \(m)")
+        #expect(abs(learned.below / learned.above / bend - 1) < 0.15, "bend \(learned.below / learned.above)")
+        // Time left from 50% within 5% of the truth; from just above the knee, where the knee's
+        // place (learned within a tenth of a band) weighs most, within 8%.
+        for (level, tolerance) in [(50.0, 0.05), (knee + 3, 0.08)] {
+            let truth = Self.stepTime(from: level, knee: knee, bend: bend) / learned.above
+            let forecast = p.phi(level) - p.phi(5)
+            #expect(abs(forecast - truth) / truth < tolerance, "from \(level): \(forecast) against \(truth)")
+        }
+    }
+}
+
+@Suite struct BendTests {
+    /// Hourly buckets: 1%/day down to bucket `at`, then `bend` times faster from where the line
+    /// got to, or (`jump`) the same rate from a level `jump` lower.
+    static func series(
+        at: Int, bend: Double = 1, jump: Double = 0, noise: Double = 0.1, seed: UInt64 = 3
+    ) -> ([Double], [Double]) {
+        var random = SimulationRandom(seed: seed)
+        let t = (0..<168).map { Double($0) + 0.5 }
+        let y = t.map { x -> Double in
+            let knee = Double(at)
+            let level = x < knee ? 60 - x / 24 : 60 - knee / 24 - bend * (x - knee) / 24 - jump
+            return level + noise * random.gaussian()
+        }
+        return (t, y)
+    }
+
+    @Test func aBendInRateIsFoundWhereItIs() throws {
+        for (at, bend) in [(100, 3.0), (130, 6.25), (120, 8.0)] {
+            let (t, y) = Self.series(at: at, bend: bend)
+            let k = try #require(RobustTrend.bend(times: t, values: y), "bend \(bend) at \(at)")
+            #expect(abs(k - at) <= 3, "found at \(k), not \(at)")
+            // Forecast from the steep part: the rate after the bend.
+            let steep = try #require(RobustTrend.fit(times: Array(t[k...]), values: Array(y[k...]), now: 168))
+            #expect(abs(steep.slope * 24 + bend) < 0.1 * bend, "\(steep.slope * 24)")
+        }
+    }
+
+    @Test func aJumpInLevelOrAGentleCurveIsNoBend() {
+        // A drop of 3% at bucket 120 with the same rate after it: the level leaves the line.
+        let (t, y) = Self.series(at: 120, jump: 3)
+        #expect(RobustTrend.bend(times: t, values: y) == nil)
+        // A straight line, and a rate growing gently (1.5 times over the week).
+        let (t2, y2) = Self.series(at: 80, bend: 1)
+        #expect(RobustTrend.bend(times: t2, values: y2) == nil)
+        let gentle = t2.map { 60 - ($0 + 0.25 * $0 * $0 / 168) / 24 }
+        #expect(RobustTrend.bend(times: t2, values: gentle) == nil)
+        // A bend of less than two times is left to the other models.
+        let (t3, y3) = Self.series(at: 100, bend: 1.6)
+        #expect(RobustTrend.bend(times: t3, values: y3) == nil)
+    }
+}
+
+@Suite struct AbruptKneeForecastTests {
+    /// Thirty cells of a type that falls 6.25 times faster below 30% run from 45% to empty and
+    /// teach the knee; a student of the same type at 70% (1%/day above the knee) is forecast
+    /// 20 days in.
+    @Test func aCohortThatWentThroughAnAbruptKneeBendsTheForecastOfTheOthers() throws {
+        let knee = AbruptKnee(level: 30, bend: 6.25, share: 1)
+        var rows: [[String]] = []
+        var cells: [String: FleetModel.Battery] = [:]
+        for i in 0..<30 {
+            let id = String(format: "t%02d", i)
+            rows.append([id, "temp-sensor", "plant-a", "z1", "gw1", "battery", "knee"])
+            cells[id] = FleetModel.Battery(shape: .knee, initial: 45, rate: 2 + Double(i % 7) / 3, abrupt: knee)
+        }
+        rows.append(["s-knee", "temp-sensor", "plant-a", "z1", "gw1", "battery", "knee"])
+        cells["s-knee"] = FleetModel.Battery(shape: .knee, initial: 70, rate: 2.5, abrupt: knee)
+        let inventory = try Inventory(columns: ["device", "type", "site", "zone", "gateway", "power", "battery"], rows: rows)
+        var engine = Engine(plan: try Policy.parse(CurveForecastTests.pack(curveBy: true)).compile(), inventory: inventory)
+        var noise = SimulationRandom(seed: 8)
+        let ids = rows.map { $0[0] }
+        for step in 0..<(20 * 72) {
+            let days = Double(step) / 72
+            for id in ids {
+                guard let level = cells[id]?.level(days), level > 0.5 else { continue }
+                engine.ingest(
+                    Reading(
+                        timestamp: CurveForecastTests.t0 + days * 86400, device: id,
+                        metrics: ["battery_pct": level + 0.1 * noise.gaussian()]))
+            }
+        }
+        engine.finish()
+        let report = engine.report()
+        for id in ["s-knee"] {
+            let truth = try #require(cells[id]?.crossing()) - 20
+            let forecast = try CurveForecastTests.daysLeft(report, id)
+            #expect(abs(forecast.days - truth) / truth < 0.1, "\(id): \(forecast.days) days against \(truth)")
+        }
+        #expect(try CurveForecastTests.daysLeft(report, "s-knee").model == .curve)
+    }
+}

@@ -39,9 +39,15 @@ public struct LevelCurve: Sendable {
         return Int(min(Double(Self.bands - 1), max(0, k)))
     }
 
+    /// Largest change of rate from one band to the next that is learned (either way): an abrupt
+    /// knee at a band's edge changes it by its whole bend, 3 to 8 times; more is a gauge that
+    /// jumped.
+    public static let largestChange = 16.0
+
     /// Records a device's rate in `band` divided by its rate in `band + 1`.
     public mutating func add(ratio: Double, band k: Int) {
-        guard k >= 0, k < Self.bands - 1, ratio.isFinite, ratio > 0.25, ratio < 4 else { return }
+        guard k >= 0, k < Self.bands - 1, ratio.isFinite, ratio > 1 / Self.largestChange, ratio < Self.largestChange
+        else { return }
         if samples[k].count < Self.capacity {
             samples[k].append(Float(ratio))
         } else {
@@ -87,80 +93,168 @@ public struct LevelCurve: Sendable {
 
 /// The learned curve as a fixed function, and the level transform that turns it into a straight
 /// line. The multiplier is each band's at the band's centre, linear in between (constant beyond
-/// the outer centres): a knee is a bend, not a step. `phi(v)` is the time, at base rate 1, from
-/// the lowest centre to `v` (∫ dl / m(l)); a device following the curve has `phi(level)` falling
-/// linearly at its base rate, so a straight-line fit of `phi` values predicts along the curve.
+/// the outer centres): a gentle knee is a bend, not a step. `phi(v)` is the time, at base rate 1,
+/// from the lowest centre to `v` (∫ dl / m(l)); a device following the curve has `phi(level)`
+/// falling linearly at its base rate, so a straight-line fit of `phi` values predicts along it.
+///
+/// An abrupt knee is a step: when the rate changes at least `abruptChange` times across one band
+/// (the bands above and below it), the rate is the upper band's down to the knee and the lower
+/// band's below it, with the knee placed inside the band where the band's own measured rate says
+/// (see `kneeLevel`). Interpolating across such a band would spread a bend of 3 to 8 times over
+/// two bands and put the last fast weeks days too early.
 struct LevelProfile: Sendable {
     let low: Double
     let width: Double
     let multipliers: [Double]
-    /// `phi` at each band centre.
+    /// The abrupt knee, if the curve has one: its level (mirrored units) and the multipliers above
+    /// and below it.
+    let knee: (level: Double, above: Double, below: Double)?
+    /// Levels (ascending) where the multiplier is given, linear in between.
+    private let xs: [Double]
+    private let ms: [Double]
+    /// `phi` at each of `xs`.
     private let knots: [Double]
+
+    /// Smallest change of rate across one band that is a step rather than a gentle bend (a gentle
+    /// end-of-life curve changes the rate by 15–30% a band).
+    static let abruptChange = 2.0
 
     init(low: Double, width: Double, multipliers: [Double]) {
         self.low = low
         self.width = width
-        self.multipliers = multipliers.isEmpty ? [1] : multipliers
-        var knots = [0.0]
-        for k in 1..<max(1, self.multipliers.count) {
-            knots.append(knots[k - 1] + Self.integral(self.multipliers[k - 1], self.multipliers[k], width, width))
+        let m = multipliers.isEmpty ? [1] : multipliers
+        self.multipliers = m
+        var xs = m.indices.map { low + (Double($0) + 0.5) * width }
+        var ms = m
+        let knee = Self.abruptKnee(m, low: low, width: width)
+        if let knee, let j = knee.band {
+            // Replace the knee band's centre by a step at the knee.
+            let epsilon = 1e-6 * width
+            let level = min(max(knee.level, xs[j - 1] + 2 * epsilon), xs[j + 1] - 2 * epsilon)
+            xs.replaceSubrange(j...j, with: [level - epsilon, level + epsilon])
+            ms.replaceSubrange(j...j, with: [m[j - 1], m[j + 1]])
+            self.knee = (level, m[j + 1], m[j - 1])
+        } else {
+            self.knee = nil
         }
+        var knots = [0.0]
+        for k in xs.indices.dropFirst() {
+            knots.append(knots[k - 1] + Self.integral(ms[k - 1], ms[k], xs[k] - xs[k - 1], xs[k] - xs[k - 1]))
+        }
+        self.xs = xs
+        self.ms = ms
         self.knots = knots
+    }
+
+    /// The band whose neighbours' multipliers differ most, when by at least `abruptChange`, and
+    /// the knee's level within it.
+    static func abruptKnee(_ m: [Double], low: Double, width: Double) -> (band: Int?, level: Double)? {
+        guard m.count >= 3 else { return nil }
+        var best: (band: Int, change: Double)?
+        for j in 1..<(m.count - 1) {
+            let change = abs(log(m[j - 1] / m[j + 1]))
+            if change >= log(abruptChange), change > (best?.change ?? 0) { best = (j, change) }
+        }
+        guard let j = best?.band else { return nil }
+        return (j, kneeLevel(band: j, above: m[j + 1], within: m[j], below: m[j - 1], low: low, width: width))
+    }
+
+    /// Where in band `j` the rate steps from `above` to `below`, given the band's own rate
+    /// `within` (the least-squares slope of a device's buckets in the band, relative like the
+    /// others): the share of the band run at the upper rate is the one whose broken line has that
+    /// least-squares slope. A band's buckets are the ones from a tenth of a band below its upper
+    /// edge to a tenth below its lower edge (`BandTracker`'s hysteresis), so the band is taken
+    /// as that span.
+    static func kneeLevel(
+        band j: Int, above: Double, within: Double, below: Double, low: Double, width: Double
+    ) -> Double {
+        let top = low + (Double(j) + 0.9) * width
+        let ratio = below / above
+        let observed = within / above
+        // Least-squares slope (in units of the upper rate) of a level falling `a` at rate 1, then
+        // the rest of the band at `ratio`, sampled evenly in time.
+        func slope(_ a: Double) -> Double {
+            let t1 = a
+            let total = a + (width - a) / ratio
+            let n = 64
+            var st = 0.0, sy = 0.0, stt = 0.0, sty = 0.0
+            for i in 0...n {
+                let t = total * Double(i) / Double(n)
+                let y = t <= t1 ? -t : -t1 - ratio * (t - t1)
+                st += t
+                sy += y
+                stt += t * t
+                sty += t * y
+            }
+            let count = Double(n + 1)
+            let sxx = stt - st * st / count
+            return sxx > 0 ? -(sty - st * sy / count) / sxx : 1
+        }
+        // slope(0) = ratio (all of the band below the knee), slope(width) = 1: bisect between.
+        var lo = 0.0
+        var hi = width
+        let rising = ratio < 1
+        for _ in 0..<40 {
+            let mid = (lo + hi) / 2
+            if (slope(mid) > observed) != rising { lo = mid } else { hi = mid }
+        }
+        return top - (lo + hi) / 2
     }
 
     /// ∫₀ˣ dl / m(l) for m rising linearly from `m0` to `m1` over `span`.
     private static func integral(_ m0: Double, _ m1: Double, _ span: Double, _ x: Double) -> Double {
+        guard abs(m1 - m0) > 1e-12 * m0, span > 0 else { return x / m0 }
         let slope = (m1 - m0) / span
-        guard abs(m1 - m0) > 1e-12 * m0 else { return x / m0 }
         return log1p(slope * x / m0) / slope
     }
 
-    private func centre(_ k: Int) -> Double { low + (Double(k) + 0.5) * width }
-
-    /// The segment `v` lies in: k such that centre(k) ≤ v < centre(k + 1), -1 below the first
-    /// centre, the last index above the last.
+    /// The segment `v` lies in: k such that xs[k] ≤ v < xs[k + 1], -1 below the first knot, the
+    /// last index above the last.
     private func segment(_ v: Double) -> Int {
-        let k = ((v - low) / width - 0.5).rounded(.down)
-        guard k.isFinite else { return -1 }
-        return Int(min(Double(multipliers.count - 1), max(-1, k)))
+        guard v.isFinite else { return v > 0 ? xs.count - 1 : -1 }
+        if v < xs[0] { return -1 }
+        var k = 0
+        while k + 1 < xs.count, xs[k + 1] <= v { k += 1 }
+        return k
     }
 
     /// Whether the multiplier changes anywhere between `a` and `b` (either order). A constant
     /// multiplier, 1 or not, is a straight line.
     func bends(from a: Double, to b: Double) -> Bool {
-        let k0 = max(0, segment(min(a, b)))
-        let k1 = min(multipliers.count - 1, segment(max(a, b)) + 1)
-        guard k0 <= k1 else { return false }
-        let span = multipliers[k0...k1]
-        return (span.max() ?? 1) > (span.min() ?? 1) * (1 + 1e-9)
+        let lo = min(a, b)
+        let hi = max(a, b)
+        var values = [multiplier(at: lo), multiplier(at: hi)]
+        for (x, m) in zip(xs, ms) where x > lo && x < hi { values.append(m) }
+        return (values.max() ?? 1) > (values.min() ?? 1) * (1 + 1e-9)
     }
 
     func multiplier(at v: Double) -> Double {
         let k = segment(v)
-        if k < 0 { return multipliers[0] }
-        if k >= multipliers.count - 1 { return multipliers[multipliers.count - 1] }
-        return multipliers[k] + (multipliers[k + 1] - multipliers[k]) * (v - centre(k)) / width
+        if k < 0 { return ms[0] }
+        if k >= xs.count - 1 { return ms[xs.count - 1] }
+        return ms[k] + (ms[k + 1] - ms[k]) * (v - xs[k]) / (xs[k + 1] - xs[k])
     }
 
     func phi(_ v: Double) -> Double {
         let k = segment(v)
-        if k < 0 { return (v - centre(0)) / multipliers[0] }
-        let last = multipliers.count - 1
-        if k >= last { return knots[last] + (v - centre(last)) / multipliers[last] }
-        return knots[k] + Self.integral(multipliers[k], multipliers[k + 1], width, v - centre(k))
+        if k < 0 { return (v - xs[0]) / ms[0] }
+        let last = xs.count - 1
+        if k >= last { return knots[last] + (v - xs[last]) / ms[last] }
+        return knots[k] + Self.integral(ms[k], ms[k + 1], xs[k + 1] - xs[k], v - xs[k])
     }
 
     func inversePhi(_ p: Double) -> Double {
-        if p < 0 { return centre(0) + p * multipliers[0] }
-        let last = multipliers.count - 1
+        if p < 0 { return xs[0] + p * ms[0] }
+        let last = xs.count - 1
         var k = 0
         while k < last, knots[k + 1] <= p { k += 1 }
-        if k >= last { return centre(last) + (p - knots[last]) * multipliers[last] }
-        let m0 = multipliers[k]
-        let slope = (multipliers[k + 1] - m0) / width
+        if k >= last { return xs[last] + (p - knots[last]) * ms[last] }
+        let m0 = ms[k]
         let q = p - knots[k]
-        guard abs(multipliers[k + 1] - m0) > 1e-12 * m0 else { return centre(k) + q * m0 }
-        return centre(k) + m0 * expm1(slope * q) / slope
+        let span = xs[k + 1] - xs[k]
+        guard abs(ms[k + 1] - m0) > 1e-12 * m0, span > 0 else { return xs[k] + q * m0 }
+        let slope = (ms[k + 1] - m0) / span
+        return min(xs[k + 1], xs[k] + m0 * expm1(slope * q) / slope)
     }
 }
 

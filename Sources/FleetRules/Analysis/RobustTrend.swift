@@ -185,6 +185,78 @@ public struct RobustTrend: Sendable {
         return curved >= 0.4 * straight
     }
 
+    /// Smallest bend (rate after over rate before) a device's own buckets must show for its
+    /// forecast to start at the bend.
+    public static let smallestBend = 2.0
+
+    /// A bend in the device's own buckets: the level follows one straight line and then, from
+    /// bucket `start` on, a steeper one that begins where the first ended. A jump in level
+    /// (the second line starting away from the first) or a rate that does not at least double is
+    /// no bend. Searched only when the last day's rate is at least `smallestBend` times the whole
+    /// window's, so a straight discharge costs one extra Theil–Sen fit of 24 buckets.
+    ///
+    /// Returns the index of the first bucket after the bend, or nil.
+    public static func bend(times: [Double], values: [Double], from first: Int = 0) -> Int? {
+        let n = times.count
+        let minimum = minimumPoints / 2
+        guard n - first >= 3 * minimum, values.count == n,
+            let whole = senSlope(times, values, from: first, to: n, shift: nil), whole.slope < 0,
+            let recent = senSlope(times, values, from: n - minimum * 2, to: n, shift: nil),
+            recent.slope <= smallestBend * whole.slope
+        else { return nil }
+        // Prefix sums for least-squares lines on either side of every candidate.
+        let count = n - first
+        var st = Array(repeating: 0.0, count: count + 1)
+        var sy = st
+        var stt = st
+        var sty = st
+        var syy = st
+        for j in 0..<count {
+            let t = times[first + j] - times[first]
+            let y = values[first + j]
+            st[j + 1] = st[j] + t
+            sy[j + 1] = sy[j] + y
+            stt[j + 1] = stt[j] + t * t
+            sty[j + 1] = sty[j] + t * y
+            syy[j + 1] = syy[j] + y * y
+        }
+        func line(_ a: Int, _ b: Int) -> (slope: Double, intercept: Double, sse: Double)? {
+            let m = Double(b - a)
+            let mt = (st[b] - st[a]) / m
+            let my = (sy[b] - sy[a]) / m
+            let sxx = (stt[b] - stt[a]) - m * mt * mt
+            let sxy = (sty[b] - sty[a]) - m * mt * my
+            let syy2 = (syy[b] - syy[a]) - m * my * my
+            guard sxx > 0 else { return nil }
+            let slope = sxy / sxx
+            return (slope, my - slope * mt, max(0, syy2 - slope * sxy))
+        }
+        guard let single = line(0, count) else { return nil }
+        var best: (k: Int, sse: Double, before: (slope: Double, intercept: Double, sse: Double),
+            after: (slope: Double, intercept: Double, sse: Double))?
+        for k in minimum...(count - minimum) {
+            guard let a = line(0, k), let b = line(k, count) else { continue }
+            if a.sse + b.sse < (best?.sse ?? .infinity) { best = (k, a.sse + b.sse, a, b) }
+        }
+        guard let best, best.before.slope < 0, best.after.slope <= smallestBend * best.before.slope else { return nil }
+        // Significantly better than one line (F with 2 and n − 4 degrees of freedom, p ≪ 0.001),
+        // and the two lines meet at the bend: within three residual deviations.
+        let dof = Double(count - 4)
+        let sigma = (best.sse / dof).squareRoot()
+        guard (single.sse - best.sse) / 2 / (best.sse / dof) > 12 else { return nil }
+        let tk = (times[first + best.k - 1] + times[first + best.k]) / 2 - times[first]
+        let gap = (best.after.intercept + best.after.slope * tk) - (best.before.intercept + best.before.slope * tk)
+        guard abs(gap) <= 3 * sigma + 0.5 * abs(best.after.slope) else { return nil }
+        // Robustly too: the shallow end of the steep part's Theil–Sen interval is still at least
+        // `smallestBend` times the rate before (a noisy gauge makes short lines of any slope).
+        let k = first + best.k
+        guard let before = senSlope(times, values, from: first, to: k, shift: nil),
+            let after = senSlope(times, values, from: k, to: n, shift: nil),
+            before.slope < 0, after.high <= smallestBend * before.slope
+        else { return nil }
+        return k
+    }
+
     /// Theil–Sen slope over pairs half the range apart (each point paired with the one `h`
     /// positions later), which keeps the estimator's robustness at a linear cost; with the
     /// order-statistic 95% interval of the pair slopes.

@@ -42,6 +42,9 @@ public struct SimulationOptions: Sendable {
     /// Share of plant gateways that go silent for 6–24 hours (at least one in a fleet with plants),
     /// taking the devices behind them off the air.
     public var gatewayOutageRate = 0.1
+    /// Cell types with an abrupt knee, each taking its share of the battery devices (none by
+    /// default: the fleet is then exactly as without them).
+    public var abruptKnees: [AbruptKnee] = []
 
     public init() {}
 
@@ -49,10 +52,50 @@ public struct SimulationOptions: Sendable {
     public var steps: Int { Int((days * 86400 / interval).rounded(.down)) }
 }
 
+/// A cell type whose gauge falls in a straight line down to `level` and `bend` times faster
+/// below it (the voltage knee of some chemistries, or firmware that maps voltage to percent).
+/// Its cells discharge at `1/√bend` of their drawn rate above the level and `√bend` below, so a
+/// fleet with knees spends about as long per battery as one without.
+public struct AbruptKnee: Sendable, Equatable {
+    /// Level of the knee, percent.
+    public var level: Double
+    /// Rate below the knee over the rate above it.
+    public var bend: Double
+    /// Share of the battery devices with this cell type.
+    public var share: Double
+
+    public init(level: Double, bend: Double, share: Double) {
+        self.level = level
+        self.bend = bend
+        self.share = share
+    }
+
+    /// The inventory's and the truth's name of the cell type: `knee-30pct-6.25x`.
+    public var cellName: String { "knee-\(Self.format(level))pct-\(Self.format(bend))x" }
+
+    /// Parses `LEVEL:BEND[:SHARE]` (share default 0.1), e.g. `30:6.25:0.2`; nil when malformed or
+    /// out of range (level in (5, 100), bend in [1, 20], share in (0, 1]).
+    public static func parse(_ text: String) -> AbruptKnee? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map { Double($0) }
+        guard parts.count == 2 || parts.count == 3, let level = parts[0], let bend = parts[1] else { return nil }
+        let share = parts.count == 3 ? parts[2] : 0.1
+        guard let share, level > 5, level < 100, bend >= 1, bend <= 20, share > 0, share <= 1 else { return nil }
+        return AbruptKnee(level: level, bend: bend, share: share)
+    }
+
+    private static func format(_ v: Double) -> String {
+        v == v.rounded() ? String(Int(v)) : String(format: "%g", v)
+    }
+}
+
 /// The simulated fleet: sites, zones, gateways and devices with their hidden truth.
 struct FleetModel {
     enum Kind: String { case tempSensor = "temp-sensor", vibration = "vibration-sensor", tracker, gateway }
-    enum BatteryShape: String, CaseIterable { case linear, accelerating, temperature, noisy, suddenDrop = "sudden-drop", replaced }
+    enum BatteryShape: String, CaseIterable {
+        case linear, accelerating, temperature, noisy, suddenDrop = "sudden-drop", replaced
+        /// A cell with an abrupt knee and nothing else happening.
+        case knee
+    }
     enum Firmware: String { case compliant, outdated, denied, unknown, stale, rolloutPending = "rollout-pending", rolloutFailed = "rollout-failed" }
 
     struct Site {
@@ -77,6 +120,8 @@ struct FleetModel {
         var kneeCell = false
         /// The knee cell's extra rate below 30%.
         var acceleration = 2.0
+        /// A cell type with an abrupt knee (replaces the two cell types above).
+        var abrupt: AbruptKnee?
 
         /// True charge at time `t` (days since start), before gauge noise.
         func level(_ days: Double) -> Double {
@@ -89,6 +134,13 @@ struct FleetModel {
         /// that grows below 30% (rate · (1 + acceleration · (30 − level) / 30), 2.7 times the
         /// initial rate at 5%).
         func advance(from start: Double, days d: Double) -> Double {
+            if let k = abrupt {
+                let slow = rate / k.bend.squareRoot()
+                let fast = rate * k.bend.squareRoot()
+                let above = max(0, (start - k.level) / slow)
+                if d <= above { return max(0, start - slow * d) }
+                return max(0, min(start, k.level) - fast * (d - above))
+            }
             guard kneeCell else { return max(0, start - rate * d) }
             let t30 = max(0, (start - 30) / rate)
             if d <= t30 { return max(0, start - rate * d) }
@@ -106,7 +158,12 @@ struct FleetModel {
         }
 
         /// The cell type's name in the inventory and the truth.
-        var cellName: String { kneeCell ? FleetModel.cellNames.knee : FleetModel.cellNames.straight }
+        var cellName: String {
+            abrupt?.cellName ?? (kneeCell ? FleetModel.cellNames.knee : FleetModel.cellNames.straight)
+        }
+
+        /// Days from the start until the true charge first reaches the abrupt knee, nil without one.
+        var kneeAt: Double? { abrupt.flatMap { crossing($0.level) } }
 
         /// Days from the start until the true charge first reaches `target` (5%), nil past 400 days.
         func crossing(_ target: Double = 5) -> Double? {
@@ -216,12 +273,14 @@ struct FleetModel {
             let criticality = critPick < 0.2 ? "high" : critPick < 0.7 ? "medium" : "low"
             let onBattery = kind != .vibration || r.chance(0.5)
             var battery: Battery?
+            var depleting = false
             if onBattery {
                 let shape = Self.shape(r.unit())
                 var b = Battery(shape: shape, initial: r.uniform(40, 100), rate: r.uniform(0.1, 0.8))
                 if r.chance(o.depletingRate) {
                     // Cross 5% somewhere between two days in and 30 days after the end.
                     let target = r.uniform(2, days + 30)
+                    depleting = true
                     b.rate = r.uniform(1, 6)
                     b.initial = min(100, 5 + b.rate * target)
                     if b.initial >= 100 { b.rate = 95 / target }
@@ -288,11 +347,16 @@ struct FleetModel {
             let knee = r.chance(Self.kneeCellRate)
             if var b = battery {
                 b.kneeCell = knee
+                if !o.abruptKnees.isEmpty { Self.assignAbruptKnee(&b, o, device: i, depleting: depleting) }
                 if b.shape == .replaced {
                     // Replaced when the gauge nears 12%, if that happens within the data.
                     if let at = b.crossing(12), at > 0.2, at < days - 0.2 { b.replaceAt = at } else { b.shape = .linear }
                 }
-                if b.shape == .linear, knee { b.shape = .accelerating }
+                if b.shape == .linear, b.abrupt != nil {
+                    b.shape = .knee
+                } else if b.shape == .linear, knee {
+                    b.shape = .accelerating
+                }
                 battery = b
             }
             devices.append(
@@ -335,6 +399,27 @@ struct FleetModel {
             let start = rng.uniform(days * 0.3, days * 0.7)
             outages.append((g, start, min(days, start + rng.uniform(6, 24) / 24)))
         }
+    }
+
+    /// Gives a battery one of the abrupt-knee cell types, by the types' shares, from a random
+    /// stream of its own (the rest of the fleet is drawn as without knees). A battery drawn to
+    /// reach 5% within the data or soon after keeps its crossing: its rate is scaled for the knee.
+    static func assignAbruptKnee(_ b: inout Battery, _ o: SimulationOptions, device i: Int, depleting: Bool) {
+        var r = SimulationRandom(seed: o.seed, stream: 0xAB_0000_0000 + UInt64(i))
+        var u = r.unit()
+        guard let k = o.abruptKnees.first(where: { k in
+            u -= k.share
+            return u < 0
+        }) else { return }
+        b.kneeCell = false
+        b.abrupt = k
+        guard depleting, b.initial > 5 else { return }
+        // Time at unit base rate from the initial charge to 5% through the knee, against the
+        // straight line's.
+        let slow = 1 / k.bend.squareRoot()
+        let fast = k.bend.squareRoot()
+        let unit = max(0, b.initial - k.level) / slow + (min(b.initial, k.level) - 5) / fast
+        b.rate *= unit / (b.initial - 5)
     }
 
     /// Outages per gateway index, so a reading looks only at its own gateway's.

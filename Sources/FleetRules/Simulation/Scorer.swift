@@ -40,6 +40,20 @@ public struct Score: Sendable {
         public var falseAlarmRate: Double?
         /// The horizons per discharge shape (truth `shape`), in shape name order.
         public var byShape: [(shape: String, horizons: [Horizon])] = []
+        /// The horizons per cell type with an abrupt knee (truth `knee_at`), in name order.
+        public var byKneeCell: [(cell: String, horizons: [Horizon])] = []
+        /// Checkpoints of abrupt-knee cells, all horizons together, by how many batteries of the
+        /// same cell type had passed their knee by the checkpoint (empty without such cells).
+        public var byPassedKnee: [PassedKnee] = []
+
+        /// Correct / eligible checkpoints when `from` to `to` batteries of the cell type
+        /// (inclusive; `to` nil: or more) had passed their knee.
+        public struct PassedKnee: Sendable {
+            public var from: Int
+            public var to: Int?
+            public var eligible = 0
+            public var correct = 0
+        }
         /// Batteries that do not reach 5% within the data and the 30 days after.
         public var healthy = 0
         /// Healthy batteries with a forecast alert the truth does not support.
@@ -195,6 +209,8 @@ public enum Scorer {
     static let toleranceDivisor = 10.0
     /// A forecast alert is a false alarm when the true crossing is later than this after it.
     public static let falseAlarmDays = 60.0
+    /// Bins of the number of batteries of a cell type that had passed their knee at a checkpoint.
+    public static let passedKneeBins: [(from: Int, to: Int?)] = [(0, 0), (1, 4), (5, 9), (10, 19), (20, 39), (40, nil)]
     /// A gateway is balanced when |load − mean| / mean is at most this.
     public static let balanceLimit = 0.30
 
@@ -222,6 +238,27 @@ public enum Scorer {
         for f in forecasts { snapshots[f.device, default: []].append(f) }
         for (device, list) in snapshots { snapshots[device] = list.sorted { ($0.at, $0.rule) < ($1.at, $1.rule) } }
         let batteries = unique(truth.battery, \.device)
+        /// The crossing a battery's checkpoint at horizon `h` is scored against, when it lies
+        /// between `first` and the end of the data. A replaced battery's earlier forecasts are
+        /// about the cell it replaced, scored against that cell's own crossing (had it stayed in);
+        /// the later ones against the new cell's.
+        func crossing(_ b: SimulationTruth.Battery, _ h: Double, checkpointFrom first: Double) -> Double? {
+            func inData(_ t: Double) -> Bool { t >= first && t <= truth.end }
+            if let c = b.crossesAt, inData(c - h), b.replacedAt.map({ c - h >= $0 }) ?? true { return c }
+            if let r = b.replacedAt, let c = b.replacedBatteryCrossesAt, inData(c - h), c - h < r { return c }
+            return nil
+        }
+        /// An eligible checkpoint and its snapshot's verdict (nil: no snapshot or no prediction).
+        func check(_ b: SimulationTruth.Battery, _ h: Double) -> (checkpoint: Double, snapshot: Bool, correct: Bool)? {
+            guard let crossing = crossing(b, h, checkpointFrom: truth.start + warmup) else { return nil }
+            let checkpoint = crossing - h
+            guard let snap = snapshots[b.device]?.last(where: { $0.at <= checkpoint && $0.at >= checkpoint - 86400 })
+            else { return (checkpoint, false, false) }
+            guard let predicted = snap.crossingAt else { return (checkpoint, true, false) }
+            // |predicted remaining − true remaining| ≤ 10% of the true remaining, in exact arithmetic
+            // for whole seconds: |predicted − crossing| · 10 ≤ crossing − at.
+            return (checkpoint, true, abs(predicted - crossing) * toleranceDivisor <= crossing - snap.at)
+        }
         func horizons(_ batteries: [SimulationTruth.Battery]) -> [Score.Battery.Horizon] {
             horizonDays.map { days -> Score.Battery.Horizon in
                 let h = Double(days) * 86400
@@ -230,28 +267,13 @@ public enum Scorer {
                 var withSnapshot = 0
                 var correct = 0
                 for b in batteries {
-                    // The crossing of the battery installed at the checkpoint: a replaced battery's
-                    // earlier forecasts are about the cell it replaced, scored against that cell's
-                    // own crossing (had it stayed in); the later ones against the new cell's.
-                    func crossing(checkpointFrom first: Double) -> Double? {
-                        func inData(_ t: Double) -> Bool { t >= first && t <= truth.end }
-                        if let c = b.crossesAt, inData(c - h), b.replacedAt.map({ c - h >= $0 }) ?? true { return c }
-                        if let r = b.replacedAt, let c = b.replacedBatteryCrossesAt, inData(c - h), c - h < r { return c }
-                        return nil
-                    }
-                    guard let crossing = crossing(checkpointFrom: truth.start + warmup) else {
-                        if warmup > 0, crossing(checkpointFrom: truth.start) != nil { beforeWarmup += 1 }
+                    guard let c = check(b, h) else {
+                        if warmup > 0, crossing(b, h, checkpointFrom: truth.start) != nil { beforeWarmup += 1 }
                         continue
                     }
-                    let checkpoint = crossing - h
                     eligible += 1
-                    guard let snap = snapshots[b.device]?.last(where: { $0.at <= checkpoint && $0.at >= checkpoint - 86400 })
-                    else { continue }
-                    withSnapshot += 1
-                    guard let predicted = snap.crossingAt else { continue }
-                    // |predicted remaining − true remaining| ≤ 10% of the true remaining, in exact arithmetic
-                    // for whole seconds: |predicted − crossing| · 10 ≤ crossing − at.
-                    if abs(predicted - crossing) * toleranceDivisor <= crossing - snap.at { correct += 1 }
+                    if c.snapshot { withSnapshot += 1 }
+                    if c.correct { correct += 1 }
                 }
                 return .init(
                     days: days, eligible: eligible, withSnapshot: withSnapshot, correct: correct,
@@ -261,6 +283,26 @@ public enum Scorer {
         let all = horizons(batteries)
         let shapes = Set(batteries.map(\.shape)).sorted()
         let byShape = shapes.map { shape in (shape, horizons(batteries.filter { $0.shape == shape })) }
+        // Cells with an abrupt knee: per cell type, and by how many of the type had passed it.
+        let kneeBatteries = batteries.filter { $0.kneeAt != nil }
+        let kneeCells = Set(kneeBatteries.map(\.cell)).sorted()
+        let byKneeCell = kneeCells.map { cell in (cell, horizons(kneeBatteries.filter { $0.cell == cell })) }
+        var passed: [String: [Double]] = [:]
+        for b in kneeBatteries { if let k = b.kneeAt { passed[b.cell, default: []].append(k) } }
+        var byPassedKnee: [Score.Battery.PassedKnee] = []
+        if !kneeBatteries.isEmpty {
+            byPassedKnee = passedKneeBins.map { Score.Battery.PassedKnee(from: $0.from, to: $0.to) }
+            for b in kneeBatteries {
+                for days in horizonDays {
+                    guard let c = check(b, Double(days) * 86400) else { continue }
+                    let count = (passed[b.cell] ?? []).count { $0 <= c.checkpoint }
+                    guard let k = byPassedKnee.firstIndex(where: { count >= $0.from && count <= ($0.to ?? .max) })
+                    else { continue }
+                    byPassedKnee[k].eligible += 1
+                    if c.correct { byPassedKnee[k].correct += 1 }
+                }
+            }
+        }
         let byDevice = Dictionary(batteries.map { ($0.device, $0) }, uniquingKeysWith: { a, _ in a })
         var alerted: Set<String> = []
         var falseAlarms: Set<String> = []
@@ -278,8 +320,8 @@ public enum Scorer {
         return .scored(
             .init(
                 horizons: all, alertedDevices: alerted.count, falseAlarms: falseAlarms.sorted(),
-                falseAlarmRate: ratio(falseAlarms.count, alerted.count), byShape: byShape, healthy: healthy.count,
-                healthyAlerted: healthyAlerted, warmup: warmup))
+                falseAlarmRate: ratio(falseAlarms.count, alerted.count), byShape: byShape, byKneeCell: byKneeCell,
+                byPassedKnee: byPassedKnee, healthy: healthy.count, healthyAlerted: healthyAlerted, warmup: warmup))
     }
 
     static func drift(
@@ -512,7 +554,7 @@ extension Score {
                                     )
                                 })
                         ),
-                    ]
+                    ] + (b.byPassedKnee.isEmpty ? [] : Self.kneeJSON(b))
                 }
             ),
             (
@@ -595,6 +637,40 @@ extension Score {
         ])
     }
 
+    /// The abrupt-knee cells' entries of the battery score (only when the truth has such cells).
+    static func kneeJSON(_ b: Battery) -> [(String, JSONValue)] {
+        func num(_ v: Double?) -> JSONValue { v.map { .number($0) } ?? .null }
+        func int(_ v: Int) -> JSONValue { .number(Double(v)) }
+        return [
+            (
+                "knee_cells",
+                .object(
+                    b.byKneeCell.map { entry in
+                        (
+                            entry.cell,
+                            .array(
+                                entry.horizons.map { h in
+                                    .object([
+                                        ("days", int(h.days)), ("eligible", int(h.eligible)),
+                                        ("correct", int(h.correct)), ("share", num(h.share)),
+                                    ])
+                                })
+                        )
+                    })
+            ),
+            (
+                "passed_knee",
+                .array(
+                    b.byPassedKnee.map { p in
+                        .object([
+                            ("from", int(p.from)), ("to", p.to.map(int) ?? .null), ("eligible", int(p.eligible)),
+                            ("correct", int(p.correct)),
+                        ])
+                    })
+            ),
+        ]
+    }
+
     /// A compact table per analysis for a person to read.
     public func text() -> String {
         var out = ""
@@ -625,6 +701,19 @@ extension Score {
                     ["shape"] + Scorer.horizonDays.map { "\($0)d" },
                     b.byShape.map { entry in
                         [entry.shape] + entry.horizons.map { "\($0.correct)/\($0.eligible)" }
+                    })
+            }
+            if !b.byKneeCell.isEmpty {
+                out += Self.table(
+                    ["abrupt knee"] + Scorer.horizonDays.map { "\($0)d" },
+                    b.byKneeCell.map { entry in
+                        [entry.cell] + entry.horizons.map { "\($0.correct)/\($0.eligible)" }
+                    })
+                out += Self.table(
+                    ["cells past their knee", "checkpoints", "within 10%", "share"],
+                    b.byPassedKnee.map { p -> [String] in
+                        let bin = p.to == p.from ? "\(p.from)" : p.to.map { "\(p.from)–\($0)" } ?? "\(p.from)+"
+                        return [bin, "\(p.eligible)", "\(p.correct)", percent(Scorer.ratio(p.correct, p.eligible))]
                     })
             }
             out += "  false alarms: \(of(b.falseAlarms.count, b.alertedDevices, b.falseAlarmRate)) alerted devices"

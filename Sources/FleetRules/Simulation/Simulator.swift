@@ -215,15 +215,19 @@ public enum Simulator {
         doc.beginArray("battery")
         for d in sensors {
             guard let b = d.battery else { continue }
-            doc.item(
-                .object([
-                    ("device", .string(d.id)), ("shape", .string(b.shape.rawValue)),
-                    ("cell", .string(b.cellName)),
-                    ("initial_pct", .number((b.initial * 10).rounded() / 10)),
-                    ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
-                    ("replaced_at", b.replaceAt.map(ts) ?? .null),
-                    ("replaced_battery_crosses_5pct_at", b.replaceAt == nil ? .null : b.unreplaced.crossing().map(ts) ?? .null),
-                ]))
+            var entry: [(String, JSONValue)] = [
+                ("device", .string(d.id)), ("shape", .string(b.shape.rawValue)),
+                ("cell", .string(b.cellName)),
+                ("initial_pct", .number((b.initial * 10).rounded() / 10)),
+                ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
+                ("replaced_at", b.replaceAt.map(ts) ?? .null),
+                ("replaced_battery_crosses_5pct_at", b.replaceAt == nil ? .null : b.unreplaced.crossing().map(ts) ?? .null),
+            ]
+            if let knee = b.abrupt {
+                entry.append(("knee_pct", .number(knee.level)))
+                entry.append(("knee_at", b.kneeAt.map(ts) ?? .null))
+            }
+            doc.item(.object(entry))
             try sink.flushIfNeeded()
         }
         doc.endArray()

@@ -23,6 +23,10 @@ public struct SimulationTruth: Sendable {
         public var replacedAt: Double?
         /// For a replaced battery, when the battery it replaced would have reached 5%.
         public var replacedBatteryCrossesAt: Double?
+        /// The cell type (empty when the truth does not say).
+        public var cell = ""
+        /// For a cell with an abrupt knee, when its true charge first reaches the knee.
+        public var kneeAt: Double?
     }
 
     public struct Firmware: Sendable {
@@ -107,7 +111,9 @@ public struct SimulationTruth: Sendable {
                     device: try b.member("device").string(), shape: try b.optional("shape")?.string() ?? "",
                     crossesAt: try b.member("crosses_5pct_at").optionalTimestamp(),
                     replacedAt: try b.optional("replaced_at")?.optionalTimestamp(),
-                    replacedBatteryCrossesAt: try b.optional("replaced_battery_crosses_5pct_at")?.optionalTimestamp())
+                    replacedBatteryCrossesAt: try b.optional("replaced_battery_crosses_5pct_at")?.optionalTimestamp(),
+                    cell: try b.optional("cell")?.string() ?? "",
+                    kneeAt: try b.optional("knee_at")?.optionalTimestamp())
             },
             firmware: try root.member("firmware").array().map { f in
                 Firmware(
