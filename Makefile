@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 BIN = .build/debug/fleetrules
 
-.PHONY: all deps mqtt-deps build test demo demo-delivery schema bench clean fuzz fuzz-build
+.PHONY: all deps mqtt-deps build format lint test demo demo-delivery schema bench clean fuzz fuzz-build
 
 all: build
 
@@ -33,10 +33,19 @@ mqtt-deps:
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
+# The Swift sources follow the checked-in .swift-format: `make format` rewrites them, `make lint`
+# (part of `make test`) fails on any difference.
+SWIFT_SOURCES = Package.swift Sources Tests examples/embedding Benchmarks/Package.swift Benchmarks/Benchmarks \
+	Fuzz/Package.swift Fuzz/Sources
+format:
+	$(SWIFT) format format --in-place --recursive $(SWIFT_SOURCES)
+lint:
+	$(SWIFT) format lint --strict --recursive $(SWIFT_SOURCES)
+
 # The report renderers are checked outside Swift too: iCalendar with the Python `icalendar`
 # package, the HTML page in headless chromium (installed here when missing; skipped only when
 # it cannot be installed).
-test: build mqtt-deps
+test: build mqtt-deps lint
 	$(SWIFT) test $(BUILD_FLAGS)
 	python3 scripts/validate_schema.py $(BIN) rules
 	$(BIN) check rules/ --warnings-as-errors

@@ -132,7 +132,9 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetRulesTests",
-            dependencies: ["FleetRules", "FleetRulesDelivery", "FleetRulesMocks", "FleetRulesWorkloads", "FleetRulesMQTTCodec"],
+            dependencies: [
+                "FleetRules", "FleetRulesDelivery", "FleetRulesMocks", "FleetRulesWorkloads", "FleetRulesMQTTCodec",
+            ],
             exclude: ["Fixtures"]
         ),
     ],

@@ -13,7 +13,8 @@ let package = Package(
     ],
     targets: [
         // What every target shares: the repository's pack, its inventory, and the invariants.
-        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver", .product(name: "FleetRules", package: "FleetRules")]),
+        .target(
+            name: "FuzzSupport", dependencies: ["CFuzzDriver", .product(name: "FleetRules", package: "FleetRules")]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "fuzz-policy", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "fuzz-expression", dependencies: ["FuzzSupport"]),

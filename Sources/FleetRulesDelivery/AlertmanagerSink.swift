@@ -17,7 +17,9 @@ extension DeliveryAlert {
     /// What a finding without a device is about: the `gateway`, `zone` and `group` its evidence names.
     static func subject(of e: AlertEpisode) -> [(String, String)] {
         ["gateway", "zone", "group"].compactMap { name in
-            guard let (_, v) = e.evidence.first(where: { $0.0 == name }), case .string(let s) = v, !s.isEmpty else { return nil }
+            guard let (_, v) = e.evidence.first(where: { $0.0 == name }), case .string(let s) = v, !s.isEmpty else {
+                return nil
+            }
             return (name, s)
         }
     }
@@ -65,7 +67,9 @@ public enum AlertmanagerPayload {
             ("annotations", .object(annotations.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("startsAt", .string(Timestamp.format(a.since))),
         ]
-        if a.status == .resolved { fields.append(("endsAt", .string(Timestamp.format(max(a.since, a.until ?? a.since))))) }
+        if a.status == .resolved {
+            fields.append(("endsAt", .string(Timestamp.format(max(a.since, a.until ?? a.since)))))
+        }
         if let externalURL, let device = a.labels["device"], !device.isEmpty {
             let base = externalURL.hasSuffix("/") ? String(externalURL.dropLast()) : externalURL
             let path = device.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? device
@@ -77,9 +81,10 @@ public enum AlertmanagerPayload {
     /// Alertmanager accepts label and annotation names `[a-zA-Z_][a-zA-Z0-9_]*`; other
     /// characters become `_`, and a leading digit gets a `_` in front.
     public static func labelName(_ s: String) -> String {
-        var out = String(s.unicodeScalars.map { c in
-            c == "_" || (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c))) ? Character(c) : "_"
-        })
+        var out = String(
+            s.unicodeScalars.map { c in
+                c == "_" || (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c))) ? Character(c) : "_"
+            })
         if out.isEmpty || out.first?.isNumber == true { out = "_" + out }
         return out
     }

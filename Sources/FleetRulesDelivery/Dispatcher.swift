@@ -158,9 +158,13 @@ public struct Dispatcher: Sendable {
             seen.insert(s.gateway)
             let cursorName = "inbound:\(s.gateway)"
             let cursor = try outbox.cursor(cursorName)
-            guard let replies = try? await sms.inbound(gateway: s.gateway, after: cursor), !replies.isEmpty else { continue }
+            guard let replies = try? await sms.inbound(gateway: s.gateway, after: cursor), !replies.isEmpty else {
+                continue
+            }
             for reply in replies {
-                if let code = SMSSink.ackCode(in: reply.text), try outbox.acknowledge(code: code, from: reply.from) != nil {
+                if let code = SMSSink.ackCode(in: reply.text),
+                    try outbox.acknowledge(code: code, from: reply.from) != nil
+                {
                     acked += 1
                 }
             }

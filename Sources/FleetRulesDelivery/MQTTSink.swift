@@ -29,7 +29,8 @@ public struct MQTTSink: Sendable {
         } catch {
             return .refused(reason: "\(error)")
         }
-        let publish = MQTTPacket.Publish(topic: m.target, payload: Array(m.payload.utf8), qos: mqtt.qos, retain: mqtt.retain)
+        let publish = MQTTPacket.Publish(
+            topic: m.target, payload: Array(m.payload.utf8), qos: mqtt.qos, retain: mqtt.retain)
         do {
             let client = "fleetrules-delivery-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
             try await MQTTPublisher.publish([publish], to: endpoint, clientID: client, timeout: mqtt.timeout)

@@ -148,7 +148,9 @@ public final class Outbox: Sendable {
     public func due(now: Double, limit: Int) throws -> [OutboxMessage] {
         try db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?",
+                db,
+                sql:
+                    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?",
                 arguments: [now, limit]
             ).map(OutboxMessage.init(row:))
         }
@@ -156,7 +158,9 @@ public final class Outbox: Sendable {
 
     /// The earliest time a pending message is due, nil when nothing is pending.
     public func nextDue() throws -> Double? {
-        try db.read { db in try Double.fetchOne(db, sql: "SELECT MIN(next_attempt) FROM outbox WHERE status = 'pending'") }
+        try db.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(next_attempt) FROM outbox WHERE status = 'pending'")
+        }
     }
 
     /// What became of one send attempt, as the outbox records it.
@@ -177,22 +181,26 @@ public final class Outbox: Sendable {
                 switch resolution {
                 case .delivered:
                     try db.execute(
-                        sql: "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ? AND status = 'pending'",
+                        sql:
+                            "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ? AND status = 'pending'",
                         arguments: [now, m.id])
                     nextStepDue = now + (m.escalateAfter ?? 0)
                 case .retry(let at, let error):
                     try db.execute(
-                        sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ? AND status = 'pending'",
+                        sql:
+                            "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ? AND status = 'pending'",
                         arguments: [at, error, m.id])
                 case .dead(let error):
                     try db.execute(
-                        sql: "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'pending'",
+                        sql:
+                            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'pending'",
                         arguments: [error, m.id])
                     nextStepDue = now
                 }
                 if let page = m.page, let due = nextStepDue, db.changesCount > 0 {
                     try db.execute(
-                        sql: "UPDATE outbox SET status = 'pending', next_attempt = ? WHERE page = ? AND step = ? AND status = 'waiting'",
+                        sql:
+                            "UPDATE outbox SET status = 'pending', next_attempt = ? WHERE page = ? AND step = ? AND status = 'waiting'",
                         arguments: [due, page, m.step + 1])
                 }
             }
@@ -221,7 +229,8 @@ public final class Outbox: Sendable {
                     arguments: [code, phone])
             else { return nil }
             try db.execute(
-                sql: "UPDATE outbox SET status = 'cancelled', last_error = ? WHERE page = ? AND status IN ('pending', 'waiting')",
+                sql:
+                    "UPDATE outbox SET status = 'cancelled', last_error = ? WHERE page = ? AND status IN ('pending', 'waiting')",
                 arguments: ["acknowledged by \(phone)", page])
             return page
         }
@@ -232,14 +241,16 @@ public final class Outbox: Sendable {
         try db.read { db in
             let row = try Row.fetchOne(
                 db,
-                sql: "SELECT COUNT(*) AS n, MIN(delivered_at) AS oldest FROM outbox WHERE channel = 'sms' AND target = ? AND status = 'delivered' AND delivered_at > ?",
+                sql:
+                    "SELECT COUNT(*) AS n, MIN(delivered_at) AS oldest FROM outbox WHERE channel = 'sms' AND target = ? AND status = 'delivered' AND delivered_at > ?",
                 arguments: [target, t])
             return (row?["n"] ?? 0, row?["oldest"])
         }
     }
 
     public func cursor(_ name: String) throws -> Int {
-        try db.read { db in try Int.fetchOne(db, sql: "SELECT value FROM cursor WHERE name = ?", arguments: [name]) ?? 0 }
+        try db.read { db in try Int.fetchOne(db, sql: "SELECT value FROM cursor WHERE name = ?", arguments: [name]) ?? 0
+        }
     }
 
     public func setCursor(_ name: String, _ value: Int) throws {
@@ -251,10 +262,14 @@ public final class Outbox: Sendable {
     public func list(status: OutboxMessage.Status? = nil) throws -> [OutboxMessage] {
         try db.read { db in
             if let status {
-                return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY event_time, id", arguments: [status.rawValue])
-                    .map(OutboxMessage.init(row:))
+                return try Row.fetchAll(
+                    db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY event_time, id",
+                    arguments: [status.rawValue]
+                )
+                .map(OutboxMessage.init(row:))
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY event_time, id").map(OutboxMessage.init(row:))
+            return try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY event_time, id").map(
+                OutboxMessage.init(row:))
         }
     }
 
@@ -274,7 +289,8 @@ public final class Outbox: Sendable {
         try db.write { db in
             if let id {
                 try db.execute(
-                    sql: "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ? WHERE status = 'dead' AND id = ?",
+                    sql:
+                        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ? WHERE status = 'dead' AND id = ?",
                     arguments: [now, id])
             } else {
                 try db.execute(

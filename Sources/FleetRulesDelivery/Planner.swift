@@ -59,7 +59,9 @@ public struct Planner: Sendable {
     public mutating func advance(to t: Double, now: Double) -> [OutboxMessage] {
         var out: [OutboxMessage] = []
         for (name, b) in batches.sorted(by: { $0.key < $1.key }) {
-            guard case .sms(let sms)? = config.receiver(named: name)?.channel, t >= b.start + sms.batchWindow else { continue }
+            guard case .sms(let sms)? = config.receiver(named: name)?.channel, t >= b.start + sms.batchWindow else {
+                continue
+            }
             out += page(b, receiver: name, sms: sms, now: now)
             batches[name] = nil
         }

@@ -153,7 +153,9 @@ public struct AlertRouter: Sendable {
     /// past the end of the data.
     public mutating func finish() -> [AlertNotification] {
         var out: [AlertNotification] = []
-        while let (key, g) = groups.filter({ $0.value.dirty }).min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }) {
+        while let (key, g) = groups.filter({ $0.value.dirty }).min(by: {
+            ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key)
+        }) {
             guard let n = flush(key, at: g.nextFlush) else { break }
             out.append(n)
         }
@@ -163,7 +165,9 @@ public struct AlertRouter: Sendable {
     /// Flushes groups due at or before `t`, earliest first.
     public mutating func advance(to t: Double) -> [AlertNotification] {
         var out: [AlertNotification] = []
-        while let (key, g) = groups.min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }), g.nextFlush <= t {
+        while let (key, g) = groups.min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }),
+            g.nextFlush <= t
+        {
             guard let n = flush(key, at: g.nextFlush) else { break }
             out.append(n)
         }
@@ -220,7 +224,8 @@ public struct AlertRouter: Sendable {
 
     func isInhibited(_ alert: DeliveryAlert) -> Bool {
         for rule in config.inhibit where rule.target.allSatisfy({ $0.matches(alert.labels) }) {
-            for (key, source) in firing where key != alert.key && rule.source.allSatisfy({ $0.matches(source.labels) }) {
+            for (key, source) in firing where key != alert.key && rule.source.allSatisfy({ $0.matches(source.labels) })
+            {
                 if rule.equal.allSatisfy({ source.labels[$0] != nil && source.labels[$0] == alert.labels[$0] }) {
                     return true
                 }
@@ -251,7 +256,8 @@ public struct AlertRouter: Sendable {
         g.seq += 1
         let alerts = g.order.compactMap { g.alerts[$0] }
         let n = AlertNotification(
-            id: AlertNotification.makeID(g.receiver, key, String(g.seq), String(t)), receiver: g.receiver, groupKey: key,
+            id: AlertNotification.makeID(g.receiver, key, String(g.seq), String(t)), receiver: g.receiver,
+            groupKey: key,
             groupLabels: g.labels, time: t, alerts: alerts)
         stats.notifications += 1
         for k in g.order where g.alerts[k]?.status == .resolved { g.alerts[k] = nil }

@@ -73,7 +73,8 @@ public struct WebhookSink: Sendable {
 
     public init(client: HTTPClient = DeliveryHTTP.client) { self.client = client }
 
-    public func send(_ m: OutboxMessage, secret: String, timeout: Double, now: Double = Date().timeIntervalSince1970) async
+    public func send(_ m: OutboxMessage, secret: String, timeout: Double, now: Double = Date().timeIntervalSince1970)
+        async
         -> SendOutcome
     {
         let body = Array(m.payload.utf8)
@@ -84,7 +85,9 @@ public struct WebhookSink: Sendable {
         request.headers.add(name: "user-agent", value: "fleetrules-delivery/1")
         request.headers.add(name: "webhook-id", value: m.id)
         request.headers.add(name: "webhook-timestamp", value: String(ts))
-        request.headers.add(name: "webhook-signature", value: WebhookSignature.sign(id: m.id, timestamp: ts, body: body, secret: secret))
+        request.headers.add(
+            name: "webhook-signature", value: WebhookSignature.sign(id: m.id, timestamp: ts, body: body, secret: secret)
+        )
         request.headers.add(name: "idempotency-key", value: m.id)
         request.body = .bytes(ByteBuffer(bytes: body))
         return await execute(client, request, timeout: timeout)
@@ -124,7 +127,9 @@ public struct SMSSink: Sendable {
             let json = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [[String: Any]]
         else { return [] }
         return json.compactMap { o in
-            guard let seq = o["seq"] as? Int, let from = o["from"] as? String, let text = o["text"] as? String else { return nil }
+            guard let seq = o["seq"] as? Int, let from = o["from"] as? String, let text = o["text"] as? String else {
+                return nil
+            }
             return (seq, from, text)
         }
     }

@@ -27,7 +27,9 @@ extension DeliveryConfig {
 }
 
 extension ConfigReader {
-    mutating func alertmanagerReceiver(_ entry: YAMLEntry, others: [YAMLEntry?], name: String) -> DeliveryConfig.Receiver? {
+    mutating func alertmanagerReceiver(_ entry: YAMLEntry, others: [YAMLEntry?], name: String) -> DeliveryConfig
+        .Receiver?
+    {
         if let other = others.compactMap({ $0 }).first {
             bag.error(
                 .invalidValue, "receiver '\(name)' has both `alertmanager` and `\(other.name)`", at: other.key.range,
@@ -36,7 +38,8 @@ extension ConfigReader {
         }
         guard
             let f = bag.fields(
-                entry.value, in: "alertmanager of '\(name)'", known: ["url", "timeout", "resend_interval", "external_url"],
+                entry.value, in: "alertmanager of '\(name)'",
+                known: ["url", "timeout", "resend_interval", "external_url"],
                 required: ["url"])
         else { return nil }
         let url = f["url"].flatMap { httpURL($0.value, "alertmanager url") }

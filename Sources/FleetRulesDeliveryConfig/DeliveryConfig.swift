@@ -141,11 +141,13 @@ struct ConfigReader {
     mutating func config(_ root: YAMLNode) -> DeliveryConfig? {
         guard
             let f = bag.fields(
-                root, in: "the delivery file", known: ["delivery", "receivers", "route", "silences", "inhibit", "outbox"],
+                root, in: "the delivery file",
+                known: ["delivery", "receivers", "route", "silences", "inhibit", "outbox"],
                 required: ["delivery", "receivers", "route"])
         else { return nil }
         if let v = f["delivery"] {
-            if case .scalar("1", .plain) = v.value.kind {} else {
+            if case .scalar("1", .plain) = v.value.kind {
+            } else {
                 bag.error(
                     .version, "unsupported delivery version", at: v.value.range, hint: "write `delivery: 1`")
             }
@@ -198,10 +200,16 @@ struct ConfigReader {
             for item in items { if let x = inhibitRule(item) { inhibit.append(x) } }
         }
         var outbox = DeliveryConfig.OutboxSettings()
-        if let o = f["outbox"], let of = bag.fields(o.value, in: "outbox", known: ["path", "max_attempts", "backoff"], required: []) {
+        if let o = f["outbox"],
+            let of = bag.fields(o.value, in: "outbox", known: ["path", "max_attempts", "backoff"], required: [])
+        {
             if let p = of["path"] { outbox.path = bag.string(p.value, "outbox path") }
-            if let m = of["max_attempts"], let n = bag.integer(m.value, "max_attempts", minimum: 1) { outbox.maxAttempts = n }
-            if let b = of["backoff"], let bf = bag.fields(b.value, in: "backoff", known: ["initial", "max"], required: []) {
+            if let m = of["max_attempts"], let n = bag.integer(m.value, "max_attempts", minimum: 1) {
+                outbox.maxAttempts = n
+            }
+            if let b = of["backoff"],
+                let bf = bag.fields(b.value, in: "backoff", known: ["initial", "max"], required: [])
+            {
                 if let i = bf["initial"], let d = bag.duration(i.value, "backoff initial") { outbox.initialBackoff = d }
                 if let m = bf["max"], let d = bag.duration(m.value, "backoff max") { outbox.maxBackoff = d }
             }
@@ -216,7 +224,9 @@ struct ConfigReader {
                 node, in: "a receiver", known: ["name", "webhook", "sms", "alertmanager", "mqtt"], required: ["name"])
         else { return nil }
         guard let name = f["name"].flatMap({ bag.name($0.value, "receiver name") }) else { return nil }
-        if let a = f["alertmanager"] { return alertmanagerReceiver(a, others: [f["webhook"], f["sms"], f["mqtt"]], name: name) }
+        if let a = f["alertmanager"] {
+            return alertmanagerReceiver(a, others: [f["webhook"], f["sms"], f["mqtt"]], name: name)
+        }
         if let m = f["mqtt"] { return mqttReceiver(m, other: f["webhook"] ?? f["sms"], name: name) }
         switch (f["webhook"], f["sms"]) {
         case (let w?, nil):
@@ -291,7 +301,8 @@ struct ConfigReader {
             if items.isEmpty { bag.error(.invalidValue, "contacts must list at least one contact", at: c.value.range) }
             for item in items {
                 guard
-                    let cf = bag.fields(item, in: "a contact", known: ["name", "phone", "escalate_after"], required: ["name", "phone"])
+                    let cf = bag.fields(
+                        item, in: "a contact", known: ["name", "phone", "escalate_after"], required: ["name", "phone"])
                 else { continue }
                 let n = cf["name"].flatMap { bag.string($0.value, "contact name") }
                 let p = cf["phone"].flatMap { phone($0.value) }
@@ -307,9 +318,12 @@ struct ConfigReader {
         _ node: YAMLNode, parent: DeliveryConfig.Route, isRoot: Bool, known: Set<String>, used: inout Set<String>
     ) -> DeliveryConfig.Route? {
         let keys = [
-            "receiver", "match", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval", "continue", "routes",
+            "receiver", "match", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval", "continue",
+            "routes",
         ]
-        guard let f = bag.fields(node, in: isRoot ? "the root route" : "a route", known: keys, required: isRoot ? ["receiver"] : [])
+        guard
+            let f = bag.fields(
+                node, in: isRoot ? "the root route" : "a route", known: keys, required: isRoot ? ["receiver"] : [])
         else { return nil }
         var r = parent
         r.matchers = []
@@ -328,14 +342,16 @@ struct ConfigReader {
         if !r.receiver.isEmpty { used.insert(r.receiver) }
         if let m = f["match"] {
             if isRoot {
-                bag.warning(.ignoredSetting, "the root route matches every alert; `match` has no effect", at: m.key.range)
+                bag.warning(
+                    .ignoredSetting, "the root route matches every alert; `match` has no effect", at: m.key.range)
             } else {
                 r.matchers = matchers(m.value, "match")
             }
         }
         if let m = f["matchers"] {
             if isRoot {
-                bag.warning(.ignoredSetting, "the root route matches every alert; `matchers` has no effect", at: m.key.range)
+                bag.warning(
+                    .ignoredSetting, "the root route matches every alert; `matchers` has no effect", at: m.key.range)
             } else {
                 r.matchers += alertmanagerMatchers(m.value, "matchers")
             }
@@ -355,16 +371,21 @@ struct ConfigReader {
 
     mutating func matchers(_ node: YAMLNode, _ place: String) -> [DeliveryConfig.Matcher] {
         guard case .mapping(let entries) = node.kind else {
-            bag.error(.wrongType, "\(place) must be a mapping of label: value, found \(node.typeDescription)", at: node.range)
+            bag.error(
+                .wrongType, "\(place) must be a mapping of label: value, found \(node.typeDescription)", at: node.range)
             return []
         }
         var out: [DeliveryConfig.Matcher] = []
         for e in entries {
             switch e.value.kind {
             case .sequence(let items):
-                out.append(DeliveryConfig.Matcher(label: e.name, values: items.compactMap { bag.string($0, "\(e.name) value") }))
+                out.append(
+                    DeliveryConfig.Matcher(
+                        label: e.name, values: items.compactMap { bag.string($0, "\(e.name) value") }))
             default:
-                if let v = bag.string(e.value, "\(e.name) value") { out.append(DeliveryConfig.Matcher(label: e.name, values: [v])) }
+                if let v = bag.string(e.value, "\(e.name) value") {
+                    out.append(DeliveryConfig.Matcher(label: e.name, values: [v]))
+                }
             }
         }
         return out
@@ -378,7 +399,9 @@ struct ConfigReader {
         var m = f["match"].map { matchers($0.value, "match") } ?? []
         m += f["matchers"].map { alertmanagerMatchers($0.value, "matchers") } ?? []
         if f["match"] == nil && f["matchers"] == nil {
-            bag.error(.missingField, "a silence needs `matchers` or `match`", at: node.range, hint: #"matchers: ['rule="noisy"']"#)
+            bag.error(
+                .missingField, "a silence needs `matchers` or `match`", at: node.range,
+                hint: #"matchers: ['rule="noisy"']"#)
         }
         let starts = f["starts"].flatMap { bag.timestamp($0.value, "starts") }
         let ends = f["ends"].flatMap { bag.timestamp($0.value, "ends") }
@@ -389,7 +412,9 @@ struct ConfigReader {
 
     mutating func inhibitRule(_ node: YAMLNode) -> DeliveryConfig.InhibitRule? {
         guard
-            let f = bag.fields(node, in: "an inhibit rule", known: ["source", "target", "source_matchers", "target_matchers", "equal"], required: [])
+            let f = bag.fields(
+                node, in: "an inhibit rule",
+                known: ["source", "target", "source_matchers", "target_matchers", "equal"], required: [])
         else { return nil }
         var s = f["source"].map { matchers($0.value, "source") } ?? []
         s += f["source_matchers"].map { alertmanagerMatchers($0.value, "source_matchers") } ?? []
@@ -399,7 +424,9 @@ struct ConfigReader {
             bag.error(.missingField, "an inhibit rule is missing the required key '\(a)' (or '\(b)')", at: node.range)
         }
         var equal: [String] = []
-        if let e = f["equal"], let items = bag.sequence(e.value, "equal") { equal = items.compactMap { bag.string($0, "label") } }
+        if let e = f["equal"], let items = bag.sequence(e.value, "equal") {
+            equal = items.compactMap { bag.string($0, "label") }
+        }
         guard !s.isEmpty, !t.isEmpty else { return nil }
         return DeliveryConfig.InhibitRule(source: s, target: t, equal: equal)
     }
@@ -411,7 +438,9 @@ struct ConfigReader {
         guard let u = URL(string: s), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = u.host, !host.isEmpty
         else {
-            bag.error(.invalidURL, "\(place) '\(s)' is not an absolute http(s) URL", at: node.range, hint: "e.g. http://127.0.0.1:8080/hooks")
+            bag.error(
+                .invalidURL, "\(place) '\(s)' is not an absolute http(s) URL", at: node.range,
+                hint: "e.g. http://127.0.0.1:8080/hooks")
             return nil
         }
         return s

@@ -30,7 +30,8 @@ extension ConfigReader {
     mutating func mqtt(_ node: YAMLNode, name: String) -> DeliveryConfig.MQTT? {
         guard
             let f = bag.fields(
-                node, in: "mqtt of '\(name)'", known: ["url", "topic", "qos", "retain", "timeout"], required: ["url", "topic"])
+                node, in: "mqtt of '\(name)'", known: ["url", "topic", "qos", "retain", "timeout"],
+                required: ["url", "topic"])
         else { return nil }
         var url: String?
         if let u = f["url"], let s = bag.string(u.value, "mqtt url") {
@@ -45,7 +46,9 @@ extension ConfigReader {
         var topic: String?
         if let t = f["topic"], let s = bag.string(t.value, "mqtt topic") {
             if let problem = Self.topicProblem(s) {
-                bag.error(.invalidValue, "mqtt topic '\(s)' \(problem)", at: t.value.range, hint: "e.g. fleet/alerts/{site}/{rule}")
+                bag.error(
+                    .invalidValue, "mqtt topic '\(s)' \(problem)", at: t.value.range,
+                    hint: "e.g. fleet/alerts/{site}/{rule}")
             } else {
                 topic = s
             }
@@ -53,7 +56,9 @@ extension ConfigReader {
         var qos: UInt8 = 1
         if let q = f["qos"], let n = bag.integer(q.value, "qos", minimum: 0) {
             if n > 1 {
-                bag.error(.invalidValue, "qos must be 0 or 1", at: q.value.range, hint: "1: the broker's PUBACK is the delivery")
+                bag.error(
+                    .invalidValue, "qos must be 0 or 1", at: q.value.range,
+                    hint: "1: the broker's PUBACK is the delivery")
             } else {
                 qos = UInt8(n)
             }
@@ -67,7 +72,8 @@ extension ConfigReader {
     }
 
     static func isBrokerURL(_ s: String) -> Bool {
-        guard let c = URLComponents(string: s), let scheme = c.scheme?.lowercased(), scheme == "mqtt" || scheme == "mqtts",
+        guard let c = URLComponents(string: s), let scheme = c.scheme?.lowercased(),
+            scheme == "mqtt" || scheme == "mqtts",
             let host = c.host, !host.isEmpty, c.path.isEmpty || c.path == "/"
         else { return false }
         return c.port.map { (1...65535).contains($0) } ?? true

@@ -119,14 +119,16 @@ extension ConfigReader {
 
     mutating func matcherObject(_ node: YAMLNode, _ place: String) -> DeliveryConfig.Matcher? {
         guard
-            let f = bag.fields(node, in: "a matcher", known: ["name", "value", "isRegex", "isEqual"], required: ["name", "value"])
+            let f = bag.fields(
+                node, in: "a matcher", known: ["name", "value", "isRegex", "isEqual"], required: ["name", "value"])
         else { return nil }
         let name = f["name"].flatMap { labelName($0.value) }
         let value = f["value"].flatMap { bag.string($0.value, "matcher value") }
         let isRegex = f["isRegex"].map { bag.bool($0.value, "isRegex") } ?? false
         let isEqual = f["isEqual"].map { bag.bool($0.value, "isEqual") } ?? true
         guard let name, let value, let isRegex, let isEqual else { return nil }
-        return compile(name, .init(isRegex: isRegex, isEqual: isEqual), value, at: f["value"]?.value.range ?? node.range)
+        return compile(
+            name, .init(isRegex: isRegex, isEqual: isEqual), value, at: f["value"]?.value.range ?? node.range)
     }
 
     /// `name op "value"` (the quotes are optional; `\"` and `\\` escape inside them).
@@ -153,7 +155,9 @@ extension ConfigReader {
         guard let m = DeliveryConfig.Matcher(name: name, op: op, value: value) else {
             bag.error(
                 .invalidMatcher, "the regular expression '\(value)' of label '\(name)' does not compile", at: range,
-                hint: "matchers use regular expressions anchored at both ends; escape literal characters such as ( [ . with \\")
+                hint:
+                    "matchers use regular expressions anchored at both ends; escape literal characters such as ( [ . with \\"
+            )
             return nil
         }
         return m
@@ -216,9 +220,12 @@ public enum MatcherText {
 
     /// `[a-zA-Z_][a-zA-Z0-9_]*`, the label names Alertmanager accepts.
     public static func isLabelName(_ s: String) -> Bool {
-        guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+        guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else {
             return false
         }
-        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+        return s.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+        }
     }
 }

@@ -142,7 +142,8 @@ public struct MQTTSubscriber: Sendable {
             }
             if Task.isCancelled { break }
             failures += 1
-            let step = min(configuration.maximumBackoff, configuration.initialBackoff * pow(2, Double(min(failures - 1, 30))))
+            let step = min(
+                configuration.maximumBackoff, configuration.initialBackoff * pow(2, Double(min(failures - 1, 30))))
             let delay = step / 2 + step / 2 * Double.random(in: 0..<1)
             onEvent(.disconnected(reason: reason, retryIn: delay))
             do {
@@ -169,7 +170,8 @@ public struct MQTTSubscriber: Sendable {
                     while true {
                         try await Task.sleep(nanoseconds: 200_000_000)
                         let (silent, quiet, subscribed) = state.snapshot()
-                        let limit = subscribed ? (keepAlive > 0 ? keepAlive * 1.5 : .infinity) : configuration.handshakeTimeout
+                        let limit =
+                            subscribed ? (keepAlive > 0 ? keepAlive * 1.5 : .infinity) : configuration.handshakeTimeout
                         if silent > limit {
                             throw MQTTConnectionError("the broker sent nothing for \(Int(silent))s")
                         }
@@ -181,7 +183,8 @@ public struct MQTTSubscriber: Sendable {
                 }
                 group.addTask {
                     try await Self.read(
-                        inbound, outbound, configuration: configuration, state: state, deliver: deliver, onEvent: onEvent)
+                        inbound, outbound, configuration: configuration, state: state, deliver: deliver,
+                        onEvent: onEvent)
                 }
                 defer { group.cancelAll() }
                 return try await group.next() ?? false
@@ -218,7 +221,8 @@ public struct MQTTSubscriber: Sendable {
             }
             guard let chunk = next else {
                 if Task.isCancelled { break }
-                throw MQTTConnectionError(connected ? "the broker closed the connection" : "the broker closed the connection before CONNACK")
+                throw MQTTConnectionError(
+                    connected ? "the broker closed the connection" : "the broker closed the connection before CONNACK")
             }
             state.heard()
             reader.append(chunk.readableBytesView)
@@ -228,14 +232,17 @@ public struct MQTTSubscriber: Sendable {
                 case .packet(.connack(let present, let code)):
                     guard !connected else { throw MQTTProtocolError("a second CONNACK") }
                     guard code == 0 else {
-                        throw MQTTConnectionError("the broker refused the connection: \(MQTTPacket.connackReason(code))")
+                        throw MQTTConnectionError(
+                            "the broker refused the connection: \(MQTTPacket.connackReason(code))")
                     }
                     connected = true
                     sessionPresent = present
                 case .packet(.suback(_, let codes)):
                     guard connected else { throw MQTTProtocolError("SUBACK before CONNACK") }
                     if let bad = codes.firstIndex(of: MQTTPacket.subscriptionFailure) {
-                        throw MQTTConnectionError("the broker refused the subscription to '\(configuration.filters[min(bad, configuration.filters.count - 1)])'")
+                        throw MQTTConnectionError(
+                            "the broker refused the subscription to '\(configuration.filters[min(bad, configuration.filters.count - 1)])'"
+                        )
                     }
                     subscribed = true
                     state.subscribed()
@@ -244,7 +251,9 @@ public struct MQTTSubscriber: Sendable {
                     guard connected else { throw MQTTProtocolError("PUBLISH before CONNACK") }
                     guard p.qos <= 1 else { throw MQTTProtocolError("PUBLISH at QoS \(p.qos) on a QoS 1 subscription") }
                     batch.append(
-                        MQTTMessage(topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup, packetID: p.packetID))
+                        MQTTMessage(
+                            topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup,
+                            packetID: p.packetID))
                 case .oversized(let topic, let qos, let id, let size):
                     guard connected else { throw MQTTProtocolError("PUBLISH before CONNACK") }
                     guard qos <= 1 else { throw MQTTProtocolError("PUBLISH at QoS \(qos) on a QoS 1 subscription") }
@@ -374,7 +383,8 @@ public enum MQTTPublisher {
                             case .packet(.pingresp):
                                 break
                             case .packet(let other):
-                                throw MQTTProtocolError("unexpected packet from the broker: \(MQTTSubscriber.name(other))")
+                                throw MQTTProtocolError(
+                                    "unexpected packet from the broker: \(MQTTSubscriber.name(other))")
                             case .oversized:
                                 throw MQTTProtocolError("unexpected PUBLISH from the broker")
                             }

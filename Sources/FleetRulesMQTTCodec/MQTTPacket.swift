@@ -126,7 +126,9 @@ extension MQTTPacket {
             first = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0)
             try Self.appendString(p.topic, to: &body)
             if p.qos > 0 {
-                guard let id = p.packetID, id != 0 else { throw MQTTProtocolError("a QoS \(p.qos) PUBLISH needs a packet id") }
+                guard let id = p.packetID, id != 0 else {
+                    throw MQTTProtocolError("a QoS \(p.qos) PUBLISH needs a packet id")
+                }
                 Self.appendUInt16(id, to: &body)
             }
             body.append(contentsOf: p.payload)
@@ -238,7 +240,8 @@ public struct MQTTFrameReader: Sendable {
         let headerEnd = i
         if length > maxPacketSize {
             guard first >> 4 == 3 else {
-                throw MQTTProtocolError("a packet of type \(first >> 4) is \(length) bytes, over the limit of \(maxPacketSize)")
+                throw MQTTProtocolError(
+                    "a packet of type \(first >> 4) is \(length) bytes, over the limit of \(maxPacketSize)")
             }
             // Topic and packet id first (at most 2 + 65,535 + 2 bytes), then skip the rest.
             guard buffer.count - headerEnd >= 2 else { return nil }
@@ -294,7 +297,9 @@ public struct MQTTFrameReader: Sendable {
             let password = connectFlags & 0x40 != 0 ? try r.binary() : nil
             try r.end("CONNECT")
             return .connect(
-                .init(clientID: id, cleanSession: connectFlags & 0x02 != 0, keepAlive: keepAlive, username: user, password: password))
+                .init(
+                    clientID: id, cleanSession: connectFlags & 0x02 != 0, keepAlive: keepAlive, username: user,
+                    password: password))
         case 2:
             try expect(flags: 0, length: 2, "CONNACK")
             let ack = try r.byte()
@@ -307,7 +312,9 @@ public struct MQTTFrameReader: Sendable {
             let id = qos > 0 ? try r.uint16() : nil
             if id == 0 { throw MQTTProtocolError("PUBLISH with packet id 0") }
             return .publish(
-                .init(topic: topic, payload: r.rest(), qos: qos, retain: flags & 0x01 != 0, dup: flags & 0x08 != 0, packetID: id))
+                .init(
+                    topic: topic, payload: r.rest(), qos: qos, retain: flags & 0x01 != 0, dup: flags & 0x08 != 0,
+                    packetID: id))
         case 4:
             try expect(flags: 0, length: 2, "PUBACK")
             return .puback(packetID: try r.uint16())

@@ -117,12 +117,14 @@ public actor WebhookReceiver {
                 try? await Task.sleep(nanoseconds: UInt64(holdSeconds * 1e9))
                 return jsonResponse(.object([("injected", .string("timeout"))]))
             case .status(let code):
-                var r = jsonResponse(.object([("injected", .number(Double(code)))]), status: HTTPResponse.Status(code: code))
+                var r = jsonResponse(
+                    .object([("injected", .number(Double(code)))]), status: HTTPResponse.Status(code: code))
                 if code == 429 || code == 503 { r.headers[.retryAfter] = "1" }
                 return r
             }
         }
-        let verdict = WebhookSignature.verify(id: id, timestamp: timestamp, signature: signature, body: body, secret: secret)
+        let verdict = WebhookSignature.verify(
+            id: id, timestamp: timestamp, signature: signature, body: body, secret: secret)
         guard verdict == .valid, let id else {
             rejected += 1
             return jsonResponse(.object([("error", .string("signature: \(verdict)"))]), status: .unauthorized)
@@ -133,7 +135,8 @@ public actor WebhookReceiver {
         let parsed = (try? JSONSerialization.jsonObject(with: Data(body))) != nil
         store.append(
             .object([
-                ("id", .string(id)), ("received_at", .number(Date().timeIntervalSince1970)), ("duplicate", .bool(duplicate)),
+                ("id", .string(id)), ("received_at", .number(Date().timeIntervalSince1970)),
+                ("duplicate", .bool(duplicate)),
                 ("json", .bool(parsed)), ("body", .string(String(decoding: body, as: UTF8.self))),
             ]))
         return jsonResponse(.object([("ok", .bool(true)), ("duplicate", .bool(duplicate))]))
@@ -195,7 +198,8 @@ public actor SMSGateway {
             return jsonResponse(.object([("error", .string("need JSON with to and text"))]), status: .badRequest)
         }
         guard to.hasPrefix("+"), to.dropFirst().allSatisfy(\.isNumber), (8...15).contains(to.count - 1) else {
-            return jsonResponse(.object([("error", .string("'to' is not an E.164 number"))]), status: .unprocessableContent)
+            return jsonResponse(
+                .object([("error", .string("'to' is not an E.164 number"))]), status: .unprocessableContent)
         }
         let segments = (o["segments"] as? [String]) ?? [text]
         let encoding = (o["encoding"] as? String) ?? SMSEncoding.encode(text).alphabet.rawValue
@@ -209,7 +213,9 @@ public actor SMSGateway {
         messages.append(record)
         store.append(record)
         return jsonResponse(
-            .object([("id", .string(id)), ("status", .string("accepted")), ("segments", .number(Double(segments.count)))]),
+            .object([
+                ("id", .string(id)), ("status", .string("accepted")), ("segments", .number(Double(segments.count))),
+            ]),
             status: .accepted)
     }
 
@@ -221,7 +227,11 @@ public actor SMSGateway {
         }
         let seq = (inbound.last?.seq ?? 0) + 1
         inbound.append((seq, from, text))
-        store.append(.object([("type", .string("inbound")), ("seq", .number(Double(seq))), ("from", .string(from)), ("text", .string(text))]))
+        store.append(
+            .object([
+                ("type", .string("inbound")), ("seq", .number(Double(seq))), ("from", .string(from)),
+                ("text", .string(text)),
+            ]))
         return jsonResponse(.object([("seq", .number(Double(seq)))]), status: .accepted)
     }
 

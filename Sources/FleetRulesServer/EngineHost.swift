@@ -34,8 +34,11 @@ public struct RuleDiff: Sendable {
         let r = op.rule
         let labels = r.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let maintenance = r.maintenance.map { "\($0.task)|\($0.lead ?? -1)|\($0.parts.joined(separator: ","))" } ?? ""
-        return [r.kind.rawValue, op.steps.joined(separator: "\n"), r.severity.rawValue, r.summary ?? "", labels, maintenance]
-            .joined(separator: "\u{1F}")
+        return [
+            r.kind.rawValue, op.steps.joined(separator: "\n"), r.severity.rawValue, r.summary ?? "", labels,
+            maintenance,
+        ]
+        .joined(separator: "\u{1F}")
     }
 
     init(old: EvaluationPlan, new: EvaluationPlan) {
@@ -117,7 +120,8 @@ public actor EngineHost {
         activations = [0]
         var engine = Self.liveEngine(version.plan, settings.inventory)
         var journal = Journal(
-            horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes, stateDir: settings.stateDir)
+            horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes, stateDir: settings.stateDir
+        )
         let saved = try journal.restore()
         if !saved.isEmpty {
             let summary = TelemetryBody.ingest(&engine, bytes: saved, origin: "journal", keepAccepted: true)

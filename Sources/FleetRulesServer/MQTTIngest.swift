@@ -34,12 +34,15 @@ public struct TopicTemplate: Sendable, Equatable {
             } else if part == "+" {
                 levels.append(.any)
             } else if part == "#" {
-                guard i == parts.count - 1 else { throw SyntaxError(description: "'\(text)': '#' must be the last level") }
+                guard i == parts.count - 1 else {
+                    throw SyntaxError(description: "'\(text)': '#' must be the last level")
+                }
                 levels.append(.rest)
             } else {
                 guard !part.contains("{") && !part.contains("}") && !part.contains("+") && !part.contains("#") else {
                     throw SyntaxError(
-                        description: "'\(text)': a placeholder or wildcard must be a whole level, as in fleet/{site}/{device}")
+                        description:
+                            "'\(text)': a placeholder or wildcard must be a whole level, as in fleet/{site}/{device}")
                 }
                 levels.append(.literal(String(part)))
             }
@@ -289,7 +292,8 @@ public final class MQTTIngest: Sendable {
                         ])
                 case .disconnected(let reason, let retry):
                     logger.warning(
-                        "mqtt: disconnected", metadata: ["reason": "\(reason)", "retry_in": "\(String(format: "%.2fs", retry))"])
+                        "mqtt: disconnected",
+                        metadata: ["reason": "\(reason)", "retry_in": "\(String(format: "%.2fs", retry))"])
                 }
             })
     }
@@ -340,7 +344,9 @@ public final class MQTTIngest: Sendable {
     /// A payload as JSON Lines, each line ending in a newline, with its line numbers: a JSON
     /// array becomes one line per element; one JSON object spread over several lines becomes one
     /// line; anything else is taken as JSON Lines (unreadable lines are the decoder's `malformed`).
-    static func decode(_ payload: [UInt8], fields: [(String, String)], into lines: inout [UInt8], lineNumbers: inout [Int]) {
+    static func decode(
+        _ payload: [UInt8], fields: [(String, String)], into lines: inout [UInt8], lineNumbers: inout [Int]
+    ) {
         var text = payload
         var numbers: [Int]?
         let first = payload.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A) }
@@ -405,7 +411,9 @@ public final class MQTTIngest: Sendable {
     /// The default client id: stable for a state directory (so a restart resumes its session),
     /// else for the host name and working directory.
     public static func defaultClientID(stateDir: URL?) -> String {
-        let key = stateDir?.standardizedFileURL.path ?? "\(ProcessInfo.processInfo.hostName):\(FileManager.default.currentDirectoryPath)"
+        let key =
+            stateDir?.standardizedFileURL.path
+            ?? "\(ProcessInfo.processInfo.hostName):\(FileManager.default.currentDirectoryPath)"
         return "fleetrules-" + String(hash(Array(key.utf8)), radix: 16)
     }
 }

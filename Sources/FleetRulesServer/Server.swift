@@ -85,10 +85,11 @@ public struct FleetRulesServer: Sendable {
         router.get("readyz") { _, _ in
             let s = await host.status
             return Self.json(
-                .object([
-                    ("status", "ready"), ("version", .number(Double(s.version))),
-                    ("readings", .number(Double(s.readings))),
-                ] + (readiness?() ?? [])))
+                .object(
+                    [
+                        ("status", "ready"), ("version", .number(Double(s.version))),
+                        ("readings", .number(Double(s.readings))),
+                    ] + (readiness?() ?? [])))
         }
         router.get("metrics") { _, _ in
             var buffer: [UInt8] = []
@@ -115,7 +116,9 @@ public struct FleetRulesServer: Sendable {
             let strict = request.uri.queryParameters["strict"].map { $0 == "true" || $0 == "1" } ?? false
             let scan = TelemetryBody.scan(lines.bytes, lineNumbers: lines.lineNumbers)
             if scan.lines == 0 {
-                return Self.error(.badRequest, "empty_body", "the body holds no readings: send JSON Lines or a JSON array of readings")
+                return Self.error(
+                    .badRequest, "empty_body", "the body holds no readings: send JSON Lines or a JSON array of readings"
+                )
             }
             if let e = scan.first, strict || scan.nothingReadable { return Self.badBody(e) }
             let result = try await host.ingest(lines: lines.bytes, lineNumbers: lines.lineNumbers)
@@ -124,7 +127,11 @@ public struct FleetRulesServer: Sendable {
                 .object([
                     ("lines", .number(Double(s.lines))), ("accepted", .number(Double(s.accepted))),
                     ("rejected", .number(Double(s.rejected.values.reduce(0, +)))),
-                    ("reasons", .object(s.rejected.sorted { $0.key < $1.key }.map { ($0.key.rawValue, .number(Double($0.value))) })),
+                    (
+                        "reasons",
+                        .object(
+                            s.rejected.sorted { $0.key < $1.key }.map { ($0.key.rawValue, .number(Double($0.value))) })
+                    ),
                     (
                         "rejections",
                         .array(
@@ -241,7 +248,9 @@ public struct FleetRulesServer: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: value.serialized(pretty: pretty) + "\n")))
     }
 
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String, extra: [(String, JSONValue)] = [])
+    static func error(
+        _ status: HTTPResponse.Status, _ code: String, _ message: String, extra: [(String, JSONValue)] = []
+    )
         -> Response
     {
         Response(
@@ -263,7 +272,8 @@ public struct FleetRulesServer: Sendable {
     /// scheme name is case-insensitive (RFC 7235): `bearer` and `BEARER` are the same scheme.
     static func authorize(_ request: Request, _ token: String?) -> Response? {
         guard let token else { return nil }
-        guard let presented = bearerCredentials(request.headers[.authorization] ?? ""), constantTimeEqual(presented, token)
+        guard let presented = bearerCredentials(request.headers[.authorization] ?? ""),
+            constantTimeEqual(presented, token)
         else {
             var r = error(.unauthorized, "unauthorized", "a valid bearer token is required")
             r.headers[.wwwAuthenticate] = "Bearer realm=\"fleetrules\""
@@ -306,7 +316,9 @@ public struct FleetRulesServer: Sendable {
     }
 
     static func tooLarge(_ limit: Int) -> Response {
-        error(.contentTooLarge, "too_large", "the body is over the limit of \(limit) bytes", extra: [("limit", .number(Double(limit)))])
+        error(
+            .contentTooLarge, "too_large", "the body is over the limit of \(limit) bytes",
+            extra: [("limit", .number(Double(limit)))])
     }
 
     struct ResponseError: Error {
@@ -316,7 +328,9 @@ public struct FleetRulesServer: Sendable {
 
     /// A pack in a request body: JSON `{"files": {"name.yaml": "text", ...}}` or one YAML file
     /// (named by `?file=`, default `request.yaml`); nil for an empty body.
-    static func sources(_ request: Request, limit: Int) async -> Result<[(file: String, bytes: [UInt8])]?, ResponseError> {
+    static func sources(_ request: Request, limit: Int) async -> Result<
+        [(file: String, bytes: [UInt8])]?, ResponseError
+    > {
         let body: [UInt8]
         switch await collect(request, limit: limit) {
         case .success(let b): body = b
@@ -331,7 +345,9 @@ public struct FleetRulesServer: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
             let files = object["files"] as? [String: Any], !files.isEmpty
         else {
-            return .failure(ResponseError(error(.badRequest, "bad_pack", "expected JSON {\"files\": {\"name.yaml\": \"text\", ...}}")))
+            return .failure(
+                ResponseError(
+                    error(.badRequest, "bad_pack", "expected JSON {\"files\": {\"name.yaml\": \"text\", ...}}")))
         }
         var out: [(file: String, bytes: [UInt8])] = []
         for (name, text) in files.sorted(by: { $0.key < $1.key }) {
@@ -361,10 +377,12 @@ public struct FleetRulesServer: Sendable {
                 ]))
         case .rejected(let check):
             return json(
-                .object([("error", "invalid_pack"), ("message", "the pack has errors; the running version stays")] + {
-                    if case .object(let fields) = check.json() { return fields }
-                    return []
-                }()), status: .unprocessableContent)
+                .object(
+                    [("error", "invalid_pack"), ("message", "the pack has errors; the running version stays")]
+                        + {
+                            if case .object(let fields) = check.json() { return fields }
+                            return []
+                        }()), status: .unprocessableContent)
         case .unreadable(let message):
             return error(.internalServerError, "unreadable_rules", message)
         case .noPreviousVersion:

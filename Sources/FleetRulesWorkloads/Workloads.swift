@@ -14,7 +14,8 @@ public enum Workloads {
             let site = "plant-\(["a", "b", "c", "d"][i % 4])"
             let gw = "\(site)-gw\(i / 4 % 3 + 1)"
             return [
-                "d-\(i)", types[i / 12 % 4], site, "zone-\(i / 4 % 3)", gw, gw, "2.4.3", ["high", "medium", "low"][i % 3],
+                "d-\(i)", types[i / 12 % 4], site, "zone-\(i / 4 % 3)", gw, gw, "2.4.3",
+                ["high", "medium", "low"][i % 3],
                 "battery",
             ]
         }

@@ -70,7 +70,8 @@ struct BenchCommand: ParsableCommand {
         let t = Date()
         let engine = Workloads.replay(plan, inventory: inventory, bytes: bytes)
         report("run \(rules) (decode + evaluate)", engine.stats.readings, Date().timeIntervalSince(t))
-        print("    \(engine.episodes.count) alert episodes; plan state estimate \(plan.stateBytesPerDevice) bytes/device")
+        print(
+            "    \(engine.episodes.count) alert episodes; plan state estimate \(plan.stateBytesPerDevice) bytes/device")
     }
 
     private func benchAPI(inventory: Inventory) throws {
@@ -96,7 +97,9 @@ struct BenchCommand: ParsableCommand {
         }
         let perRule = threshold.operators.first?.stateBytesPerDevice ?? 0
         let history = threshold.historyBytes(metric: threshold.metricIndex["battery_pct"] ?? 0)
-        print("    state per device per threshold rule: \(perRule + history) bytes (rule \(perRule) + latest value \(history))")
+        print(
+            "    state per device per threshold rule: \(perRule + history) bytes (rule \(perRule) + latest value \(history))"
+        )
     }
 
     /// Plans one synthetic site exactly (no move cap) and with the example pack's cap of 50.
@@ -118,7 +121,8 @@ struct BenchCommand: ParsableCommand {
             print(
                 String(
                     format: "  max_moves %@: %6d moves, %@, max deviation %.1f%% → %.1f%%, planned in %.3f s",
-                    cap == Int.max ? "none" : "\(cap)", plan.moves.count, plan.status.rawValue, worst(plan.before) * 100,
+                    cap == Int.max ? "none" : "\(cap)", plan.moves.count, plan.status.rawValue,
+                    worst(plan.before) * 100,
                     worst(plan.after) * 100, seconds))
         }
     }

@@ -32,7 +32,9 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Treat warnings as errors.")
     var warningsAsErrors = false
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Telemetry to check the rules against (JSON Lines or CSV, .gz allowed).")
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "Telemetry to check the rules against (JSON Lines or CSV, .gz allowed).")
     var data: [String] = []
 
     @Option(help: "Inventory CSV for the data checks.")

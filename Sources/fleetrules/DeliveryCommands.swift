@@ -79,7 +79,9 @@ struct WebhookReceiverCommand: AsyncParsableCommand {
         if let inject, inject.split(separator: ",").contains(where: { Injection(String($0)) == nil }) {
             throw ValidationError("--inject takes HTTP statuses and `timeout`, e.g. 500,429,timeout")
         }
-        if DurationText.seconds(delay) == nil && delay != "0s" { throw ValidationError("--delay must be a duration such as 20ms") }
+        if DurationText.seconds(delay) == nil && delay != "0s" {
+            throw ValidationError("--delay must be a duration such as 20ms")
+        }
         if DurationText.seconds(hold) == nil { throw ValidationError("--hold must be a duration such as 5s") }
     }
 
@@ -150,7 +152,9 @@ struct OutboxCommand: ParsableCommand {
             var filter: OutboxMessage.Status?
             if let status {
                 guard let s = OutboxMessage.Status(rawValue: status) else {
-                    Self.failUsage("--status must be one of \(OutboxMessage.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                    Self.failUsage(
+                        "--status must be one of \(OutboxMessage.Status.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 filter = s
             }
@@ -162,7 +166,9 @@ struct OutboxCommand: ParsableCommand {
             }
             for m in messages {
                 let error = m.lastError.map { "  \($0)" } ?? ""
-                print("\(m.id)  \(m.status.rawValue)  \(m.channel.rawValue) \(m.receiver) → \(m.target)  attempts \(m.attempts)\(error)")
+                print(
+                    "\(m.id)  \(m.status.rawValue)  \(m.channel.rawValue) \(m.receiver) → \(m.target)  attempts \(m.attempts)\(error)"
+                )
             }
             let counts = try box.counts()
             print(OutboxMessage.Status.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
@@ -170,7 +176,8 @@ struct OutboxCommand: ParsableCommand {
     }
 
     struct Retry: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Give dead letters (or one of them) a fresh retry budget.")
+        static let configuration = CommandConfiguration(
+            abstract: "Give dead letters (or one of them) a fresh retry budget.")
         @OptionGroup var location: Location
         @Option(help: "Only this message id.")
         var id: String?
@@ -182,7 +189,8 @@ struct OutboxCommand: ParsableCommand {
     }
 
     struct Purge: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete delivered and cancelled messages (and dead ones with --dead).")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete delivered and cancelled messages (and dead ones with --dead).")
         @OptionGroup var location: Location
         @Flag(help: "Also delete dead letters.")
         var dead = false
@@ -194,7 +202,8 @@ struct OutboxCommand: ParsableCommand {
     }
 
     struct Deliver: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send what the outbox holds (after a retry, say) and exit.")
+        static let configuration = CommandConfiguration(
+            abstract: "Send what the outbox holds (after a retry, say) and exit.")
         @OptionGroup var location: Location
         @Option(help: "The delivery configuration (receivers' URLs and secrets).")
         var delivery: String

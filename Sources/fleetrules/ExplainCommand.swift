@@ -52,11 +52,14 @@ struct ExplainCommand: ParsableCommand {
         let (loaded, _) = policy.load()
         let plan = loaded.compile(lateness: lateness.seconds)
         guard plan.operators.contains(where: { $0.rule.id == rule }) else {
-            let hint = Suggestion.closest(to: rule, in: plan.operators.map(\.rule.id)).map { "; did you mean '\($0)'?" } ?? ""
+            let hint =
+                Suggestion.closest(to: rule, in: plan.operators.map(\.rule.id)).map { "; did you mean '\($0)'?" } ?? ""
             Self.failUsage("no rule '\(rule)' in \(policy.paths.joined(separator: " "))\(hint)")
         }
         let inv = inventory.load()
-        guard inv.deviceIndex[device] != nil else { Self.failUsage("device '\(device)' is not in \(inventory.inventory)") }
+        guard inv.deviceIndex[device] != nil else {
+            Self.failUsage("device '\(device)' is not in \(inventory.inventory)")
+        }
         var engine = Engine(plan: plan, inventory: inv)
         let time = at.flatMap(Timestamp.parse)
         do {

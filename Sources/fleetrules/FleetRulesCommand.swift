@@ -13,7 +13,8 @@ struct FleetRulesCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            CheckCommand.self, PlanCommand.self, RunCommand.self, ReportCommand.self, TestCommand.self, ExplainCommand.self,
+            CheckCommand.self, PlanCommand.self, RunCommand.self, ReportCommand.self, TestCommand.self,
+            ExplainCommand.self,
             SimulateCommand.self, ScoreCommand.self, SchemaCommand.self, BenchCommand.self,
             OutboxCommand.self, WebhookReceiverCommand.self, SMSGatewayCommand.self, ServeCommand.self,
         ]

@@ -53,7 +53,9 @@ struct MQTTServeOptions: ParsableArguments {
                 throw ValidationError("--mqtt-topic \(error)")
             }
         }
-        guard (0...65535).contains(keepAlive) else { throw ValidationError("--mqtt-keep-alive must be 0...65535 seconds") }
+        guard (0...65535).contains(keepAlive) else {
+            throw ValidationError("--mqtt-keep-alive must be 0...65535 seconds")
+        }
         if let clientID, clientID.isEmpty || clientID.utf8.count > 65_535 {
             throw ValidationError("--mqtt-client-id must be 1 to 65,535 bytes")
         }

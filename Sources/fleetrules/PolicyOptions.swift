@@ -153,7 +153,8 @@ final class ProgressBar {
             let f = min(1, Double(read) / Double(total))
             let width = 30
             let filled = Int(f * Double(width))
-            line = "\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
+            line =
+                "\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
                 + String(format: "%3.0f%%  %.0f MiB", f * 100, mb)
         }
         FileHandle.standardError.write(Data(line.utf8))

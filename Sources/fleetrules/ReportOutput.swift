@@ -24,7 +24,9 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
             return true
         }
         var isDirectory: ObjCBool = false
-        let folder = out.hasSuffix("/") || (FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && isDirectory.boolValue)
+        let folder =
+            out.hasSuffix("/")
+            || (FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && isDirectory.boolValue)
         do {
             if format == .csv && folder {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -45,7 +47,10 @@ enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// `--horizon` and `--max-tasks-per-visit`: override the pack's `schedule:` section.
 struct ScheduleFlags: ParsableArguments {
-    @Option(help: "How much earlier than its due time a task may be pulled to join a planned visit, e.g. 3d (default: the pack's schedule, else 3d).")
+    @Option(
+        help:
+            "How much earlier than its due time a task may be pulled to join a planned visit, e.g. 3d (default: the pack's schedule, else 3d)."
+    )
     var horizon: String?
 
     @Option(help: "The most tasks one site visit takes (default: the pack's schedule, else 8).")

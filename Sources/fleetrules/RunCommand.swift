@@ -50,7 +50,9 @@ struct RunCommand: AsyncParsableCommand {
     var deliverTimeout: String = "2m"
 
     func validate() throws {
-        if DurationText.seconds(deliverTimeout) == nil { throw ValidationError("--deliver-timeout must be a duration such as 2m") }
+        if DurationText.seconds(deliverTimeout) == nil {
+            throw ValidationError("--deliver-timeout must be a duration such as 2m")
+        }
     }
 
     func run() async throws {
@@ -78,10 +80,13 @@ struct RunCommand: AsyncParsableCommand {
         guard ReportFormat.write(report, as: chosen, to: out) else { throw ExitCode(1) }
         if let out {
             FileHandle.standardError.write(
-                Data("wrote \(out): \(report.alerts.count) alerts, \(report.input.readings) readings, \(report.input.rejectedTotal) rejected\n".utf8))
+                Data(
+                    "wrote \(out): \(report.alerts.count) alerts, \(report.input.readings) readings, \(report.input.rejectedTotal) rejected\n"
+                        .utf8))
         }
         if strict && report.input.rejectedTotal > 0 {
-            FileHandle.standardError.write(Data("error: \(report.input.rejectedTotal) readings rejected (--strict)\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: \(report.input.rejectedTotal) readings rejected (--strict)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -82,9 +82,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-        guard maxBody > 0, journalMax > 0 else { throw ValidationError("--max-body and --journal-max must be positive") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
-        if DurationText.seconds(deliverFlush) == nil { throw ValidationError("--deliver-flush must be a duration such as 10s") }
+        guard maxBody > 0, journalMax > 0 else {
+            throw ValidationError("--max-body and --journal-max must be positive")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+        if DurationText.seconds(deliverFlush) == nil {
+            throw ValidationError("--deliver-flush must be a duration such as 10s")
+        }
         guard let idle = DurationText.seconds(idleTimeout), idle >= 0.001, idle <= 86_400 else {
             throw ValidationError("--idle-timeout must be a duration from 1ms to 1d, such as 60s")
         }

@@ -73,8 +73,12 @@ struct SimulateCommand: ParsableCommand {
         guard devices > 0, devices <= 2_000_000 else { throw ValidationError("--devices must be 1…2,000,000") }
         guard devicesPerPlant >= 1 else { throw ValidationError("--devices-per-plant must be at least 1") }
         guard days > 0, days <= 400 else { throw ValidationError("--days must be in (0, 400]") }
-        guard let i = DurationText.seconds(interval), i >= 1 else { throw ValidationError("--interval must be a duration ≥ 1s, e.g. 5m") }
-        for (name, v) in [("--depleting-rate", depletingRate), ("--drift-rate", driftRate), ("--missing-rate", missingRate)]
+        guard let i = DurationText.seconds(interval), i >= 1 else {
+            throw ValidationError("--interval must be a duration ≥ 1s, e.g. 5m")
+        }
+        for (name, v) in [
+            ("--depleting-rate", depletingRate), ("--drift-rate", driftRate), ("--missing-rate", missingRate),
+        ]
         where !(0...1).contains(v) {
             throw ValidationError("\(name) must be between 0 and 1")
         }

@@ -68,9 +68,11 @@ struct TestCommand: ParsableCommand {
             }
             if let coverageJson {
                 do {
-                    try (recorder.json().serialized(pretty: true) + "\n").write(toFile: coverageJson, atomically: true, encoding: .utf8)
+                    try (recorder.json().serialized(pretty: true) + "\n").write(
+                        toFile: coverageJson, atomically: true, encoding: .utf8)
                 } catch {
-                    FileHandle.standardError.write(Data("error: cannot write \(coverageJson): \(error.localizedDescription)\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("error: cannot write \(coverageJson): \(error.localizedDescription)\n".utf8))
                     throw ExitCode(1)
                 }
             }

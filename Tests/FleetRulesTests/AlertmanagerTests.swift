@@ -1,9 +1,10 @@
-@testable import FleetRules
-@testable import FleetRulesDelivery
-@testable import FleetRulesDeliveryConfig
 import FleetRulesMocks
 import Foundation
 import Testing
+
+@testable import FleetRules
+@testable import FleetRulesDelivery
+@testable import FleetRulesDeliveryConfig
 
 #if canImport(Glibc)
     import Glibc
@@ -117,27 +118,30 @@ import Testing
         var router = AlertRouter(config: config)
         let t = AlertRouterTests.t0
         let inv = AlertRouterTests.inventory
-        let out = router.process(
-            [
-                AlertRouterTests.event("cold", "d1", .fired, at: t),  // silenced: d1, not hot
-                AlertRouterTests.event("hot", "d1", .fired, at: t),  // d1 but hot: delivered
-                AlertRouterTests.event("cold", "d3", .fired, at: t),  // d3: delivered
-                AlertRouterTests.event("noisy", "d3", .fired, at: t),  // the `match:` silence
-                AlertRouterTests.event("gw-slow", "d3", .fired, at: t),  // to net
-                AlertRouterTests.event("gw-fast", "d3", .fired, at: t, severity: .info),  // info: stays with ops
-                AlertRouterTests.event("gw-slow", "d1", .fired, at: t),  // silenced: d1, not hot
-            ], inventory: inv) + router.finish()
+        let out =
+            router.process(
+                [
+                    AlertRouterTests.event("cold", "d1", .fired, at: t),  // silenced: d1, not hot
+                    AlertRouterTests.event("hot", "d1", .fired, at: t),  // d1 but hot: delivered
+                    AlertRouterTests.event("cold", "d3", .fired, at: t),  // d3: delivered
+                    AlertRouterTests.event("noisy", "d3", .fired, at: t),  // the `match:` silence
+                    AlertRouterTests.event("gw-slow", "d3", .fired, at: t),  // to net
+                    AlertRouterTests.event("gw-fast", "d3", .fired, at: t, severity: .info),  // info: stays with ops
+                    AlertRouterTests.event("gw-slow", "d1", .fired, at: t),  // silenced: d1, not hot
+                ], inventory: inv) + router.finish()
         #expect(router.stats.silenced == 3)
-        let sent = out.map { "\($0.receiver):\($0.alerts.map { "\($0.rule)@\($0.labels["device"] ?? "")" }.joined())" }.sorted()
+        let sent = out.map { "\($0.receiver):\($0.alerts.map { "\($0.rule)@\($0.labels["device"] ?? "")" }.joined())" }
+            .sorted()
         #expect(sent == ["net:gw-slow@d3", "ops:cold@d3", "ops:gw-fast@d3", "ops:hot@d1"])
 
         var inhibiting = AlertRouter(config: config)
-        let inhibited = inhibiting.process(
-            [
-                AlertRouterTests.event("gw-down", "gw1", .fired, at: t),
-                AlertRouterTests.event("dev-silent", "d3", .fired, at: t + 1),  // gateway gw2: not inhibited
-                AlertRouterTests.event("gw-slow", "d3", .fired, at: t + 1),  // a gw- rule: not a target
-            ], inventory: inv) + inhibiting.finish()
+        let inhibited =
+            inhibiting.process(
+                [
+                    AlertRouterTests.event("gw-down", "gw1", .fired, at: t),
+                    AlertRouterTests.event("dev-silent", "d3", .fired, at: t + 1),  // gateway gw2: not inhibited
+                    AlertRouterTests.event("gw-slow", "d3", .fired, at: t + 1),  // a gw- rule: not a target
+                ], inventory: inv) + inhibiting.finish()
         #expect(inhibiting.stats.inhibited == 0)
         #expect(inhibited.count == 3)
         var gw1 = AlertRouter(config: config)
@@ -173,10 +177,17 @@ import Testing
             """)
         let heads = r.diagnostics.map(\.headline)
         #expect(r.config == nil)
-        #expect(heads.contains("d.yaml:8:18: error[E0606]: the regular expression '(warning' of label 'severity' does not compile"), "\(heads)")
+        #expect(
+            heads.contains(
+                "d.yaml:8:18: error[E0606]: the regular expression '(warning' of label 'severity' does not compile"),
+            "\(heads)")
         #expect(heads.contains(#"d.yaml:10:18: error[E0606]: invalid matcher 'severity<>"x"' in matchers"#), "\(heads)")
-        #expect(heads.contains(#"d.yaml:10:35: error[E0606]: invalid label name '1abc' in matcher '1abc="x"'"#), "\(heads)")
-        #expect(heads.contains("d.yaml:13:39: error[E0606]: the regular expression 'd-[0-9' of label 'device' does not compile"), "\(heads)")
+        #expect(
+            heads.contains(#"d.yaml:10:35: error[E0606]: invalid label name '1abc' in matcher '1abc="x"'"#), "\(heads)")
+        #expect(
+            heads.contains(
+                "d.yaml:13:39: error[E0606]: the regular expression 'd-[0-9' of label 'device' does not compile"),
+            "\(heads)")
         #expect(heads.contains("d.yaml:15:42: error[E0103]: unknown key 'isRegx' in a matcher"), "\(heads)")
         #expect(heads.contains("d.yaml:17:5: error[E0105]: a silence needs `matchers` or `match`"), "\(heads)")
         let regex = r.diagnostics.first { $0.code == .invalidMatcher }
@@ -222,7 +233,8 @@ import Testing
             route: { receiver: am }
             """)
         let heads = bad.diagnostics.map(\.headline)
-        #expect(heads.contains("d.yaml:5:5: error[E0110]: receiver 'am' has both `alertmanager` and `webhook`"), "\(heads)")
+        #expect(
+            heads.contains("d.yaml:5:5: error[E0110]: receiver 'am' has both `alertmanager` and `webhook`"), "\(heads)")
         #expect(heads.contains("d.yaml:7:51: error[E0103]: unknown key 'resend' in alertmanager of 'am2'"), "\(heads)")
         let url = DeliveryConfigTests.check(
             """
@@ -233,7 +245,9 @@ import Testing
             route: { receiver: am }
             """
         ).diagnostics.map(\.headline)
-        #expect(url.contains("d.yaml:4:26: error[E0602]: alertmanager url '127.0.0.1:9093' is not an absolute http(s) URL"), "\(url)")
+        #expect(
+            url.contains("d.yaml:4:26: error[E0602]: alertmanager url '127.0.0.1:9093' is not an absolute http(s) URL"),
+            "\(url)")
         #expect(url.contains("d.yaml:4:61: error[E0112]: invalid duration 'soon' in resend_interval"), "\(url)")
     }
 
@@ -261,18 +275,21 @@ import Testing
         // Sent at t, re-sent every minute (resend_interval) until the resolve at t+10m, which
         // goes out a group_interval (5m) after the last post.
         #expect(messages.map(\.eventTime) == (0...10).map { t + Double($0) * 60 } + [t + 900])
-        #expect(messages.allSatisfy { $0.channel == .alertmanager && $0.target == "http://127.0.0.1:9093/api/v2/alerts" })
+        #expect(
+            messages.allSatisfy { $0.channel == .alertmanager && $0.target == "http://127.0.0.1:9093/api/v2/alerts" })
         #expect(messages.allSatisfy { $0.page == "am/r/rule=battery-low,device=d1" })
         let inv = AlertRouterTests.inventory
         let id = DeliveryAlert(Self.episode(.fired, at: t, since: t), inventory: inv).alertID
         #expect(
             messages[0].payload
-                == #"[{"labels":{"alertname":"battery-low","device":"d1","gateway":"gw1","kind":"alert","on_call":"yes","# +
-                #""pack":"p","rule":"battery-low","severity":"warning","site":"a","team":"field-service"},"# +
-                #""annotations":{"alert_id":"\#(id)","state":"low","summary":"d1 battery at 14%","threshold":"20","value":"14"},"# +
-                #""startsAt":"2026-03-01T00:00:00Z","generatorURL":"http://fleet.example:8080/v1/devices/d1"}]"#)
+                == #"[{"labels":{"alertname":"battery-low","device":"d1","gateway":"gw1","kind":"alert","on_call":"yes","#
+                + #""pack":"p","rule":"battery-low","severity":"warning","site":"a","team":"field-service"},"#
+                + #""annotations":{"alert_id":"\#(id)","state":"low","summary":"d1 battery at 14%","threshold":"20","value":"14"},"#
+                + #""startsAt":"2026-03-01T00:00:00Z","generatorURL":"http://fleet.example:8080/v1/devices/d1"}]"#)
         #expect(messages.dropLast().allSatisfy { $0.payload == messages[0].payload })
-        #expect(try #require(messages.last).payload.contains(#""startsAt":"2026-03-01T00:00:00Z","endsAt":"2026-03-01T00:10:00Z""#))
+        #expect(
+            try #require(messages.last).payload.contains(
+                #""startsAt":"2026-03-01T00:00:00Z","endsAt":"2026-03-01T00:10:00Z""#))
         // The stable id: the same episode on any run, a new one for a new start.
         #expect(id.hasPrefix("a_") && id.count == 26)
         #expect(DeliveryAlert(Self.episode(.resolved, at: t + 600, since: t), inventory: inv).alertID == id)
@@ -291,7 +308,9 @@ import Testing
         // At t, then every 2 minutes (not every 4h, the route's repeat_interval).
         #expect(out.map { $0.time - t } == [0, 120, 240, 360, 480])
         // A webhook route keeps its repeat_interval.
-        var hooks = AlertRouter(config: try #require(DeliveryConfigTests.check(DeliveryFixture.config(webhook: "http://127.0.0.1:1", sms: nil)).config))
+        var hooks = AlertRouter(
+            config: try #require(
+                DeliveryConfigTests.check(DeliveryFixture.config(webhook: "http://127.0.0.1:1", sms: nil)).config))
         var sent = hooks.process([Self.episode(.fired, at: t, since: t)], inventory: nil)
         sent += hooks.advance(to: t + 3600)
         #expect(sent.count == 1)
@@ -303,8 +322,10 @@ import Testing
             AlertEvent(
                 change: .fired, time: 0,
                 episode: AlertEpisode(
-                    rule: "gateway-load", kind: .balance, pack: "p", device: "", severity: .warning, since: 0, until: nil,
-                    value: nil, summary: gateway, labels: [:], evidence: [("group", .string("a")), ("gateway", .string(gateway))],
+                    rule: "gateway-load", kind: .balance, pack: "p", device: "", severity: .warning, since: 0,
+                    until: nil,
+                    value: nil, summary: gateway, labels: [:],
+                    evidence: [("group", .string("a")), ("gateway", .string(gateway))],
                     maintenance: nil, site: "a"))
         }
         let a = DeliveryAlert(finding("gw1"), inventory: nil)
@@ -400,7 +421,8 @@ final class RealAlertmanager: @unchecked Sendable {
     /// `GET /api/v2/alerts`: the alerts Alertmanager has active (or silenced, inhibited), not the resolved.
     func alerts() async throws -> [[String: Any]] {
         let r = try await MockClient.get(base + "/api/v2/alerts")
-        guard r.status == 200, let list = try JSONSerialization.jsonObject(with: Data(r.body)) as? [[String: Any]] else {
+        guard r.status == 200, let list = try JSONSerialization.jsonObject(with: Data(r.body)) as? [[String: Any]]
+        else {
             throw Failure("GET /api/v2/alerts answered \(r.status)")
         }
         return list
@@ -434,7 +456,8 @@ final class RealAlertmanager: @unchecked Sendable {
         let config = try CLI.temporaryFile("d.yaml", Self.deliveryConfig(am))
         let report = config + ".report.json"
         let r = try CLI.run([
-            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory", "examples/fleet/inventory.csv",
+            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory",
+            "examples/fleet/inventory.csv",
             "--format", "json", "--out", report, "--deliver", config, "--outbox", config + ".sqlite",
             "--deliver-timeout", "60s",
         ])
@@ -452,7 +475,8 @@ final class RealAlertmanager: @unchecked Sendable {
         for a in alerts {
             let evidence = a["evidence"] as? [String: Any] ?? [:]
             let id = identity(
-                rule: a["rule"] as? String ?? "", device: a["device"] as? String ?? "", site: a["site"] as? String ?? "",
+                rule: a["rule"] as? String ?? "", device: a["device"] as? String ?? "",
+                site: a["site"] as? String ?? "",
                 subject: [evidence["gateway"], evidence["zone"]].compactMap { $0 as? String }.joined(separator: "/"))
             if a["until"] is NSNull { open.insert(id) } else { closed.insert(id) }
         }
@@ -531,7 +555,8 @@ final class RealAlertmanager: @unchecked Sendable {
         try outbox.enqueue([
             OutboxMessage(
                 id: "bad", receiver: "am", channel: .alertmanager, target: am.base + "/api/v2/alerts",
-                payload: #"[{"labels":{},"startsAt":"2026-03-01T00:10:00Z","endsAt":"2026-03-01T00:00:00Z"}]"#, page: "g",
+                payload: #"[{"labels":{},"startsAt":"2026-03-01T00:10:00Z","endsAt":"2026-03-01T00:00:00Z"}]"#,
+                page: "g",
                 nextAttempt: now, created: now, eventTime: now)
         ])
         let summary = try await Dispatcher(config: config, outbox: outbox).run(until: now + 30)
@@ -602,7 +627,8 @@ final class RealAlertmanager: @unchecked Sendable {
         let r = try CLI.run(["check", "--delivery", bad])
         #expect(r.status == 1)
         #expect(
-            r.stdout.contains("d.yaml:7:16: error[E0606]: the regular expression 'd-(1' of label 'device' does not compile"),
+            r.stdout.contains(
+                "d.yaml:7:16: error[E0606]: the regular expression 'd-(1' of label 'device' does not compile"),
             "\(r.stdout)")
         #expect(r.stdout.contains("anchored at both ends"), "\(r.stdout)")
     }

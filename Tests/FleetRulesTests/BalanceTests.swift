@@ -9,7 +9,9 @@ struct BalanceHarness {
     var engine: Engine
 
     /// `devices`: (id, site, gateway, reachable, criticality). Gateways are inventory devices too.
-    init(rule: String, devices: [(String, String, String, String, String)], gateways: GatewayTable = GatewayTable()) throws {
+    init(rule: String, devices: [(String, String, String, String, String)], gateways: GatewayTable = GatewayTable())
+        throws
+    {
         let source = """
             fleetrules: 1
             pack: t
@@ -31,11 +33,15 @@ struct BalanceHarness {
     }
 
     mutating func send(_ minutes: Double, _ device: String, via gateway: String) {
-        engine.ingest(Reading(timestamp: Self.t0 + minutes * 60, device: device, gateway: gateway, metrics: ["rssi": -70]))
+        engine.ingest(
+            Reading(timestamp: Self.t0 + minutes * 60, device: device, gateway: gateway, metrics: ["rssi": -70]))
     }
 
     /// Every device reports through its own gateway every 10 minutes from 0 to `until` minutes.
-    mutating func steady(_ devices: [(String, String, String, String, String)], until: Double, skip: (String, Double) -> Bool = { _, _ in false }) {
+    mutating func steady(
+        _ devices: [(String, String, String, String, String)], until: Double,
+        skip: (String, Double) -> Bool = { _, _ in false }
+    ) {
         var m = 0.0
         while m <= until {
             for d in devices where !skip(d.0, m) { send(m, d.0, via: d.2) }
@@ -52,7 +58,9 @@ struct BalanceHarness {
         """
 }
 
-private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: Set<String> = []) -> [(String, String, String, String, String)] {
+private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: Set<String> = []) -> [(
+    String, String, String, String, String
+)] {
     var out: [(String, String, String, String, String)] = []
     for (gateway, n) in counts.sorted(by: { $0.key < $1.key }) {
         for i in 0..<n {
@@ -77,7 +85,10 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         let report = h.engine.report()
         let balance = report.alerts.filter { $0.episode.kind == .balance }
         // Mean 3, band [3, 3]: gw1 (6), gw2 (1) and gw3 (2, 33% off) are imbalanced; site b has one gateway.
-        #expect(Set(balance.map { $0.episode.evidence.first { $0.0 == "gateway" }?.1 }) == [.string("gw1"), .string("gw2"), .string("gw3")])
+        #expect(
+            Set(balance.map { $0.episode.evidence.first { $0.0 == "gateway" }?.1 }) == [
+                .string("gw1"), .string("gw2"), .string("gw3"),
+            ])
         #expect(balance.allSatisfy { $0.site == "a" && $0.episode.device == "" })
         #expect(balance.first { $0.episode.summary.hasPrefix("gw1") }?.episode.summary == "gw1 in a: 6 vs 3 (100%)")
         #expect(report.rebalancing.count == 3)
@@ -152,7 +163,9 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         let json = report.json().serialized(pretty: false)
         #expect(json.contains(#""silent_devices":["a-gw1-d0","a-gw1-d1","a-gw1-d2"]"#))
         #expect(json.contains(#""silent_after_seconds":86400"#))
-        #expect(TableRenderer.render(report).contains("gw1: 3 silent for more than 1d, not moved: a-gw1-d0, a-gw1-d1, a-gw1-d2"))
+        #expect(
+            TableRenderer.render(report).contains(
+                "gw1: 3 silent for more than 1d, not moved: a-gw1-d0, a-gw1-d1, a-gw1-d2"))
         #expect(HTMLRenderer.render(report).contains("a · gw1: a-gw1-d0, a-gw1-d1, a-gw1-d2"))
 
         let lenient = try run(
@@ -169,7 +182,8 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         let low: Set<String> = ["a-gw1-d3", "a-gw1-d4", "a-gw1-d5"]
         let a = fleet("a", ["gw1": 6, "gw2": 1, "gw3": 2], reach: reach, low: low)
         let b = fleet("b", ["gwb": 3], reach: "gwb")
-        let rule = BalanceHarness.rule.replacingOccurrences(of: "max_moves: 50,", with: "max_moves: 50, silent_after: 6h,")
+        let rule = BalanceHarness.rule.replacingOccurrences(
+            of: "max_moves: 50,", with: "max_moves: 50, silent_after: 6h,")
         var h = try BalanceHarness(rule: rule, devices: a + b)
         for m in stride(from: 0.0, through: 480, by: 10) {
             for d in a + b { h.send(d.0 == "b-gwb-d0" ? m + 20 * 60 : m, d.0, via: d.2) }
@@ -262,12 +276,15 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         let truth = ScoreFixture.truth(
             gateways: #"[{"site": "plant-a", "imbalanced": false, "loads": {"plant-a-gw1": 3, "plant-a-gw2": 3}}]"#)
         let silent = ScoreFixture.alert(
-            "balance", "", since: "2026-03-01T01:00:00Z", site: "plant-a", evidence: #"{"finding": "silent", "site": "plant-a"}"#)
+            "balance", "", since: "2026-03-01T01:00:00Z", site: "plant-a",
+            evidence: #"{"finding": "silent", "site": "plant-a"}"#)
         let imbalanced = ScoreFixture.alert(
-            "balance", "", since: "2026-03-01T01:00:00Z", site: "plant-a", evidence: #"{"finding": "imbalanced", "site": "plant-a"}"#)
+            "balance", "", since: "2026-03-01T01:00:00Z", site: "plant-a",
+            evidence: #"{"finding": "imbalanced", "site": "plant-a"}"#)
         let quiet = try #require(try ScoreFixture.score(truth, ScoreFixture.report(alerts: [silent])).gateway.value)
         #expect(quiet.flagged == 0)
-        let flagged = try #require(try ScoreFixture.score(truth, ScoreFixture.report(alerts: [silent, imbalanced])).gateway.value)
+        let flagged = try #require(
+            try ScoreFixture.score(truth, ScoreFixture.report(alerts: [silent, imbalanced])).gateway.value)
         #expect(flagged.flagged == 1)
     }
 }
@@ -275,7 +292,8 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
 @Suite struct GatewayTableTests {
     @Test func readsGatewaysAndRejectsBadRowsWithTheirLines() throws {
         let t = try GatewayTable.parse(
-            "# gateways\ngateway,site,capacity\ngw1,a,10\ngw2,a,\ngw3,b,-1\n,a,3\ngw1,b,4\ngw4,b\ngw5,b,x\n", path: "g.csv")
+            "# gateways\ngateway,site,capacity\ngw1,a,10\ngw2,a,\ngw3,b,-1\n,a,3\ngw1,b,4\ngw4,b\ngw5,b,x\n",
+            path: "g.csv")
         #expect(t.entries.map(\.gateway) == ["gw1", "gw2"])
         #expect(t["gw1"]?.capacity == 10)
         #expect(t["gw2"]?.capacity == nil)
@@ -292,9 +310,13 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
     /// A simulated fleet (two plants, one imbalanced; two one-gateway remote sites) run through
     /// the example pack and scored against the simulator's truth.
     @Test func simulatedFleetIsFoundAndBalancedByTheMoves() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetrules-balance-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fleetrules-balance-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let sim = try CLI.run(["simulate", "--devices", "300", "--days", "2", "--interval", "5m", "--seed", "3", "--out", dir])
+        let sim = try CLI.run([
+            "simulate", "--devices", "300", "--days", "2", "--interval", "5m", "--seed", "3", "--out", dir,
+        ])
         #expect(sim.status == 0, "\(sim.stderr)")
         // Lateness 15m: the simulator's clock-skewed devices (up to 10 min) are counted, as in the truth.
         let run = try CLI.run([
@@ -302,7 +324,9 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
             "--lateness", "15m", "--out", "\(dir)/report.json",
         ])
         #expect(run.status == 0, "\(run.stderr)")
-        let score = try CLI.run(["score", "--truth", "\(dir)/truth.json", "--report", "\(dir)/report.json", "--format", "json"])
+        let score = try CLI.run([
+            "score", "--truth", "\(dir)/truth.json", "--report", "\(dir)/report.json", "--format", "json",
+        ])
         #expect(score.status == 0, "\(score.stderr)")
         let root = try #require(try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
         let gateway = try #require(root["gateway"] as? [String: Any])
@@ -318,9 +342,11 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         for s in sites { #expect((s["after"] as? Double ?? 1) <= 0.3 + 1e-9, "\(s)") }
         // Every move is legal: the device's current gateway, a reachable one of the same site, once.
         let report = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/report.json"))) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/report.json")))
+                as? [String: Any])
         let moves = try #require(report["rebalancing"] as? [[String: String]])
-        let inventory = try String(contentsOfFile: "\(dir)/inventory.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let inventory = try String(contentsOfFile: "\(dir)/inventory.csv", encoding: .utf8).split(separator: "\n")
+            .dropFirst()
             .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         let rows = Dictionary(inventory.map { ($0[0], $0) }, uniquingKeysWith: { a, _ in a })
         #expect(Set(moves.compactMap { $0["device"] }).count == moves.count)
@@ -343,12 +369,14 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         // Hashing is seeded per process: the plan must not depend on dictionary order.
         func moves() throws -> String {
             let out = try CLI.run([
-                "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory", "examples/fleet/inventory.csv",
+                "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory",
+                "examples/fleet/inventory.csv",
                 "--format", "json",
             ])
             let root = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
             let sections: [Any] = [root["rebalancing"] ?? [], root["rebalancing_groups"] ?? []]
-            return String(decoding: try JSONSerialization.data(withJSONObject: sections, options: [.sortedKeys]), as: UTF8.self)
+            return String(
+                decoding: try JSONSerialization.data(withJSONObject: sections, options: [.sortedKeys]), as: UTF8.self)
         }
         let first = try moves()
         #expect(first.contains("plant-a-gw1"))
@@ -358,7 +386,8 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
     @Test func gatewaysOptionReadsCapacities() throws {
         let path = try CLI.temporaryFile("gateways.csv", "gateway,site,capacity\nplant-a-gw2,plant-a,5\n")
         let out = try CLI.run([
-            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory", "examples/fleet/inventory.csv",
+            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory",
+            "examples/fleet/inventory.csv",
             "--gateways", path, "--format", "json",
         ])
         #expect(out.status == 0, "\(out.stderr)")
@@ -369,7 +398,8 @@ private func fleet(_ site: String, _ counts: [String: Int], reach: String, low: 
         #expect(gw2["capacity"] as? Int == 5)
         #expect((gw2["after"] as? Int ?? 99) <= 5)
         let missing = try CLI.run([
-            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory", "examples/fleet/inventory.csv",
+            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory",
+            "examples/fleet/inventory.csv",
             "--gateways", "/nonexistent/gateways.csv",
         ])
         #expect(missing.status == 2)

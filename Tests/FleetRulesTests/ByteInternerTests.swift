@@ -29,7 +29,10 @@ import Testing
     @Test func nearMissesAreNotFound() {
         var interner = ByteInterner()
         for name in Self.names { _ = interner.intern(name) }
-        for probe in ["d-12", "d-1234", "0123456789abcdeX", "0123456789abcdefZ", "0123456789abcdef012345678", "00:1A:2B:3C:4D:5", "b", " a", "sensor-3000"] {
+        for probe in [
+            "d-12", "d-1234", "0123456789abcdeX", "0123456789abcdefZ", "0123456789abcdef012345678", "00:1A:2B:3C:4D:5",
+            "b", " a", "sensor-3000",
+        ] {
             #expect(interner.find(probe) == nil, "\(probe)")
         }
     }

@@ -1,7 +1,8 @@
-@testable import FleetRules
-@testable import FleetRulesDelivery
 import Foundation
 import Testing
+
+@testable import FleetRules
+@testable import FleetRulesDelivery
 
 /// Editors on Windows often start UTF-8 files with a byte order mark: every YAML file the
 /// product reads (policies, rule tests, the delivery configuration) accepts one.
@@ -16,7 +17,9 @@ import Testing
         let fleet = try Self.repoFile("rules/00-fleet.yaml")
         let battery = try Self.repoFile("rules/battery.yaml")
         let plain = PolicyLoader().check(sources: [("00-fleet.yaml", fleet), ("battery.yaml", battery)])
-        let marked = PolicyLoader().check(sources: [("00-fleet.yaml", Self.bom + fleet), ("battery.yaml", Self.bom + battery)])
+        let marked = PolicyLoader().check(sources: [
+            ("00-fleet.yaml", Self.bom + fleet), ("battery.yaml", Self.bom + battery),
+        ])
         #expect(marked.diagnostics.map(\.headline) == plain.diagnostics.map(\.headline))
         #expect(marked.policy?.rules.map(\.id) == plain.policy?.rules.map(\.id))
         #expect(marked.policy != nil)
@@ -29,7 +32,8 @@ import Testing
     }
 
     @Test func aRuleTestFileWithAByteOrderMarkLoads() {
-        let loaded = RuleTestLoader().load(bytes: Self.bom + Array(DemoPack.passing.utf8), file: "demo.test.yaml") { _ in
+        let loaded = RuleTestLoader().load(bytes: Self.bom + Array(DemoPack.passing.utf8), file: "demo.test.yaml") {
+            _ in
             .success([(file: "demo.yaml", bytes: Self.bom + Array(DemoPack.rules.utf8))])
         }
         #expect(loaded.diagnostics.isEmpty, "\(loaded.diagnostics.map(\.headline))")

@@ -162,7 +162,9 @@ enum CLI {
 
     @Test func runWritesTheJSONReport() throws {
         let out = try CLI.temporaryFile("report.json", "")
-        let r = try CLI.run(["run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--out", out])
+        let r = try CLI.run([
+            "run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--out", out,
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let data = try Data(contentsOf: URL(fileURLWithPath: out))
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -175,7 +177,9 @@ enum CLI {
     }
 
     @Test func runTableSortsAlertsByPriority() throws {
-        let r = try CLI.run(["run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--format", "table"])
+        let r = try CLI.run([
+            "run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--format", "table",
+        ])
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         let header = try #require(lines.firstIndex { $0.hasPrefix("PRIO") })
@@ -189,7 +193,10 @@ enum CLI {
     }
 
     @Test func strictFailsOnRejectedInput() throws {
-        let r = try CLI.run(["run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--strict", "--format", "json"])
+        let r = try CLI.run([
+            "run", "rules/", "--telemetry", Self.telemetry, "--inventory", Self.inventory, "--strict", "--format",
+            "json",
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("rejected (--strict)"))
     }
@@ -207,7 +214,8 @@ enum CLI {
                 when: last(battery_pct) < 5
             """)
         let line = #"{"ts":"2026-03-01T00:00:00Z","device":"d-00001","battery_pct":3}"#
-        let r = try CLI.run(["run", rules, "--telemetry", "-", "--inventory", Self.inventory, "--format", "json"], stdin: line + "\n")
+        let r = try CLI.run(
+            ["run", rules, "--telemetry", "-", "--inventory", Self.inventory, "--format", "json"], stdin: line + "\n")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\"rule\": \"empty\""))
     }
@@ -229,7 +237,8 @@ enum CLI {
                 when: last(battery_pc) < 20
             """)
         let m = try CLI.run(["check", misspelt, "--data", Self.telemetry, "--inventory", Self.inventory])
-        #expect(m.stdout.contains("m.yaml:4:3: warning[W0401]: metric 'battery_pc' (read by low) never occurs in the data"))
+        #expect(
+            m.stdout.contains("m.yaml:4:3: warning[W0401]: metric 'battery_pc' (read by low) never occurs in the data"))
         #expect(m.stdout.contains("did you mean 'battery_pct'?"))
     }
 

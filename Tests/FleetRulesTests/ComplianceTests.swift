@@ -52,7 +52,9 @@ import Testing
                     attributes["firmware"] = current.1
                 }
                 engine.ingest(
-                    Reading(timestamp: t0 + Double(hour) * 3600, device: device, metrics: ["rssi": -60], attributes: attributes))
+                    Reading(
+                        timestamp: t0 + Double(hour) * 3600, device: device, metrics: ["rssi": -60],
+                        attributes: attributes))
             }
         }
         engine.finish()
@@ -85,7 +87,8 @@ import Testing
         // Rollout pending becomes a finding at the deadline (started 01:00 + 2h), overdue since then.
         let pending = try #require(open("d6"))
         #expect(pending.since == t0 + 3 * 3600)
-        let reported = try #require(engine.report().alerts.first { $0.episode.device == "d6" && $0.episode.until == nil })
+        let reported = try #require(
+            engine.report().alerts.first { $0.episode.device == "d6" && $0.episode.until == nil })
         let overdue = reported.episode.evidence.first { $0.0 == "overdue_seconds" }?.1
         #expect(overdue == .number(27 * 3600))
         // Fell back from the target twice: a failed update that needs a visit.
@@ -93,7 +96,9 @@ import Testing
         #expect(failed.evidence.first { $0.0 == "failed_updates" }?.1 == .number(2))
         #expect(failed.maintenance?.task == "update-firmware")
         // The first fallback was already a finding, without a visit.
-        let first = engine.episodes.first { $0.device == "d7" && $0.evidence.contains { $0.0 == "state" && $0.1 == "rollout-failed" } }
+        let first = engine.episodes.first {
+            $0.device == "d7" && $0.evidence.contains { $0.0 == "state" && $0.1 == "rollout-failed" }
+        }
         #expect(first?.since == t0 + 4 * 3600)
         #expect(first?.maintenance == nil)
     }
@@ -117,7 +122,9 @@ import Testing
             }
         }
         engine.finish()
-        #expect(!engine.episodes.contains { $0.until == $0.since }, "\(engine.episodes.map { ($0.device, $0.since, $0.until) })")
+        #expect(
+            !engine.episodes.contains { $0.until == $0.since },
+            "\(engine.episodes.map { ($0.device, $0.since, $0.until) })")
         let unknown = engine.episodes.filter { $0.evidence.contains { $0.0 == "state" && $0.1 == "unknown" } }
         #expect(unknown.map(\.device) == ["d4"])
         #expect(unknown.first?.since == t0)
@@ -142,7 +149,10 @@ import Testing
         #expect(sprawl.map(\.site) == ["plant-a"])
         #expect(sprawl.first?.episode.summary.hasPrefix("plant-a: 5 temp-sensor firmware versions") == true)
         let json = report.json().serialized()
-        #expect(json.contains(#""compliance":{"firmware":{"counts":{"compliant":2,"outdated":1,"denied":1,"unknown":1,"stale":1,"rollout-pending":1,"rollout-failed":1}"#))
+        #expect(
+            json.contains(
+                #""compliance":{"firmware":{"counts":{"compliant":2,"outdated":1,"denied":1,"unknown":1,"stale":1,"rollout-pending":1,"rollout-failed":1}"#
+            ))
     }
 
     /// Compliance states scored against the simulator's labelled firmware states, end to end.
@@ -154,9 +164,12 @@ import Testing
         o.clockSkewRate = 0  // clocks far behind lose every report as late: see docs/SIMULATOR.md
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fr-fw-\(UUID().uuidString)")
         _ = try Simulator.run(o, to: dir.path)
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let policy = try Policy.load(paths: [repo.appendingPathComponent("rules").path])
-        var engine = Engine(plan: policy.compile(), inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
+        var engine = Engine(
+            plan: policy.compile(),
+            inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
         try Replay.run(&engine, files: [dir.appendingPathComponent("telemetry.jsonl").path])
         let truthData = try Data(contentsOf: dir.appendingPathComponent("truth.json"))
         let truth = try #require(try JSONSerialization.jsonObject(with: truthData) as? [String: Any])

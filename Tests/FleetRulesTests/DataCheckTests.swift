@@ -16,14 +16,18 @@ import Testing
         let policy = try #require(check.policy, "\(check.diagnostics.map(\.headline))")
         let fleet = CLI.repoRoot.appendingPathComponent("examples/fleet")
         var engine = Engine(
-            plan: policy.compile(), inventory: try Inventory.load(path: fleet.appendingPathComponent("inventory.csv").path))
+            plan: policy.compile(),
+            inventory: try Inventory.load(path: fleet.appendingPathComponent("inventory.csv").path))
         let telemetry = fleet.appendingPathComponent("telemetry.jsonl.gz").path
         try Replay.run(&engine, files: [telemetry])
         return DataChecks.run(engine, dataFiles: [telemetry])
     }
 
     static func rules(_ code: DiagnosticCode, in diagnostics: [Diagnostic]) -> Set<String> {
-        Set(diagnostics.filter { $0.code == code }.compactMap { $0.message.split(separator: "'").dropFirst().first.map(String.init) })
+        Set(
+            diagnostics.filter { $0.code == code }.compactMap {
+                $0.message.split(separator: "'").dropFirst().first.map(String.init)
+            })
     }
 
     @Test func everyRuleKindRunEvaluatesIsJudgedOnTheData() throws {
@@ -31,7 +35,9 @@ import Testing
         #expect(!diagnostics.contains { $0.code == .notEvaluated }, "\(diagnostics.map(\.headline))")
         let silent = Self.rules(.neverFired, in: diagnostics)
         // Quiet on this fleet: a forecast, two drift rules, a correlation and a compliance rule.
-        for rule in ["battery-depletion-remote", "humidity-drift", "cold-store-reference", "humidity-battery", "modem-firmware"] {
+        for rule in [
+            "battery-depletion-remote", "humidity-drift", "cold-store-reference", "humidity-battery", "modem-firmware",
+        ] {
             #expect(silent.contains(rule), "\(rule) should be reported as never firing")
         }
         // They fire here: forecast, drift, balance (moves devices) and compliance.

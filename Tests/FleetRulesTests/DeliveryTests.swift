@@ -1,8 +1,9 @@
-@testable import FleetRules
-@testable import FleetRulesDelivery
 import FleetRulesMocks
 import Foundation
 import Testing
+
+@testable import FleetRules
+@testable import FleetRulesDelivery
 
 // MARK: configuration
 
@@ -40,7 +41,8 @@ import Testing
             """)
         let heads = r.diagnostics.map(\.headline)
         #expect(r.config == nil)
-        #expect(heads.contains("d.yaml:4:21: error[E0602]: webhook url 'hooks.example/x' is not an absolute http(s) URL"))
+        #expect(
+            heads.contains("d.yaml:4:21: error[E0602]: webhook url 'hooks.example/x' is not an absolute http(s) URL"))
         #expect(heads.contains("d.yaml:4:48: warning[W0605]: the signing secret of 'ops' is 3 bytes"))
         #expect(heads.contains("d.yaml:9:29: error[E0603]: phone '0151 1234567' is not in E.164 form"))
         #expect(heads.contains("d.yaml:9:61: error[E0112]: escalate_after '5' has no unit"))
@@ -56,7 +58,8 @@ import Testing
                 webhook: { url: "http://127.0.0.1:1/h", secret_env: HOOK_SECRET }
             route: { receiver: ops }
             """
-        let set = DeliveryLoader.check(bytes: Array(text.utf8), file: "d.yaml", environment: ["HOOK_SECRET": DeliveryFixture.secret])
+        let set = DeliveryLoader.check(
+            bytes: Array(text.utf8), file: "d.yaml", environment: ["HOOK_SECRET": DeliveryFixture.secret])
         guard case .webhook(let w)? = try #require(set.config).receivers.first?.channel else {
             Issue.record("no webhook receiver")
             return
@@ -64,7 +67,10 @@ import Testing
         #expect(w.secret == DeliveryFixture.secret)
         let unset = DeliveryLoader.check(bytes: Array(text.utf8), file: "d.yaml", environment: [:])
         #expect(unset.config == nil)
-        #expect(unset.diagnostics.map(\.headline) == ["d.yaml:4:57: error[E0110]: environment variable 'HOOK_SECRET' is not set"])
+        #expect(
+            unset.diagnostics.map(\.headline) == [
+                "d.yaml:4:57: error[E0110]: environment variable 'HOOK_SECRET' is not set"
+            ])
     }
 
     @Test func aReceiverNoRouteReachesIsAWarning() {
@@ -79,7 +85,10 @@ import Testing
             route: { receiver: ops }
             """)
         #expect(r.config != nil)
-        #expect(r.diagnostics.map(\.headline) == ["d.yaml:5:5: warning[W0604]: receiver 'spare' is never reached by any route"])
+        #expect(
+            r.diagnostics.map(\.headline) == [
+                "d.yaml:5:5: warning[W0604]: receiver 'spare' is never reached by any route"
+            ])
     }
 }
 
@@ -133,7 +142,8 @@ import Testing
         // The Standard Webhooks reference example.
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
         let body = Array(#"{"test": 2432232314}"#.utf8)
-        let sig = WebhookSignature.sign(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, secret: secret)
+        let sig = WebhookSignature.sign(
+            id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, secret: secret)
         #expect(sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         let ok = WebhookSignature.verify(
             id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: "1614265330", signature: "v1,bad v1,\(sig.dropFirst(3))",
@@ -232,8 +242,10 @@ import Testing
         var r = try router()
         let t = Self.t0
         var out = r.process(
-            [Self.event("hot", "d1", .fired, at: t), Self.event("hot", "d2", .fired, at: t + 10),
-             Self.event("hot", "d3", .fired, at: t + 20)], inventory: Self.inventory)
+            [
+                Self.event("hot", "d1", .fired, at: t), Self.event("hot", "d2", .fired, at: t + 10),
+                Self.event("hot", "d3", .fired, at: t + 20),
+            ], inventory: Self.inventory)
         #expect(out.isEmpty)  // still in group_wait
         out = r.process([Self.event("cold", "d1", .fired, at: t + 40)], inventory: Self.inventory)
         // Site a flushed at t+30 with d1 and d2; site b at t+50 is not due yet.
@@ -268,7 +280,8 @@ import Testing
 
     @Test func continueSendsCriticalToBothReceivers() throws {
         var r = try router()
-        var out = r.process([Self.event("fire", "d1", .fired, at: Self.t0, severity: .critical)], inventory: Self.inventory)
+        var out = r.process(
+            [Self.event("fire", "d1", .fired, at: Self.t0, severity: .critical)], inventory: Self.inventory)
         out += r.finish()
         #expect(Set(out.map(\.receiver)) == ["ops", "pager"])
         // An info alert matches no child: the root's receiver gets it.
@@ -290,8 +303,10 @@ import Testing
             ], inventory: Self.inventory)
         // …and its resolve after the silence ended is not news either.
         out += r.process(
-            [Self.event("temp", "d1", .resolved, at: t + 600, severity: .critical),
-             Self.event("noisy", "d3", .resolved, at: t + 13 * 3600)], inventory: Self.inventory)
+            [
+                Self.event("temp", "d1", .resolved, at: t + 600, severity: .critical),
+                Self.event("noisy", "d3", .resolved, at: t + 13 * 3600),
+            ], inventory: Self.inventory)
         out += r.finish()
         let resolvedAt = Set(out.filter { $0.status == .resolved }.map(\.receiver))
         #expect(resolvedAt == ["ops", "pager"])
@@ -402,7 +417,8 @@ enum DeliveryFixture {
                 severity: warning
                 summary: "{{device}} battery low"
             """)
-        let inventory = try CLI.temporaryFile("inv.csv", "device,type,site,zone,gateway\nd1,s,plant-a,z,gw1\nd2,s,plant-a,z,gw1\n")
+        let inventory = try CLI.temporaryFile(
+            "inv.csv", "device,type,site,zone,gateway\nd1,s,plant-a,z,gw1\nd2,s,plant-a,z,gw1\n")
         let telemetry = try CLI.temporaryFile(
             "t.jsonl",
             """
@@ -417,7 +433,9 @@ enum DeliveryFixture {
         return (pack, telemetry, inventory)
     }
 
-    static func config(webhook: String?, sms: String?, timeout: String = "1s", escalate: String = "2s", extra: String = "")
+    static func config(
+        webhook: String?, sms: String?, timeout: String = "1s", escalate: String = "2s", extra: String = ""
+    )
         -> String
     {
         var receivers = ""
@@ -460,7 +478,8 @@ enum DeliveryFixture {
         let store = try CLI.temporaryFile("received.jsonl", "")
         try FileManager.default.removeItem(atPath: store)
         let receiver = try Served([
-            "webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--inject", "500,429,timeout", "--hold",
+            "webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--inject", "500,429,timeout",
+            "--hold",
             "3s",
         ])
         defer { receiver.stop() }
@@ -468,7 +487,8 @@ enum DeliveryFixture {
         let config = try CLI.temporaryFile("d.yaml", DeliveryFixture.config(webhook: receiver.base, sms: nil))
         let outbox = config + ".sqlite"
         let r = try CLI.run([
-            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config + ".report",
+            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out",
+            config + ".report",
             "--deliver", config, "--outbox", outbox, "--deliver-timeout", "60s",
         ])
         #expect(r.status == 0, "\(r.stderr)")
@@ -496,7 +516,8 @@ enum DeliveryFixture {
         let config = try CLI.temporaryFile("d.yaml", DeliveryFixture.config(webhook: receiver.base, sms: nil))
         let outbox = config + ".sqlite"
         let r = try CLI.run([
-            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config + ".report",
+            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out",
+            config + ".report",
             "--deliver", config, "--outbox", outbox,
         ])
         #expect(r.stderr.contains("delivered 0 in") && r.stderr.contains("3 dead"), "\(r.stderr)")
@@ -524,7 +545,8 @@ enum DeliveryFixture {
         let config = try CLI.temporaryFile(
             "d.yaml", DeliveryFixture.config(webhook: nil, sms: gateway.base, escalate: "1s", extra: extra))
         let r = try CLI.run([
-            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config + ".report",
+            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out",
+            config + ".report",
             "--deliver", config, "--outbox", config + ".sqlite",
         ])
         #expect(r.status == 0, "\(r.stderr)")
@@ -543,7 +565,8 @@ enum DeliveryFixture {
         run.executableURL = CLI.binary
         run.currentDirectoryURL = CLI.repoRoot
         run.arguments = [
-            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config2 + ".report",
+            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out",
+            config2 + ".report",
             "--deliver", config2, "--outbox", config2 + ".sqlite", "--deliver-timeout", "15m",
         ]
         run.standardOutput = FileHandle.nullDevice
@@ -559,7 +582,8 @@ enum DeliveryFixture {
         let paged = try #require(messages.last)
         #expect(paged["to"] as? String == "+4915112345678")
         let code = try #require((paged["text"] as? String).flatMap { SMSSink.ackCode(in: $0) })
-        let ack = try await MockClient.post(gateway.base + "/inbound", json: #"{"from":"+4915112345678","text":"ack \#(code)"}"#)
+        let ack = try await MockClient.post(
+            gateway.base + "/inbound", json: #"{"from":"+4915112345678","text":"ack \#(code)"}"#)
         #expect(ack.status == 202)
         run.waitUntilExit()
         #expect(run.terminationStatus == 0)
@@ -574,7 +598,9 @@ enum DeliveryFixture {
     @Test func killedMidBatchLosesNothing() async throws {
         let store = try CLI.temporaryFile("received.jsonl", "")
         try FileManager.default.removeItem(atPath: store)
-        let receiver = try Served(["webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--delay", "40ms"])
+        let receiver = try Served([
+            "webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--delay", "40ms",
+        ])
         defer { receiver.stop() }
         let config = try CLI.temporaryFile(
             "d.yaml", DeliveryFixture.config(webhook: receiver.base, sms: nil, timeout: "5s"))
@@ -602,7 +628,8 @@ enum DeliveryFixture {
         #expect(first.terminationReason == .uncaughtSignal)
         let afterKill = try #require(try await receiver.getJSON("/received") as? [String: Any])
         let listed = try CLI.run(["outbox", "list", "--outbox", outbox, "--format", "json"])
-        let rowsBefore = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        let rowsBefore = try #require(
+            try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
         let pendingBefore = rowsBefore.filter { $0["status"] as? String == "pending" }.count
         #expect(pendingBefore > 0, "the kill must land mid-batch")
         #expect((afterKill["unique"] as? Int ?? 0) < rowsBefore.count)
@@ -610,7 +637,8 @@ enum DeliveryFixture {
         let second = try CLI.run(args)
         #expect(second.status == 0, "\(second.stderr)")
         let listedAfter = try CLI.run(["outbox", "list", "--outbox", outbox, "--format", "json"])
-        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listedAfter.stdout.utf8)) as? [[String: Any]])
+        let rows = try #require(
+            try JSONSerialization.jsonObject(with: Data(listedAfter.stdout.utf8)) as? [[String: Any]])
         #expect(rows.allSatisfy { $0["status"] as? String == "delivered" })
         let ids = Set(rows.compactMap { $0["id"] as? String })
         let summary = try #require(try await receiver.getJSON("/received") as? [String: Any])
@@ -622,13 +650,15 @@ enum DeliveryFixture {
         // None lost at routing either: a clean run into a fresh outbox writes the same ids.
         let clean = try CLI.temporaryFile("clean.yaml", DeliveryFixture.config(webhook: "http://127.0.0.1:9", sms: nil))
         let dry = try CLI.run([
-            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory", "examples/fleet/inventory.csv",
+            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory",
+            "examples/fleet/inventory.csv",
             "--out", clean + ".report", "--deliver", clean, "--outbox", clean + ".sqlite", "--deliver-timeout", "0s",
         ])
         #expect(dry.status == 0)
         let cleanRows = try CLI.run(["outbox", "list", "--outbox", clean + ".sqlite", "--format", "json"])
         let cleanIDs = Set(
-            ((try JSONSerialization.jsonObject(with: Data(cleanRows.stdout.utf8)) as? [[String: Any]]) ?? []).compactMap {
+            ((try JSONSerialization.jsonObject(with: Data(cleanRows.stdout.utf8)) as? [[String: Any]]) ?? []).compactMap
+            {
                 $0["id"] as? String
             })
         #expect(cleanIDs == ids)
@@ -642,7 +672,9 @@ enum DeliveryFixture {
         #expect(sent.status == 202)
         let bad = try await MockClient.post(first.base + "/messages", json: #"{"to":"0151","text":"x"}"#)
         #expect(bad.status == 422)
-        #expect(try await MockClient.post(first.base + "/inbound", json: #"{"from":"+4915112345678","text":"ACK 1234"}"#).status == 202)
+        #expect(
+            try await MockClient.post(first.base + "/inbound", json: #"{"from":"+4915112345678","text":"ACK 1234"}"#)
+                .status == 202)
         first.stop()
         let second = try Served(["sms-gateway", "--store", store])
         defer { second.stop() }

@@ -61,7 +61,9 @@ enum Docs {
                     Example(document: document, line: i + 1, source: body.joined(separator: "\n") + "\n", bad: bad))
                 awaitingOutput = bad
             } else {
-                if info.first == "text", awaitingOutput { out[out.count - 1].shownOutput = body.joined(separator: "\n") }
+                if info.first == "text", awaitingOutput {
+                    out[out.count - 1].shownOutput = body.joined(separator: "\n")
+                }
                 awaitingOutput = false
             }
             i = j + 1
@@ -85,7 +87,9 @@ enum Docs {
     static func codes(in text: String) -> Set<String> {
         var found: Set<String> = []
         let scalars = Array(text.unicodeScalars)
-        func isWordChar(_ c: Unicode.Scalar) -> Bool { c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" }
+        func isWordChar(_ c: Unicode.Scalar) -> Bool {
+            c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_"
+        }
         var k = 0
         while k + 5 <= scalars.count {
             let c = scalars[k]
@@ -107,7 +111,9 @@ enum Docs {
     @Test func examplePacksCheckWithoutAnyDiagnostic() throws {
         let files = try PolicyLoader.files(for: [Docs.path("rules")])
         let names = files.map { URL(fileURLWithPath: $0).lastPathComponent }
-        for expected in ["00-fleet.yaml", "battery.yaml", "firmware.yaml", "drift.yaml", "environment.yaml", "gateways.yaml"] {
+        for expected in [
+            "00-fleet.yaml", "battery.yaml", "firmware.yaml", "drift.yaml", "environment.yaml", "gateways.yaml",
+        ] {
             #expect(names.contains(expected), "rules/\(expected) is missing")
         }
         let result = PolicyLoader().check(files: files)
@@ -142,12 +148,15 @@ enum Docs {
         let examples = Docs.examples(in: try #require(Docs.read("docs/LANGUAGE.md")), document: "docs/LANGUAGE.md")
         let clean = examples.filter { !$0.bad }
         for kind in RuleKind.allCases {
-            #expect(clean.contains { $0.source.contains("- \(kind.rawValue): ") }, "no clean example of a \(kind.rawValue) rule")
+            #expect(
+                clean.contains { $0.source.contains("- \(kind.rawValue): ") },
+                "no clean example of a \(kind.rawValue) rule")
         }
         let bad = examples.filter(\.bad)
         #expect(!bad.isEmpty)
         for example in bad {
-            #expect(example.shownOutput != nil, "\(example.testDescription): show the output in a ```text block after it")
+            #expect(
+                example.shownOutput != nil, "\(example.testDescription): show the output in a ```text block after it")
         }
     }
 
@@ -163,7 +172,9 @@ enum Docs {
         let text = try #require(Docs.read("docs/ERRORS.md"))
         let known = Set(DiagnosticCode.allCases.map(\.rawValue))
         let mentioned = Docs.codes(in: text)
-        #expect(known.subtracting(mentioned).isEmpty, "missing from docs/ERRORS.md: \(known.subtracting(mentioned).sorted())")
+        #expect(
+            known.subtracting(mentioned).isEmpty,
+            "missing from docs/ERRORS.md: \(known.subtracting(mentioned).sorted())")
         #expect(mentioned.subtracting(known).isEmpty, "not a DiagnosticCode: \(mentioned.subtracting(known).sorted())")
     }
 
@@ -184,7 +195,8 @@ enum Docs {
 /// Behaviour LANGUAGE.md promises beyond "it checks clean".
 @Suite struct DocumentationBehaviourTests {
     func check(_ body: String, metrics: String = "") -> PolicyCheck {
-        let source = "fleetrules: 1\npack: t\nmetrics:\n  battery_pct: { unit: percent, range: [0, 100], interval: 5m }\n"
+        let source =
+            "fleetrules: 1\npack: t\nmetrics:\n  battery_pct: { unit: percent, range: [0, 100], interval: 5m }\n"
             + metrics + body
         return PolicyLoader().check(sources: [(file: "t.yaml", bytes: Array(source.utf8))])
     }
@@ -261,7 +273,9 @@ enum Docs {
         for match in source.matches(of: pattern) {
             let relative = String(source[match.range])
             named += 1
-            #expect(FileManager.default.fileExists(atPath: Docs.path(relative)), "\(file) names \(relative), which does not exist")
+            #expect(
+                FileManager.default.fileExists(atPath: Docs.path(relative)),
+                "\(file) names \(relative), which does not exist")
         }
     }
     #expect(named > 0)

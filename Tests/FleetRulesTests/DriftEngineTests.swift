@@ -49,7 +49,10 @@ import Testing
         let zone1 = (1...8).map { "d\($0)" }
         var rows = zone1.map { [$0, "temp-sensor", "plant-a", "z1"] }
         rows += [["u1", "temp-sensor", "plant-a", "z2"], ["u2", "temp-sensor", "plant-a", "z2"]]
-        rows += [["ref", "temp-sensor", "plant-a", "cold"], ["c1", "temp-sensor", "plant-a", "cold"], ["c2", "temp-sensor", "plant-a", "cold"]]
+        rows += [
+            ["ref", "temp-sensor", "plant-a", "cold"], ["c1", "temp-sensor", "plant-a", "cold"],
+            ["c2", "temp-sensor", "plant-a", "cold"],
+        ]
         let inventory = try Inventory(columns: ["device", "type", "site", "zone"], rows: rows)
         var engine = Engine(plan: try Policy.parse(policy).compile(), inventory: inventory)
         for step in 0..<(48 * 6) {
@@ -84,7 +87,11 @@ import Testing
         #expect(until > Self.t0 + 36 * 3600 && until <= Self.t0 + 47 * 3600)
         let evidence = Dictionary(d1.episode.evidence, uniquingKeysWith: { a, _ in a })
         #expect(evidence["onset"] == .string("2026-03-01T20:00:00Z"))
-        if case .number(let offset)? = evidence["offset"] { #expect(abs(offset - 2) < 0.1) } else { Issue.record("no offset") }
+        if case .number(let offset)? = evidence["offset"] {
+            #expect(abs(offset - 2) < 0.1)
+        } else {
+            Issue.record("no offset")
+        }
         // d2 is silent at the time: seven sensors in z1 report, so six peers.
         #expect(evidence["peer_count"] == .number(6))
         #expect(d1.episode.summary.hasPrefix("d1 in z1 reads 2 off its 6 peers since 2026-03-01T20:00:00Z"))
@@ -114,7 +121,11 @@ import Testing
         #expect(c1.episode.summary.hasPrefix("c1 differs from ref by 1."))
         let evidence = Dictionary(c1.episode.evidence, uniquingKeysWith: { a, _ in a })
         #expect(evidence["reference"] == .string("ref"))
-        if case .number(let offset)? = evidence["offset"] { #expect(abs(offset - 1.5) < 0.05) } else { Issue.record("no offset") }
+        if case .number(let offset)? = evidence["offset"] {
+            #expect(abs(offset - 1.5) < 0.05)
+        } else {
+            Issue.record("no offset")
+        }
     }
 
     @Test func tooFewPeersIsUnverifiableNotAnAlert() throws {
@@ -125,7 +136,8 @@ import Testing
         #expect(section.tested == 8)
         #expect(!report.alerts.contains { $0.episode.device.hasPrefix("u") })
         let json = report.json().serialized()
-        #expect(json.contains(#""drift":{"zone-drift":{"method":"cusum","tested":8,"findings":2,"transient_buckets":0"#))
+        #expect(
+            json.contains(#""drift":{"zone-drift":{"method":"cusum","tested":8,"findings":2,"transient_buckets":0"#))
         #expect(report.evaluatedKinds.contains("drift"))
     }
 
@@ -142,7 +154,9 @@ import Testing
                 if i < 3, minutes >= 625, minutes < 660 { continue }
                 let v = 21 + (minutes >= 630 ? 5 : 0) + 0.02 * sin(Double(step * (i + 2)))
                 engine.ingest(
-                    Reading(timestamp: Self.t0 + minutes * 60, device: row[0], metrics: ["temperature": v], attributes: [:]))
+                    Reading(
+                        timestamp: Self.t0 + minutes * 60, device: row[0], metrics: ["temperature": v], attributes: [:])
+                )
             }
         }
         engine.finish()
@@ -200,7 +214,9 @@ import Testing
             for (i, row) in rows.enumerated() {
                 if row[1] == "site-c", hour >= 10 { continue }
                 let humidity = 50 + 20 * sin(Double(hour) * 0.7 + Double(i))
-                let drain = row[1] == "site-a" ? 0.05 + 0.004 * (humidity - 50) : 0.05 + 0.02 * sin(Double(hour) * 1.3 + Double(i) * 2.1)
+                let drain =
+                    row[1] == "site-a"
+                    ? 0.05 + 0.004 * (humidity - 50) : 0.05 + 0.02 * sin(Double(hour) * 1.3 + Double(i) * 2.1)
                 level[i] -= drain / 6
                 engine.ingest(
                     Reading(
@@ -273,7 +289,8 @@ import Testing
                 if row[0] == "b1", hours >= 5, hours < 8 { h = 80 }
                 if row[0] == "c1", hours >= 2, hours < 3 { h = 85 }
                 if row[0] == "c2", hours >= 10, hours < 11 { h = 85 }
-                engine.ingest(Reading(timestamp: t0 + hours * 3600, device: row[0], metrics: ["humidity": h], attributes: [:]))
+                engine.ingest(
+                    Reading(timestamp: t0 + hours * 3600, device: row[0], metrics: ["humidity": h], attributes: [:]))
             }
         }
         engine.finish()
@@ -326,13 +343,16 @@ import Testing
             inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
         try Replay.run(&engine, files: [dir.appendingPathComponent("telemetry.jsonl").path])
         let report = engine.report().json().serialized()
-        let truth = try SimulationTruth.parse(try Data(contentsOf: dir.appendingPathComponent("truth.json")), file: "truth.json")
+        let truth = try SimulationTruth.parse(
+            try Data(contentsOf: dir.appendingPathComponent("truth.json")), file: "truth.json")
         let score = Scorer.score(truth: truth, report: try ScoredReport.parse(Data(report.utf8), file: "report.json"))
         guard case .scored(let d) = score.drift else {
             Issue.record("drift not scored")
             return
         }
-        print("drift accuracy: \(d.detected)/\(d.drifting) detected, FP \(d.falseAlarms)+\(d.earlyAlarms)/\(d.nonDrifting), median delay \(d.medianDelayHours ?? -1) h")
+        print(
+            "drift accuracy: \(d.detected)/\(d.drifting) detected, FP \(d.falseAlarms)+\(d.earlyAlarms)/\(d.nonDrifting), median delay \(d.medianDelayHours ?? -1) h"
+        )
         #expect(d.drifting >= 20)
         #expect(d.detectionRate ?? 0 >= 0.97)
         #expect(d.falsePositiveRate ?? 1 < 0.02)

@@ -21,7 +21,8 @@ import Testing
     /// The statistic straight from its definition, O(W²): the history is replayed with the same
     /// forgetting weights, every candidate onset is summed afresh.
     static func direct(
-        history: [Double], window: [(bucket: Double, r: Double)], now: Double, sigma: Double, level: Double, minSpan: Int
+        history: [Double], window: [(bucket: Double, r: Double)], now: Double, sigma: Double, level: Double,
+        minSpan: Int
     ) -> (stat: Double, onset: Double) {
         let forget = 1 - 1 / DriftRamp.historyBuckets
         var hs = 0.0
@@ -85,7 +86,8 @@ import Testing
             seen.append((Double(i), x))
             let window = Array(seen.suffix(24))
             let history = seen.dropLast(window.count).map(\.r)
-            let expected = Self.direct(history: history, window: window, now: Double(i), sigma: 0.05, level: 0.1, minSpan: 4)
+            let expected = Self.direct(
+                history: history, window: window, now: Double(i), sigma: 0.05, level: 0.1, minSpan: 4)
             #expect(abs(ramp.statistic - expected.stat) < 1e-9 * max(1, abs(expected.stat)), "bucket \(i)")
             #expect(ramp.onsetBucket.isNaN == expected.onset.isNaN)
             if expected.onset.isFinite { #expect(ramp.onsetBucket == expected.onset) }
@@ -260,7 +262,10 @@ import Testing
     @Test func planShowsTheRampTestAndItsState() throws {
         let (with, _) = try Self.compiled(trend: "36h")
         let (without, _) = try Self.compiled(trend: "off")
-        #expect(with.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 36 buckets (1d12h)") && $0.contains("beyond 0.1") })
+        #expect(
+            with.steps.contains {
+                $0.contains("ramp-onset test") && $0.contains("last 36 buckets (1d12h)") && $0.contains("beyond 0.1")
+            })
         #expect(!without.steps.contains { $0.contains("broken-line") })
         // The rings of 36 buckets and residuals are in the state estimate.
         #expect(with.stateBytesPerDevice >= without.stateBytesPerDevice + 2 * 36 * 8)
@@ -270,7 +275,10 @@ import Testing
         let (op, rule) = try Self.compiled(trend: nil)
         #expect(rule.trend == 24.0 * 3600)
         #expect(rule.trendIsDefault)
-        #expect(op.steps.contains { $0.contains("ramp-onset test") && $0.contains("last 24 buckets (1d, the default window)") })
+        #expect(
+            op.steps.contains {
+                $0.contains("ramp-onset test") && $0.contains("last 24 buckets (1d, the default window)")
+            })
         #expect(op.steps.contains { $0.contains("back within 0.05") })
         // The default follows the bucket: 24 buckets of 2 hours.
         let (longer, slower) = try Self.compiled(trend: nil, bucket: "2h")
@@ -354,7 +362,9 @@ import Testing
         let evidence = Dictionary(d.evidence, uniquingKeysWith: { a, _ in a })
         #expect(evidence["test"] == .string("trend"))
         let crossing = Self.t0 + 96 * 3600
-        print("slow ramp: default \((d.since - crossing) / 3600) h, trend off \((o.since - crossing) / 3600) h from the crossing")
+        print(
+            "slow ramp: default \((d.since - crossing) / 3600) h, trend off \((o.since - crossing) / 3600) h from the crossing"
+        )
         // The ramp test alarms once the ramp is half the tolerance off and the evidence is in:
         // before the offset passes the tolerance; CUSUM alone needs about 12 buckets beyond it.
         #expect(d.since <= crossing + 2 * 3600)

@@ -20,7 +20,9 @@ struct EngineHarness {
             \(rules)
             """
         let policy = try Policy.parse(source)
-        let rows = devices.enumerated().map { i, d in [d, "temp-sensor", i % 2 == 0 ? "plant-a" : "plant-b", "z1", "gw1", "battery", "high"] }
+        let rows = devices.enumerated().map { i, d in
+            [d, "temp-sensor", i % 2 == 0 ? "plant-a" : "plant-b", "z1", "gw1", "battery", "high"]
+        }
         let inventory = try Inventory(
             columns: ["device", "type", "site", "zone", "gateway", "power", "criticality"], rows: rows)
         engine = Engine(plan: policy.compile(lateness: lateness), inventory: inventory)
@@ -136,8 +138,10 @@ struct EngineHarness {
                     when: last(temperature) > 30
                 """)
         h.send(0, ["temperature": 40])  // inventory gateway is gw1: out of scope
-        h.engine.ingest(Reading(timestamp: EngineHarness.at(5), device: "d1", gateway: "gw-9", metrics: ["temperature": 41]))
-        h.engine.ingest(Reading(timestamp: EngineHarness.at(10), device: "d1", gateway: "gw1", metrics: ["temperature": 42]))
+        h.engine.ingest(
+            Reading(timestamp: EngineHarness.at(5), device: "d1", gateway: "gw-9", metrics: ["temperature": 41]))
+        h.engine.ingest(
+            Reading(timestamp: EngineHarness.at(10), device: "d1", gateway: "gw1", metrics: ["temperature": 42]))
         let e = h.finish()
         #expect(e.map(\.since) == [EngineHarness.at(5)])
         #expect(e.map(\.until) == [EngineHarness.at(10)])
@@ -207,7 +211,9 @@ struct EngineHarness {
                     when: slope(battery_pct, 1d) < -1.5
                 """)
         // Exactly -2 %/h, one reading every 20 minutes at irregular offsets of a straight line.
-        for (m, v) in [(0.0, 90.0), (20, 89.3333333333), (50, 88.3333333333), (60, 88.0)] { h.send(m, ["battery_pct": v]) }
+        for (m, v) in [(0.0, 90.0), (20, 89.3333333333), (50, 88.3333333333), (60, 88.0)] {
+            h.send(m, ["battery_pct": v])
+        }
         let e = h.finish()
         #expect(e.count == 1)
         #expect(e.first.flatMap(\.value).map { ($0 * 100).rounded() / 100 } == -2)
@@ -265,18 +271,24 @@ struct EngineHarness {
                   - alert: low
                     when: last(battery_pct) < 20
                 """)
-        #expect(h.engine.ingest(Reading(timestamp: EngineHarness.at(0), device: "nope", metrics: ["battery_pct": 1])) == .unknownDevice)
+        #expect(
+            h.engine.ingest(Reading(timestamp: EngineHarness.at(0), device: "nope", metrics: ["battery_pct": 1]))
+                == .unknownDevice)
         #expect(h.send(1, ["battery_pct": 140]) == .outOfRange)
         #expect(h.send(2, ["battery_pct": 50]) == nil)
         // 2100-01-01: ahead of the wall clock.
-        #expect(h.engine.ingest(Reading(timestamp: 4_102_444_800, device: "d1", metrics: ["battery_pct": 1])) == .future)
+        #expect(
+            h.engine.ingest(Reading(timestamp: 4_102_444_800, device: "d1", metrics: ["battery_pct": 1])) == .future)
         #expect(h.engine.ingest(Reading(timestamp: 0, device: "d1", metrics: ["battery_pct": 1])) == .tooOld)
         // A line whose only metric is not a number is no reading.
         #expect(
             h.engine.ingest(Reading(timestamp: EngineHarness.at(3), device: "d1", attributes: ["battery_pct": "low"]))
                 == .nonNumeric)
         // A line with one bad and one good value is a reading; the bad value is counted apart.
-        #expect(h.engine.ingest(Reading(timestamp: EngineHarness.at(3), device: "d1", metrics: ["battery_pct": 150, "temperature": 20])) == .outOfRange)
+        #expect(
+            h.engine.ingest(
+                Reading(timestamp: EngineHarness.at(3), device: "d1", metrics: ["battery_pct": 150, "temperature": 20]))
+                == .outOfRange)
         h.send(4, ["battery_pct": 10])
         let e = h.finish()
         #expect(e.count == 1)
@@ -439,7 +451,9 @@ struct EngineHarness {
         for (name, device) in [("a.jsonl", "d1"), ("b.jsonl", "d2")] {
             var text = ""
             for m in 0..<50 {
-                text += #"{"ts":"\#(Timestamp.format(EngineHarness.at(Double(m * 5))))","device":"\#(device)","temperature":20}"# + "\n"
+                text +=
+                    #"{"ts":"\#(Timestamp.format(EngineHarness.at(Double(m * 5))))","device":"\#(device)","temperature":20}"#
+                    + "\n"
             }
             try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }

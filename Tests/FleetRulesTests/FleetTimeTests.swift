@@ -12,17 +12,20 @@ import Testing
         """
     /// With a silence rule, timers run with the watermark: a watermark pushed ahead fires them
     /// there, and every reading before that is late.
-    static let lowAndSilent = low + """
+    static let lowAndSilent =
+        low + """
 
-          - alert: silent
-            when: absent(battery_pct, 30m)
-        """
+              - alert: silent
+                when: absent(battery_pct, 30m)
+            """
 
     /// Each device's clock is a few seconds off its round, so a round arrives slightly out of order.
     static func jitter(_ device: Int) -> Double { Double(device * 37 % 60) / 60 }
 
     /// A fleet of `devices` devices reporting every five minutes from `start` for `rounds` rounds, as JSON Lines.
-    static func rounds(_ devices: Int, from start: Double, count rounds: Int, low: (device: Int, round: Int)? = nil) -> String {
+    static func rounds(_ devices: Int, from start: Double, count rounds: Int, low: (device: Int, round: Int)? = nil)
+        -> String
+    {
         var text = ""
         for r in 0..<rounds {
             let ts = Timestamp.format(EngineHarness.at(start + Double(r * 5)))
@@ -62,7 +65,9 @@ import Testing
         var results: [RejectReason?] = []
         for round in 0..<36 {
             let m = Double(round * 5)
-            for (i, d) in devices.enumerated() { results.append(h.send(m + Self.jitter(i), ["battery_pct": 50], device: d)) }
+            for (i, d) in devices.enumerated() {
+                results.append(h.send(m + Self.jitter(i), ["battery_pct": 50], device: d))
+            }
             if round == 12 { #expect(h.send(m + 20 * 60, ["battery_pct": 10], device: "d300") == nil) }
         }
         #expect(results.allSatisfy { $0 == nil })
@@ -154,7 +159,8 @@ import Testing
         let back = 2.0 * 24 * 60
         for m in [0.0, 5, back, back + 5] {
             for d in devices {
-                let metrics: [String: Double] = d == "d1" && m == back ? ["battery_pct": 50, "temperature": 500] : ["battery_pct": 50]
+                let metrics: [String: Double] =
+                    d == "d1" && m == back ? ["battery_pct": 50, "temperature": 500] : ["battery_pct": 50]
                 h.send(m, metrics, device: d)
             }
         }
@@ -201,7 +207,8 @@ import Testing
 
     @Test func readingsAtTheWallClockAreAcceptedAfterAThreeDayGapAndOnlyClocksAheadOfItAreFuture() async throws {
         let (rules, inventory) = try ServeFixture.files()
-        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-gap-\(UUID().uuidString)").path
+        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-gap-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: stateDir) }
         let now = (Date().timeIntervalSince1970 / 60).rounded(.down) * 60
         let before = now - 3 * 86400

@@ -11,7 +11,8 @@ private struct Noise {
 
 @Suite struct RobustTrendTests {
     /// Hourly buckets of a straight line with noise.
-    static func line(level: Double, perDay: Double, hours: Int, noise: Double, seed: UInt64 = 5) -> ([Double], [Double]) {
+    static func line(level: Double, perDay: Double, hours: Int, noise: Double, seed: UInt64 = 5) -> ([Double], [Double])
+    {
         var n = Noise(random: SimulationRandom(seed: seed))
         let t = (0..<hours).map { Double($0) + 0.5 }
         return (t, t.map { level + perDay / 24 * $0 + n.next(noise) })
@@ -139,9 +140,14 @@ private struct Noise {
         #expect(open.severity == .warning)
         let evidence = Dictionary(uniqueKeysWithValues: open.evidence)
         #expect(evidence["state"] == .string("depleting"))
-        let crossing = try #require(evidence["crossing_at"].flatMap { if case .string(let s) = $0 { Timestamp.parse(s) } else { nil } })
+        let crossing = try #require(
+            evidence["crossing_at"].flatMap { if case .string(let s) = $0 { Timestamp.parse(s) } else { nil } })
         #expect(abs(crossing - EngineHarness.at(17.5 * 1440)) < 3 * 3600)
-        if case .number(let slope)? = evidence["slope_per_day"] { #expect(abs(slope - -2) < 0.05) } else { Issue.record("slope") }
+        if case .number(let slope)? = evidence["slope_per_day"] {
+            #expect(abs(slope - -2) < 0.05)
+        } else {
+            Issue.record("slope")
+        }
         if case .number(let points)? = evidence["points"] { #expect(points == 168) } else { Issue.record("points") }
         #expect(open.summary.hasPrefix("d1 reaches 5% in 5d12h (-2/day, 168 points)"))
         // The visit is due two days before the crossing.
@@ -251,8 +257,11 @@ private struct Noise {
 
 @Suite struct ForecastAccuracyTests {
     /// Replays the simulated fleet in `dir` through the pack's battery rules and scores it.
-    static func score(_ dir: URL, curveBy: Bool = true, warmups: [Double] = [Scorer.defaultWarmup]) throws -> [Score.Battery] {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func score(_ dir: URL, curveBy: Bool = true, warmups: [Double] = [Scorer.defaultWarmup]) throws -> [Score
+        .Battery]
+    {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         var battery = try String(contentsOf: repo.appendingPathComponent("rules/battery.yaml"), encoding: .utf8)
         if !curveBy { battery = battery.replacingOccurrences(of: "curve_by: battery", with: "") }
         let pack = dir.appendingPathComponent("pack-\(curveBy)")
@@ -261,14 +270,18 @@ private struct Noise {
             at: repo.appendingPathComponent("rules/00-fleet.yaml"), to: pack.appendingPathComponent("00-fleet.yaml"))
         try battery.write(to: pack.appendingPathComponent("battery.yaml"), atomically: true, encoding: .utf8)
         let policy = try Policy.load(paths: [pack.path])
-        var engine = Engine(plan: policy.compile(), inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
+        var engine = Engine(
+            plan: policy.compile(),
+            inventory: try Inventory.load(path: dir.appendingPathComponent("inventory.csv").path))
         engine.forecastHistory = true
         try Replay.run(&engine, files: [dir.appendingPathComponent("telemetry.jsonl").path])
         engine.finish()
         let reportData = Data(engine.report().json().serialized().utf8)
         let truth = try SimulationTruth.load(path: dir.appendingPathComponent("truth.json").path)
         let report = try ScoredReport.parse(reportData, file: "report.json")
-        return try warmups.map { w in try #require(Scorer.score(truth: truth, report: report, options: .init(warmup: w)).battery.value) }
+        return try warmups.map { w in
+            try #require(Scorer.score(truth: truth, report: report, options: .init(warmup: w)).battery.value)
+        }
     }
 
     static func share(_ b: Score.Battery, days: Int, shapes: Set<String>? = nil) -> (correct: Int, eligible: Int) {
@@ -329,10 +342,12 @@ private struct Noise {
 @Suite struct ForecastDocumentationTests {
     /// docs/FORECAST.md opens with the example pack's forecast rule: it must stay that rule.
     @Test func theDocumentedRuleIsThePacksRule() throws {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let doc = try String(contentsOf: repo.appendingPathComponent("docs/FORECAST.md"), encoding: .utf8)
         let pack = try String(contentsOf: repo.appendingPathComponent("rules/battery.yaml"), encoding: .utf8)
-        let block = try #require(doc.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
+        let block = try #require(
+            doc.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
         let lines = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let packLines = pack.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let start = try #require(packLines.firstIndex(of: lines[0]))

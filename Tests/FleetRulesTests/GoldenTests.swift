@@ -18,7 +18,8 @@ enum Golden {
         let actual = FileManager.default.temporaryDirectory.appendingPathComponent("fleetrules-golden-\(name)")
         try? text.write(to: actual, atomically: true, encoding: .utf8)
         Issue.record(
-            Comment(rawValue: difference(golden, text, name: name, actual: actual.path)), sourceLocation: sourceLocation)
+            Comment(rawValue: difference(golden, text, name: name, actual: actual.path)), sourceLocation: sourceLocation
+        )
     }
 
     /// The first differing line of each side, where the output was written, and how to accept it.

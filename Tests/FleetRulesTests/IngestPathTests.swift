@@ -11,7 +11,8 @@ import Testing
         var bytes: [UInt8] = []
         var i = 0
         while bytes.count < 3 * (1 << 20) + 12345 {
-            bytes.append(contentsOf: Array(#"{"ts":"2026-03-01T00:00:00Z","device":"d-\#(i)","temperature":\#(i % 50)}"#.utf8))
+            bytes.append(
+                contentsOf: Array(#"{"ts":"2026-03-01T00:00:00Z","device":"d-\#(i)","temperature":\#(i % 50)}"#.utf8))
             bytes.append(0x0A)
             i += 1
         }

@@ -15,7 +15,8 @@ import Testing
         }
         #expect(!p.bends(from: 5, to: 95))
         // A constant multiplier other than 1 is a straight line too.
-        let shifted = LevelProfile(low: 0, width: 5, multipliers: Array(repeating: 1.2, count: 8) + Array(repeating: 1, count: 12))
+        let shifted = LevelProfile(
+            low: 0, width: 5, multipliers: Array(repeating: 1.2, count: 8) + Array(repeating: 1, count: 12))
         #expect(!shifted.bends(from: 5, to: 30))
         #expect(shifted.bends(from: 5, to: 45))
     }
@@ -159,7 +160,9 @@ import Testing
 
     /// Thirty knee cells and ten straight ones running from 40% to empty at 3–6%/day teach the
     /// curve; two students at 70% and 1%/day, one of each cell type, are forecast 20 days in.
-    static func run(curveBy: Bool, rising: Bool = false, secondRule: Bool = false, unnamedStudent: Bool = false) throws -> Report {
+    static func run(curveBy: Bool, rising: Bool = false, secondRule: Bool = false, unnamedStudent: Bool = false) throws
+        -> Report
+    {
         var rows: [[String]] = []
         var cells: [String: FleetModel.Battery] = [:]
         for i in 0..<40 {
@@ -169,7 +172,9 @@ import Testing
             cells[id] = FleetModel.Battery(shape: .linear, initial: 40, rate: 3 + Double(i % 7) / 2, kneeCell: knee)
         }
         for (id, knee) in [("s-knee", true), ("s-flat", false)] {
-            rows.append([id, "temp-sensor", "plant-a", "z1", "gw1", "battery", unnamedStudent ? "" : knee ? "knee" : "flat"])
+            rows.append([
+                id, "temp-sensor", "plant-a", "z1", "gw1", "battery", unnamedStudent ? "" : knee ? "knee" : "flat",
+            ])
             cells[id] = FleetModel.Battery(shape: .linear, initial: 70, rate: 1, kneeCell: knee)
         }
         let inventory = try Inventory(
@@ -196,7 +201,8 @@ import Testing
                 let value = level + 0.1 * noise.gaussian()
                 engine.ingest(
                     Reading(
-                        timestamp: t0 + days * 86400, device: id, metrics: rising ? ["wear": 100 - value] : ["battery_pct": value]))
+                        timestamp: t0 + days * 86400, device: id,
+                        metrics: rising ? ["wear": 100 - value] : ["battery_pct": value]))
             }
         }
         engine.finish()
@@ -344,7 +350,8 @@ import Testing
         // Bands 0–5 (below 30%) at 6.25 times the rate of the bands above: a step at 30%.
         let m = (0..<20).map { $0 < 6 ? 6.25 : 1.0 }
         let p = LevelProfile(low: 0, width: 5, multipliers: m)
-        let knee = try? #require(p.knee)
+        let knee = p.knee
+        #expect(knee != nil)
         #expect(abs((knee?.level ?? 0) - 29.5) < 0.6, "\(String(describing: knee))")
         for v in [60.0, 40, 32, 31, 28, 20] {
             let expected = Self.stepTime(from: v, knee: 30, bend: 6.25)
@@ -435,8 +442,10 @@ import Testing
         }
         rows.append(["s-knee", "temp-sensor", "plant-a", "z1", "gw1", "battery", "knee"])
         cells["s-knee"] = FleetModel.Battery(shape: .knee, initial: 70, rate: 2.5, abrupt: knee)
-        let inventory = try Inventory(columns: ["device", "type", "site", "zone", "gateway", "power", "battery"], rows: rows)
-        var engine = Engine(plan: try Policy.parse(CurveForecastTests.pack(curveBy: true)).compile(), inventory: inventory)
+        let inventory = try Inventory(
+            columns: ["device", "type", "site", "zone", "gateway", "power", "battery"], rows: rows)
+        var engine = Engine(
+            plan: try Policy.parse(CurveForecastTests.pack(curveBy: true)).compile(), inventory: inventory)
         var noise = SimulationRandom(seed: 8)
         let ids = rows.map { $0[0] }
         for step in 0..<(20 * 72) {

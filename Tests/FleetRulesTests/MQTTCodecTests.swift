@@ -3,10 +3,14 @@ import Testing
 
 @Suite struct MQTTCodecTests {
     static let packets: [MQTTPacket] = [
-        .connect(.init(clientID: "fleetrules-1", cleanSession: false, keepAlive: 30, username: "u", password: Array("p w".utf8))),
+        .connect(
+            .init(
+                clientID: "fleetrules-1", cleanSession: false, keepAlive: 30, username: "u", password: Array("p w".utf8)
+            )),
         .connect(.init(clientID: "", cleanSession: true, keepAlive: 0)),
         .connack(sessionPresent: true, returnCode: 0),
-        .publish(.init(topic: "fleet/a/b", payload: Array("{\"x\":1}".utf8), qos: 1, retain: true, dup: true, packetID: 7)),
+        .publish(
+            .init(topic: "fleet/a/b", payload: Array("{\"x\":1}".utf8), qos: 1, retain: true, dup: true, packetID: 7)),
         .publish(.init(topic: "t", payload: [], qos: 0)),
         .publish(.init(topic: "big", payload: [UInt8](repeating: 0x41, count: 200_000), qos: 1, packetID: 65535)),
         .puback(packetID: 513),
@@ -95,7 +99,10 @@ import Testing
             while let f = try r.next() { frames.append(f) }
             #expect(r.buffered < 10_000)
         }
-        #expect(frames == [.oversized(topic: "fleet/x", qos: 1, packetID: 42, size: big.count - 4), .packet(.puback(packetID: 9))])
+        #expect(
+            frames == [
+                .oversized(topic: "fleet/x", qos: 1, packetID: 42, size: big.count - 4), .packet(.puback(packetID: 9)),
+            ])
         // Oversized packets of other kinds are protocol errors.
         var s = MQTTFrameReader(maxPacketSize: 10)
         s.append(try MQTTPacket.suback(packetID: 1, returnCodes: [UInt8](repeating: 1, count: 20)).encoded())
@@ -103,8 +110,12 @@ import Testing
     }
 
     @Test func encodingRefusesWhatTheStandardForbids() {
-        #expect(throws: MQTTProtocolError.self) { try MQTTPacket.publish(.init(topic: "t", payload: [], qos: 1)).encoded() }
-        #expect(throws: MQTTProtocolError.self) { try MQTTPacket.publish(.init(topic: "t", payload: [], qos: 3)).encoded() }
+        #expect(throws: MQTTProtocolError.self) {
+            try MQTTPacket.publish(.init(topic: "t", payload: [], qos: 1)).encoded()
+        }
+        #expect(throws: MQTTProtocolError.self) {
+            try MQTTPacket.publish(.init(topic: "t", payload: [], qos: 3)).encoded()
+        }
         #expect(throws: MQTTProtocolError.self) { try MQTTPacket.subscribe(packetID: 1, filters: []).encoded() }
         #expect(throws: MQTTProtocolError.self) {
             try MQTTPacket.publish(.init(topic: String(repeating: "a", count: 70_000), payload: [])).encoded()
@@ -113,7 +124,8 @@ import Testing
 
     @Test func brokerURLs() throws {
         let e = try MQTTEndpoint(url: "mqtts://fleet%40ops:s%3Acret@broker.example:8884")
-        #expect(e == MQTTEndpoint(host: "broker.example", port: 8884, tls: true, username: "fleet@ops", password: "s:cret"))
+        #expect(
+            e == MQTTEndpoint(host: "broker.example", port: 8884, tls: true, username: "fleet@ops", password: "s:cret"))
         #expect(e.description == "mqtts://fleet@ops@broker.example:8884")
         #expect(try MQTTEndpoint(url: "mqtt://127.0.0.1").port == 1883)
         #expect(try MQTTEndpoint(url: "mqtts://h").port == 8883)

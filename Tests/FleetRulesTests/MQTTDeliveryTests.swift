@@ -37,7 +37,8 @@ struct MQTTDeliveryTests {
         let outbox = config + ".sqlite"
         #expect(try CLI.run(["check", fleet.pack, "--delivery", config]).status == 0)
         let r = try CLI.run([
-            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config + ".report",
+            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out",
+            config + ".report",
             "--deliver", config, "--outbox", outbox, "--deliver-timeout", "60s",
         ])
         #expect(r.status == 0, "\(r.stderr)")
@@ -48,8 +49,10 @@ struct MQTTDeliveryTests {
         for line in received {
             let parts = line.split(separator: " ", maxSplits: 1)
             let topic = String(parts.first ?? "")
-            let body = try #require(try JSONSerialization.jsonObject(with: Data((parts.last ?? "").utf8)) as? [String: Any])
-            let rule = ((body["alerts"] as? [[String: Any]])?.first?["labels"] as? [String: Any])?["rule"] as? String ?? "?"
+            let body = try #require(
+                try JSONSerialization.jsonObject(with: Data((parts.last ?? "").utf8)) as? [String: Any])
+            let rule =
+                ((body["alerts"] as? [[String: Any]])?.first?["labels"] as? [String: Any])?["rule"] as? String ?? "?"
             #expect(topic == "fleet/alerts/plant-a/\(rule)", "\(line)")
             #expect(body["receiver"] as? String == "alerts-bus")
             if let id = body["id"] as? String { ids.insert(id) }
@@ -73,7 +76,8 @@ struct MQTTDeliveryTests {
         let config = try CLI.temporaryFile("d.yaml", Self.config(url: broker.url))
         let outbox = config + ".sqlite"
         let r = try CLI.run([
-            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out", config + ".report",
+            "run", fleet.pack, "--telemetry", fleet.telemetry, "--inventory", fleet.inventory, "--out",
+            config + ".report",
             "--deliver", config, "--outbox", outbox, "--deliver-timeout", "2s",
         ])
         #expect(r.stderr.contains("delivered 0 in"), "\(r.stderr)")

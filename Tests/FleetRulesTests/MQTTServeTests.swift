@@ -12,12 +12,13 @@ import Testing
 @Suite(.serialized, .enabled(if: MosquittoBroker.available, "Mosquitto is not installed: run `make mqtt-deps`"))
 struct MQTTServeTests {
     /// A pack whose 30-day window keeps every reading of these tests in the journal.
-    static let longPack = ServeFixture.pack + """
-          - alert: warm
-            when: avg(temp, 30d) > 40
-            severity: info
+    static let longPack =
+        ServeFixture.pack + """
+              - alert: warm
+                when: avg(temp, 30d) > 40
+                severity: info
 
-        """
+            """
 
     /// The counter or gauge `name` (with its labels, as written in the exposition) in `/metrics`.
     static func metric(_ server: ServeProcess, _ name: String) async throws -> Double {
@@ -61,7 +62,8 @@ struct MQTTServeTests {
     @Test func theExampleFleetOverMQTTGivesTheReportOfRun() async throws {
         let broker = try MosquittoBroker()
         defer { broker.stop() }
-        let telemetry = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-fleet-\(UUID().uuidString).jsonl")
+        let telemetry = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mqtt-fleet-\(UUID().uuidString).jsonl")
         let gz = CLI.repoRoot.appendingPathComponent("examples/fleet/telemetry.jsonl.gz").path
         let unzip = Process()
         unzip.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -71,7 +73,8 @@ struct MQTTServeTests {
         let text = try String(contentsOf: telemetry, encoding: .utf8)
         let messages = text.split(separator: "\n", omittingEmptySubsequences: true).count
         let plain = try CLI.run([
-            "run", "rules/", "--telemetry", telemetry.path, "--inventory", "examples/fleet/inventory.csv", "--format", "json",
+            "run", "rules/", "--telemetry", telemetry.path, "--inventory", "examples/fleet/inventory.csv", "--format",
+            "json",
         ])
         #expect(plain.status == 0, "\(plain.stderr)")
 
@@ -111,7 +114,8 @@ struct MQTTServeTests {
             try JSONSerialization.data(withJSONObject: expected ?? [:], options: [.prettyPrinted, .sortedKeys])
                 .write(to: dir.appendingPathComponent("mqtt-parity-run.json"))
         }
-        #expect(same, "the reports differ: see mqtt-parity-served.json and mqtt-parity-run.json in the temporary directory")
+        #expect(
+            same, "the reports differ: see mqtt-parity-served.json and mqtt-parity-run.json in the temporary directory")
         let rejected = ((input?["rejected"] as? [String: Any]) ?? [:]).values.compactMap { $0 as? Int }.reduce(0, +)
         let mqttRejected = try await server.get("/metrics").text.split(separator: "\n")
             .filter { $0.hasPrefix("fleetrules_mqtt_rejected_total{") }
@@ -144,10 +148,15 @@ struct MQTTServeTests {
         try broker.publish(r(4, "d1", 24) + "\n" + r(4, "d2", 25) + "\n", topic: "gateways/g1/bulk")
         try broker.publish(r(5, "d1", 26).replacingOccurrences(of: ",", with: ",\n  "), topic: "gateways/g1/bulk")
         try broker.publish("{\"ts\": oops}", topic: "gateways/g1/bulk")
-        try broker.publish(r(6, "ghost", 20).replacingOccurrences(of: "\"device\":\"ghost\",", with: ""), topic: "fleet/s1/ghost/telemetry")
+        try broker.publish(
+            r(6, "ghost", 20).replacingOccurrences(of: "\"device\":\"ghost\",", with: ""),
+            topic: "fleet/s1/ghost/telemetry")
         try broker.publish(r(6, "d1", 999), topic: "gateways/g1/bulk")
         try broker.publish("", topic: "gateways/g1/bulk")
-        #expect(try await Self.wait { try await Self.metric(server, "fleetrules_mqtt_messages_total{outcome=\"ingested\"}") == 9 })
+        #expect(
+            try await Self.wait {
+                try await Self.metric(server, "fleetrules_mqtt_messages_total{outcome=\"ingested\"}") == 9
+            })
         #expect(try await Self.readings(server) == 7)
         #expect(try await Self.metric(server, "fleetrules_mqtt_readings_total") == 7)
         #expect(try await Self.metric(server, "fleetrules_mqtt_rejected_total{reason=\"malformed\"}") == 1)
@@ -230,7 +239,8 @@ struct MQTTServeTests {
         let broker = try MosquittoBroker()
         defer { broker.stop() }
         let (rules, inventory) = try ServeFixture.files(pack: Self.longPack)
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-state-\(UUID().uuidString)").path
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-state-\(UUID().uuidString)")
+            .path
         let arguments = [
             "--rules", rules, "--inventory", inventory, "--state-dir", state, "--mqtt", broker.url,
             "--mqtt-topic", "fleet/{device}",
@@ -283,7 +293,8 @@ struct MQTTServeTests {
 
     /// examples/mqtt: its broker configuration and publish script, against the server command its comment shows.
     @Test func theMQTTExampleRunsAsDocumented() async throws {
-        let conf = try String(contentsOf: CLI.repoRoot.appendingPathComponent("examples/mqtt/mosquitto.conf"), encoding: .utf8)
+        let conf = try String(
+            contentsOf: CLI.repoRoot.appendingPathComponent("examples/mqtt/mosquitto.conf"), encoding: .utf8)
         let broker = try MosquittoBroker(configuration: conf)
         defer { broker.stop() }
         let server = try ServeProcess([
@@ -295,16 +306,22 @@ struct MQTTServeTests {
         #expect(try await Self.wait(60) { try await Self.connected(server) })
         let publish = Process()
         publish.executableURL = URL(fileURLWithPath: "/bin/sh")
-        publish.arguments = [CLI.repoRoot.appendingPathComponent("examples/mqtt/publish.sh").path, "127.0.0.1", "\(broker.port)"]
+        publish.arguments = [
+            CLI.repoRoot.appendingPathComponent("examples/mqtt/publish.sh").path, "127.0.0.1", "\(broker.port)",
+        ]
         var environment = ProcessInfo.processInfo.environment
         if let pub = MosquittoBroker.publisher {
-            environment["PATH"] = URL(fileURLWithPath: pub).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "")
+            environment["PATH"] =
+                URL(fileURLWithPath: pub).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "")
         }
         publish.environment = environment
         try publish.run()
         publish.waitUntilExit()
         #expect(publish.terminationStatus == 0)
-        #expect(try await Self.wait { try await Self.metric(server, "fleetrules_mqtt_messages_total{outcome=\"ingested\"}") == 5 })
+        #expect(
+            try await Self.wait {
+                try await Self.metric(server, "fleetrules_mqtt_messages_total{outcome=\"ingested\"}") == 5
+            })
         #expect(try await Self.readings(server) == 5)
         #expect(try await Self.metric(server, "fleetrules_mqtt_rejected_total{reason=\"unknown_device\"}") == 1)
         #expect(server.stop() == 0)

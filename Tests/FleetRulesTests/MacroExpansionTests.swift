@@ -43,9 +43,11 @@ enum DeepPolicies {
     static func depthChain(_ depth: Int, rulePrefix: String = "") -> (source: String, last: Int) {
         // `m0` is a comparison (2 levels); every further macro adds one.
         let last = depth - 2
-        let macros = ["m0: last(battery_pct) < 40"] + (1...last).map {
-            $0 % 2 == 1 ? "m\($0): not m\($0 - 1)" : "m\($0): m\($0 - 1) and last(temperature) > -100"
-        }
+        let macros =
+            ["m0: last(battery_pct) < 40"]
+            + (1...last).map {
+                $0 % 2 == 1 ? "m\($0): not m\($0 - 1)" : "m\($0): m\($0 - 1) and last(temperature) > -100"
+            }
         return (policy(macros: macros, rules: "  - alert: deep\n    when: \(rulePrefix)m\(last)\n    for: 0s\n"), last)
     }
 
@@ -77,7 +79,8 @@ enum DeepPolicies {
         #expect(check.policy == nil)
         #expect(check.diagnostics.map(\.code) == [.expansionDepth])
         // 2 + 98 + 98 = 198 levels for `m2`; `m3` is the first past the limit.
-        #expect(check.diagnostics.first?.range.start.line == DeepPolicies.line(ofMacro: "m3", in: DeepPolicies.nestedNots))
+        #expect(
+            check.diagnostics.first?.range.start.line == DeepPolicies.line(ofMacro: "m3", in: DeepPolicies.nestedNots))
     }
 
     @Test func aConditionAtTheDepthLimitChecksCompilesAndEvaluates() throws {
@@ -88,7 +91,8 @@ enum DeepPolicies {
         let inventory = try Inventory(
             columns: ["device", "type", "site", "zone", "gateway"], rows: [["d1", "sensor", "a", "z", "g"]])
         var engine = Engine(plan: policy.compile(lateness: 0), inventory: inventory)
-        _ = engine.ingest(Reading(timestamp: EngineHarness.t0, device: "d1", metrics: ["battery_pct": 30, "temperature": 20]))
+        _ = engine.ingest(
+            Reading(timestamp: EngineHarness.t0, device: "d1", metrics: ["battery_pct": 30, "temperature": 20]))
         engine.finish()
         // 99 `not`s around `battery_pct < 40`, each `and` with a condition that holds: false.
         #expect(engine.episodes.isEmpty)
@@ -134,7 +138,8 @@ enum DeepPolicies {
         source = source.replacingOccurrences(of: "m0: site == \"a\"", with: "m0: site == \"a\" or m2999")
         let check = DeepPolicies.check(source)
         #expect(check.diagnostics.map(\.code) == [.macroRecursion])
-        #expect(check.diagnostics.first?.message.hasPrefix("macro 'm0' refers to itself (m0 → m2999 → m2998 → ") == true)
+        #expect(
+            check.diagnostics.first?.message.hasPrefix("macro 'm0' refers to itself (m0 → m2999 → m2998 → ") == true)
     }
 
     @Test func aMacroTooLargeToInlineStillCountsAsUsedForItsOwnMacros() {

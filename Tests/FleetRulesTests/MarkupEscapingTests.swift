@@ -4,8 +4,9 @@ import Testing
 
 @Suite struct MarkupEscapingTests {
     @Test func theFiveMarkupCharactersBecomeReferences() {
-        #expect(Markup.escape(#"<a href="x">Tom & Jerry's</a>"#)
-            == "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;")
+        #expect(
+            Markup.escape(#"<a href="x">Tom & Jerry's</a>"#)
+                == "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;")
     }
 
     @Test func plainTextAndUnicodeAreKept() {

@@ -52,7 +52,8 @@ final class MosquittoBroker {
             configuration.map {
                 $0.replacingOccurrences(of: "listener 1883", with: "listener \(port)")
                     .replacingOccurrences(
-                        of: "persistence_location .fleetrules/mosquitto/", with: "persistence_location \(directory.path)/")
+                        of: "persistence_location .fleetrules/mosquitto/",
+                        with: "persistence_location \(directory.path)/")
                     + "\nlog_dest file \(directory.path)/broker.log\n"
             } ?? generated
         try config.write(to: directory.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
@@ -145,7 +146,9 @@ final class MosquittoBroker {
 
     /// The next `count` messages of the session, as "topic payload" lines (waits up to `seconds`).
     func collect(_ clientID: String, filter: String, count: Int, seconds: Int = 120) throws -> [String] {
-        let out = try runSubscriber(["-c", "-i", clientID, "-q", "1", "-t", filter, "-v", "-C", "\(count)", "-W", "\(seconds)"])
+        let out = try runSubscriber([
+            "-c", "-i", clientID, "-q", "1", "-t", filter, "-v", "-C", "\(count)", "-W", "\(seconds)",
+        ])
         return out.split(separator: "\n").map(String.init)
     }
 

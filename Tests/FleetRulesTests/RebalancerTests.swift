@@ -3,14 +3,20 @@ import Testing
 @testable import FleetRules
 
 /// Devices for a hand-made group: `count` devices at `gateway` reaching `reach`, ids "g<gateway>-<n>".
-private func devices(_ count: Int, at gateway: Int, reach: [Int], preferred: Bool = false, tag: String = "") -> [Rebalancer.Device] {
+private func devices(_ count: Int, at gateway: Int, reach: [Int], preferred: Bool = false, tag: String = "")
+    -> [Rebalancer.Device]
+{
     (0..<count).map { i in
-        Rebalancer.Device(id: "g\(gateway)\(tag)-\(String(format: "%03d", i))", gateway: gateway, reachable: reach, preferred: preferred)
+        Rebalancer.Device(
+            id: "g\(gateway)\(tag)-\(String(format: "%03d", i))", gateway: gateway, reachable: reach,
+            preferred: preferred)
     }
 }
 
 /// Checks what every plan must satisfy: legal moves, each device at most once, loads consistent.
-private func checkLegal(_ plan: Rebalancer.Plan, _ devs: [Rebalancer.Device], gateways: Int, capacity: [Int?] = [], maxMoves: Int = .max) {
+private func checkLegal(
+    _ plan: Rebalancer.Plan, _ devs: [Rebalancer.Device], gateways: Int, capacity: [Int?] = [], maxMoves: Int = .max
+) {
     var seen = Set<Int>()
     var loads = plan.before
     for m in plan.moves {
@@ -157,7 +163,8 @@ private func checkLegal(_ plan: Rebalancer.Plan, _ devs: [Rebalancer.Device], ga
         #expect(Rebalancer(gateways: 3, threshold: 0.3).plan([]).status == .balanced)
         // Out-of-range gateways and reachable entries are ignored.
         let devs = [
-            Rebalancer.Device(id: "x", gateway: 7, reachable: [0]), Rebalancer.Device(id: "y", gateway: 0, reachable: [-1, 9, 1]),
+            Rebalancer.Device(id: "x", gateway: 7, reachable: [0]),
+            Rebalancer.Device(id: "y", gateway: 0, reachable: [-1, 9, 1]),
             Rebalancer.Device(id: "z", gateway: 0, reachable: [1]),
         ]
         let plan = Rebalancer(gateways: 2, threshold: 0.3).plan(devs)
@@ -183,12 +190,16 @@ private struct SplitMix {
 @Suite struct RebalancerPropertyTests {
     /// Exhaustive search: the lexicographic optimum (units outside the band, moves, moves of
     /// devices not preferred) over every assignment of devices to a reachable gateway.
-    private func bruteForce(_ devs: [Rebalancer.Device], gateways: Int, capacity: [Int?], threshold: Double) -> (Int, Int, Int) {
+    private func bruteForce(_ devs: [Rebalancer.Device], gateways: Int, capacity: [Int?], threshold: Double) -> (
+        Int, Int, Int
+    ) {
         var before = Array(repeating: 0, count: gateways)
         for d in devs { before[d.gateway] += 1 }
         let mean = Double(devs.count) / Double(gateways)
         let (lo, hi) = Rebalancer.band(mean: mean, threshold: threshold)
-        let options = devs.map { d in [d.gateway] + Array(Set(d.reachable.filter { $0 != d.gateway && $0 >= 0 && $0 < gateways })).sorted() }
+        let options = devs.map { d in
+            [d.gateway] + Array(Set(d.reachable.filter { $0 != d.gateway && $0 >= 0 && $0 < gateways })).sorted()
+        }
         var best = (Int.max, Int.max, Int.max)
         var choice = Array(repeating: 0, count: devs.count)
         func visit(_ i: Int, _ loads: inout [Int], _ moves: Int, _ other: Int) {
@@ -237,7 +248,9 @@ private struct SplitMix {
             checkLegal(plan, devs, gateways: gateways, capacity: capacity)
             let expected = bruteForce(devs, gateways: gateways, capacity: capacity, threshold: threshold)
             let other = plan.moves.count { !devs[$0.device].preferred }
-            #expect((plan.violationAfter, plan.moves.count, other) == expected, "devices \(devs) capacity \(capacity) t \(threshold)")
+            #expect(
+                (plan.violationAfter, plan.moves.count, other) == expected,
+                "devices \(devs) capacity \(capacity) t \(threshold)")
             if !plan.moves.isEmpty { withMoves += 1 }
         }
         // The generator must produce groups that need moves, or the comparison proves little.
@@ -259,7 +272,9 @@ private struct SplitMix {
                     if current != g { perturbed += 1 }
                     var reach = [g]
                     for _ in 0..<rng.int(3) { reach.append(rng.int(gateways)) }
-                    devs.append(Rebalancer.Device(id: "d\(g)-\(k)", gateway: current, reachable: reach, preferred: rng.chance(0.3)))
+                    devs.append(
+                        Rebalancer.Device(
+                            id: "d\(g)-\(k)", gateway: current, reachable: reach, preferred: rng.chance(0.3)))
                 }
             }
             let plan = Rebalancer(gateways: gateways, threshold: 0.3).plan(devs)

@@ -10,15 +10,18 @@ enum SampleReport {
     static let day = 86400.0
 
     static func episode(
-        _ rule: String, _ kind: RuleKind, _ device: String, _ severity: AlertSeverity, since: Double, until: Double? = nil,
+        _ rule: String, _ kind: RuleKind, _ device: String, _ severity: AlertSeverity, since: Double,
+        until: Double? = nil,
         summary: String, evidence: [(String, JSONValue)] = []
     ) -> AlertEpisode {
         AlertEpisode(
-            rule: rule, kind: kind, pack: "demo", device: device, severity: severity, since: since, until: until, value: 12.5,
+            rule: rule, kind: kind, pack: "demo", device: device, severity: severity, since: since, until: until,
+            value: 12.5,
             summary: summary, labels: ["team": "field"], evidence: evidence, maintenance: nil)
     }
 
-    static func task(_ device: String, _ site: String, due: Double, priority: Double, late: Bool = false) -> Report.Task {
+    static func task(_ device: String, _ site: String, due: Double, priority: Double, late: Bool = false) -> Report.Task
+    {
         Report.Task(
             device: device, site: site, zone: "line-1", task: "replace-battery", due: due, rule: "battery-low",
             parts: ["lithium pack, 3.6V"], priority: priority, late: late)
@@ -28,11 +31,14 @@ enum SampleReport {
         var input = InputStats()
         input.readings = 1200
         input.rejected = [.malformed: 2]
-        input.examples = [.init(reason: .malformed, origin: ReadingOrigin(file: "t.jsonl", line: 7), message: "bad \"quote\"")]
+        input.examples = [
+            .init(reason: .malformed, origin: ReadingOrigin(file: "t.jsonl", line: 7), message: "bad \"quote\"")
+        ]
         input.firstTimestamp = t0
         input.lastTimestamp = t0 + 2 * day
         var low = Report.Alert(
-            episode: episode("battery-low", .alert, "d-1", .warning, since: t0 + day, summary: "d-1 battery at 12.5%, <low>"),
+            episode: episode(
+                "battery-low", .alert, "d-1", .warning, since: t0 + day, summary: "d-1 battery at 12.5%, <low>"),
             site: "plant-a", zone: "line-1", priority: 62)
         var depletion = Report.Alert(
             episode: episode(
@@ -42,10 +48,13 @@ enum SampleReport {
         depletion.related = [Report.AlertRef(low)]
         low.groupedUnder = Report.AlertRef(depletion)
         let silent = Report.Alert(
-            episode: episode("gw-silent", .alert, "gw-1", .critical, since: t0 + 3600, until: t0 + 7200, summary: "gw-1 silent, 15m <no uplink> & \"late\""),
+            episode: episode(
+                "gw-silent", .alert, "gw-1", .critical, since: t0 + 3600, until: t0 + 7200,
+                summary: "gw-1 silent, 15m <no uplink> & \"late\""),
             site: "plant-b", zone: "", priority: 85)
         let visits = [
-            Report.Visit(site: "plant-a", date: "2026-03-03", tasks: [task("d-1", "plant-a", due: t0 + 2 * day, priority: 93.5)]),
+            Report.Visit(
+                site: "plant-a", date: "2026-03-03", tasks: [task("d-1", "plant-a", due: t0 + 2 * day, priority: 93.5)]),
             Report.Visit(
                 site: "plant-b", date: "2026-03-03",
                 tasks: [
@@ -58,19 +67,26 @@ enum SampleReport {
             alerts: [depletion, silent, low], maintenance: visits,
             compliance: [
                 Report.Compliance(
-                    rule: "firmware", counts: [.compliant: 7, .outdated: 2], sites: ["plant-a": [.compliant: 4, .outdated: 1], "plant-b": [.compliant: 3, .outdated: 1]],
+                    rule: "firmware", counts: [.compliant: 7, .outdated: 2],
+                    sites: ["plant-a": [.compliant: 4, .outdated: 1], "plant-b": [.compliant: 3, .outdated: 1]],
                     devices: [("d-1", .compliant), ("d-2", .outdated)], inconsistent: [])
             ],
             forecasts: [
                 ForecastSnapshot(
-                    device: "d-1", rule: "battery-depletion", at: t0 + day, state: .depleting, level: 21, slopePerDay: -6,
+                    device: "d-1", rule: "battery-depletion", at: t0 + day, state: .depleting, level: 21,
+                    slopePerDay: -6,
                     crossingAt: t0 + 4 * day, low: t0 + 3.8 * day, high: t0 + 4.2 * day, points: 40, model: .linear),
                 ForecastSnapshot(
-                    device: "d-1", rule: "battery-depletion", at: t0 + 2 * day, state: .depleting, level: 15, slopePerDay: -5,
+                    device: "d-1", rule: "battery-depletion", at: t0 + 2 * day, state: .depleting, level: 15,
+                    slopePerDay: -5,
                     crossingAt: t0 + 4 * day, low: t0 + 3.9 * day, high: t0 + 4.1 * day, points: 60, model: .linear),
             ],
             evaluatedKinds: ["alert", "forecast"], notEvaluated: ["balance-gw"])
-        report.unmet = [Report.Unmet(task: task("d-7", "plant-b", due: t0 + 1.5 * day, priority: 50, late: true), reason: "overdue", scheduled: "2026-03-03")]
+        report.unmet = [
+            Report.Unmet(
+                task: task("d-7", "plant-b", due: t0 + 1.5 * day, priority: 50, late: true), reason: "overdue",
+                scheduled: "2026-03-03")
+        ]
         return report
     }
 
@@ -83,7 +99,8 @@ enum SampleReport {
         // Critical, high criticality, the condition holds now, alone at its site.
         #expect(Priority.score(severity: .critical, criticality: "high", timeLeft: 0, sameSiteOthers: 0) == 100)
         // Warning, medium, a forecast crossing in 7 of the 14 urgency days, two other devices.
-        #expect(Priority.score(severity: .warning, criticality: "medium", timeLeft: 7 * 86400, sameSiteOthers: 2) == 56.5)
+        #expect(
+            Priority.score(severity: .warning, criticality: "medium", timeLeft: 7 * 86400, sameSiteOthers: 2) == 56.5)
         // Info, low, resolved (no urgency), spread capped at 5.
         #expect(Priority.score(severity: .info, criticality: "low", timeLeft: nil, sameSiteOthers: 40) == 15)
         // A missing or unknown criticality counts as medium; 14 days or more adds no urgency.
@@ -117,7 +134,9 @@ enum SampleReport {
         "firmware": ["attribute:firmware", "task:update-firmware"],
     ]
 
-    static func alert(_ rule: String, _ device: String, _ priority: Double, since: Double, until: Double? = nil) -> Report.Alert {
+    static func alert(_ rule: String, _ device: String, _ priority: Double, since: Double, until: Double? = nil)
+        -> Report.Alert
+    {
         Report.Alert(
             episode: SampleReport.episode(rule, .alert, device, .warning, since: since, until: until, summary: ""),
             site: "s", zone: "z", priority: priority)
@@ -187,12 +206,15 @@ enum SampleReport {
     static let day = 86400.0
 
     static func task(_ device: String, site: String = "a", dueDay: Double, priority: Double = 50) -> Report.Task {
-        Report.Task(device: device, site: site, zone: "", task: "fix", due: t0 + dueDay * day + 3600, rule: "r", parts: [], priority: priority)
+        Report.Task(
+            device: device, site: site, zone: "", task: "fix", due: t0 + dueDay * day + 3600, rule: "r", parts: [],
+            priority: priority)
     }
 
     @Test func aTaskJoinsAnEarlierVisitWithinTheHorizon() {
         let tasks = [Self.task("d1", dueDay: 0), Self.task("d2", dueDay: 2)]
-        let (visits, unmet) = VisitScheduler.schedule(tasks, now: Self.t0, options: ScheduleOptions(horizon: 3 * Self.day))
+        let (visits, unmet) = VisitScheduler.schedule(
+            tasks, now: Self.t0, options: ScheduleOptions(horizon: 3 * Self.day))
         #expect(visits.count == 1)
         #expect(visits.first?.date == "2026-03-01" && visits.first?.tasks.count == 2)
         #expect(unmet.isEmpty)
@@ -206,7 +228,8 @@ enum SampleReport {
 
     @Test func aFullVisitPushesTasksEarlierNeverLater() {
         let tasks = (1...3).map { Self.task("d\($0)", dueDay: 2) }
-        let (visits, unmet) = VisitScheduler.schedule(tasks, now: Self.t0, options: ScheduleOptions(horizon: 0, maxTasksPerVisit: 2))
+        let (visits, unmet) = VisitScheduler.schedule(
+            tasks, now: Self.t0, options: ScheduleOptions(horizon: 0, maxTasksPerVisit: 2))
         #expect(unmet.isEmpty)
         #expect(visits.map(\.date).sorted() == ["2026-03-02", "2026-03-03"])
         #expect(visits.allSatisfy { $0.tasks.count <= 2 })
@@ -214,7 +237,8 @@ enum SampleReport {
 
     @Test func tasksWithNoDayLeftAreUnmet() {
         let tasks = (1...3).map { Self.task("d\($0)", dueDay: 0) }
-        let (visits, unmet) = VisitScheduler.schedule(tasks, now: Self.t0, options: ScheduleOptions(maxTasksPerVisit: 2))
+        let (visits, unmet) = VisitScheduler.schedule(
+            tasks, now: Self.t0, options: ScheduleOptions(maxTasksPerVisit: 2))
         #expect(visits.flatMap(\.tasks).count == 2)
         #expect(unmet.map(\.reason) == ["no capacity"])
         #expect(unmet.first?.scheduled == nil)
@@ -239,7 +263,9 @@ enum SampleReport {
     }
 
     @Test func visitsAreOrderedByTheirHighestPriority() {
-        let tasks = [Self.task("d1", site: "a", dueDay: 0, priority: 30), Self.task("d2", site: "b", dueDay: 3, priority: 90)]
+        let tasks = [
+            Self.task("d1", site: "a", dueDay: 0, priority: 30), Self.task("d2", site: "b", dueDay: 3, priority: 90),
+        ]
         let (visits, _) = VisitScheduler.schedule(tasks, now: Self.t0, options: ScheduleOptions(horizon: 0))
         #expect(visits.map(\.site) == ["b", "a"])
         #expect(visits.map(\.priority) == [90, 30])
@@ -254,7 +280,8 @@ enum SampleReport {
         }
         var tasks: [Report.Task] = []
         for i in 0..<300 {
-            tasks.append(Self.task("d\(i)", site: "s\(next(4))", dueDay: Double(next(12) - 2), priority: Double(next(100))))
+            tasks.append(
+                Self.task("d\(i)", site: "s\(next(4))", dueDay: Double(next(12) - 2), priority: Double(next(100))))
         }
         let options = ScheduleOptions(horizon: 2 * Self.day, maxTasksPerVisit: 5)
         let (visits, unmet) = VisitScheduler.schedule(tasks, now: Self.t0, options: options)
@@ -278,7 +305,8 @@ enum SampleReport {
 
 @Suite struct ScheduleSectionTests {
     static func check(_ files: [String]) -> PolicyCheck {
-        PolicyLoader().check(sources: files.enumerated().map { (file: "f\($0.offset).yaml", bytes: Array($0.element.utf8)) })
+        PolicyLoader().check(
+            sources: files.enumerated().map { (file: "f\($0.offset).yaml", bytes: Array($0.element.utf8)) })
     }
 
     @Test func theSectionSetsThePolicySchedule() throws {
@@ -289,7 +317,8 @@ enum SampleReport {
 
     @Test func filesThatDisagreeAreAnError() {
         let result = Self.check([
-            "fleetrules: 1\npack: p\nschedule: { horizon: 5d }\n", "fleetrules: 1\npack: q\nschedule: { horizon: 2d }\n",
+            "fleetrules: 1\npack: p\nschedule: { horizon: 5d }\n",
+            "fleetrules: 1\npack: q\nschedule: { horizon: 2d }\n",
         ])
         #expect(result.policy == nil)
         #expect(result.diagnostics.map(\.code).contains(.conflictingSchedule))
@@ -328,7 +357,10 @@ enum SampleReport {
     @Test func badReportsGiveTheJSONPath() {
         #expect(throws: ReportDecodeError.self) { try Report.decode(json: "{\"format\": 2}") }
         do {
-            _ = try Report.decode(json: #"{"format":1,"pack":"p","window":{},"input":{"readings":1,"devices":1,"devices_reporting":1,"rejected":{}},"alerts":[{"rule":"r"}],"maintenance":[]}"#)
+            _ = try Report.decode(
+                json:
+                    #"{"format":1,"pack":"p","window":{},"input":{"readings":1,"devices":1,"devices_reporting":1,"rejected":{}},"alerts":[{"rule":"r"}],"maintenance":[]}"#
+            )
             Issue.record("expected an error")
         } catch let e as ReportDecodeError {
             #expect(e.path == "alerts[0].kind")
@@ -342,7 +374,9 @@ enum SampleReport {
         let v = try JSONValue.parse(#"{"a": "x\"\\\n\u00e9\ud83d\ude00", "b": [1, -2.5e3, true, null], "c": {}}"#)
         #expect(v["a"] == .string("x\"\\\né😀"))
         #expect(v["b"] == [1, -2500, true, .null])
-        for bad in ["", "{", "[1 2]", "{\"a\" 1}", "\"\\ud800\"", "01x", "[" + String(repeating: "[", count: 300) + "]"] {
+        for bad in [
+            "", "{", "[1 2]", "{\"a\" 1}", "\"\\ud800\"", "01x", "[" + String(repeating: "[", count: 300) + "]",
+        ] {
             #expect(throws: JSONParseError.self) { try JSONValue.parse(bad) }
         }
     }
@@ -392,10 +426,13 @@ enum SampleReport {
 
     @Test func htmlShowsRebalancingAndDriftWhenPresent() throws {
         var report = SampleReport.make()
-        report.rebalancing = [Report.Move(rule: "balance", group: "plant-b", site: "plant-b", device: "d-9", from: "gw-1", to: "gw-2")]
+        report.rebalancing = [
+            Report.Move(rule: "balance", group: "plant-b", site: "plant-b", device: "d-9", from: "gw-1", to: "gw-2")
+        ]
         report.rebalancingGroups = [
             Report.BalanceGroup(
-                rule: "balance", group: "plant-b", site: "plant-b", load: "devices", window: (SampleReport.t0, SampleReport.t0 + 3600),
+                rule: "balance", group: "plant-b", site: "plant-b", load: "devices",
+                window: (SampleReport.t0, SampleReport.t0 + 3600),
                 mean: 20, band: (14, 26), status: "rebalanced", note: nil, moves: 1,
                 gateways: [
                     .init(gateway: "gw-1", before: 30, after: 20, capacity: nil, silent: false),
@@ -417,18 +454,23 @@ enum SampleReport {
 
 @Suite(.serialized) struct ReportCommandTests {
     @Test func runWritesEveryFormatAndReportRendersTheSavedJSON() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetrules-report-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fleetrules-report-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let json = "\(dir)/report.json"
         let run = try CLI.run([
-            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory", "examples/fleet/inventory.csv",
+            "run", "rules/", "--telemetry", "examples/fleet/telemetry.jsonl.gz", "--inventory",
+            "examples/fleet/inventory.csv",
             "--format", "json", "--out", json, "--max-tasks-per-visit", "1",
         ])
         #expect(run.status == 0, "\(run.stderr)")
         let report = try Report.decode(json: String(contentsOfFile: json, encoding: .utf8))
         #expect(report.schedule.maxTasksPerVisit == 1)
         #expect(report.maintenance.allSatisfy { $0.tasks.count == 1 })
-        for (format, marker) in [("html", "<!DOCTYPE html>"), ("ical", "BEGIN:VCALENDAR"), ("table", "ALERTS"), ("csv", "# alerts")] {
+        for (format, marker) in [
+            ("html", "<!DOCTYPE html>"), ("ical", "BEGIN:VCALENDAR"), ("table", "ALERTS"), ("csv", "# alerts"),
+        ] {
             let out = try CLI.run(["report", json, "--format", format])
             #expect(out.status == 0, "\(format): \(out.stderr)")
             #expect(out.stdout.hasPrefix(marker) || out.stdout.contains(marker), "\(format)")

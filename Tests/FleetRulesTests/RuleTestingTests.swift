@@ -85,7 +85,9 @@ enum DemoPack {
 
     static func load(_ test: String, file: String = "demo.test.yaml") -> RuleTestLoader.Loaded {
         RuleTestLoader().load(bytes: Array(test.utf8), file: file) { path in
-            guard path == "demo.yaml" else { return .failure(PolicyPathError(path: path, reason: "no such file or folder")) }
+            guard path == "demo.yaml" else {
+                return .failure(PolicyPathError(path: path, reason: "no such file or folder"))
+            }
             return .success([(file: "demo.yaml", bytes: Array(rules.utf8))])
         }
     }
@@ -132,7 +134,10 @@ enum DemoPack {
 
     @Test func failingTestShowsADiff() throws {
         let wrong = DemoPack.passing
-            .replacingOccurrences(of: "at: 10m\n        alerts: []", with: "at: 10m\n        alerts:\n          - { rule: x-high, device: d2 }")
+            .replacingOccurrences(
+                of: "at: 10m\n        alerts: []",
+                with: "at: 10m\n        alerts:\n          - { rule: x-high, device: d2 }"
+            )
             .replacingOccurrences(of: "severity: warning, labels", with: "severity: critical, labels")
         let (results, _) = try run(wrong)
         let r = try #require(results.first)
@@ -153,7 +158,10 @@ enum DemoPack {
         #expect(text == expected)
         let junit = RuleTestOutput.junit(results)
         #expect(junit.contains("<testsuite name=\"demo.test.yaml\" tests=\"1\" failures=\"1\" skipped=\"0\">"))
-        #expect(junit.contains("<failure message=\"at 2026-02-01T00:10:00Z (+10m), line 13: firing alerts differ (- expected, + actual)\">"))
+        #expect(
+            junit.contains(
+                "<failure message=\"at 2026-02-01T00:10:00Z (+10m), line 13: firing alerts differ (- expected, + actual)\">"
+            ))
     }
 
     @Test func unexpectedMaintenanceAndComplianceMismatchFail() throws {
@@ -186,7 +194,10 @@ enum DemoPack {
         let both = try #require(coverage.rules.first { $0.id == "both" })
         #expect(both.branches.count == 11)
         #expect(both.covered == 9)
-        #expect(Set(both.branches.filter { !both.hit.contains($0) }) == ["operand `last(x) > 10` false", "clear true (resolved)"])
+        #expect(
+            Set(both.branches.filter { !both.hit.contains($0) }) == [
+                "operand `last(x) > 10` false", "clear true (resolved)",
+            ])
         let high = try #require(coverage.rules.first { $0.id == "x-high" })
         #expect(high.branches == ["when true", "when false", "fired"])
         #expect(high.covered == 1)
@@ -213,7 +224,8 @@ enum DemoPack {
         var evidence: [(String, JSONValue)] = [("level", .number(40)), ("slope_per_day", .number(-2))]
         if let crossing { evidence.append(("crossing_at", .string(crossing))) }
         let episode = AlertEpisode(
-            rule: rule, kind: .forecast, pack: "p", device: device, severity: .warning, since: 0, until: nil, value: nil,
+            rule: rule, kind: .forecast, pack: "p", device: device, severity: .warning, since: 0, until: nil,
+            value: nil,
             summary: "", labels: [:], evidence: evidence, maintenance: nil)
         return Report.Alert(episode: episode, site: "s", zone: "z", priority: 1)
     }
@@ -222,21 +234,26 @@ enum DemoPack {
     /// `crossing_at`); end-to-end forecast tests wait for forecast evaluation on main.
     @Test func crossingWithinToleranceMatches() throws {
         let t = try #require(Timestamp.parse("2026-03-10T12:00:00Z"))
-        let firing = [alert("depletion", "d1", crossing: "2026-03-10T14:00:00Z"), alert("depletion", "d2", crossing: nil)]
+        let firing = [
+            alert("depletion", "d1", crossing: "2026-03-10T14:00:00Z"), alert("depletion", "d2", crossing: nil),
+        ]
         let near = ExpectedForecast(rule: "depletion", device: "d1", crossingAt: t, tolerance: 3 * 3600)
         #expect(RuleTestRunner.compareForecasts([near], firing) == nil)
         var far = near
         far.tolerance = 3600
         #expect(
             RuleTestRunner.compareForecasts([far], firing)
-                == "      - depletion d1: crossing_at 2026-03-10T12:00:00Z ± 1h\n      + depletion d1: crossing_at 2026-03-10T14:00:00Z")
+                == "      - depletion d1: crossing_at 2026-03-10T12:00:00Z ± 1h\n      + depletion d1: crossing_at 2026-03-10T14:00:00Z"
+        )
         let none = ExpectedForecast(rule: "depletion", device: "d3", crossingAt: nil, tolerance: 3600)
         #expect(RuleTestRunner.compareForecasts([none], firing) == nil)
         // A gauge finding (flat, erratic) predicts no crossing.
         let gauge = ExpectedForecast(rule: "depletion", device: "d2", crossingAt: nil, tolerance: 3600)
         #expect(RuleTestRunner.compareForecasts([gauge], firing) == nil)
         let missingEvidence = ExpectedForecast(rule: "depletion", device: "d2", crossingAt: t, tolerance: 3600)
-        #expect(RuleTestRunner.compareForecasts([missingEvidence], firing)?.contains("a finding without crossing_at") == true)
+        #expect(
+            RuleTestRunner.compareForecasts([missingEvidence], firing)?.contains("a finding without crossing_at")
+                == true)
         let unexpected = ExpectedForecast(rule: "depletion", device: "d1", crossingAt: nil, tolerance: 3600)
         #expect(RuleTestRunner.compareForecasts([unexpected], firing)?.contains("- depletion d1: no crossing") == true)
     }
@@ -262,9 +279,10 @@ enum DemoPack {
         #expect(h.contains("demo.test.yaml:11:19: error[E0504]: device 'd3' is not in the test's inventory"))
         #expect(h.contains("demo.test.yaml:11:32: error[E0504]: 'z' is neither a declared metric nor an attribute"))
         #expect(h.contains("demo.test.yaml:17:21: error[E0504]: no rule 'bothh' in the rules this file loads"))
-        #expect(headlines(DemoPack.passing.replacingOccurrences(of: "fleetrules-test: 1", with: "fleetrules-test: 2")) == [
-            "demo.test.yaml:1:18: error[E0501]: unsupported test file version '2'"
-        ])
+        #expect(
+            headlines(DemoPack.passing.replacingOccurrences(of: "fleetrules-test: 1", with: "fleetrules-test: 2")) == [
+                "demo.test.yaml:1:18: error[E0501]: unsupported test file version '2'"
+            ])
         #expect(
             headlines(DemoPack.passing.replacingOccurrences(of: "rules: [demo.yaml]", with: "rules: [demo.yml]")).first
                 == "demo.test.yaml:2:9: error[E0502]: rules path 'demo.yml': no such file or folder")
@@ -272,8 +290,10 @@ enum DemoPack {
             headlines(DemoPack.passing.replacingOccurrences(of: "at: 20m", with: "at: 20 minutes")).first?
                 .hasPrefix("demo.test.yaml:15:13: error[E0112]: invalid duration") == true)
         #expect(
-            headlines(DemoPack.passing.replacingOccurrences(of: "severity: warning, labels", with: "severty: warning, labels"))
-                .first == "demo.test.yaml:17:39: error[E0103]: unknown key 'severty' in an expected alert")
+            headlines(
+                DemoPack.passing.replacingOccurrences(of: "severity: warning, labels", with: "severty: warning, labels")
+            )
+            .first == "demo.test.yaml:17:39: error[E0103]: unknown key 'severty' in an expected alert")
     }
 }
 
@@ -365,7 +385,8 @@ enum DemoPack {
                 severity: info
             """
         let policy = try #require(PolicyLoader().check(sources: [(file: "p.yaml", bytes: Array(source.utf8))]).policy)
-        var engine = Engine(plan: policy.compile(lateness: 0), inventory: try Inventory(columns: ["device"], rows: [["a"]]))
+        var engine = Engine(
+            plan: policy.compile(lateness: 0), inventory: try Inventory(columns: ["device"], rows: [["a"]]))
         engine.wallClockLimit = .infinity
         let start = try #require(Timestamp.parse("2026-02-01T00:00:00Z"))
         for (i, v) in [20.0, 40, 45].enumerated() {
@@ -404,6 +425,9 @@ enum DemoPack {
         let alone = try CLI.temporaryFile("alone.test.yaml", test.replacingOccurrences(of: "\(fleet), ", with: ""))
         let headlines = RuleTestLoader().load(path: alone).diagnostics.map(\.headline)
         #expect(headlines.contains { $0.hasPrefix("\(battery):") && $0.contains("error[E0203]") })
-        #expect(headlines.contains { $0.contains("alone.test.yaml:2:8: error[E0502]: the rules this file loads have errors") })
+        #expect(
+            headlines.contains {
+                $0.contains("alone.test.yaml:2:8: error[E0502]: the rules this file loads have errors")
+            })
     }
 }

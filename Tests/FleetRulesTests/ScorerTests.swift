@@ -163,7 +163,8 @@ enum ScoreFixture {
                 [{"device": "x", "shape": "linear", "initial_pct": 30, "crosses_5pct_at": "2026-03-11T00:00:00Z", "replaced_at": null}]
                 """)
         func correct(_ crossing: String) throws -> Int {
-            let r = F.report(extra: "\"forecasts\": [\(F.forecast("x", at: "2026-03-04T00:00:00Z", crossing: crossing))]")
+            let r = F.report(
+                extra: "\"forecasts\": [\(F.forecast("x", at: "2026-03-04T00:00:00Z", crossing: crossing))]")
             let b = try #require(try F.score(truth, r).battery.value)
             return try #require(b.horizons.first { $0.days == 7 }).correct
         }
@@ -308,7 +309,9 @@ enum ScoreFixture {
                 """)
         let report = F.report(
             alerts: [
-                F.alert("balance", "plant-a-gw1", since: "2026-03-01T01:00:00Z", site: "elsewhere", evidence: #"{"site": "plant-a"}"#),
+                F.alert(
+                    "balance", "plant-a-gw1", since: "2026-03-01T01:00:00Z", site: "elsewhere",
+                    evidence: #"{"site": "plant-a"}"#),
                 F.alert("balance", "plant-b-gw1", since: "2026-03-01T01:00:00Z", site: "plant-b"),
             ],
             extra: """
@@ -351,9 +354,13 @@ enum ScoreFixture {
             // Third: one second late, the wrong kind, and the wrong zone: missed.
             F.alert("limit", "e3", since: "2026-03-04T12:00:01Z", site: "plant-b", zone: "cold-store-1"),
             F.alert("drift", "e4", since: "2026-03-04T09:00:00Z", site: "plant-b", zone: "cold-store-1"),
-            F.alert("limit", "e5", since: "2026-03-04T09:00:00Z", until: "2026-03-04T13:00:00Z", site: "plant-b", zone: "warehouse"),
+            F.alert(
+                "limit", "e5", since: "2026-03-04T09:00:00Z", until: "2026-03-04T13:00:00Z", site: "plant-b",
+                zone: "warehouse"),
             // Fourth: still firing at the end of the data: found.
-            F.alert("alert", "e6", since: "2026-03-05T00:00:00Z", until: "2026-03-05T01:00:00Z", site: "plant-b", zone: "cold-store-1"),
+            F.alert(
+                "alert", "e6", since: "2026-03-05T00:00:00Z", until: "2026-03-05T01:00:00Z", site: "plant-b",
+                zone: "cold-store-1"),
             F.alert("alert", "e7", since: "2026-03-05T11:00:00Z", site: "plant-b", zone: "cold-store-1"),
         ])
         let e = try #require(try F.score(truth, report).environment.value)
@@ -385,7 +392,8 @@ enum ScoreFixture {
 
     @Test func evaluatedAnalysesWithoutFindingsScoreAsSuch() throws {
         // The report says drift and balance rules ran: no alert is then a miss, not an absence.
-        let score = try F.score(F.batteryTruth, F.report(extra: #""evaluated": ["alert", "balance", "drift", "limit"]"#))
+        let score = try F.score(
+            F.batteryTruth, F.report(extra: #""evaluated": ["alert", "balance", "drift", "limit"]"#))
         #expect(score.drift.value != nil)
         #expect(score.gateway.value != nil)
         #expect(score.environment.value != nil)
@@ -406,21 +414,24 @@ enum ScoreFixture {
         let array = message { _ = try SimulationTruth.parse(Data("[]".utf8), file: "truth.json") }
         #expect(array == "truth.json: expected a JSON object at the top level, found an array")
         let noStart = message {
-            _ = try SimulationTruth.parse(Data(F.truth().replacingOccurrences(of: "\"start\"", with: "\"begin\"").utf8), file: "truth.json")
+            _ = try SimulationTruth.parse(
+                Data(F.truth().replacingOccurrences(of: "\"start\"", with: "\"begin\"").utf8), file: "truth.json")
         }
         #expect(noStart == "truth.json: start: missing field")
         let badCrossing = message {
             let t = F.truth(battery: #"[{"device": "b", "crosses_5pct_at": 12}]"#)
             _ = try SimulationTruth.parse(Data(t.utf8), file: "truth.json")
         }
-        #expect(badCrossing == "truth.json: battery[0].crosses_5pct_at: expected an RFC 3339 timestamp or null, found 12")
+        #expect(
+            badCrossing == "truth.json: battery[0].crosses_5pct_at: expected an RFC 3339 timestamp or null, found 12")
         let badLoad = message {
             let t = F.truth(gateways: #"[{"site": "s", "imbalanced": "yes", "loads": {}}]"#)
             _ = try SimulationTruth.parse(Data(t.utf8), file: "truth.json")
         }
         #expect(badLoad == #"truth.json: gateways[0].imbalanced: expected true or false, found "yes""#)
         let noSince = message {
-            _ = try ScoredReport.parse(Data(#"{"alerts": [{"kind": "drift", "device": "d"}]}"#.utf8), file: "report.json")
+            _ = try ScoredReport.parse(
+                Data(#"{"alerts": [{"kind": "drift", "device": "d"}]}"#.utf8), file: "report.json")
         }
         #expect(noSince == "report.json: alerts[0].since: missing field")
         let noAlerts = message { _ = try ScoredReport.parse(Data("{}".utf8), file: "report.json") }
@@ -491,7 +502,8 @@ enum ScoreFixture {
         let r = try CLI.run(["score", "--truth", truth, "--report", bad])
         #expect(r.status == 1)
         #expect(r.stderr.contains("error: \(bad): not valid JSON"), "\(r.stderr)")
-        let badTruth = try CLI.temporaryFile("truth.json", F.truth().replacingOccurrences(of: "\"format\": 1", with: "\"format\": 2"))
+        let badTruth = try CLI.temporaryFile(
+            "truth.json", F.truth().replacingOccurrences(of: "\"format\": 1", with: "\"format\": 2"))
         let (_, report) = try Self.files()
         let t = try CLI.run(["score", "--truth", badTruth, "--report", report])
         #expect(t.status == 1)

@@ -20,7 +20,8 @@ final class ServeProcess {
         if let descriptorLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments =
-                ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", CLI.binary.path, "serve", "--port", "0"] + arguments
+                ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", CLI.binary.path, "serve", "--port", "0"]
+                + arguments
         } else {
             process.executableURL = CLI.binary
             process.arguments = ["serve", "--port", "0"] + arguments
@@ -28,7 +29,8 @@ final class ServeProcess {
         process.currentDirectoryURL = CLI.repoRoot
         let out = Pipe()
         process.standardOutput = out
-        stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("fleetrules-serve-\(UUID().uuidString).log")
+        stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fleetrules-serve-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         try process.run()
@@ -40,7 +42,8 @@ final class ServeProcess {
             line.append(contentsOf: chunk)
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening on "), let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        guard text.hasPrefix("listening on "),
+            let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
         else {
             process.waitUntilExit()
             let log = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
@@ -63,7 +66,9 @@ final class ServeProcess {
         _ method: String, _ path: String, body: Data? = nil, token: String? = nil, contentType: String? = nil,
         headers: [String: String] = [:]
     ) async throws -> Reply {
-        guard let url = URL(string: "http://127.0.0.1:\(port)\(path)") else { throw StartFailure(description: "bad path \(path)") }
+        guard let url = URL(string: "http://127.0.0.1:\(port)\(path)") else {
+            throw StartFailure(description: "bad path \(path)")
+        }
         var r = URLRequest(url: url)
         r.httpMethod = method
         r.httpBody = body
@@ -131,16 +136,23 @@ enum ServeFixture {
     /// Ingest through HTTP gives the same report as `fleetrules run` over the same lines;
     /// every query endpoint answers; bad bodies get 400 with their line and big ones 413.
     @Test func ingestAndQueries() async throws {
-        let simDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-sim-\(UUID().uuidString)").path
-        let sim = try CLI.run(["simulate", "--devices", "20", "--days", "1", "--interval", "10m", "--seed", "5", "--out", simDir])
+        let simDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-sim-\(UUID().uuidString)")
+            .path
+        let sim = try CLI.run([
+            "simulate", "--devices", "20", "--days", "1", "--interval", "10m", "--seed", "5", "--out", simDir,
+        ])
         #expect(sim.status == 0, "\(sim.stderr)")
         let telemetry = "\(simDir)/telemetry.jsonl"
         let inventory = "\(simDir)/inventory.csv"
-        let plain = try CLI.run(["run", "rules/", "--telemetry", telemetry, "--inventory", inventory, "--format", "json"])
+        let plain = try CLI.run([
+            "run", "rules/", "--telemetry", telemetry, "--inventory", inventory, "--format", "json",
+        ])
         #expect(plain.status == 0, "\(plain.stderr)")
         let jsonl = try Data(contentsOf: URL(fileURLWithPath: telemetry))
 
-        let server = try ServeProcess(["--rules", "rules/", "--inventory", inventory, "--max-body", "\(jsonl.count + 10)"])
+        let server = try ServeProcess([
+            "--rules", "rules/", "--inventory", inventory, "--max-body", "\(jsonl.count + 10)",
+        ])
         defer { server.stop() }
         #expect(try await server.get("/healthz").status == 200)
         let ready = try await server.get("/readyz")
@@ -190,7 +202,9 @@ enum ServeFixture {
         #expect(try await server.get("/v1/devices/nope").status == 404)
 
         // A JSON array: counted rejections keep their element's line.
-        let array = "[\n" + ServeFixture.reading(1440, "d-00001", 20) + ",\n" + ServeFixture.reading(1440, "ghost", 20)
+        let array =
+            "[\n" + ServeFixture.reading(1440, "d-00001", 20) + ",\n"
+            + ServeFixture.reading(1440, "ghost", 20)
             .replacingOccurrences(of: "\"temp\"", with: "\"temperature\"") + "\n]"
         let mixed = try await server.post("/v1/telemetry", array)
         #expect(mixed.status == 200, "\(mixed.text)")
@@ -221,7 +235,8 @@ enum ServeFixture {
         #expect((lenient.json["rejections"] as? [[String: Any]])?.first?["reason"] as? String == "malformed")
 
         // Over the size limit.
-        let big = try await server.request("POST", "/v1/telemetry", body: Data(repeating: 0x20, count: jsonl.count + 100))
+        let big = try await server.request(
+            "POST", "/v1/telemetry", body: Data(repeating: 0x20, count: jsonl.count + 100))
         #expect(big.status == 413)
 
         // Request ids: the client's is echoed, otherwise one is made; both are logged.
@@ -392,11 +407,13 @@ enum ServeFixture {
         defer { server.stop() }
         let line = ServeFixture.reading(0, "d1", 20)
         for header in ["bearer s3cret", "BEARER s3cret", "BeArEr s3cret", "Bearer  s3cret"] {
-            let reply = try await server.request("POST", "/v1/telemetry", body: Data(line.utf8), headers: ["Authorization": header])
+            let reply = try await server.request(
+                "POST", "/v1/telemetry", body: Data(line.utf8), headers: ["Authorization": header])
             #expect(reply.status == 200, "\(header): \(reply.text)")
         }
         for header in ["bearer S3CRET", "Basic s3cret", "Bearers3cret", "bearer", "s3cret"] {
-            let reply = try await server.request("POST", "/v1/telemetry", body: Data(line.utf8), headers: ["Authorization": header])
+            let reply = try await server.request(
+                "POST", "/v1/telemetry", body: Data(line.utf8), headers: ["Authorization": header])
             #expect(reply.status == 401, "\(header)")
         }
     }
@@ -428,7 +445,8 @@ enum ServeFixture {
     /// listens); SIGINT stops it like SIGTERM: the journal is written and it exits 0.
     @Test func anEarlySIGHUPReloadsAndSIGINTStopsGracefully() async throws {
         let (rules, inventory) = try ServeFixture.files()
-        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-state-\(UUID().uuidString)").path
+        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-state-\(UUID().uuidString)")
+            .path
         let server = try ServeProcess(["--rules", rules, "--inventory", inventory, "--state-dir", stateDir])
         kill(server.process.processIdentifier, SIGHUP)
         for _ in 0..<100 where !server.log.contains("reloaded on SIGHUP") {
@@ -453,7 +471,8 @@ enum ServeFixture {
     /// minutes 0 and 5 before the restart, 11 after; `hot` (for: 10m) fires only if minute 0 survived.
     @Test func restartRestoresState() async throws {
         let (rules, inventory) = try ServeFixture.files()
-        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-state-\(UUID().uuidString)").path
+        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("serve-state-\(UUID().uuidString)")
+            .path
         let first = try ServeProcess(["--rules", rules, "--inventory", inventory, "--state-dir", stateDir])
         let before = [0, 5].map { ServeFixture.reading($0, "d1", 60) }.joined(separator: "\n")
         #expect(try await first.post("/v1/telemetry", before).json["accepted"] as? Int == 2)
@@ -463,7 +482,8 @@ enum ServeFixture {
         let second = try ServeProcess(["--rules", rules, "--inventory", inventory, "--state-dir", stateDir])
         defer { second.stop() }
         #expect(try await second.get("/readyz").json["readings"] as? Int == 2)
-        #expect(try await second.post("/v1/telemetry", ServeFixture.reading(11, "d1", 60)).json["accepted"] as? Int == 1)
+        #expect(
+            try await second.post("/v1/telemetry", ServeFixture.reading(11, "d1", 60)).json["accepted"] as? Int == 1)
         let alerts = try await second.get("/v1/alerts?rule=hot").json["alerts"] as? [[String: Any]] ?? []
         #expect(alerts.count == 1)
         #expect(alerts.first?["since"] as? String == "2026-03-01T00:10:00Z")
@@ -475,7 +495,6 @@ enum ServeFixture {
         #expect((try await fresh.get("/v1/alerts?rule=hot").json["alerts"] as? [Any])?.isEmpty == true)
     }
 }
-
 
 /// docs/openapi.json against the real server: every route the server registers is documented,
 /// and every documented operation, called with its documented example, answers with a
@@ -494,12 +513,15 @@ enum ServeFixture {
         let matches = regex.matches(in: source, range: NSRange(source.startIndex..., in: source))
         #expect(matches.count >= 14)
         for m in matches {
-            guard let methodRange = Range(m.range(at: 1), in: source), let pathRange = Range(m.range(at: 2), in: source) else {
+            guard let methodRange = Range(m.range(at: 1), in: source), let pathRange = Range(m.range(at: 2), in: source)
+            else {
                 continue
             }
             let path = "/" + source[pathRange].replacingOccurrences(of: ":id", with: "{id}")
             let operations = paths[path] as? [String: Any]
-            #expect(operations?[String(source[methodRange])] != nil, "\(source[methodRange]) \(path) is not in docs/openapi.json")
+            #expect(
+                operations?[String(source[methodRange])] != nil,
+                "\(source[methodRange]) \(path) is not in docs/openapi.json")
         }
     }
 
@@ -522,7 +544,9 @@ enum ServeFixture {
                 var body: Data?
                 var contentType: String?
                 if let content = (operation["requestBody"] as? [String: Any])?["content"] as? [String: [String: Any]],
-                    let (type, media) = content.sorted(by: { $0.key < $1.key }).first(where: { $0.value["example"] != nil })
+                    let (type, media) = content.sorted(by: { $0.key < $1.key }).first(where: {
+                        $0.value["example"] != nil
+                    })
                 {
                     contentType = type
                     if let text = media["example"] as? String {
@@ -538,16 +562,18 @@ enum ServeFixture {
                 let documented = responses[String(reply.status)] as? [String: Any]
                 #expect(documented != nil, "\(method) \(path) answered \(reply.status): \(reply.text)")
                 if method == "get" { #expect(reply.status == 200, "\(method) \(path)") }
-                let resolved = (documented?["$ref"] as? String).flatMap { ref in
-                    (((doc["components"] as? [String: Any])?["responses"] as? [String: Any])?[
-                        String(ref.split(separator: "/").last ?? "")] as? [String: Any])
-                } ?? documented
+                let resolved =
+                    (documented?["$ref"] as? String).flatMap { ref in
+                        (((doc["components"] as? [String: Any])?["responses"] as? [String: Any])?[
+                            String(ref.split(separator: "/").last ?? "")] as? [String: Any])
+                    } ?? documented
                 if let types = (resolved?["content"] as? [String: Any])?.keys {
                     let actual = reply.headers["content-type"] ?? ""
                     #expect(types.contains { actual.hasPrefix($0) }, "\(method) \(path): content type \(actual)")
                 }
                 if secured {
-                    let denied = try await server.request(method.uppercased(), path, body: body, contentType: contentType)
+                    let denied = try await server.request(
+                        method.uppercased(), path, body: body, contentType: contentType)
                     #expect(denied.status == 401 && responses["401"] != nil, "\(method) \(path) without a token")
                 }
                 called += 1
@@ -565,8 +591,12 @@ enum ServeFixture {
         defer { receiver.stop() }
         let (pack, _, inventory) = try DeliveryFixture.smallFleet()
         let config = try CLI.temporaryFile("delivery.yaml", DeliveryFixture.config(webhook: receiver.base, sms: nil))
-        let outbox = FileManager.default.temporaryDirectory.appendingPathComponent("serve-outbox-\(UUID().uuidString).sqlite").path
-        let serve = try ServeProcess(["--rules", pack, "--inventory", inventory, "--deliver", config, "--outbox", outbox])
+        let outbox = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "serve-outbox-\(UUID().uuidString).sqlite"
+        ).path
+        let serve = try ServeProcess([
+            "--rules", pack, "--inventory", inventory, "--deliver", config, "--outbox", outbox,
+        ])
         let body = """
             {"ts":"2026-03-01T00:00:00Z","device":"d1","battery_pct":50}
             {"ts":"2026-03-01T00:10:00Z","device":"d1","battery_pct":3}
@@ -597,7 +627,9 @@ enum ServeFixture {
 
 @Suite struct ServeStartupTests {
     @Test func aMissingRulesPathIsAnErrorNamingIt() throws {
-        let out = try CLI.run(["serve", "--rules", "/no/such/rules", "--inventory", "examples/fleet/inventory.csv", "--port", "0"])
+        let out = try CLI.run([
+            "serve", "--rules", "/no/such/rules", "--inventory", "examples/fleet/inventory.csv", "--port", "0",
+        ])
         #expect(out.status == 1)
         #expect(out.stderr == "error: /no/such/rules: no such file or folder\n")
     }

@@ -24,9 +24,13 @@ import Testing
         let b = try Self.simulate { _ in }
         let c = try Self.simulate { $0.seed = 10 }
         for name in ["inventory.csv", "telemetry.jsonl", "truth.json"] {
-            #expect(try Self.read(a.dir.appendingPathComponent(name)) == Self.read(b.dir.appendingPathComponent(name)), "\(name)")
+            #expect(
+                try Self.read(a.dir.appendingPathComponent(name)) == Self.read(b.dir.appendingPathComponent(name)),
+                "\(name)")
         }
-        #expect(try Self.read(a.dir.appendingPathComponent("telemetry.jsonl")) != Self.read(c.dir.appendingPathComponent("telemetry.jsonl")))
+        #expect(
+            try Self.read(a.dir.appendingPathComponent("telemetry.jsonl"))
+                != Self.read(c.dir.appendingPathComponent("telemetry.jsonl")))
     }
 
     /// Subtle drifts: the sizes drawn from a given list, ramps that reach their size after a given
@@ -91,7 +95,9 @@ import Testing
         // Without `full_at` the ramp ends with the data.
         let long = SimulationTruth.Drift(device: "l", metric: "temperature", kind: "ramp", onset: day, magnitude: 1)
         #expect(long.crossing(tolerance: 0.5, end: 5 * day) == 3 * day)
-        #expect(SimulationTruth.Drift(device: "u", metric: "temperature", kind: "ramp", onset: day).crossing(tolerance: 0.5, end: 5 * day) == nil)
+        #expect(
+            SimulationTruth.Drift(device: "u", metric: "temperature", kind: "ramp", onset: day).crossing(
+                tolerance: 0.5, end: 5 * day) == nil)
     }
 
     @Test func siteNamesRunPastTwoLettersAndStayUnique() {

@@ -70,10 +70,11 @@ import Testing
     }
 
     @Test func ingestCountsAndListsRejectionsByLine() throws {
-        var h = try EngineHarness(rules: """
-              - alert: low
-                when: last(battery_pct) < 20
-            """)
+        var h = try EngineHarness(
+            rules: """
+                  - alert: low
+                    when: last(battery_pct) < 20
+                """)
         let body = [
             #"{"ts":"2026-03-01T00:00:00Z","device":"d1","battery_pct":50}"#,
             #"{"ts":"2026-03-01T00:01:00Z","device":"ghost","battery_pct":50}"#,
@@ -93,10 +94,11 @@ import Testing
         #expect(kept.count == 2)
         #expect(kept[1].contains("\"battery_pct\":10"))
         // Replaying them into a fresh engine rebuilds the same state.
-        var fresh = try EngineHarness(rules: """
-              - alert: low
-                when: last(battery_pct) < 20
-            """)
+        var fresh = try EngineHarness(
+            rules: """
+                  - alert: low
+                    when: last(battery_pct) < 20
+                """)
         let again = TelemetryBody.ingest(&fresh.engine, bytes: summary.acceptedLines)
         #expect(again.accepted == 2 && again.rejected.isEmpty)
         h.engine.finish()
@@ -106,11 +108,13 @@ import Testing
     }
 
     @Test func arrayLineNumbersReachRejections() throws {
-        var h = try EngineHarness(rules: """
-              - alert: low
-                when: last(battery_pct) < 20
-            """)
-        let body = "[\n" + #"{"ts":"2026-03-01T00:00:00Z","device":"d1","battery_pct":50},"# + "\n\n"
+        var h = try EngineHarness(
+            rules: """
+                  - alert: low
+                    when: last(battery_pct) < 20
+                """)
+        let body =
+            "[\n" + #"{"ts":"2026-03-01T00:00:00Z","device":"d1","battery_pct":50},"# + "\n\n"
             + #"{"ts":"2026-03-01T00:01:00Z","device":"nope","battery_pct":50}"# + "\n]"
         let (bytes, numbers) = try Self.lines(body).get()
         let summary = TelemetryBody.ingest(&h.engine, bytes: bytes, lineNumbers: numbers)

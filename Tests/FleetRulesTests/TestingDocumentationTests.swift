@@ -46,7 +46,8 @@ import Testing
     @Test func completeExampleRunsAsShown() throws {
         let text = try #require(Docs.read("docs/TESTING.md"))
         let blocks = Self.blocks(text)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetrules-testing-doc-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fleetrules-testing-doc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         var files = 0
@@ -57,7 +58,8 @@ import Testing
                 files += 1
             } else if block.info.first == "console" {
                 var lines = block.body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                let command = try #require(lines.first.flatMap { $0.hasPrefix("$ fleetrules ") ? $0.dropFirst(13) : nil })
+                let command = try #require(
+                    lines.first.flatMap { $0.hasPrefix("$ fleetrules ") ? $0.dropFirst(13) : nil })
                 lines.removeFirst()
                 let expected = lines.joined(separator: "\n")
                 let (status, stdout) = try Self.run(command.split(separator: " ").map(String.init), in: dir)
@@ -86,7 +88,8 @@ import Testing
         let path = try CLI.temporaryFile("broken.test.yaml", broken)
         let text = try CLI.run(["test", path])
         #expect(text.status == 1)
-        #expect(text.stdout.contains("      - battery-low s1 severity=critical\n      + battery-low s1 severity=warning"))
+        #expect(
+            text.stdout.contains("      - battery-low s1 severity=critical\n      + battery-low s1 severity=warning"))
         let junit = try CLI.run(["test", path, "--format", "junit", "--coverage-json", path + ".json"])
         #expect(junit.status == 1)
         #expect(junit.stdout.hasPrefix("<?xml"))

@@ -103,7 +103,8 @@ import Testing
     }
 
     @Test func jsonHasTheDocumentedFields() {
-        let d = Diagnostic(.unknownKey, "unknown key 'x'", at: SourceRange(file: "a.yaml", line: 3, column: 5, length: 1))
+        let d = Diagnostic(
+            .unknownKey, "unknown key 'x'", at: SourceRange(file: "a.yaml", line: 3, column: 5, length: 1))
         #expect(
             DiagnosticRenderer.json(d).serialized()
                 == #"{"code":"E0103","severity":"error","message":"unknown key 'x'","file":"a.yaml","line":3,"column":5,"end_line":3,"end_column":6,"hint":null}"#
@@ -131,6 +132,7 @@ import Testing
         let defs = try #require((object as? [String: Any])?["$defs"] as? [String: Any])
         let alert = try #require(defs["alert"] as? [String: Any])
         let properties = try #require(alert["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == Set(["alert"] + AlertRule.fields.map(\.name) + LanguageSpec.commonRule.map(\.name)))
+        #expect(
+            Set(properties.keys) == Set(["alert"] + AlertRule.fields.map(\.name) + LanguageSpec.commonRule.map(\.name)))
     }
 }

@@ -36,8 +36,11 @@ import Testing
     @Test func aNegativeDurationIsNamedAsSuch() throws {
         let (v, lines) = try Self.duration("-5m")
         #expect(v == nil)
-        #expect(lines == ["f.yaml:1:4: error[E0112]: timeout must be positive, found '-5m'",
-                          "durations count forward in event time, e.g. 5m"])
+        #expect(
+            lines == [
+                "f.yaml:1:4: error[E0112]: timeout must be positive, found '-5m'",
+                "durations count forward in event time, e.g. 5m",
+            ])
     }
 
     @Test func aBareNumberIsMissingItsUnit() throws {

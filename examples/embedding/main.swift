@@ -43,7 +43,9 @@ do {
         engine.ingest(Reading(timestamp: t, device: "sensor-2", metrics: ["battery_pct": 80]))
         // 4. Drain what changed; a service would route these to its notifier.
         for event in engine.drainAlerts() {
-            print("\(event.change.rawValue) \(Timestamp.format(event.time)) \(event.episode.rule) \(event.episode.summary)")
+            print(
+                "\(event.change.rawValue) \(Timestamp.format(event.time)) \(event.episode.rule) \(event.episode.summary)"
+            )
         }
     }
     engine.finish()

@@ -54,7 +54,9 @@ let benchmarks: @Sendable () -> Void = {
                 guard let metric = engine.metric("battery_pct") else { return }
                 let handles = (0..<devices).compactMap { engine.device("d-\($0)") }
                 for (i, r) in batch.enumerated() {
-                    engine.ingest(time: r.timestamp, device: handles[i % devices], metric: metric, value: r.metrics["battery_pct"] ?? 0)
+                    engine.ingest(
+                        time: r.timestamp, device: handles[i % devices], metric: metric,
+                        value: r.metrics["battery_pct"] ?? 0)
                 }
                 engine.finish()
                 blackHole(engine.episodes.count)

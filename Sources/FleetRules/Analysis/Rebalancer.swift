@@ -175,8 +175,10 @@ public struct Rebalancer: Sendable {
         var targetEdges: [[(to: Int, edge: Int)]] = []
         for (c, key) in sortedKeys.enumerated() {
             let node = 2 + n + c
-            classEdge.append(graph.add(2 + key.gateway, node, capacity: sortedMembers[c].count, cost: key.preferred ? w : w + 1))
-            targetEdges.append(key.targets.map { (to: $0, edge: graph.add(node, 2 + $0, capacity: sortedMembers[c].count, cost: 0)) })
+            classEdge.append(
+                graph.add(2 + key.gateway, node, capacity: sortedMembers[c].count, cost: key.preferred ? w : w + 1))
+            targetEdges.append(
+                key.targets.map { (to: $0, edge: graph.add(node, 2 + $0, capacity: sortedMembers[c].count, cost: 0)) })
         }
         let moveEdges = Set(classEdge)
         let capped = graph.minCostFlow(source: source, sink: sink, moveEdges: moveEdges, maxMoves: maxMoves)

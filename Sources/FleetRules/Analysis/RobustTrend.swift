@@ -180,7 +180,9 @@ public struct RobustTrend: Sendable {
         else { return false }
         // Time to fall by a fixed amount (a tenth of the level) under each model.
         let drop = max(1e-9, abs(a.level) * 0.1)
-        guard let curved = Fit.until(a.level - drop, level: a.level, slope: a.slope, growth: a.growth) else { return false }
+        guard let curved = Fit.until(a.level - drop, level: a.level, slope: a.slope, growth: a.growth) else {
+            return false
+        }
         let straight = drop / -recent.slope
         return curved >= 0.4 * straight
     }
@@ -232,8 +234,11 @@ public struct RobustTrend: Sendable {
             return (slope, my - slope * mt, max(0, syy2 - slope * sxy))
         }
         guard let single = line(0, count) else { return nil }
-        var best: (k: Int, sse: Double, before: (slope: Double, intercept: Double, sse: Double),
-            after: (slope: Double, intercept: Double, sse: Double))?
+        var best:
+            (
+                k: Int, sse: Double, before: (slope: Double, intercept: Double, sse: Double),
+                after: (slope: Double, intercept: Double, sse: Double)
+            )?
         for k in minimum...(count - minimum) {
             guard let a = line(0, k), let b = line(k, count) else { continue }
             if a.sse + b.sse < (best?.sse ?? .infinity) { best = (k, a.sse + b.sse, a, b) }

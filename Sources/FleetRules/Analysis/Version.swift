@@ -57,9 +57,11 @@ public struct Version: Sendable, Hashable, Comparable, CustomStringConvertible {
         var build: String?
         if let plus = s.firstIndex(of: "+") {
             let b = s[s.index(after: plus)...]
-            guard !b.isEmpty, b.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({
-                !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-            }) else { return nil }
+            guard !b.isEmpty,
+                b.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({
+                    !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+                })
+            else { return nil }
             build = String(b)
             s = s[..<plus]
         }

@@ -96,7 +96,9 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
             if f == "x" || f == "X" || f == "*" {
                 seenWildcard = true
                 parts.append(nil)
-            } else if !seenWildcard, !f.isEmpty, f.count <= 9, f.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(f) {
+            } else if !seenWildcard, !f.isEmpty, f.count <= 9, f.allSatisfy({ $0.isASCII && $0.isNumber }),
+                let n = Int(f)
+            {
                 parts.append(n)
             } else {
                 return .failure(RangeError(message: "'\(raw)' is not a version"))
@@ -181,12 +183,16 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
         switch op {
         case "~", "~>":
             // ~1.2.3 := >=1.2.3 <1.3.0-0 ; ~1 := >=1.0.0 <2.0.0-0
-            guard let major = p.parts[0] else { return .success([Comparator(op: .greaterEqual, version: Version([0, 0, 0]))]) }
+            guard let major = p.parts[0] else {
+                return .success([Comparator(op: .greaterEqual, version: Version([0, 0, 0]))])
+            }
             _ = major
             let bump = (w == 1) ? 0 : 1
             return .success([Comparator(op: .greaterEqual, version: lower), upperBound(p, bumpAt: bump)])
         case "^":
-            guard p.parts[0] != nil else { return .success([Comparator(op: .greaterEqual, version: Version([0, 0, 0]))]) }
+            guard p.parts[0] != nil else {
+                return .success([Comparator(op: .greaterEqual, version: Version([0, 0, 0]))])
+            }
             // Bump the first non-zero part among those written; for 0.0.x wildcards, the last written.
             let written = w ?? p.parts.count
             var bump = 0
@@ -199,7 +205,9 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
             return .success([Comparator(op: .greaterEqual, version: lower), upperBound(p, bumpAt: w - 1)])
         case ">":
             guard let w else { return .success([Comparator(op: .greater, version: lower)]) }
-            if w == 0 { return .success([Comparator(op: .less, version: Version([0, 0, 0], prerelease: [.numeric(0)]))]) }
+            if w == 0 {
+                return .success([Comparator(op: .less, version: Version([0, 0, 0], prerelease: [.numeric(0)]))])
+            }
             var b = upperBound(p, bumpAt: w - 1)
             b.op = .greaterEqual
             b.version.prerelease = []
@@ -207,8 +215,12 @@ public struct VersionRange: Sendable, Hashable, CustomStringConvertible {
         case ">=":
             return .success([Comparator(op: .greaterEqual, version: lower)])
         case "<":
-            if w == 0 { return .success([Comparator(op: .less, version: Version([0, 0, 0], prerelease: [.numeric(0)]))]) }
-            return .success([Comparator(op: .less, version: w == nil ? lower : Version(lower.parts, prerelease: [.numeric(0)]))])
+            if w == 0 {
+                return .success([Comparator(op: .less, version: Version([0, 0, 0], prerelease: [.numeric(0)]))])
+            }
+            return .success([
+                Comparator(op: .less, version: w == nil ? lower : Version(lower.parts, prerelease: [.numeric(0)]))
+            ])
         case "<=":
             guard let w else { return .success([Comparator(op: .lessEqual, version: lower)]) }
             if w == 0 { return .success([Comparator(op: .greaterEqual, version: Version([0, 0, 0]))]) }

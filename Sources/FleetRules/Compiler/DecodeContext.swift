@@ -77,7 +77,8 @@ struct DecodeContext {
         }
         guard options.contains(s) else {
             diagnostics.error(
-                .invalidValue, "\(place) must be one of \(options.joined(separator: ", ")); found '\(s)'", at: node.range,
+                .invalidValue, "\(place) must be one of \(options.joined(separator: ", ")); found '\(s)'",
+                at: node.range,
                 hint: Suggestion.hint(for: s, in: options))
             return nil
         }
@@ -125,7 +126,8 @@ struct DecodeContext {
         if let lo, let hi, lo > hi {
             diagnostics.error(
                 .invalidValue, "\(place) minimum \(JSONValue.format(lo)) is above its maximum \(JSONValue.format(hi))",
-                at: node.range, hint: "write the smaller bound first: [\(JSONValue.format(hi)), \(JSONValue.format(lo))]")
+                at: node.range,
+                hint: "write the smaller bound first: [\(JSONValue.format(hi)), \(JSONValue.format(lo))]")
             return nil
         }
         return (lo, hi)
@@ -192,7 +194,8 @@ struct DecodeContext {
         guard let m = checker.scope.metrics[s] else {
             diagnostics.error(
                 .unknownMetric, "unknown metric '\(s)'", at: node.range,
-                hint: Suggestion.hint(for: s, in: checker.scope.metrics.keys) ?? "declare it under `metrics:` with its unit")
+                hint: Suggestion.hint(for: s, in: checker.scope.metrics.keys)
+                    ?? "declare it under `metrics:` with its unit")
             return nil
         }
         return m
@@ -213,7 +216,9 @@ struct DecodeContext {
 
     mutating func attributes(_ node: YAMLNode, _ place: String) -> [String]? {
         let items: [YAMLNode]
-        if case .scalar = node.kind { items = [node] } else {
+        if case .scalar = node.kind {
+            items = [node]
+        } else {
             guard let seq = sequence(node, place) else { return nil }
             items = seq
         }
@@ -269,14 +274,16 @@ struct DecodeContext {
                     file: locator.file, start: locator.position(line: line, column: i - lineStart),
                     end: locator.position(line: line, column: min(j + 2, scalars.count) - lineStart))
                 guard j + 1 < scalars.count else {
-                    diagnostics.error(.invalidTemplate, "unclosed placeholder in summary", at: at, hint: "close it with }}")
+                    diagnostics.error(
+                        .invalidTemplate, "unclosed placeholder in summary", at: at, hint: "close it with }}")
                     return nil
                 }
                 let name = String(String.UnicodeScalarView(scalars[(i + 2)..<j])).trimmingCharacters(in: .whitespaces)
                 if !allowed.contains(name) {
                     diagnostics.error(
                         .invalidTemplate, "unknown placeholder '{{\(name)}}' in summary", at: at,
-                        hint: Suggestion.hint(for: name, in: allowed) ?? "available: \(allowed.joined(separator: ", "))")
+                        hint: Suggestion.hint(for: name, in: allowed) ?? "available: \(allowed.joined(separator: ", "))"
+                    )
                     ok = false
                 }
                 i = j + 2

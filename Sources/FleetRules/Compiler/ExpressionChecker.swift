@@ -103,7 +103,9 @@ struct ExpressionChecker {
             d.error(
                 .expansionDepth,
                 "\(place) nests deeper than \(Self.maxExpandedDepth) levels once its macros are inlined", at: e.range,
-                hint: "each macro adds its own depth where it is used; use fewer layers of macros, or `in [..]` instead of long chains of `or`")
+                hint:
+                    "each macro adds its own depth where it is used; use fewer layers of macros, or `in [..]` instead of long chains of `or`"
+            )
             return false
         }
         return true
@@ -173,13 +175,16 @@ struct ExpressionChecker {
                 d.error(
                     .expansionLimit,
                     "macro '\(name)' expands to more than \(Self.maxExpandedNodes) nodes once the macros it uses are inlined",
-                    at: decl.location, hint: "a macro that uses another macro twice doubles in size; use each macro once")
+                    at: decl.location,
+                    hint: "a macro that uses another macro twice doubles in size; use each macro once")
             } else if size.depth > Self.maxExpandedDepth {
                 d.error(
                     .expansionDepth,
                     "macro '\(name)' nests deeper than \(Self.maxExpandedDepth) levels once the macros it uses are inlined",
                     at: decl.location,
-                    hint: "each macro adds its own depth where it is used; use fewer layers of macros, or `in [..]` instead of long chains of `or`")
+                    hint:
+                        "each macro adds its own depth where it is used; use fewer layers of macros, or `in [..]` instead of long chains of `or`"
+                )
             } else {
                 result = condition(expression, &d)
                 if result != nil { macroExpansions[name] = size }
@@ -330,7 +335,8 @@ struct ExpressionChecker {
                 var metric = "metric"
                 if let first = args.first, case .identifier(let written) = first.kind { metric = written }
                 d.error(
-                    .wrongArguments, "\(name)() takes \(expected) argument\(expected == 1 ? "" : "s"), got \(args.count)",
+                    .wrongArguments,
+                    "\(name)() takes \(expected) argument\(expected == 1 ? "" : "s"), got \(args.count)",
                     at: e.range,
                     hint: f.takesWindow ? "write \(name)(\(metric), 1h)" : "write \(name)(\(metric))")
                 return nil
@@ -358,7 +364,8 @@ struct ExpressionChecker {
             if f.takesWindow {
                 guard case .duration(let s) = args[1].kind else {
                     d.error(
-                        .wrongArguments, "the second argument of \(name)() must be a window duration", at: args[1].range,
+                        .wrongArguments, "the second argument of \(name)() must be a window duration",
+                        at: args[1].range,
                         hint: "e.g. \(name)(\(metricName), 1h)")
                     return nil
                 }
@@ -397,7 +404,8 @@ struct ExpressionChecker {
         switch name {
         case "version":
             guard args.count == 1 else {
-                d.error(.wrongArguments, "version() takes 1 argument, got \(args.count)", at: e.range,
+                d.error(
+                    .wrongArguments, "version() takes 1 argument, got \(args.count)", at: e.range,
                     hint: "write version(firmware)")
                 return nil
             }
@@ -409,7 +417,8 @@ struct ExpressionChecker {
             return Checked(expr: a.type == .version ? a.expr : .toVersion(a.expr), type: .version, range: e.range)
         case "satisfies":
             guard args.count == 2 else {
-                d.error(.wrongArguments, "satisfies() takes 2 arguments, got \(args.count)", at: e.range,
+                d.error(
+                    .wrongArguments, "satisfies() takes 2 arguments, got \(args.count)", at: e.range,
                     hint: "write satisfies(firmware, \">=2.4.1 <3.0.0\")")
                 return nil
             }
@@ -419,13 +428,15 @@ struct ExpressionChecker {
                 return nil
             }
             guard case .string(let text) = args[1].kind else {
-                d.error(.wrongArguments, "the second argument of satisfies() must be a range in quotes",
+                d.error(
+                    .wrongArguments, "the second argument of satisfies() must be a range in quotes",
                     at: args[1].range, hint: "e.g. \">=2.4.1 <3.0.0\"")
                 return nil
             }
             switch VersionRange.parse(text) {
             case .failure(let err):
-                d.error(.invalidRange, "invalid version range \"\(text)\": \(err.message)", at: args[1].range,
+                d.error(
+                    .invalidRange, "invalid version range \"\(text)\": \(err.message)", at: args[1].range,
                     hint: "npm-style ranges: >=1.2.3 <2.0.0, ~1.2, ^1.2.3, 1.2.x, 1.0.0 - 1.4.0, a || b")
                 return nil
             case .success(let range):
@@ -445,7 +456,8 @@ struct ExpressionChecker {
             a.expr = .abs(a.expr)
             a.range = e.range
             a.bounds = a.bounds.map { b in
-                b.lowerBound >= 0 ? b : b.upperBound <= 0 ? (-b.upperBound)...(-b.lowerBound) : 0...max(-b.lowerBound, b.upperBound)
+                b.lowerBound >= 0
+                    ? b : b.upperBound <= 0 ? (-b.upperBound)...(-b.lowerBound) : 0...max(-b.lowerBound, b.upperBound)
             }
             return a
         default:
@@ -493,14 +505,16 @@ struct ExpressionChecker {
                 return nil
             }
             guard case .string(let pattern) = rhs.kind else {
-                d.error(.typeMismatch, "`matches` needs a pattern in quotes on the right", at: rhs.range,
+                d.error(
+                    .typeMismatch, "`matches` needs a pattern in quotes on the right", at: rhs.range,
                     hint: "e.g. device matches \"^plant-a-\"")
                 return nil
             }
             do {
                 _ = try NSRegularExpression(pattern: pattern)
             } catch {
-                d.error(.invalidRegex, "invalid regular expression \"\(pattern)\"", at: rhs.range,
+                d.error(
+                    .invalidRegex, "invalid regular expression \"\(pattern)\"", at: rhs.range,
                     hint: "check brackets, parentheses and escapes (\\\\ in YAML double quotes)")
                 return nil
             }
@@ -527,8 +541,10 @@ struct ExpressionChecker {
         switch rhs.kind {
         case .identifier(let name):
             guard let list = scope.lists[name] else {
-                let hint = Suggestion.hint(for: name, in: scope.lists.keys)
-                    ?? (scope.lists.isEmpty ? "declare it under `lists:`" : "lists: \(scope.lists.keys.sorted().joined(separator: ", "))")
+                let hint =
+                    Suggestion.hint(for: name, in: scope.lists.keys)
+                    ?? (scope.lists.isEmpty
+                        ? "declare it under `lists:`" : "lists: \(scope.lists.keys.sorted().joined(separator: ", "))")
                 d.error(.unknownName, "unknown list '\(name)'", at: rhs.range, hint: hint)
                 return nil
             }
@@ -628,20 +644,24 @@ struct ExpressionChecker {
                 d.error(
                     .unitMismatch, "cannot compare \(ua) with \(ub)", at: e.range,
                     hint: a.percent || b.percent
-                        ? "`%` makes a percentage; write the value in \(a.percent ? ub : ua)" : "convert one side so both are in the same unit")
+                        ? "`%` makes a percentage; write the value in \(a.percent ? ub : ua)"
+                        : "convert one side so both are in the same unit")
                 return nil
             }
         case (.duration, .number), (.number, .duration):
-            d.error(.typeMismatch, "cannot compare a duration with a number", at: e.range,
+            d.error(
+                .typeMismatch, "cannot compare a duration with a number", at: e.range,
                 hint: "write a duration such as 10m, 1h or 7d")
             return nil
         case (.string, .version), (.version, .string):
-            d.error(.typeMismatch, "cannot compare a string with a version", at: e.range,
+            d.error(
+                .typeMismatch, "cannot compare a string with a version", at: e.range,
                 hint: "convert the attribute: version(firmware) < v\"2.4.1\"")
             return nil
         case (.string, .string):
             if ordering {
-                d.error(.typeMismatch, "strings can only be compared with == and !=", at: e.range,
+                d.error(
+                    .typeMismatch, "strings can only be compared with == and !=", at: e.range,
                     hint: "for versions use version(firmware) < v\"2.4.1\"; for sets use `in`")
                 return nil
             }
@@ -669,11 +689,13 @@ struct ExpressionChecker {
                 let subject = a.adaptable ? b : a
                 var why = ""
                 if case .window(_, let metric, _) = subject.expr, let r = scope.metrics[metric]?.range {
-                    why = ": \(metric) is declared in [\(JSONValue.format(r.lowerBound)), \(JSONValue.format(r.upperBound))]"
+                    why =
+                        ": \(metric) is declared in [\(JSONValue.format(r.lowerBound)), \(JSONValue.format(r.upperBound))]"
                 } else {
                     subject.expr.visit { node in
                         if why.isEmpty, case .window(_, let metric, _) = node, let r = scope.metrics[metric]?.range {
-                            why = ": \(metric) is declared in [\(JSONValue.format(r.lowerBound)), \(JSONValue.format(r.upperBound))]"
+                            why =
+                                ": \(metric) is declared in [\(JSONValue.format(r.lowerBound)), \(JSONValue.format(r.upperBound))]"
                         }
                     }
                 }

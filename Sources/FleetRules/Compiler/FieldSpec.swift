@@ -42,7 +42,8 @@ public enum LanguageSpec {
     public static let metric: [FieldSpec] = [
         FieldSpec("unit", .text, required: true, "unit of the values, e.g. percent, celsius, dBm, g"),
         FieldSpec("range", .numberRange, "plausible [min, max]; readings outside are rejected as out of range"),
-        FieldSpec("interval", .duration, "expected reporting interval; `for` and windows shorter than it are warned about"),
+        FieldSpec(
+            "interval", .duration, "expected reporting interval; `for` and windows shorter than it are warned about"),
         FieldSpec("description", .text, "what the metric measures"),
     ]
 
@@ -54,7 +55,9 @@ public enum LanguageSpec {
 
     /// The pack's `schedule:` section: how maintenance tasks are grouped into site visits.
     public static let schedule: [FieldSpec] = [
-        FieldSpec("horizon", .duration, "how much earlier than its due time a task may be pulled to join a planned visit (default 3d)"),
+        FieldSpec(
+            "horizon", .duration,
+            "how much earlier than its due time a task may be pulled to join a planned visit (default 3d)"),
         FieldSpec("max_tasks_per_visit", .integer(minimum: 1), "the most tasks one site visit takes (default 8)"),
     ]
 

@@ -2,7 +2,8 @@
 public enum PlanRenderer {
     public static func text(_ plan: EvaluationPlan) -> String {
         var out = "evaluation plan: \(plan.operators.count) rules, \(plan.aggregates.count) window aggregates, "
-        out += "~\(plan.stateBytesPerDevice) bytes of state per device, lateness \(DurationText.format(plan.lateness))\n"
+        out +=
+            "~\(plan.stateBytesPerDevice) bytes of state per device, lateness \(DurationText.format(plan.lateness))\n"
         out += "\nwindow aggregates (shared across rules):\n"
         for a in plan.aggregates {
             let shared = a.readers.count > 1 ? "  shared by \(a.readers.count) rules" : ""
@@ -10,13 +11,15 @@ public enum PlanRenderer {
         }
         out += "\nmetric history kept per device:\n"
         for (i, m) in plan.metrics.enumerated() where plan.aggregates.contains(where: { $0.metric == i }) {
-            let keep = plan.retention[i] > 0 ? "\(DurationText.format(plan.retention[i])) of raw points" : "latest value only"
+            let keep =
+                plan.retention[i] > 0 ? "\(DurationText.format(plan.retention[i])) of raw points" : "latest value only"
             out += "  \(m.name): \(keep), ~\(plan.historyBytes(metric: i)) bytes\n"
         }
         out += "\nrules:\n"
         for op in plan.operators {
             let r = op.rule
-            out += "  \(r.kind.rawValue) \(r.id)  [\(r.location.file):\(r.location.start.line)]  state ~\(op.stateBytesPerDevice) bytes/device\n"
+            out +=
+                "  \(r.kind.rawValue) \(r.id)  [\(r.location.file):\(r.location.start.line)]  state ~\(op.stateBytesPerDevice) bytes/device\n"
             for step in op.steps { out += "    → \(step)\n" }
         }
         return out
@@ -34,7 +37,8 @@ public enum PlanRenderer {
                     plan.aggregates.map { a in
                         .object([
                             ("id", .number(Double(a.id))), ("function", .string(a.ref.function.rawValue)),
-                            ("metric", .string(a.ref.metric)), ("window_seconds", a.ref.seconds.map { .number($0) } ?? .null),
+                            ("metric", .string(a.ref.metric)),
+                            ("window_seconds", a.ref.seconds.map { .number($0) } ?? .null),
                             ("readers", .array(a.readers.map { .string($0) })),
                         ])
                     })
@@ -58,7 +62,8 @@ public enum PlanRenderer {
                         if case .notEvaluated = op.evaluation { evaluated = false }
                         return .object([
                             ("id", .string(op.rule.id)), ("kind", .string(op.rule.kind.rawValue)),
-                            ("file", .string(op.rule.location.file)), ("line", .number(Double(op.rule.location.start.line))),
+                            ("file", .string(op.rule.location.file)),
+                            ("line", .number(Double(op.rule.location.start.line))),
                             ("evaluated", evaluated),
                             ("aggregates", .array(op.aggregates.map { .number(Double($0)) })),
                             ("steps", .array(op.steps.map { .string($0) })),

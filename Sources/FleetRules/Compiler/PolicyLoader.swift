@@ -165,7 +165,9 @@ public struct PolicyLoader: Sendable {
                 return true
             }
             for pf in files {
-                for list in pf.lists where claim(list.name, list.location, "list", &bag) { scope.lists[list.name] = list }
+                for list in pf.lists where claim(list.name, list.location, "list", &bag) {
+                    scope.lists[list.name] = list
+                }
                 for macro in pf.macros where claim(macro.name, macro.location, "macro", &bag) {
                     scope.macros[macro.name] = macro
                 }
@@ -201,7 +203,8 @@ public struct PolicyLoader: Sendable {
                     }
                     if let first = names[rule.id], names[rule.id] != rule.location {
                         ctx.diagnostics.error(
-                            .duplicateName, "rule id '\(rule.id)' is already the name of a list or macro in pack '\(packName)'",
+                            .duplicateName,
+                            "rule id '\(rule.id)' is already the name of a list or macro in pack '\(packName)'",
                             at: rule.location, hint: "rule ids, lists and macros share one namespace per pack",
                             notes: [Diagnostic.Note(message: "first defined here", range: first)])
                         continue
@@ -211,7 +214,8 @@ public struct PolicyLoader: Sendable {
                         if let first = signatures[sig] {
                             ctx.diagnostics.warning(
                                 .shadowedRule, "rule '\(rule.id)' repeats the condition of rule '\(first.id)'",
-                                at: rule.location, hint: "the two rules fire together; remove one or change its condition",
+                                at: rule.location,
+                                hint: "the two rules fire together; remove one or change its condition",
                                 notes: [Diagnostic.Note(message: "'\(first.id)' is defined here", range: first.range)])
                         } else {
                             signatures[sig] = (rule.id, rule.location)
@@ -223,13 +227,16 @@ public struct PolicyLoader: Sendable {
             let reachable = ctx.checker.reachableMacros()
             checkingWork += ctx.checker.work
             for pf in files {
-                for list in pf.lists where !ctx.checker.usedLists.contains(list.name) && scope.lists[list.name]?.location == list.location {
-                    ctx.diagnostics.warning(.unusedList, "list '\(list.name)' is never used", at: list.location,
+                for list in pf.lists
+                where !ctx.checker.usedLists.contains(list.name) && scope.lists[list.name]?.location == list.location {
+                    ctx.diagnostics.warning(
+                        .unusedList, "list '\(list.name)' is never used", at: list.location,
                         hint: "remove it, or use it with `in \(list.name)`")
                 }
                 for macro in pf.macros where scope.macros[macro.name]?.location == macro.location {
                     if !reachable.contains(macro.name) {
-                        ctx.diagnostics.warning(.unusedMacro, "macro '\(macro.name)' is never used", at: macro.location,
+                        ctx.diagnostics.warning(
+                            .unusedMacro, "macro '\(macro.name)' is never used", at: macro.location,
                             hint: "remove it, or use it in a `where` or `when`")
                     }
                 }
@@ -239,9 +246,14 @@ public struct PolicyLoader: Sendable {
 
         let diagnostics = bag.sorted
         let hasErrors = diagnostics.contains { $0.severity == .error }
-        let policy = hasErrors ? nil : Policy(
-            packs: packOrder.compactMap { packs[$0] }.map { Policy.Pack(name: $0.name, description: $0.description, files: $0.files) },
-            metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options)
+        let policy =
+            hasErrors
+            ? nil
+            : Policy(
+                packs: packOrder.compactMap { packs[$0] }.map {
+                    Policy.Pack(name: $0.name, description: $0.description, files: $0.files)
+                },
+                metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options)
         var result = PolicyCheck(
             policy: policy, diagnostics: diagnostics, sources: texts, files: sources.map(\.file), ruleCount: ruleCount)
         result.checkingWork = checkingWork
@@ -253,7 +265,9 @@ public struct PolicyLoader: Sendable {
         let scope = rule.scope?.description ?? "*"
         switch rule.body {
         case .alert(let a): return "alert|\(scope)|\(a.condition)|\(a.forDuration)"
-        case .limit(let l): return "limit|\(scope)|\(l.metric)|\(String(describing: l.low))|\(String(describing: l.high))|\(l.forDuration)"
+        case .limit(let l):
+            return
+                "limit|\(scope)|\(l.metric)|\(String(describing: l.low))|\(String(describing: l.high))|\(l.forDuration)"
         case .forecast(let f): return "forecast|\(scope)|\(f.metric)|\(f.threshold)|\(f.direction)"
         default: return nil
         }
@@ -331,7 +345,8 @@ public struct PolicyLoader: Sendable {
                     // `zone == "x"` would read the attribute and `last(zone)` the metric: one name, two meanings.
                     ctx.diagnostics.error(
                         .conflictingMetric, "metric '\(decl.name)' has the name of an inventory attribute",
-                        at: entry.key.range, hint: "rename the metric, e.g. '\(decl.name)_\(decl.unit == "count" ? "count" : "value")'")
+                        at: entry.key.range,
+                        hint: "rename the metric, e.g. '\(decl.name)_\(decl.unit == "count" ? "count" : "value")'")
                     continue
                 }
                 if let existing = metrics[decl.name] {
@@ -349,7 +364,9 @@ public struct PolicyLoader: Sendable {
         }
         if let e = f["attributes"], let entries = ctx.mapping(e.value, "attributes") {
             for entry in entries {
-                guard let t = ctx.choice(entry.value, "attribute type", ["string", "number", "version"]) else { continue }
+                guard let t = ctx.choice(entry.value, "attribute type", ["string", "number", "version"]) else {
+                    continue
+                }
                 let type: ValueType = t == "number" ? .number(unit: nil) : t == "version" ? .version : .string
                 if let existing = attributes[entry.name], existing != type {
                     if Scope.standardAttributes[entry.name] != nil {
@@ -376,20 +393,24 @@ public struct PolicyLoader: Sendable {
         }
         if let e = f["lists"], let entries = ctx.mapping(e.value, "lists") {
             for entry in entries {
-                guard checkName(entry, "list name", &ctx), let items = ctx.sequence(entry.value, "list '\(entry.name)'") else { continue }
+                guard checkName(entry, "list name", &ctx), let items = ctx.sequence(entry.value, "list '\(entry.name)'")
+                else { continue }
                 var values: [Constant] = []
                 var type: ValueType?
                 var ok = true
                 for item in items {
                     guard case .scalar(let s, let style) = item.kind, !item.isNull else {
-                        ctx.diagnostics.error(.wrongType, "list items must be strings or numbers, found \(item.typeDescription)", at: item.range)
+                        ctx.diagnostics.error(
+                            .wrongType, "list items must be strings or numbers, found \(item.typeDescription)",
+                            at: item.range)
                         ok = false
                         break
                     }
                     let value: Constant = style == .plain && Double(s) != nil ? .number(Double(s)!) : .string(s)
                     let t: ValueType = if case .number = value { .number(unit: nil) } else { .string }
                     if let type, type != t {
-                        ctx.diagnostics.error(.wrongType, "list '\(entry.name)' mixes strings and numbers", at: item.range,
+                        ctx.diagnostics.error(
+                            .wrongType, "list '\(entry.name)' mixes strings and numbers", at: item.range,
                             hint: "quote the numbers to make them strings")
                         ok = false
                         break
@@ -398,7 +419,9 @@ public struct PolicyLoader: Sendable {
                     values.append(value)
                 }
                 if ok {
-                    pf.lists.append(ListDecl(name: entry.name, values: values, elementType: type ?? .string, location: entry.key.range))
+                    pf.lists.append(
+                        ListDecl(
+                            name: entry.name, values: values, elementType: type ?? .string, location: entry.key.range))
                 }
             }
         }
@@ -408,7 +431,8 @@ public struct PolicyLoader: Sendable {
                 var expression: Expression?
                 if case .scalar(let text, _) = entry.value.kind, !entry.value.isNull {
                     expression = ExpressionParser.parse(
-                        text, locator: ScalarLocator(node: entry.value, sourceLines: lines), diagnostics: &ctx.diagnostics)
+                        text, locator: ScalarLocator(node: entry.value, sourceLines: lines),
+                        diagnostics: &ctx.diagnostics)
                     if expression == nil { continue }
                 } else {
                     ctx.diagnostics.error(
@@ -437,7 +461,9 @@ public struct PolicyLoader: Sendable {
         if let e = f["rules"] {
             if e.value.isNull {
                 pf.ruleNodes = []
-            } else if let items = ctx.sequence(e.value, "rules", hint: "start each rule with '- ' and its kind, e.g. `- alert: battery-low`") {
+            } else if let items = ctx.sequence(
+                e.value, "rules", hint: "start each rule with '- ' and its kind, e.g. `- alert: battery-low`")
+            {
                 pf.ruleNodes = items
             }
         }
@@ -490,4 +516,3 @@ extension YAMLNode {
         return typeDescription
     }
 }
-

@@ -8,10 +8,13 @@ public enum PolicySchema {
         for f in LanguageSpec.topLevel {
             if f.name == "rules" {
                 topProperties.append(
-                    ("rules", .object([
-                        ("description", .string(f.doc)), ("type", "array"),
-                        ("items", .object([("$ref", "#/$defs/rule")])),
-                    ])))
+                    (
+                        "rules",
+                        .object([
+                            ("description", .string(f.doc)), ("type", "array"),
+                            ("items", .object([("$ref", "#/$defs/rule")])),
+                        ])
+                    ))
             } else if f.name == "fleetrules" {
                 topProperties.append(("fleetrules", .object([("description", .string(f.doc)), ("const", 1)])))
             } else {
@@ -70,10 +73,13 @@ public enum PolicySchema {
             members += [("type", "integer"), ("minimum", .number(Double(minimum)))]
         case .ratio:
             members.append(
-                ("anyOf", [
-                    .object([("type", "number"), ("minimum", 0), ("maximum", 1)]),
-                    .object([("type", "string"), ("pattern", "^[0-9]+(\\.[0-9]+)?%$")]),
-                ]))
+                (
+                    "anyOf",
+                    [
+                        .object([("type", "number"), ("minimum", 0), ("maximum", 1)]),
+                        .object([("type", "string"), ("pattern", "^[0-9]+(\\.[0-9]+)?%$")]),
+                    ]
+                ))
         case .timestamp:
             members += [("type", "string"), ("format", "date-time")]
         case .choice(let options):

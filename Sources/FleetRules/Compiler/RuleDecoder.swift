@@ -11,12 +11,14 @@ extension DecodeContext {
         guard let kind = RuleKind(rawValue: first.name) else {
             if let later = entries.first(where: { RuleKind(rawValue: $0.name) != nil }) {
                 diagnostics.error(
-                    .unknownRuleKind, "a rule's first key must be its kind; '\(later.name)' comes after '\(first.name)'",
+                    .unknownRuleKind,
+                    "a rule's first key must be its kind; '\(later.name)' comes after '\(first.name)'",
                     at: first.key.range, hint: "move `\(later.name): …` to the top of the rule")
             } else {
                 diagnostics.error(
                     .unknownRuleKind, "unknown rule kind '\(first.name)'", at: first.key.range,
-                    hint: Suggestion.hint(for: first.name, in: kinds) ?? "a rule starts with one of: \(kinds.joined(separator: ", "))")
+                    hint: Suggestion.hint(for: first.name, in: kinds)
+                        ?? "a rule starts with one of: \(kinds.joined(separator: ", "))")
             }
             return nil
         }
@@ -33,7 +35,8 @@ extension DecodeContext {
             if let c = condition(e.value, "where") { scope = c.expr } else { ok = false }
         }
         var severity: AlertSeverity? = defaults.severity
-        if let e = f["severity"], !(kind == .forecast && { if case .mapping = e.value.kind { true } else { false } }()) {
+        if let e = f["severity"], !(kind == .forecast && { if case .mapping = e.value.kind { true } else { false } }())
+        {
             if let s = self.severity(e.value) { severity = s } else { ok = false }
         }
         var labels = defaults.labels
@@ -62,7 +65,8 @@ extension DecodeContext {
         }
         if let m = maintenance, m.lead != nil, kind != .forecast, let e = f["maintenance"] {
             diagnostics.warning(
-                .ignoredSetting, "`lead` only applies to forecast rules; \(kind == .alert ? "an" : "a") \(kind.rawValue) rule schedules its task when it fires",
+                .ignoredSetting,
+                "`lead` only applies to forecast rules; \(kind == .alert ? "an" : "a") \(kind.rawValue) rule schedules its task when it fires",
                 at: e.value.range)
         }
         guard ok, let body else { return nil }

@@ -136,18 +136,21 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .fieldUnused: "a field occurs in the data but no rule reads it"
         case .neverFired: "a rule of any kind never fired on the data"
         case .firesForMost: "a rule fired for more than 90% of the devices it applies to (threshold likely mis-set)"
-        case .notEvaluated: "a rule the engine compiles but does not evaluate (a correlation of an unsupported form), so the data checks skip it"
+        case .notEvaluated:
+            "a rule the engine compiles but does not evaluate (a correlation of an unsupported form), so the data checks skip it"
         case .rejectedInput: "some telemetry lines were rejected (malformed, unknown device, out of range, …)"
         case .testVersion: "the `fleetrules-test:` version key of a test file is missing or not supported"
         case .testRules: "the rules a test file names cannot be found or have errors"
         case .seriesNotation: "an input series of a test is not valid series notation"
-        case .unknownTestReference: "a test names a rule, device, metric or attribute that the rules or the test's inventory lack"
+        case .unknownTestReference:
+            "a test names a rule, device, metric or attribute that the rules or the test's inventory lack"
         case .unknownReceiver: "a delivery route names a receiver that is not defined"
         case .invalidURL: "a webhook or SMS gateway URL is not an absolute http(s) URL"
         case .invalidPhone: "a phone number is not in E.164 form (+ and 8 to 15 digits)"
         case .unusedReceiver: "a delivery receiver is never reached by any route"
         case .weakSecret: "a webhook signing secret is shorter than 16 bytes"
-        case .invalidMatcher: "a delivery matcher is malformed: an unknown operator, a bad label name or a regular expression that does not compile"
+        case .invalidMatcher:
+            "a delivery matcher is malformed: an unknown operator, a bad label name or a regular expression that does not compile"
         }
     }
 }

@@ -145,7 +145,8 @@ struct AnalyzerSet: Sendable {
                     let a = edge(curve.low + Double(k) * curve.width)
                     let b = edge(curve.low + Double(k + 1) * curve.width)
                     return .init(
-                        from: falling ? a : -b, to: falling ? b : -a, multiplier: (m[k] * 1000).rounded() / 1000, ratios: count)
+                        from: falling ? a : -b, to: falling ? b : -a, multiplier: (m[k] * 1000).rounded() / 1000,
+                        ratios: count)
                 }
                 out.append(
                     ForecastCurve(

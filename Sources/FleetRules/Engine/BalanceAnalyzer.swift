@@ -69,7 +69,6 @@ struct BalanceAnalyzer: Analyzer {
         var silentDevices: [[String]]
     }
 
-
     init(operatorIndex: Int, rule: BalanceRule, plan: EvaluationPlan, inventory: Inventory) {
         self.operatorIndex = operatorIndex
         self.rule = rule
@@ -78,7 +77,8 @@ struct BalanceAnalyzer: Analyzer {
         windowCount = Array(repeating: 0, count: n)
         lastGateway = Array(repeating: -1, count: n)
         lastSeen = Array(repeating: -.infinity, count: n)
-        let column = Dictionary(inventory.columns.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let column = Dictionary(
+            inventory.columns.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
         func value(_ row: [String], _ name: String) -> String {
             guard let c = column[name], c < row.count else { return "" }
             return row[c]
@@ -146,7 +146,9 @@ struct BalanceAnalyzer: Analyzer {
 
     mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
         // Short data: no complete window was judged, so the partial window is the best there is.
-        if !evaluatedComplete, !touched.isEmpty, let e = evaluate(start: max(dataStart, time - rule.window), end: time, context) {
+        if !evaluatedComplete, !touched.isEmpty,
+            let e = evaluate(start: max(dataStart, time - rule.window), end: time, context)
+        {
             report(e, context, &findings)
             last = e
         }
@@ -241,7 +243,8 @@ struct BalanceAnalyzer: Analyzer {
         let allGroups = Set(loads.keys).union(inventoryGateways.keys).union(remembered.keys)
         for group in allGroups.sorted() {
             let loaded = loads[group] ?? [:]
-            let gateways = Set(loaded.keys).union(inventoryGateways[group] ?? []).union(remembered[group] ?? []).sorted()
+            let gateways = Set(loaded.keys).union(inventoryGateways[group] ?? []).union(remembered[group] ?? [])
+                .sorted()
             let silent = gateways.map { loaded[$0] == nil && lastLoad[Self.key(group, $0)] != nil }
             let position = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($0.element, $0.offset) })
             let devices = (members[group] ?? []).compactMap { m in position[m.gateway].map { (m.device, $0) } }
@@ -251,7 +254,8 @@ struct BalanceAnalyzer: Analyzer {
             groups.append(
                 GroupState(
                     group: group, site: site, gateways: gateways,
-                    loads: gateways.map { loaded[$0] ?? lastLoad[Self.key(group, $0)] ?? 0 }, silent: silent, devices: devices))
+                    loads: gateways.map { loaded[$0] ?? lastLoad[Self.key(group, $0)] ?? 0 }, silent: silent,
+                    devices: devices))
         }
         for (group, l) in loads { for (g, v) in l where v > 0 { lastLoad[Self.key(group, g)] = v } }
         for c in countedAt { lastGateway[c.device] = c.gateway }
@@ -293,7 +297,9 @@ struct BalanceAnalyzer: Analyzer {
                         FindingSink.Finding(
                             key: key, device: -1, site: s.site, severity: r.severity, value: s.loads[i],
                             summary: context.renderSummary(
-                                device: -1, fallback: "\(g) in \(s.group): load \(values["load"] ?? "") vs mean \(values["mean"] ?? "") (\(values["deviation"] ?? ""))",
+                                device: -1,
+                                fallback:
+                                    "\(g) in \(s.group): load \(values["load"] ?? "") vs mean \(values["mean"] ?? "") (\(values["deviation"] ?? ""))",
                                 extra: values),
                             evidence: evidence, maintenance: r.maintenance, since: e.start))
                 }
@@ -310,7 +316,8 @@ struct BalanceAnalyzer: Analyzer {
                 findings.report(
                     FindingSink.Finding(
                         key: key, device: -1, site: s.site, severity: r.severity, value: 0,
-                        summary: "\(g) in \(s.group): no device seen in the last \(DurationText.format(rule.window)) (silent; its last load \(Engine.format(s.loads[i])) stays in the mean)",
+                        summary:
+                            "\(g) in \(s.group): no device seen in the last \(DurationText.format(rule.window)) (silent; its last load \(Engine.format(s.loads[i])) stays in the mean)",
                         evidence: evidence, maintenance: nil, since: e.start))
             }
         }
@@ -318,11 +325,14 @@ struct BalanceAnalyzer: Analyzer {
         open = now
     }
 
-    private func planGroup(_ s: GroupState, _ known: [(device: Int, gateway: String)], _ context: AnalysisContext) -> GroupPlan {
+    private func planGroup(_ s: GroupState, _ known: [(device: Int, gateway: String)], _ context: AnalysisContext)
+        -> GroupPlan
+    {
         let capacity: [Int?] = s.gateways.map { context.inventory.gateways[$0]?.capacity }
         guard let rebalance = rule.rebalance else {
             return GroupPlan(
-                state: s, plan: nil, note: "no `rebalance` in the rule", capacity: capacity, moveDevices: [], silentDevices: [])
+                state: s, plan: nil, note: "no `rebalance` in the rule", capacity: capacity, moveDevices: [],
+                silentDevices: [])
         }
         guard rule.load == .devices else {
             return GroupPlan(
@@ -351,11 +361,13 @@ struct BalanceAnalyzer: Analyzer {
             let reach = context.attribute(rebalance.reachable, device: m.device)
                 .split(separator: "|").compactMap { position[$0.trimmingCharacters(in: .whitespaces)] }
             let preferred = prefer.map { Self.holds($0, device: m.device, context) } ?? false
-            return Rebalancer.Device(id: context.deviceID(m.device), gateway: m.gateway, reachable: reach, preferred: preferred)
+            return Rebalancer.Device(
+                id: context.deviceID(m.device), gateway: m.gateway, reachable: reach, preferred: preferred)
         }
         let limits = s.gateways.indices.map { i in s.silent[i] ? min(capacity[i] ?? Int.max, fixed[i]) : capacity[i] }
         let solver = Rebalancer(
-            gateways: s.gateways.count, capacity: limits, threshold: rule.threshold, maxMoves: rebalance.maxMoves, fixedLoad: fixed)
+            gateways: s.gateways.count, capacity: limits, threshold: rule.threshold, maxMoves: rebalance.maxMoves,
+            fixedLoad: fixed)
         let plan = solver.plan(devices)
         return GroupPlan(
             state: s, plan: plan, note: nil, capacity: capacity, moveDevices: plan.moves.map { devices[$0.device].id },
@@ -371,7 +383,8 @@ struct BalanceAnalyzer: Analyzer {
                 for (i, m) in plan.moves.enumerated() {
                     sections.rebalancing.append(
                         Report.Move(
-                            rule: ruleID, group: s.group, site: s.site ?? "", device: p.moveDevices[i], from: s.gateways[m.from],
+                            rule: ruleID, group: s.group, site: s.site ?? "", device: p.moveDevices[i],
+                            from: s.gateways[m.from],
                             to: s.gateways[m.to]))
                 }
             }
@@ -383,11 +396,13 @@ struct BalanceAnalyzer: Analyzer {
                 Report.BalanceGroup(
                     rule: ruleID, group: s.group, site: s.site ?? "", load: rule.load.rawValue,
                     window: (last?.start ?? 0, last?.end ?? 0), mean: mean,
-                    band: p.plan.map { ($0.low, $0.high) }, status: p.plan?.status.rawValue ?? "not planned", note: p.note,
+                    band: p.plan.map { ($0.low, $0.high) }, status: p.plan?.status.rawValue ?? "not planned",
+                    note: p.note,
                     moves: p.plan?.moves.count ?? 0, silentAfter: p.plan == nil ? nil : rule.rebalance?.silentAfter,
                     gateways: s.gateways.enumerated().map { i, g in
                         Report.BalanceGroup.Gateway(
-                            gateway: g, before: before[i], after: after[i], capacity: p.capacity[i], silent: s.silent[i],
+                            gateway: g, before: before[i], after: after[i], capacity: p.capacity[i],
+                            silent: s.silent[i],
                             silentDevices: i < p.silentDevices.count ? p.silentDevices[i] : [])
                     }))
         }

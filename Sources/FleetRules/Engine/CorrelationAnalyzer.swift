@@ -54,7 +54,9 @@ struct CorrelationAnalyzer: Analyzer {
             case .min: return min
             case .max: return max
             case .delta: return count >= 2 ? lastValue - firstValue : nil
-            case .rate: return count >= 2 && lastTime > firstTime ? (lastValue - firstValue) / ((lastTime - firstTime) / 3600) : nil
+            case .rate:
+                return count >= 2 && lastTime > firstTime
+                    ? (lastValue - firstValue) / ((lastTime - firstTime) / 3600) : nil
             default: return nil
             }
         }
@@ -80,7 +82,8 @@ struct CorrelationAnalyzer: Analyzer {
     private var results: [Report.Correlation] = []
 
     init?(operatorIndex: Int, plan: EvaluationPlan, rule: CorrelationRule, inventory: Inventory) {
-        guard rule.unsupported == nil, case .window(let fx, let mx, _) = rule.x, case .window(let fy, let my, _) = rule.y,
+        guard rule.unsupported == nil, case .window(let fx, let mx, _) = rule.x,
+            case .window(let fy, let my, _) = rule.y,
             let ix = plan.metricIndex[mx], let iy = plan.metricIndex[my]
         else { return nil }
         self.operatorIndex = operatorIndex
@@ -101,7 +104,9 @@ struct CorrelationAnalyzer: Analyzer {
 
     mutating func observe(device: Int, metric: Int, value: Double, time: Double) {
         guard device >= 0, device < devices, value.isFinite else { return }
-        for (slot, m) in metrics.enumerated() where m == metric { summary[slot * devices + device].add(value, at: time) }
+        for (slot, m) in metrics.enumerated() where m == metric {
+            summary[slot * devices + device].add(value, at: time)
+        }
     }
 
     mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
@@ -151,7 +156,8 @@ struct CorrelationAnalyzer: Analyzer {
                 pValue: nil, adjustedP: nil, significant: false, note: nil)
             if g.xs.count < rule.minSamples {
                 row.note = "fewer than \(rule.minSamples) pairs"
-            } else if let r = rule.method == .spearman ? Statistics.spearman(g.xs, g.ys) : Statistics.pearson(g.xs, g.ys),
+            } else if let r = rule.method == .spearman
+                ? Statistics.spearman(g.xs, g.ys) : Statistics.pearson(g.xs, g.ys),
                 let p = Statistics.correlationPValue(r: r, n: g.xs.count)
             {
                 row.coefficient = r
@@ -181,7 +187,8 @@ struct CorrelationAnalyzer: Analyzer {
             let pText = Self.formatP(p)
             let summary = context.renderSummary(
                 device: -1,
-                fallback: "\(row.group): \(rule.x) and \(rule.y) correlate (\(rule.method.rawValue) \(coefficient), p=\(pText), n=\(row.n))",
+                fallback:
+                    "\(row.group): \(rule.x) and \(rule.y) correlate (\(rule.method.rawValue) \(coefficient), p=\(pText), n=\(row.n))",
                 extra: [
                     "coefficient": coefficient, "p_value": pText, "n": "\(row.n)", "group": row.group,
                     "method": rule.method.rawValue, "value": coefficient,
@@ -192,7 +199,8 @@ struct CorrelationAnalyzer: Analyzer {
                     summary: summary,
                     evidence: [
                         ("group", .string(row.group)), ("method", .string(rule.method.rawValue)),
-                        ("coefficient", .number(r)), ("n", .number(Double(row.n))), ("p_value", .number(row.pValue ?? p)),
+                        ("coefficient", .number(r)), ("n", .number(Double(row.n))),
+                        ("p_value", .number(row.pValue ?? p)),
                         ("adjusted_p", .number(p)), ("correction", .string(rule.correction.rawValue)),
                         ("groups_tested", .number(Double(tested.count))), ("x", .string("\(rule.x)")),
                         ("y", .string("\(rule.y)")),

@@ -108,7 +108,9 @@ struct DriftAnalyzer: Analyzer {
                     skip(d)
                     continue
                 }
-                test(d, residual: mean[d] - ref, peers: [referenceDevice], at: time, bucketStart: start, context, &findings)
+                test(
+                    d, residual: mean[d] - ref, peers: [referenceDevice], at: time, bucketStart: start, context,
+                    &findings)
             }
         case .peers(let attributes):
             let slots = attributes.map { context.attributeSlots[$0] }
@@ -143,7 +145,8 @@ struct DriftAnalyzer: Analyzer {
                     continue
                 }
                 for (i, d) in ordered.enumerated() {
-                    guard ordered.count - 1 >= rule.minPeers, let ref = RobustStatistics.median(values, excluding: i) else {
+                    guard ordered.count - 1 >= rule.minPeers, let ref = RobustStatistics.median(values, excluding: i)
+                    else {
                         skip(d)
                         continue
                     }
@@ -263,7 +266,10 @@ struct DriftAnalyzer: Analyzer {
                 let reason: String
                 switch rule.reference {
                 case .device(let id):
-                    reason = referenceDevice < 0 ? "reference device \(id) is not in the inventory" : "no reading of reference \(id) in the bucket"
+                    reason =
+                        referenceDevice < 0
+                        ? "reference device \(id) is not in the inventory"
+                        : "no reading of reference \(id) in the bucket"
                 case .peers:
                     reason = "fewer than \(rule.minPeers) peers reporting"
                 }

@@ -104,12 +104,16 @@ struct DriftDetector: Sendable, Equatable {
             let mean = total / Double(count)
             mUp += r - mean - tolerance
             mDown += r - mean + tolerance
-            if mUp <= minUp { minUp = mUp; onsetUp = .nan; sumUp = 0; nUp = 0 } else {
+            if mUp <= minUp {
+                minUp = mUp; onsetUp = .nan; sumUp = 0; nUp = 0
+            } else {
                 if nUp == 0 { onsetUp = start }
                 sumUp += raw
                 nUp += 1
             }
-            if mDown >= maxDown { maxDown = mDown; onsetDown = .nan; sumDown = 0; nDown = 0 } else {
+            if mDown >= maxDown {
+                maxDown = mDown; onsetDown = .nan; sumDown = 0; nDown = 0
+            } else {
                 if nDown == 0 { onsetDown = start }
                 sumDown += raw
                 nDown += 1

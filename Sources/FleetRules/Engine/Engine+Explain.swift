@@ -76,7 +76,8 @@ extension Engine {
         guard let o = plan.operators.firstIndex(where: { $0.rule.id == id }) else {
             throw ExplainError(
                 description: "no rule '\(id)'"
-                    + (Suggestion.closest(to: id, in: plan.operators.map(\.rule.id)).map { "; did you mean '\($0)'?" } ?? ""))
+                    + (Suggestion.closest(to: id, in: plan.operators.map(\.rule.id)).map { "; did you mean '\($0)'?" }
+                        ?? ""))
         }
         guard let d = inventory.deviceIndex[device] else {
             throw ExplainError(description: "device '\(device)' is not in the inventory")
@@ -111,7 +112,8 @@ extension Engine {
                     out.since = since
                     out.pendingFor = max(0, t - since)
                     out.notes.append(
-                        "the condition has held for \(DurationText.format(max(0, t - since))) of the \(DurationText.format(forDuration)) `for`; it fires at \(Timestamp.format(since + forDuration)) if it keeps holding")
+                        "the condition has held for \(DurationText.format(max(0, t - since))) of the \(DurationText.format(forDuration)) `for`; it fires at \(Timestamp.format(since + forDuration)) if it keeps holding"
+                    )
                 case .firing:
                     out.state = .firing
                     out.since = since
@@ -126,7 +128,8 @@ extension Engine {
                 }
             }
             if node.truth == nil {
-                out.notes.append("the condition has no data (a window is empty or an attribute is missing), which never fires")
+                out.notes.append(
+                    "the condition has no data (a window is empty or an attribute is missing), which never fires")
             }
         case .compliance:
             if out.state != .outOfScope { out.state = out.findings.isEmpty ? .idle : .firing }
@@ -138,7 +141,8 @@ extension Engine {
             if let v = complianceVersion(rule: id, device: d) { out.notes.append("version: \(v)") }
         case .analysis:
             if out.state != .outOfScope { out.state = out.findings.isEmpty ? .idle : .firing }
-            out.notes.append("a fleet-level \(rule.kind.rawValue) analysis: its findings and their evidence are shown below")
+            out.notes.append(
+                "a fleet-level \(rule.kind.rawValue) analysis: its findings and their evidence are shown below")
         case .notEvaluated(let reason):
             out.notes.append("not evaluated by this version: \(reason)")
         }
@@ -155,7 +159,8 @@ extension Engine {
         if case .and = e { connective = "and" }
         if case .or = e { connective = "or" }
         return Explanation.Node(
-            expression: e.description, value: Self.render(value), truth: truth, isBoolean: boolean, connective: connective,
+            expression: e.description, value: Self.render(value), truth: truth, isBoolean: boolean,
+            connective: connective,
             children: Self.explainChildren(e).map { explainNode($0, device: d, at: t) })
     }
 
@@ -234,7 +239,8 @@ extension Explanation {
             out += "false because:\n"
             for b in blocking {
                 let inputs = b.children.map { "\($0.expression) = \($0.value)" }
-                out += "  \(b.expression) is \(b.truth == false ? "false" : "without data")"
+                out +=
+                    "  \(b.expression) is \(b.truth == false ? "false" : "without data")"
                     + (inputs.isEmpty ? "" : " (\(inputs.joined(separator: ", ")))") + "\n"
             }
         }

@@ -201,7 +201,9 @@ public struct Engine: Sendable {
 
     /// Fast path: one value of one metric, by handle (no string hashing).
     @discardableResult
-    public mutating func ingest(time: Double, device: DeviceHandle, metric: MetricHandle, value: Double) -> RejectReason? {
+    public mutating func ingest(time: Double, device: DeviceHandle, metric: MetricHandle, value: Double)
+        -> RejectReason?
+    {
         scratchValues.removeAll(keepingCapacity: true)
         scratchValues.append((metric.index, value))
         return accept(time: time, device: device.index, gateway: -1, strings: [], origin: nil)
@@ -366,7 +368,8 @@ public struct Engine: Sendable {
         for r in buffer.review(fleet: fleet, maxForwardJump: jump, observed: clock.observed) {
             rejectHeld(
                 r,
-                "timestamp \(Timestamp.format(r.time)) is more than \(DurationText.format(jump)) ahead of the fleet's time (\(Timestamp.format(fleet))) after \(FleetClock.recentCapacity) later readings")
+                "timestamp \(Timestamp.format(r.time)) is more than \(DurationText.format(jump)) ahead of the fleet's time (\(Timestamp.format(fleet))) after \(FleetClock.recentCapacity) later readings"
+            )
         }
     }
 
@@ -376,7 +379,9 @@ public struct Engine: Sendable {
             buffer.pop()
             if prefetching {
                 if let ahead = buffer.queued(Self.prefetchDistance) { prefetchState(ahead) }
-                if let near = buffer.queued(Self.prefetchDistance / 2) { metrics.prefetchPoints(device: Int(near.device)) }
+                if let near = buffer.queued(Self.prefetchDistance / 2) {
+                    metrics.prefetchPoints(device: Int(near.device))
+                }
             }
             startClocksIfNeeded(at: next.time)
             fireTimers(before: next.time)
@@ -501,7 +506,9 @@ public struct Engine: Sendable {
         evaluatedLast = max(evaluatedLast, t)
         if r.heldAhead {
             // The fleet came near it: now it is part of the data's span, and its dropped values count.
-            for e in buffer.takeHeldLine(sequence: r.sequence)?.drops ?? [] { stats.dropValue(e.reason, e.message, e.origin) }
+            for e in buffer.takeHeldLine(sequence: r.sequence)?.drops ?? [] {
+                stats.dropValue(e.reason, e.message, e.origin)
+            }
             stats.firstTimestamp = min(stats.firstTimestamp ?? t, t)
             stats.lastTimestamp = max(stats.lastTimestamp ?? t, t)
         }
@@ -535,7 +542,8 @@ public struct Engine: Sendable {
         }
         if !analyses.isEmpty {
             analyses.feed(
-                device: d, time: t, gateway: r.gateway, metrics: buffer.poolMetric, values: buffer.poolValue, base: base,
+                device: d, time: t, gateway: r.gateway, metrics: buffer.poolMetric, values: buffer.poolValue,
+                base: base,
                 count: count, applies: conditions.applies, opCount: opCount)
         }
         conditions.beginReading()

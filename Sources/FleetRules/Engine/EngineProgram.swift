@@ -115,11 +115,13 @@ final class EngineProgram: Sendable {
         let aggregate = { (ref: WindowRef) in index[ref] ?? 0 }
         func threshold(_ e: TypedExpression) -> Threshold? {
             switch e {
-            case .compare(let op, .window(let f, let m, let s), .constant(.number(let v))) where f != .absent && f != .age:
+            case .compare(let op, .window(let f, let m, let s), .constant(.number(let v)))
+            where f != .absent && f != .age:
                 return Threshold(aggregate: aggregate(WindowRef(function: f, metric: m, seconds: s)), op: op, value: v)
             case .compare(let op, .window(.age, let m, let s), .constant(.duration(let d))):
                 // `age(m) > 2h`: the aggregate is the duration since the latest value, in seconds.
-                return Threshold(aggregate: aggregate(WindowRef(function: .age, metric: m, seconds: s)), op: op, value: d)
+                return Threshold(
+                    aggregate: aggregate(WindowRef(function: .age, metric: m, seconds: s)), op: op, value: d)
             default:
                 return nil
             }
@@ -194,7 +196,8 @@ final class EngineProgram: Sendable {
                 if let clear = a.clear { evidence.append(("clear", .string(clear.description))) }
             case .limit(let l):
                 evidence.append(("metric", .string(l.metric)))
-                evidence.append(("range", .array([l.low.map { .number($0) } ?? .null, l.high.map { .number($0) } ?? .null])))
+                evidence.append(
+                    ("range", .array([l.low.map { .number($0) } ?? .null, l.high.map { .number($0) } ?? .null])))
                 if l.forDuration > 0 { evidence.append(("for_seconds", .number(l.forDuration))) }
             default: break
             }

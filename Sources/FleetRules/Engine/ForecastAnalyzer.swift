@@ -132,7 +132,10 @@ struct ForecastAnalyzer: Analyzer {
     /// Predictions further out than this (ten years) are reported as no trend.
     static let farthest = 3650 * 86400.0
 
-    init(operatorIndex o: Int, rule r: Rule, forecast f: ForecastRule, metric m: Int, range: ClosedRange<Double>?, devices: Int) {
+    init(
+        operatorIndex o: Int, rule r: Rule, forecast f: ForecastRule, metric m: Int, range: ClosedRange<Double>?,
+        devices: Int
+    ) {
         operatorIndex = o
         metrics = [m]
         rule = f
@@ -176,7 +179,8 @@ struct ForecastAnalyzer: Analyzer {
             let template = LevelCurve(low: ends.min() ?? 0, high: ends.max() ?? 0)
             curveTemplate = template
             curves = CurveBook(
-                metric: f.metric, falling: f.direction == .falling, attributes: f.curveBy, rule: r.id, template: template)
+                metric: f.metric, falling: f.direction == .falling, attributes: f.curveBy, rule: r.id,
+                template: template)
             cohort = Array(repeating: -1, count: devices)
             bands = Array(repeating: BandTracker(), count: devices)
         } else {
@@ -318,7 +322,9 @@ struct ForecastAnalyzer: Analyzer {
         // Gauges that cannot be trusted get their own finding and no prediction.
         if time - acc[d].lastReading >= silentAfter {
             snapshot.state = .silent
-            gauge(d, .silent, at: time, since: acc[d].lastReading, detail: "no reading since \(Timestamp.format(acc[d].lastReading))", context, &findings)
+            gauge(
+                d, .silent, at: time, since: acc[d].lastReading,
+                detail: "no reading since \(Timestamp.format(acc[d].lastReading))", context, &findings)
             return
         }
         let first = max(fitStart[d], bucketNow - capacity)
@@ -338,13 +344,21 @@ struct ForecastAnalyzer: Analyzer {
         snapshot.points = times.count
         if time - acc[d].flatSince >= flatAfter, times.count >= RobustTrend.minimumPoints {
             snapshot.state = .flat
-            gauge(d, .flat, at: time, since: acc[d].flatSince, detail: "reads \(Engine.format(sign * Double(acc[d].rawLast))) since \(Timestamp.format(acc[d].flatSince))", context, &findings)
+            gauge(
+                d, .flat, at: time, since: acc[d].flatSince,
+                detail:
+                    "reads \(Engine.format(sign * Double(acc[d].rawLast))) since \(Timestamp.format(acc[d].flatSince))",
+                context, &findings)
             return
         }
         let jumps = shiftScore[d] * exp(-Float(bucketNow - lastShiftBucket[d]) / Float(capacity))
         if jumps >= 3 {
             snapshot.state = .erratic
-            gauge(d, .erratic, at: time, since: time, detail: "\(Int(jumps.rounded())) level jumps in \(DurationText.format(Double(capacity) * tickInterval))", context, &findings)
+            gauge(
+                d, .erratic, at: time, since: time,
+                detail:
+                    "\(Int(jumps.rounded())) level jumps in \(DurationText.format(Double(capacity) * tickInterval))",
+                context, &findings)
             return
         }
         let shiftTime = shift[d] > first ? Double(shift[d]) : nil
@@ -362,7 +376,8 @@ struct ForecastAnalyzer: Analyzer {
         // stretch of odd data (an outage, a cold night) must not bend a straight line.
         accelerating[d] = fit.model == .accelerating ? min(accelerating[d], 254) + 1 : 0
         if fit.model == .accelerating, accelerating[d] < 3,
-            let straight = RobustTrend.fit(times: times, values: values, shift: shiftTime, now: nowBuckets, allowAcceleration: false)
+            let straight = RobustTrend.fit(
+                times: times, values: values, shift: shiftTime, now: nowBuckets, allowAcceleration: false)
         {
             fit = straight
         }
@@ -372,7 +387,9 @@ struct ForecastAnalyzer: Analyzer {
             snapshot.slopePerDay = sign * fit.slope / tickInterval * 86400
             snapshot.model = fit.model
             snapshot.state = .erratic
-            gauge(d, .erratic, at: time, since: time, detail: "scatter \(Engine.format(fit.sigma)) around the trend", context, &findings)
+            gauge(
+                d, .erratic, at: time, since: time, detail: "scatter \(Engine.format(fit.sigma)) around the trend",
+                context, &findings)
             return
         }
         resolveGauge(d, at: time, context, &findings)
@@ -381,7 +398,8 @@ struct ForecastAnalyzer: Analyzer {
             let highest = values.max() ?? fit.level
             if profile.bends(from: threshold, to: max(highest, fit.level)),
                 let curved = RobustTrend.fit(
-                    times: times, values: values.map(profile.phi), shift: shiftTime, now: nowBuckets, allowAcceleration: false)
+                    times: times, values: values.map(profile.phi), shift: shiftTime, now: nowBuckets,
+                    allowAcceleration: false)
             {
                 prediction = Prediction(curved, threshold: profile.phi(threshold), profile: profile)
             }
@@ -401,7 +419,9 @@ struct ForecastAnalyzer: Analyzer {
         snapshot.crossingAt = crossing
         if let interval = prediction.interval {
             snapshot.low = time + interval.low * tickInterval
-            snapshot.high = interval.high.flatMap { $0 * tickInterval <= Self.farthest ? time + $0 * tickInterval : nil }
+            snapshot.high = interval.high.flatMap {
+                $0 * tickInterval <= Self.farthest ? time + $0 * tickInterval : nil
+            }
         }
         // Alert within the horizon, at the severity of the first bracket the time left fits in, once
         // the fit has 48 buckets (two days when hourly) and its slow end is not far beyond the horizon.
@@ -411,7 +431,9 @@ struct ForecastAnalyzer: Analyzer {
             ? rule.severityByTimeLeft.first { left <= $0.seconds }?.severity : nil
         guard let severity else {
             // A little hysteresis: an open forecast stays until the crossing moves clearly beyond.
-            if forecastOpen[d], left > rule.horizon * 1.1 || rule.severityByTimeLeft.allSatisfy({ left > $0.seconds * 1.1 }) {
+            if forecastOpen[d],
+                left > rule.horizon * 1.1 || rule.severityByTimeLeft.allSatisfy({ left > $0.seconds * 1.1 })
+            {
                 resolveForecast(d, at: time, context, &findings)
             }
             return
@@ -419,7 +441,8 @@ struct ForecastAnalyzer: Analyzer {
         let placeholders: [String: String] = [
             "value": Engine.format(sign * prediction.level), "level": Engine.format(sign * prediction.level),
             "metric": rule.metric, "threshold": Engine.format(rule.threshold),
-            "time_left": DurationText.format(Self.roundedDuration(left)), "crossing_at": Timestamp.format(crossing.rounded()),
+            "time_left": DurationText.format(Self.roundedDuration(left)),
+            "crossing_at": Timestamp.format(crossing.rounded()),
             "slope_per_day": Engine.format(snapshot.slopePerDay ?? 0),
             "interval_low": snapshot.low.map { Timestamp.format($0.rounded()) } ?? "",
             "interval_high": snapshot.high.map { Timestamp.format($0.rounded()) } ?? "open",
@@ -444,7 +467,8 @@ struct ForecastAnalyzer: Analyzer {
                 falling: rule.direction == .falling, unit: context.plan.metrics[metrics[0]].unit)
             : context.renderSummary(
                 device: d,
-                fallback: "\(device) reaches \(placeholders["threshold"] ?? "") in \(placeholders["time_left"] ?? "") (around \(placeholders["crossing_at"] ?? ""))",
+                fallback:
+                    "\(device) reaches \(placeholders["threshold"] ?? "") in \(placeholders["time_left"] ?? "") (around \(placeholders["crossing_at"] ?? ""))",
                 extra: placeholders)
         forecastOpen[d] = true
         findings.report(
@@ -489,7 +513,8 @@ struct ForecastAnalyzer: Analyzer {
     ) -> String {
         let suffix = unit == "percent" ? "%" : unit.isEmpty || unit == "ratio" ? "" : " " + unit
         let side = falling ? "below" : "above"
-        return "\(device): \(metric) is at \(Engine.format(level))\(suffix), \(side) \(Engine.format(threshold))\(suffix)"
+        return
+            "\(device): \(metric) is at \(Engine.format(level))\(suffix), \(side) \(Engine.format(threshold))\(suffix)"
     }
 
     /// Time left rounded for people: to the hour up to ten days (4d22h), then to the day.
@@ -512,13 +537,17 @@ struct ForecastAnalyzer: Analyzer {
                 since: min(time, since.isFinite ? since : time)))
     }
 
-    private mutating func resolveGauge(_ d: Int, at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+    private mutating func resolveGauge(
+        _ d: Int, at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink
+    ) {
         guard gaugeOpen[d] else { return }
         gaugeOpen[d] = false
         findings.resolve(context.deviceID(d) + "\u{1F}gauge", at: time)
     }
 
-    private mutating func resolveForecast(_ d: Int, at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+    private mutating func resolveForecast(
+        _ d: Int, at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink
+    ) {
         guard forecastOpen[d] else { return }
         forecastOpen[d] = false
         findings.resolve(context.deviceID(d), at: time)

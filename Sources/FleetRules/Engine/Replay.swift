@@ -87,9 +87,13 @@ public struct Replay {
             var lines = splitter
             lines.feed(chunk) { line, number in
                 let origin = ReadingOrigin(file: file, line: number)
-                if let (reason, message) = decoder.decode(line, format: format, accept: { decoded, names in
-                    Self.map(&decoded, names: names, mapping: &mapping, values: &values, origin: origin, into: &engine)
-                }) {
+                if let (reason, message) = decoder.decode(
+                    line, format: format,
+                    accept: { decoded, names in
+                        Self.map(
+                            &decoded, names: names, mapping: &mapping, values: &values, origin: origin, into: &engine)
+                    })
+                {
                     engine.rejectLine(reason, message, origin)
                 }
             }
@@ -149,19 +153,23 @@ public struct Replay {
                 var rejected: [(RejectReason, String, ReadingOrigin)] = []
                 splitter.feed(chunk) { line, number in
                     let origin = ReadingOrigin(file: path, line: number)
-                    if let (reason, message) = decoder.decode(line, format: format, accept: { d, names in
-                        var metrics: [String: Double] = [:]
-                        var attributes: [String: String] = [:]
-                        for (f, v) in d.numbers { metrics[names.count > f ? names.names[f] : ""] = v }
-                        for (f, v) in d.strings { attributes[names.count > f ? names.names[f] : ""] = v }
-                        out.append(
-                            (
-                                Reading(
-                                    timestamp: d.timestamp, device: String(decoding: d.device, as: UTF8.self),
-                                    gateway: d.gateway.map { String(decoding: $0, as: UTF8.self) }, metrics: metrics,
-                                    attributes: attributes), origin
-                            ))
-                    }) {
+                    if let (reason, message) = decoder.decode(
+                        line, format: format,
+                        accept: { d, names in
+                            var metrics: [String: Double] = [:]
+                            var attributes: [String: String] = [:]
+                            for (f, v) in d.numbers { metrics[names.count > f ? names.names[f] : ""] = v }
+                            for (f, v) in d.strings { attributes[names.count > f ? names.names[f] : ""] = v }
+                            out.append(
+                                (
+                                    Reading(
+                                        timestamp: d.timestamp, device: String(decoding: d.device, as: UTF8.self),
+                                        gateway: d.gateway.map { String(decoding: $0, as: UTF8.self) },
+                                        metrics: metrics,
+                                        attributes: attributes), origin
+                                ))
+                        })
+                    {
                         rejected.append((reason, message, origin))
                     }
                 }
@@ -178,9 +186,12 @@ extension Replay.LineIngest {
     /// One line, decoded into the engine (rejections are counted by the engine).
     mutating func one(_ line: UnsafeBufferPointer<UInt8>, number: Int, into engine: inout Engine) {
         let origin = ReadingOrigin(file: file, line: number)
-        if let (reason, message) = decoder.decode(line, format: format, accept: { decoded, names in
-            Self.map(&decoded, names: names, mapping: &mapping, values: &values, origin: origin, into: &engine)
-        }) {
+        if let (reason, message) = decoder.decode(
+            line, format: format,
+            accept: { decoded, names in
+                Self.map(&decoded, names: names, mapping: &mapping, values: &values, origin: origin, into: &engine)
+            })
+        {
             engine.rejectLine(reason, message, origin)
         }
     }
@@ -191,16 +202,20 @@ extension Replay.LineIngest {
     /// hands the reading to the engine; the field names count for `check --data` even when the
     /// device is unknown.
     static func map(
-        _ line: inout DecodedLine, names: ByteInterner, mapping fields: inout FieldMapping, values: inout [(Int, Double)],
+        _ line: inout DecodedLine, names: ByteInterner, mapping fields: inout FieldMapping,
+        values: inout [(Int, Double)],
         origin: ReadingOrigin?, into engine: inout Engine
     ) {
-        if fields.metric.count < names.count { fields.update(names, plan: engine.plan, slots: engine.program.attributeSlots) }
+        if fields.metric.count < names.count {
+            fields.update(names, plan: engine.plan, slots: engine.program.attributeSlots)
+        }
         if line.gateway != nil { fields.gatewaySeen += 1 }
         guard let d = fields.devices.find(line.device) else {
             for (f, _) in line.numbers { fields.counts[f] += 1 }
             for (f, _) in line.strings { fields.counts[f] += 1 }
             engine.rejectLine(
-                .unknownDevice, "device '\(String(decoding: line.device, as: UTF8.self))' is not in the inventory", origin)
+                .unknownDevice, "device '\(String(decoding: line.device, as: UTF8.self))' is not in the inventory",
+                origin)
             return
         }
         values.removeAll(keepingCapacity: true)
@@ -225,11 +240,14 @@ extension Replay.LineIngest {
             // Gateway names are interned by their bytes: no String per reading.
             let local = fields.gateways.intern(bytes)
             while fields.gatewayID.count <= local { fields.gatewayID.append(-1) }
-            if fields.gatewayID[local] < 0 { fields.gatewayID[local] = engine.gatewayIndex(fields.gateways.names[local]) }
+            if fields.gatewayID[local] < 0 {
+                fields.gatewayID[local] = engine.gatewayIndex(fields.gateways.names[local])
+            }
             gateway = fields.gatewayID[local]
         }
         engine.ingest(
-            time: line.timestamp, device: d, gateway: gateway, values: &values, strings: strings, nonNumeric: nonNumeric,
+            time: line.timestamp, device: d, gateway: gateway, values: &values, strings: strings,
+            nonNumeric: nonNumeric,
             origin: origin)
     }
 }

@@ -72,7 +72,9 @@ indirect enum RuntimeExpression: Sendable {
         case .and(let a, let b): self = .and(lower(a), lower(b))
         case .or(let a, let b): self = .or(lower(a), lower(b))
         case .compare(let op, let a, let b):
-            self = Self.isNumeric(a) && Self.isNumeric(b) ? .compareNumbers(op, lower(a), lower(b)) : .compare(op, lower(a), lower(b))
+            self =
+                Self.isNumeric(a) && Self.isNumeric(b)
+                ? .compareNumbers(op, lower(a), lower(b)) : .compare(op, lower(a), lower(b))
         case .arithmetic(let op, let a, let b): self = .arithmetic(op, lower(a), lower(b))
         case .negate(let x): self = .negate(lower(x))
         case .abs(let x): self = .abs(lower(x))

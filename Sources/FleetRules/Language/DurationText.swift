@@ -47,7 +47,9 @@ public enum DurationText {
     /// The shortest readable form: 90 → "1m30s", 86400 → "1d".
     public static func format(_ seconds: Double) -> String {
         // Beyond what an Int holds (or not a number): say so rather than trap.
-        guard seconds.isFinite, seconds.magnitude < 9e15 else { return seconds.isNaN ? "unknown" : seconds < 0 ? "-∞" : "∞" }
+        guard seconds.isFinite, seconds.magnitude < 9e15 else {
+            return seconds.isNaN ? "unknown" : seconds < 0 ? "-∞" : "∞"
+        }
         if seconds < 1, seconds > 0 { return "\(Int((seconds * 1000).rounded()))ms" }
         var rest = Int(seconds.rounded())
         if rest == 0 { return "0s" }

@@ -30,8 +30,10 @@ public struct ExpressionParser {
         do {
             parser.tokens = try parser.tokenize(text)
             let expr = try parser.parseExpression(minPrecedence: 1)
-            if case .end = parser.current.kind {} else {
-                throw parser.failure("unexpected \(parser.describe(parser.current)) after a complete expression",
+            if case .end = parser.current.kind {
+            } else {
+                throw parser.failure(
+                    "unexpected \(parser.describe(parser.current)) after a complete expression",
                     at: parser.current,
                     hint: parser.current.kind == .symbol("&&") || parser.current.kind == .symbol("||")
                         ? "write `and` / `or`" : "join conditions with `and` or `or`")
@@ -113,9 +115,10 @@ public struct ExpressionParser {
                 }
                 let literal = String(String.UnicodeScalarView(s[i..<j]))
                 guard let value = Double(literal) else {
-                    throw ParseFailure(diagnostic: Diagnostic(
-                        .expressionSyntax, "malformed number '\(literal)'",
-                        at: tokenRange(start, pos(j))))
+                    throw ParseFailure(
+                        diagnostic: Diagnostic(
+                            .expressionSyntax, "malformed number '\(literal)'",
+                            at: tokenRange(start, pos(j))))
                 }
                 if j < s.count, s[j] == "%" {
                     out.append(Token(kind: .percent(value), start: start, end: pos(j + 1)))
@@ -131,7 +134,8 @@ public struct ExpressionParser {
                     while k < s.count, isIdent(s[k]) || s[k] == "." {
                         var n = numberStart
                         while n < s.count, isDigit(s[n]) || s[n] == "." { n += 1 }
-                        guard n > numberStart, let v = Double(String(String.UnicodeScalarView(s[numberStart..<n]))) else {
+                        guard n > numberStart, let v = Double(String(String.UnicodeScalarView(s[numberStart..<n])))
+                        else {
                             ok = false
                             break
                         }
@@ -151,9 +155,10 @@ public struct ExpressionParser {
                     while k < s.count, isIdent(s[k]) { k += 1 }
                     let literal = String(String.UnicodeScalarView(s[i..<k]))
                     guard ok else {
-                        throw ParseFailure(diagnostic: Diagnostic(
-                            .invalidDuration, "invalid duration '\(literal)'", at: tokenRange(start, pos(k)),
-                            hint: "durations are a number and a unit: ms, s, m, h, d or w (e.g. 10m, 1h30m, 7d)"))
+                        throw ParseFailure(
+                            diagnostic: Diagnostic(
+                                .invalidDuration, "invalid duration '\(literal)'", at: tokenRange(start, pos(k)),
+                                hint: "durations are a number and a unit: ms, s, m, h, d or w (e.g. 10m, 1h30m, 7d)"))
                     }
                     out.append(Token(kind: .duration(total), start: start, end: pos(k)))
                     i = k
@@ -172,7 +177,8 @@ public struct ExpressionParser {
             if isIdentStart(c) {
                 var j = i
                 while j < s.count, isIdent(s[j]) { j += 1 }
-                out.append(Token(kind: .identifier(String(String.UnicodeScalarView(s[i..<j]))), start: start, end: pos(j)))
+                out.append(
+                    Token(kind: .identifier(String(String.UnicodeScalarView(s[i..<j]))), start: start, end: pos(j)))
                 i = j
                 continue
             }
@@ -193,8 +199,9 @@ public struct ExpressionParser {
                 i += 1
                 continue
             }
-            throw ParseFailure(diagnostic: Diagnostic(
-                .expressionSyntax, "unexpected character '\(c)'", at: tokenRange(start, pos(i + 1))))
+            throw ParseFailure(
+                diagnostic: Diagnostic(
+                    .expressionSyntax, "unexpected character '\(c)'", at: tokenRange(start, pos(i + 1))))
         }
         out.append(Token(kind: .end, start: pos(i), end: pos(i + 1)))
         return out
@@ -231,9 +238,10 @@ public struct ExpressionParser {
             j += 1
         }
         guard j < s.count, s[j] == quote else {
-            throw ParseFailure(diagnostic: Diagnostic(
-                .expressionSyntax, "unclosed string", at: tokenRange(start, pos(j)),
-                hint: "close it with \(quote)"))
+            throw ParseFailure(
+                diagnostic: Diagnostic(
+                    .expressionSyntax, "unclosed string", at: tokenRange(start, pos(j)),
+                    hint: "close it with \(quote)"))
         }
         return (String(text), j + 1)
     }
@@ -338,7 +346,8 @@ public struct ExpressionParser {
             if case .symbol("(") = current.kind {
                 _ = advance()
                 var args: [Expression] = []
-                if case .symbol(")") = current.kind {} else {
+                if case .symbol(")") = current.kind {
+                } else {
                     while true {
                         args.append(try parseExpression(minPrecedence: 1))
                         if case .symbol(",") = current.kind {
@@ -366,7 +375,8 @@ public struct ExpressionParser {
                 let open = range(t, t).start
                 throw failure(
                     "expected an operator or ')', found \(describe(close))", at: close,
-                    hint: "join conditions with `and` or `or`; the '(' at \(open.line):\(open.column) is still open here")
+                    hint:
+                        "join conditions with `and` or `or`; the '(' at \(open.line):\(open.column) is still open here")
             }
             _ = advance()
             var e = inner
@@ -374,7 +384,8 @@ public struct ExpressionParser {
             return e
         case .symbol("["):
             var items: [Expression] = []
-            if case .symbol("]") = current.kind {} else {
+            if case .symbol("]") = current.kind {
+            } else {
                 while true {
                     items.append(try parseExpression(minPrecedence: 5))
                     if case .symbol(",") = current.kind {

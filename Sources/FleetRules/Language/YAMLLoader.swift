@@ -190,9 +190,11 @@ private final class ParseSession {
             }
         case YAML_MAPPING_START_EVENT, YAML_SEQUENCE_START_EVENT:
             let isMapping = event.type == YAML_MAPPING_START_EVENT
-            let anchor = isMapping
+            let anchor =
+                isMapping
                 ? Self.string(event.data.mapping_start.anchor) : Self.string(event.data.sequence_start.anchor)
-            let tag = isMapping
+            let tag =
+                isMapping
                 ? Self.string(event.data.mapping_start.tag) : Self.string(event.data.sequence_start.tag)
             if stack.count >= limits.maxDepth {
                 return Diagnostic(
@@ -211,11 +213,14 @@ private final class ParseSession {
                 var i = 0
                 while i + 1 < frame.items.count {
                     let key = frame.items[i]
-                    if case .scalar = key.kind {} else {
+                    if case .scalar = key.kind {
+                    } else {
                         return Diagnostic(
                             .unsupportedYAML, "mapping keys must be plain names, not \(key.typeDescription)",
                             at: key.range,
-                            hint: "a value starting with `{` or `[` is YAML flow syntax; quote it, e.g. summary: \"{{device}} battery low\"")
+                            hint:
+                                "a value starting with `{` or `[` is YAML flow syntax; quote it, e.g. summary: \"{{device}} battery low\""
+                        )
                     }
                     if case .scalar("<<", .plain) = key.kind {
                         return Diagnostic(
@@ -285,7 +290,8 @@ private final class ParseSession {
             root = node
         } else {
             stack[stack.count - 1].items.append(node)
-            sizes[sizes.count - 1] = sizes[sizes.count - 1].addingReportingOverflow(size).overflow
+            sizes[sizes.count - 1] =
+                sizes[sizes.count - 1].addingReportingOverflow(size).overflow
                 ? Int.max : sizes[sizes.count - 1] + size
         }
         return nil

@@ -92,12 +92,14 @@ extension DiagnosticBag {
     /// Lowercase letters, digits, `-` and `_`, starting with a letter.
     public mutating func name(_ node: YAMLNode, _ place: String) -> String? {
         guard let s = string(node, place) else { return nil }
-        let ok = s.first.map { $0.isASCII && $0.isLowercase } == true
+        let ok =
+            s.first.map { $0.isASCII && $0.isLowercase } == true
             && s.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "_" }
         guard ok else {
             error(
                 .invalidName, "invalid \(place) '\(s)'", at: node.range,
-                hint: "use lowercase letters, digits, '-' and '_', starting with a letter, e.g. '\(Self.suggestName(s))'")
+                hint:
+                    "use lowercase letters, digits, '-' and '_', starting with a letter, e.g. '\(Self.suggestName(s))'")
             return nil
         }
         return s

@@ -3,11 +3,26 @@
 /// blank line; `parts` gives them apart (`fleetrules run --format csv --out DIR/` writes one file each).
 public enum CSVRenderer {
     public static let headers: [(name: String, header: [String])] = [
-        ("alerts", ["priority", "severity", "rule", "kind", "device", "site", "zone", "since", "until", "value", "summary", "grouped_under", "related"]),
-        ("maintenance", ["date", "site", "visit_priority", "device", "zone", "task", "due", "rule", "parts", "priority", "late"]),
+        (
+            "alerts",
+            [
+                "priority", "severity", "rule", "kind", "device", "site", "zone", "since", "until", "value", "summary",
+                "grouped_under", "related",
+            ]
+        ),
+        (
+            "maintenance",
+            ["date", "site", "visit_priority", "device", "zone", "task", "due", "rule", "parts", "priority", "late"]
+        ),
         ("maintenance_unmet", ["site", "device", "zone", "task", "due", "rule", "priority", "reason", "scheduled"]),
         ("compliance", ["rule", "site", "state", "devices"]),
-        ("forecasts", ["device", "rule", "at", "state", "level", "slope_per_day", "crossing_at", "low", "high", "points", "model"]),
+        (
+            "forecasts",
+            [
+                "device", "rule", "at", "state", "level", "slope_per_day", "crossing_at", "low", "high", "points",
+                "model",
+            ]
+        ),
         ("rebalancing", ["site", "device", "from", "to", "rule"]),
     ]
 
@@ -18,7 +33,8 @@ public enum CSVRenderer {
         rows["alerts"] = r.alerts.map { a in
             let e = a.episode
             return [
-                num(a.priority), e.severity.rawValue, e.rule, e.kind.rawValue, e.device, a.site, a.zone, Timestamp.format(e.since),
+                num(a.priority), e.severity.rawValue, e.rule, e.kind.rawValue, e.device, a.site, a.zone,
+                Timestamp.format(e.since),
                 e.until.map(Timestamp.format) ?? "", e.value.map(num) ?? "", e.summary,
                 a.groupedUnder.map { "\($0.rule)@\(Timestamp.format($0.since))" } ?? "",
                 a.related.map { "\($0.rule)@\(Timestamp.format($0.since))" }.joined(separator: ";"),
@@ -34,7 +50,8 @@ public enum CSVRenderer {
         }
         rows["maintenance_unmet"] = r.unmet.map { u in
             [
-                u.task.site, u.task.device, u.task.zone, u.task.task, Timestamp.format(u.task.due), u.task.rule, num(u.task.priority),
+                u.task.site, u.task.device, u.task.zone, u.task.task, Timestamp.format(u.task.due), u.task.rule,
+                num(u.task.priority),
                 u.reason, u.scheduled ?? "",
             ]
         }

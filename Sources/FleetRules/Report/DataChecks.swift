@@ -17,7 +17,9 @@ public enum DataChecks {
         // Metrics the rules read, by metric, with the rules reading them.
         var readers: [String: [String]] = [:]
         for a in plan.aggregates {
-            for r in a.readers where !(readers[a.ref.metric]?.contains(r) ?? false) { readers[a.ref.metric, default: []].append(r) }
+            for r in a.readers where !(readers[a.ref.metric]?.contains(r) ?? false) {
+                readers[a.ref.metric, default: []].append(r)
+            }
         }
         for op in plan.operators {
             var metrics: [String] = []
@@ -27,12 +29,15 @@ public enum DataChecks {
             case .correlation(let c): metrics = (c.x.windows + c.y.windows).map(\.metric)
             default: break
             }
-            for m in metrics where !(readers[m]?.contains(op.rule.id) ?? false) { readers[m, default: []].append(op.rule.id) }
+            for m in metrics where !(readers[m]?.contains(op.rule.id) ?? false) {
+                readers[m, default: []].append(op.rule.id)
+            }
         }
         for (metric, rules) in readers.sorted(by: { $0.key < $1.key }) where !seenFields.contains(metric) {
             guard let decl = plan.policy.metrics[metric] else { continue }
             let unknown = stats.rejected[.unknownDevice] ?? 0
-            let hint = Suggestion.hint(for: metric, in: seenFields)
+            let hint =
+                Suggestion.hint(for: metric, in: seenFields)
                 ?? (unknown > stats.readings
                     ? "most lines name devices missing from the inventory (\(unknown) lines): check the device ids"
                     : "fields in the data: \(seenFields.sorted().prefix(12).joined(separator: ", "))")
@@ -85,7 +90,8 @@ public enum DataChecks {
             if reach.findings == 0 {
                 out.append(
                     Diagnostic(
-                        .neverFired, "rule '\(op.rule.id)' never fired on \(stats.readings) readings", at: op.rule.location,
+                        .neverFired, "rule '\(op.rule.id)' never fired on \(stats.readings) readings",
+                        at: op.rule.location,
                         hint: reach.quietHint))
                 continue
             }
@@ -169,14 +175,17 @@ public enum DataChecks {
             reach.fired = moved
             reach.mostMessage = "rule '\(id)' moves \(moved) of \(applicable) devices it applies to"
             reach.mostHint = "a threshold that moves nearly every device is likely mis-set"
-            reach.quietHint = "expected for a fleet whose gateways share the load evenly; otherwise check its threshold and `where`"
+            reach.quietHint =
+                "expected for a fleet whose gateways share the load evenly; otherwise check its threshold and `where`"
         case .correlation:
             let groups = report.correlations.filter { $0.rule == id }
             let significant = groups.count(where: \.significant)
             reach.fired = significant
             reach.judged = groups.count
-            reach.mostMessage = "rule '\(id)' found a significant correlation in \(significant) of \(groups.count) groups"
-            reach.mostHint = "expected when the two metrics move together everywhere; otherwise check `significance` and `by`"
+            reach.mostMessage =
+                "rule '\(id)' found a significant correlation in \(significant) of \(groups.count) groups"
+            reach.mostHint =
+                "expected when the two metrics move together everywhere; otherwise check `significance` and `by`"
             reach.quietHint = "no group showed a significant correlation; expected when the metrics are unrelated"
         }
         return reach

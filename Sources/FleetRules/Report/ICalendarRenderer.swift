@@ -12,7 +12,8 @@ public enum ICalendarRenderer {
             let task = Set(v.tasks.map(\.task)).sorted().joined(separator: ", ")
             var description = "Priority \(Engine.format(v.priority)). Tasks, highest priority first:"
             for t in v.tasks {
-                description += "\n- \(t.device)\(t.zone.isEmpty ? "" : " (\(t.zone))"): \(t.task), due \(Timestamp.format(t.due))"
+                description +=
+                    "\n- \(t.device)\(t.zone.isEmpty ? "" : " (\(t.zone))"): \(t.task), due \(Timestamp.format(t.due))"
                 description += "\(t.late ? " (LATE)" : ""), rule \(t.rule), priority \(Engine.format(t.priority))"
                 if !t.parts.isEmpty { description += ", bring \(t.parts.joined(separator: ", "))" }
             }
@@ -49,7 +50,8 @@ public enum ICalendarRenderer {
 
     /// `YYYYMMDDTHHMMSSZ`.
     static func compact(_ t: Double) -> String {
-        Timestamp.format(t.rounded(.down)).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+        Timestamp.format(t.rounded(.down)).replacingOccurrences(of: "-", with: "").replacingOccurrences(
+            of: ":", with: "")
     }
 
     /// TEXT escaping (RFC 5545 §3.3.11).

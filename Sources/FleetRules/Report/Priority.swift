@@ -13,7 +13,9 @@ public enum Priority {
 
     /// - Parameter timeLeft: seconds before the failure: 0 when the condition holds now, nil when
     ///   the finding is resolved (no urgency).
-    public static func score(severity: AlertSeverity, criticality: String, timeLeft: Double?, sameSiteOthers: Int) -> Double {
+    public static func score(severity: AlertSeverity, criticality: String, timeLeft: Double?, sameSiteOthers: Int)
+        -> Double
+    {
         let s: Double =
             switch severity {
             case .critical: 60
@@ -92,7 +94,8 @@ public enum AlertGrouping {
             // `indices` is in priority order because `alerts` is.
             for (n, p) in indices.enumerated() where alerts[p].groupedUnder == nil {
                 for q in indices[(n + 1)...] where alerts[q].groupedUnder == nil && alerts[q].related.isEmpty {
-                    let shared = !(subjects[alerts[p].episode.rule] ?? []).isDisjoint(with: subjects[alerts[q].episode.rule] ?? [])
+                    let shared = !(subjects[alerts[p].episode.rule] ?? []).isDisjoint(
+                        with: subjects[alerts[q].episode.rule] ?? [])
                     guard shared, overlaps(alerts[p].episode, alerts[q].episode, now: now) else { continue }
                     alerts[q].groupedUnder = Report.AlertRef(alerts[p])
                     alerts[p].related.append(Report.AlertRef(alerts[q]))

@@ -50,7 +50,13 @@ extension Report {
         var json: JSONValue {
             var fields: [(String, JSONValue)] = [
                 ("rule", .string(rule)), ("group", .string(group)), ("site", .string(site)), ("load", .string(load)),
-                ("window", .object([("from", .string(Timestamp.format(window.start))), ("to", .string(Timestamp.format(window.end)))])),
+                (
+                    "window",
+                    .object([
+                        ("from", .string(Timestamp.format(window.start))),
+                        ("to", .string(Timestamp.format(window.end))),
+                    ])
+                ),
                 ("mean", .number((mean * 100).rounded() / 100)),
                 ("band", band.map { .array([.number(Double($0.low)), .number(Double($0.high))]) } ?? .null),
                 ("status", .string(status)), ("moves", .number(Double(moves))),
@@ -63,8 +69,10 @@ extension Report {
                     .array(
                         gateways.map { g in
                             .object([
-                                ("gateway", .string(g.gateway)), ("before", .number(g.before)), ("after", .number(g.after)),
-                                ("capacity", g.capacity.map { .number(Double($0)) } ?? .null), ("silent", .bool(g.silent)),
+                                ("gateway", .string(g.gateway)), ("before", .number(g.before)),
+                                ("after", .number(g.after)),
+                                ("capacity", g.capacity.map { .number(Double($0)) } ?? .null),
+                                ("silent", .bool(g.silent)),
                                 ("silent_devices", .array(g.silentDevices.map { .string($0) })),
                             ])
                         })
@@ -95,7 +103,8 @@ extension TableRenderer {
             for g in groups {
                 for gw in g.gateways where !gw.silentDevices.isEmpty {
                     let silence = g.silentAfter.map { " for more than \(DurationText.format($0))" } ?? ""
-                    out += "\(gw.gateway): \(gw.silentDevices.count) silent\(silence), not moved: "
+                    out +=
+                        "\(gw.gateway): \(gw.silentDevices.count) silent\(silence), not moved: "
                         + Self.shortList(gw.silentDevices) + "\n"
                 }
             }

@@ -67,7 +67,8 @@ extension Report {
                         correlations.map { c in
                             .object([
                                 ("rule", .string(c.rule)), ("group", .string(c.group)), ("method", .string(c.method)),
-                                ("n", .number(Double(c.n))), ("coefficient", num(c.coefficient)), ("p_value", num(c.pValue)),
+                                ("n", .number(Double(c.n))), ("coefficient", num(c.coefficient)),
+                                ("p_value", num(c.pValue)),
                                 ("adjusted_p", num(c.adjustedP)), ("significant", .bool(c.significant)),
                                 ("note", c.note.map { .string($0) } ?? .null),
                             ])
@@ -93,7 +94,8 @@ extension TableRenderer {
             func f(_ v: Double?) -> String { v.map { JSONValue.format(($0 * 10000).rounded() / 10000) } ?? "-" }
             let rows = r.correlations.map { c in
                 [
-                    c.rule, c.group, c.method, "\(c.n)", f(c.coefficient), c.pValue.map(CorrelationAnalyzer.formatP) ?? "-",
+                    c.rule, c.group, c.method, "\(c.n)", f(c.coefficient),
+                    c.pValue.map(CorrelationAnalyzer.formatP) ?? "-",
                     c.adjustedP.map(CorrelationAnalyzer.formatP) ?? "-", c.significant ? "yes" : (c.note ?? "no"),
                 ]
             }

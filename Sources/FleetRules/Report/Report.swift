@@ -168,9 +168,16 @@ public struct Report: Sendable {
         .object([
             ("counts", counts(c.counts)),
             ("sites", .object(c.sites.sorted { $0.key < $1.key }.map { ($0.key, counts($0.value)) })),
-            ("inconsistent", .array(c.inconsistent.map { g in
-                .object([("site", .string(g.site)), ("type", .string(g.type)), ("versions", .array(g.versions.map { .string($0) }))])
-            })),
+            (
+                "inconsistent",
+                .array(
+                    c.inconsistent.map { g in
+                        .object([
+                            ("site", .string(g.site)), ("type", .string(g.type)),
+                            ("versions", .array(g.versions.map { .string($0) })),
+                        ])
+                    })
+            ),
             ("devices", .object(c.devices.map { ($0.device, .string($0.state.rawValue)) })),
         ])
     }
@@ -226,44 +233,53 @@ public struct Report: Sendable {
             m += [("reason", .string(u.reason)), ("scheduled", .string(u.scheduled))]
             return .object(m)
         }
-        return .object([
-            ("format", 1),
-            ("pack", .string(packs.joined(separator: ","))),
-            ("window", .object([("from", .string(from.map(Timestamp.format))), ("to", .string(to.map(Timestamp.format)))])),
-            (
-                "input",
-                .object([
-                    ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
-                    ("devices_reporting", .number(Double(devicesReporting))), ("rejected", .object(rejected)),
-                    (
-                        "dropped_values",
-                        .object(
-                            RejectReason.allCases.sorted().compactMap { r in
-                                input.droppedValues[r].map { (r.rawValue, .number(Double($0))) }
-                            })
-                    ),
-                    ("examples", .array(examples)),
-                ])
-            ),
-            ("alerts", .array(alertsJSON)),
-            ("maintenance", .array(maintenanceJSON)),
-            ("maintenance_unmet", .array(unmetJSON)),
-            (
-                "schedule",
-                .object([
-                    ("horizon", .string(DurationText.format(schedule.horizon))),
-                    ("max_tasks_per_visit", .number(Double(schedule.maxTasksPerVisit))),
-                ])
-            ),
-            ("rebalancing", rebalancingJSON),
-            ("rebalancing_groups", rebalancingGroupsJSON),
-            ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
-            ("forecasts", .array(forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() })),
-            ("forecast_curves", .array(forecastCurves.map { $0.json() })),
-        ] + statistics + [
-            ("evaluated", .array(evaluatedKinds.map { .string($0) })),
-            ("not_evaluated", .array(notEvaluated.map { .string($0) })),
-        ] + extraSections())
+        return .object(
+            [
+                ("format", 1),
+                ("pack", .string(packs.joined(separator: ","))),
+                (
+                    "window",
+                    .object([("from", .string(from.map(Timestamp.format))), ("to", .string(to.map(Timestamp.format)))])
+                ),
+                (
+                    "input",
+                    .object([
+                        ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
+                        ("devices_reporting", .number(Double(devicesReporting))), ("rejected", .object(rejected)),
+                        (
+                            "dropped_values",
+                            .object(
+                                RejectReason.allCases.sorted().compactMap { r in
+                                    input.droppedValues[r].map { (r.rawValue, .number(Double($0))) }
+                                })
+                        ),
+                        ("examples", .array(examples)),
+                    ])
+                ),
+                ("alerts", .array(alertsJSON)),
+                ("maintenance", .array(maintenanceJSON)),
+                ("maintenance_unmet", .array(unmetJSON)),
+                (
+                    "schedule",
+                    .object([
+                        ("horizon", .string(DurationText.format(schedule.horizon))),
+                        ("max_tasks_per_visit", .number(Double(schedule.maxTasksPerVisit))),
+                    ])
+                ),
+                ("rebalancing", rebalancingJSON),
+                ("rebalancing_groups", rebalancingGroupsJSON),
+                ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
+                (
+                    "forecasts",
+                    .array(
+                        forecasts.sorted { ($0.device, $0.at, $0.rule) < ($1.device, $1.at, $1.rule) }.map { $0.json() }
+                    )
+                ),
+                ("forecast_curves", .array(forecastCurves.map { $0.json() })),
+            ] + statistics + [
+                ("evaluated", .array(evaluatedKinds.map { .string($0) })),
+                ("not_evaluated", .array(notEvaluated.map { .string($0) })),
+            ] + extraSections())
     }
 
     /// Passed-through sections (read back from a saved report) in key order.
@@ -315,11 +331,15 @@ extension Report {
                 let device = output.inventory.rows[d][0]
                 sites[output.attribute("site", device: device), default: [:]][state, default: 0] += 1
                 if let v = output.complianceVersion(rule: rule, device: d) {
-                    groups["\(output.attribute("site", device: device))\u{1F}\(output.attribute("type", device: device))", default: []].insert(v)
+                    groups[
+                        "\(output.attribute("site", device: device))\u{1F}\(output.attribute("type", device: device))",
+                        default: []
+                    ].insert(v)
                 }
             }
             var inconsistent: [(site: String, type: String, versions: [String])] = []
-            if let op = output.plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body,
+            if let op = output.plan.operators.first(where: { $0.rule.id == rule }),
+                case .compliance(let c) = op.rule.body,
                 let limit = c.maxVersions
             {
                 for (key, versions) in groups.sorted(by: { $0.key < $1.key }) where versions.count > limit {
@@ -333,12 +353,15 @@ extension Report {
                     devices: states.map { (output.inventory.rows[$0.device][0], $0.state) }.sorted { $0.0 < $1.0 },
                     inconsistent: inconsistent))
             // Version sprawl is an info finding of the site, not of one device.
-            if let op = output.plan.operators.first(where: { $0.rule.id == rule }), case .compliance(let c) = op.rule.body {
+            if let op = output.plan.operators.first(where: { $0.rule.id == rule }),
+                case .compliance(let c) = op.rule.body
+            {
                 for g in inconsistent {
                     let episode = AlertEpisode(
                         rule: rule, kind: .compliance, pack: op.rule.pack, device: "", severity: .info, since: end,
                         until: nil, value: Double(g.versions.count),
-                        summary: "\(g.site): \(g.versions.count) \(g.type) \(c.attribute) versions (\(g.versions.joined(separator: ", "))), more than \(c.maxVersions ?? 0)",
+                        summary:
+                            "\(g.site): \(g.versions.count) \(g.type) \(c.attribute) versions (\(g.versions.joined(separator: ", "))), more than \(c.maxVersions ?? 0)",
                         labels: op.rule.labels,
                         evidence: [
                             ("state", "inconsistent"), ("type", .string(g.type)),
@@ -361,14 +384,16 @@ extension Report {
         }
         AlertGrouping.group(&alerts, subjects: AlertGrouping.subjects(output.plan), now: end)
         let options = schedule ?? output.plan.policy.schedule ?? ScheduleOptions()
-        let (visits, unmet) = VisitScheduler.schedule(VisitScheduler.tasks(from: alerts, now: end), now: end, options: options)
+        let (visits, unmet) = VisitScheduler.schedule(
+            VisitScheduler.tasks(from: alerts, now: end), now: end, options: options)
         var evaluated: Set<String> = []
         for op in output.plan.operators {
             if case .notEvaluated = op.evaluation { continue }
             evaluated.insert(op.rule.kind.rawValue)
         }
         var report = Report(
-            packs: output.plan.policy.packs.map(\.name), from: output.stats.firstTimestamp, to: output.stats.lastTimestamp, input: output.stats,
+            packs: output.plan.policy.packs.map(\.name), from: output.stats.firstTimestamp,
+            to: output.stats.lastTimestamp, input: output.stats,
             devices: output.inventory.count, devicesReporting: output.devicesSeen, alerts: alerts, maintenance: visits,
             compliance: compliance, evaluatedKinds: evaluated.sorted(), notEvaluated: notEvaluated)
         report.unmet = unmet
@@ -419,7 +444,8 @@ public struct ForecastCurve: Sendable, Equatable {
 
     func json() -> JSONValue {
         .object([
-            ("rules", .array(rules.map { .string($0) })), ("metric", .string(metric)), ("by", .array(by.map { .string($0) })),
+            ("rules", .array(rules.map { .string($0) })), ("metric", .string(metric)),
+            ("by", .array(by.map { .string($0) })),
             ("cohort", .array(cohort.map { .string($0) })),
             (
                 "bands",

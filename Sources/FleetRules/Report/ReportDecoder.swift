@@ -27,7 +27,9 @@ extension Report {
         let r = Field(root, "")
         guard case .object(let members) = root else { throw r.error("expected a JSON object at the top level") }
         let format = try r.member("format").number()
-        guard format == 1 else { throw (r.optional("format") ?? r).error("unsupported report format \(JSONValue.format(format)), expected 1") }
+        guard format == 1 else {
+            throw (r.optional("format") ?? r).error("unsupported report format \(JSONValue.format(format)), expected 1")
+        }
         let packs = try r.member("pack").string().split(separator: ",").map(String.init)
         let window = try r.member("window")
         let input = try r.member("input")
@@ -45,7 +47,9 @@ extension Report {
         }
         for e in try input.optional("examples")?.items() ?? [] {
             let reasonText = try e.member("reason").string()
-            guard let reason = RejectReason(rawValue: reasonText) else { throw e.error("unknown reject reason '\(reasonText)'") }
+            guard let reason = RejectReason(rawValue: reasonText) else {
+                throw e.error("unknown reject reason '\(reasonText)'")
+            }
             var origin: ReadingOrigin?
             if let file = try e.optional("file")?.string() {
                 origin = ReadingOrigin(file: file, line: try e.member("line").int())
@@ -55,7 +59,9 @@ extension Report {
         var alerts: [Alert] = []
         for a in try r.member("alerts").items() {
             let kindText = try a.member("kind").string()
-            guard let kind = RuleKind(rawValue: kindText) else { throw (a.optional("kind") ?? a).error("unknown rule kind '\(kindText)'") }
+            guard let kind = RuleKind(rawValue: kindText) else {
+                throw (a.optional("kind") ?? a).error("unknown rule kind '\(kindText)'")
+            }
             let severityText = try a.member("severity").string()
             guard let severity = AlertSeverity(rawValue: severityText) else {
                 throw (a.optional("severity") ?? a).error("unknown severity '\(severityText)'")
@@ -70,8 +76,10 @@ extension Report {
                 evidence = []
             }
             let episode = AlertEpisode(
-                rule: try a.member("rule").string(), kind: kind, pack: packs.first ?? "", device: try a.member("device").string(),
-                severity: severity, since: try a.member("since").timestamp(), until: try a.optional("until")?.timestamp(),
+                rule: try a.member("rule").string(), kind: kind, pack: packs.first ?? "",
+                device: try a.member("device").string(),
+                severity: severity, since: try a.member("since").timestamp(),
+                until: try a.optional("until")?.timestamp(),
                 value: try a.optional("value")?.number(), summary: try a.member("summary").string(), labels: labels,
                 evidence: evidence, maintenance: nil)
             var alert = Alert(
@@ -94,15 +102,21 @@ extension Report {
         }
         var compliance: [Compliance] = []
         for (rule, body) in try r.optional("compliance")?.members() ?? [] {
-            var c = Compliance(rule: rule, counts: try counts(body.member("counts")), sites: [:], devices: [], inconsistent: [])
+            var c = Compliance(
+                rule: rule, counts: try counts(body.member("counts")), sites: [:], devices: [], inconsistent: [])
             for (site, n) in try body.optional("sites")?.members() ?? [] { c.sites[site] = try counts(n) }
             for g in try body.optional("inconsistent")?.items() ?? [] {
                 c.inconsistent.append(
-                    (try g.member("site").string(), try g.member("type").string(), try g.member("versions").items().map { try $0.string() }))
+                    (
+                        try g.member("site").string(), try g.member("type").string(),
+                        try g.member("versions").items().map { try $0.string() }
+                    ))
             }
             for (device, state) in try body.optional("devices")?.members() ?? [] {
                 let text = try state.string()
-                guard let s = ComplianceState(rawValue: text) else { throw state.error("unknown compliance state '\(text)'") }
+                guard let s = ComplianceState(rawValue: text) else {
+                    throw state.error("unknown compliance state '\(text)'")
+                }
                 c.devices.append((device, s))
             }
             compliance.append(c)
@@ -110,18 +124,23 @@ extension Report {
         var forecasts: [ForecastSnapshot] = []
         for f in try r.optional("forecasts")?.items() ?? [] {
             let stateText = try f.member("state").string()
-            guard let state = ForecastSnapshot.State(rawValue: stateText) else { throw (f.optional("state") ?? f).error("unknown state '\(stateText)'") }
+            guard let state = ForecastSnapshot.State(rawValue: stateText) else {
+                throw (f.optional("state") ?? f).error("unknown state '\(stateText)'")
+            }
             let modelText = try f.optional("model")?.string()
             var model: RobustTrend.Model?
             if let m = modelText {
-                guard let v = RobustTrend.Model(rawValue: m) else { throw (f.optional("model") ?? f).error("unknown model '\(m)'") }
+                guard let v = RobustTrend.Model(rawValue: m) else {
+                    throw (f.optional("model") ?? f).error("unknown model '\(m)'")
+                }
                 model = v
             }
             forecasts.append(
                 ForecastSnapshot(
                     device: try f.member("device").string(), rule: try f.optional("rule")?.string() ?? "",
                     at: try f.member("at").timestamp(), state: state, level: try f.optional("level")?.number(),
-                    slopePerDay: try f.optional("slope_per_day")?.number(), crossingAt: try f.optional("crossing_at")?.timestamp(),
+                    slopePerDay: try f.optional("slope_per_day")?.number(),
+                    crossingAt: try f.optional("crossing_at")?.timestamp(),
                     low: try f.optional("low")?.timestamp(), high: try f.optional("high")?.timestamp(),
                     points: try f.optional("points")?.int() ?? 0, model: model))
         }
@@ -129,7 +148,8 @@ extension Report {
         for c in try r.optional("forecast_curves")?.items() ?? [] {
             curves.append(
                 ForecastCurve(
-                    rules: try c.member("rules").items().map { try $0.string() }, metric: try c.member("metric").string(),
+                    rules: try c.member("rules").items().map { try $0.string() },
+                    metric: try c.member("metric").string(),
                     by: try c.member("by").items().map { try $0.string() },
                     cohort: try c.member("cohort").items().map { try $0.string() },
                     bands: try c.member("bands").items().map { b in
@@ -168,19 +188,22 @@ extension Report {
     /// The top-level keys `json()` writes from typed fields; others are passed through.
     static let typedKeys: Set<String> = [
         "format", "pack", "window", "input", "alerts", "maintenance", "maintenance_unmet", "schedule", "rebalancing",
-        "compliance", "forecasts", "forecast_curves", "evaluated", "not_evaluated", "rebalancing_groups", "drift", "correlations",
+        "compliance", "forecasts", "forecast_curves", "evaluated", "not_evaluated", "rebalancing_groups", "drift",
+        "correlations",
     ]
 
     private static func ref(_ f: Field) throws -> AlertRef {
         AlertRef(
-            rule: try f.member("rule").string(), kind: try f.member("kind").string(), severity: try f.member("severity").string(),
+            rule: try f.member("rule").string(), kind: try f.member("kind").string(),
+            severity: try f.member("severity").string(),
             since: try f.member("since").timestamp(), priority: try f.member("priority").number())
     }
 
     private static func task(_ t: Field, site: String) throws -> Task {
         Task(
             device: try t.member("device").string(), site: site, zone: try t.optional("zone")?.string() ?? "",
-            task: try t.member("task").string(), due: try t.member("due").timestamp(), rule: try t.member("rule").string(),
+            task: try t.member("task").string(), due: try t.member("due").timestamp(),
+            rule: try t.member("rule").string(),
             parts: try (t.optional("parts")?.items() ?? []).map { try $0.string() },
             priority: try t.optional("priority")?.number() ?? 0, late: try t.optional("late")?.bool() ?? false)
     }
@@ -211,13 +234,17 @@ extension Report {
 
         func member(_ key: String) throws -> Field {
             guard case .object(let m) = value else { throw error("expected an object") }
-            guard let v = m.first(where: { $0.0 == key })?.1 else { throw Field(.null, child(key)).error("missing field") }
+            guard let v = m.first(where: { $0.0 == key })?.1 else {
+                throw Field(.null, child(key)).error("missing field")
+            }
             return Field(v, child(key))
         }
 
         /// Absent or null: nil.
         func optional(_ key: String) -> Field? {
-            guard case .object(let m) = value, let v = m.first(where: { $0.0 == key })?.1, v != .null else { return nil }
+            guard case .object(let m) = value, let v = m.first(where: { $0.0 == key })?.1, v != .null else {
+                return nil
+            }
             return Field(v, child(key))
         }
 

@@ -48,7 +48,9 @@ public enum ReportSections {
         var items: [JSONValue] = []
         if case .array(let a) = doc["rebalancing"] ?? .null { items = a }
         return items.map { m in
-            Move(site: string(m["site"]), device: string(m["device"]), from: string(m["from"]), to: string(m["to"]), rule: string(m["rule"]))
+            Move(
+                site: string(m["site"]), device: string(m["device"]), from: string(m["from"]), to: string(m["to"]),
+                rule: string(m["rule"]))
         }
     }
 
@@ -60,7 +62,10 @@ public enum ReportSections {
         return groups.compactMap { g in
             guard case .array(let list) = g["gateways"] ?? .null else { return nil }
             let gateways = list.map { gw in
-                (gateway: string(gw["gateway"]), before: number(gw["before"]) ?? 0, after: number(gw["after"]) ?? number(gw["before"]) ?? 0)
+                (
+                    gateway: string(gw["gateway"]), before: number(gw["before"]) ?? 0,
+                    after: number(gw["after"]) ?? number(gw["before"]) ?? 0
+                )
             }.sorted { $0.gateway < $1.gateway }
             let site = string(g["site"])
             let group = string(g["group"])

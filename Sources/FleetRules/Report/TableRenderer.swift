@@ -32,7 +32,8 @@ public enum TableRenderer {
             let rows = r.maintenance.flatMap { v in
                 v.tasks.map {
                     [
-                        v.date, v.site, Engine.format($0.priority), $0.zone, $0.device, $0.task, short($0.due) + ($0.late ? " LATE" : ""),
+                        v.date, v.site, Engine.format($0.priority), $0.zone, $0.device, $0.task,
+                        short($0.due) + ($0.late ? " LATE" : ""),
                         $0.rule, $0.parts.joined(separator: ", "),
                     ]
                 }
@@ -43,7 +44,9 @@ public enum TableRenderer {
             out += "\nCANNOT BE MET IN TIME (\(r.unmet.count))\n"
             out += table(
                 ["SITE", "DEVICE", "TASK", "DUE", "REASON", "PLANNED"],
-                r.unmet.map { [$0.task.site, $0.task.device, $0.task.task, short($0.task.due), $0.reason, $0.scheduled ?? "-"] })
+                r.unmet.map {
+                    [$0.task.site, $0.task.device, $0.task.task, short($0.task.due), $0.reason, $0.scheduled ?? "-"]
+                })
         }
         // The devices heading soonest for a forecast threshold, newest forecast per device and rule.
         var newest: [String: ForecastSnapshot] = [:]

@@ -20,7 +20,9 @@ extension Report {
             byZone[key, default: []].append(a)
         }
         for key in order {
-            let members = (byZone[key] ?? []).sorted { ($0.episode.since, $0.episode.device) < ($1.episode.since, $1.episode.device) }
+            let members = (byZone[key] ?? []).sorted {
+                ($0.episode.since, $0.episode.device) < ($1.episode.since, $1.episode.device)
+            }
             var cluster: [Alert] = []
             var end = -Double.infinity
             func flush() {
@@ -51,7 +53,8 @@ extension Report {
         e.since = cluster.map(\.episode.since).min() ?? e.since
         e.until = open ? nil : cluster.compactMap(\.episode.until).max()
         e.severity = cluster.map(\.episode.severity).max() ?? e.severity
-        e.summary = "\(first.site)/\(first.zone): \(devices.count) devices out of range (\(e.rule)); first: \(first.episode.summary)"
+        e.summary =
+            "\(first.site)/\(first.zone): \(devices.count) devices out of range (\(e.rule)); first: \(first.episode.summary)"
         e.evidence = [
             ("scope", .string("zone")), ("zone", .string(first.zone)), ("device_count", .number(Double(devices.count))),
             ("devices", .array(devices.map { .string($0) })),
@@ -60,13 +63,15 @@ extension Report {
                 .array(
                     cluster.map { a in
                         .object([
-                            ("device", .string(a.episode.device)), ("since", .string(Timestamp.format(a.episode.since))),
+                            ("device", .string(a.episode.device)),
+                            ("since", .string(Timestamp.format(a.episode.since))),
                             ("until", a.episode.until.map { .string(Timestamp.format($0)) } ?? .null),
                             ("value", a.episode.value.map { .number($0) } ?? .null),
                         ])
                     })
             ),
         ]
-        return Alert(episode: e, site: first.site, zone: first.zone, priority: cluster.map(\.priority).max() ?? first.priority)
+        return Alert(
+            episode: e, site: first.site, zone: first.zone, priority: cluster.map(\.priority).max() ?? first.priority)
     }
 }

@@ -96,7 +96,10 @@ struct FleetModel {
         /// A cell with an abrupt knee and nothing else happening.
         case knee
     }
-    enum Firmware: String { case compliant, outdated, denied, unknown, stale, rolloutPending = "rollout-pending", rolloutFailed = "rollout-failed" }
+    enum Firmware: String {
+        case compliant, outdated, denied, unknown, stale, rolloutPending = "rollout-pending", rolloutFailed =
+            "rollout-failed"
+    }
 
     struct Site {
         var name: String
@@ -126,7 +129,9 @@ struct FleetModel {
         /// True charge at time `t` (days since start), before gauge noise.
         func level(_ days: Double) -> Double {
             if let r = replaceAt, days >= r { return advance(from: 100, days: days - r) }
-            if let at = dropAt, days >= at { return max(0, advance(from: advance(from: initial, days: at) - dropBy, days: days - at)) }
+            if let at = dropAt, days >= at {
+                return max(0, advance(from: advance(from: initial, days: at) - dropBy, days: days - at))
+            }
             return advance(from: initial, days: days)
         }
 
@@ -248,8 +253,10 @@ struct FleetModel {
                 gws.append(gatewayNames.count)
                 gatewayNames.append("\(name)-gw\(g + 1)")
             }
-            sites.append(Site(name: name, zones: zones, zoneTemperature: temps, gateways: gws,
-                imbalanced: !remote && rng.chance(o.imbalancedSiteRate)))
+            sites.append(
+                Site(
+                    name: name, zones: zones, zoneTemperature: temps, gateways: gws,
+                    imbalanced: !remote && rng.chance(o.imbalancedSiteRate)))
         }
         // Devices: spread over plants (remote sites get 2% each).
         let width = max(5, String(o.devices).count)
@@ -336,8 +343,10 @@ struct FleetModel {
             var drift: (String, Double, Double)?
             if kind != .vibration, r.chance(o.driftRate) {
                 let ramp = r.chance(0.5)
-                drift = (ramp ? "ramp" : "step", r.uniform(days * 0.2, days * 0.7),
-                    (r.chance(0.5) ? 1 : -1) * o.driftSizes[Int(r.next() % UInt64(max(1, o.driftSizes.count)))])
+                drift = (
+                    ramp ? "ramp" : "step", r.uniform(days * 0.2, days * 0.7),
+                    (r.chance(0.5) ? 1 : -1) * o.driftSizes[Int(r.next() % UInt64(max(1, o.driftSizes.count)))]
+                )
             }
             var skew = 0.0
             if r.chance(o.clockSkewRate) { skew = (r.chance(0.5) ? 1 : -1) * r.uniform(30, 600).rounded() }
@@ -350,7 +359,11 @@ struct FleetModel {
                 if !o.abruptKnees.isEmpty { Self.assignAbruptKnee(&b, o, device: i, depleting: depleting) }
                 if b.shape == .replaced {
                     // Replaced when the gauge nears 12%, if that happens within the data.
-                    if let at = b.crossing(12), at > 0.2, at < days - 0.2 { b.replaceAt = at } else { b.shape = .linear }
+                    if let at = b.crossing(12), at > 0.2, at < days - 0.2 {
+                        b.replaceAt = at
+                    } else {
+                        b.shape = .linear
+                    }
                 }
                 if b.shape == .linear, b.abrupt != nil {
                     b.shape = .knee
@@ -361,7 +374,8 @@ struct FleetModel {
             }
             devices.append(
                 Device(
-                    id: id, kind: kind, site: s, zone: zone, gateway: gw, reachable: reachable, criticality: criticality,
+                    id: id, kind: kind, site: s, zone: zone, gateway: gw, reachable: reachable,
+                    criticality: criticality,
                     battery: battery, firmwareState: state, firmwareStart: fwStart, firmwareEnd: fwEnd,
                     firmwareSwitch: fwSwitch, firmwareRevert: fwRevert, firmwareStops: fwStops,
                     drift: drift.map { (kind: $0.0, onset: $0.1, magnitude: $0.2) }, skew: skew,
@@ -407,10 +421,12 @@ struct FleetModel {
     static func assignAbruptKnee(_ b: inout Battery, _ o: SimulationOptions, device i: Int, depleting: Bool) {
         var r = SimulationRandom(seed: o.seed, stream: 0xAB_0000_0000 + UInt64(i))
         var u = r.unit()
-        guard let k = o.abruptKnees.first(where: { k in
-            u -= k.share
-            return u < 0
-        }) else { return }
+        guard
+            let k = o.abruptKnees.first(where: { k in
+                u -= k.share
+                return u < 0
+            })
+        else { return }
         b.kneeCell = false
         b.abrupt = k
         guard depleting, b.initial > 5 else { return }

@@ -230,7 +230,9 @@ public enum Scorer {
 
     static func ratio(_ a: Int, _ b: Int) -> Double? { b == 0 ? nil : Double(a) / Double(b) }
 
-    static func battery(_ truth: SimulationTruth, _ report: ScoredReport, warmup: Double) -> Score.Section<Score.Battery> {
+    static func battery(_ truth: SimulationTruth, _ report: ScoredReport, warmup: Double)
+        -> Score.Section<Score.Battery>
+    {
         guard let forecasts = report.forecasts ?? (report.evaluated?.contains("forecast") == true ? [] : nil) else {
             return .notInReport("no `forecasts` in the report")
         }
@@ -358,7 +360,8 @@ public enum Scorer {
             func group(_ kind: String, _ items: [(kind: String, delay: Double?)]) -> Score.Crossing.Group {
                 let found = items.compactMap(\.delay).sorted()
                 return .init(
-                    kind: kind, crossed: items.count, detected: found.count, medianDelayHours: RobustStatistics.median(found),
+                    kind: kind, crossed: items.count, detected: found.count,
+                    medianDelayHours: RobustStatistics.median(found),
                     p90DelayHours: found.isEmpty
                         ? nil : found[max(0, Int((0.9 * Double(found.count)).rounded(.up)) - 1)],
                     maxDelayHours: found.last, within12h: found.count { $0 <= 12 }, within24h: found.count { $0 <= 24 })
@@ -379,13 +382,17 @@ public enum Scorer {
                 medianDelayHours: RobustStatistics.median(delays), fromCrossing: fromCrossing))
     }
 
-    static func firmware(_ truth: SimulationTruth, _ report: ScoredReport, rule: String?) -> Score.Section<Score.Firmware> {
+    static func firmware(_ truth: SimulationTruth, _ report: ScoredReport, rule: String?)
+        -> Score.Section<Score.Firmware>
+    {
         let chosen: (rule: String, devices: [String: String])
         if let rule {
             guard let entry = report.compliance.first(where: { $0.rule == rule }) else {
                 return .notInReport("no compliance rule `\(rule)` in the report")
             }
-            guard let devices = entry.devices else { return .notInReport("no `compliance.\(rule).devices` in the report") }
+            guard let devices = entry.devices else {
+                return .notInReport("no `compliance.\(rule).devices` in the report")
+            }
             chosen = (rule, devices)
         } else {
             guard let entry = report.compliance.first(where: { $0.devices != nil }), let devices = entry.devices else {
@@ -447,11 +454,14 @@ public enum Scorer {
         let imbalanced = Set(groups.filter(\.imbalanced).map(\.site))
         let found = flagged.intersection(imbalanced).count
         var loads: [String: [String: Double]] = [:]
-        for g in groups { loads[g.site] = Dictionary(g.loads.map { ($0.gateway, $0.devices) }, uniquingKeysWith: { a, _ in a }) }
+        for g in groups {
+            loads[g.site] = Dictionary(g.loads.map { ($0.gateway, $0.devices) }, uniquingKeysWith: { a, _ in a })
+        }
         var movesPerSite: [String: Int] = [:]
         var skipped = 0
         for m in moves {
-            guard var site = loads[m.site], m.from != m.to, let from = site[m.from], from >= 1, let to = site[m.to] else {
+            guard var site = loads[m.site], m.from != m.to, let from = site[m.from], from >= 1, let to = site[m.to]
+            else {
                 skipped += 1
                 continue
             }
@@ -463,19 +473,24 @@ public enum Scorer {
         let sites = groups.map { g in
             let after = imbalance(g.loads.map { loads[g.site]?[$0.gateway] ?? 0 })
             return Score.Gateway.Site(
-                site: g.site, imbalanced: g.imbalanced, flagged: flagged.contains(g.site), moves: movesPerSite[g.site] ?? 0,
+                site: g.site, imbalanced: g.imbalanced, flagged: flagged.contains(g.site),
+                moves: movesPerSite[g.site] ?? 0,
                 before: imbalance(g.loads.map(\.devices)), after: after, withinAfter: after <= balanceLimit + 1e-9)
         }
         return .scored(
             .init(
-                imbalanced: imbalanced.count, flagged: flagged.count, found: found, precision: ratio(found, flagged.count),
-                recall: ratio(found, imbalanced.count), sites: sites, moves: moves.count - skipped, skippedMoves: skipped,
+                imbalanced: imbalanced.count, flagged: flagged.count, found: found,
+                precision: ratio(found, flagged.count),
+                recall: ratio(found, imbalanced.count), sites: sites, moves: moves.count - skipped,
+                skippedMoves: skipped,
                 allWithinAfter: sites.allSatisfy(\.withinAfter)))
     }
 
     static func environment(_ truth: SimulationTruth, _ report: ScoredReport) -> Score.Section<Score.Environment> {
         let alerts = report.alerts.filter { $0.kind == "limit" || $0.kind == "alert" }
-        guard !alerts.isEmpty || report.evaluated.map({ $0.contains("limit") || $0.contains("alert") }) == true else { return .notInReport("no alerts of kind `limit` or `alert` in the report") }
+        guard !alerts.isEmpty || report.evaluated.map({ $0.contains("limit") || $0.contains("alert") }) == true else {
+            return .notInReport("no alerts of kind `limit` or `alert` in the report")
+        }
         var byZone: [String: [ScoredReport.Alert]] = [:]
         for a in alerts {
             guard let site = a.site, let zone = a.zone else { continue }
@@ -485,7 +500,9 @@ public enum Scorer {
         var perMetric: [String: (total: Int, found: Int)] = [:]
         for e in truth.excursions {
             // Closed intervals: an alert that ends exactly when the excursion starts still overlaps it.
-            let hit = byZone["\(e.site)\u{1F}\(e.zone)"]?.contains { $0.since <= e.end && ($0.until ?? .infinity) >= e.start } ?? false
+            let hit =
+                byZone["\(e.site)\u{1F}\(e.zone)"]?.contains { $0.since <= e.end && ($0.until ?? .infinity) >= e.start }
+                ?? false
             perMetric[e.metric, default: (0, 0)].total += 1
             if hit { perMetric[e.metric, default: (0, 0)].found += 1 } else { missed.append(e) }
         }
@@ -493,7 +510,9 @@ public enum Scorer {
         return .scored(
             .init(
                 total: truth.excursions.count, found: found, share: ratio(found, truth.excursions.count),
-                metrics: perMetric.sorted { $0.key < $1.key }.map { .init(metric: $0.key, total: $0.value.total, found: $0.value.found) },
+                metrics: perMetric.sorted { $0.key < $1.key }.map {
+                    .init(metric: $0.key, total: $0.value.total, found: $0.value.found)
+                },
                 missed: missed))
     }
 }
@@ -523,7 +542,8 @@ extension Score {
                             .array(
                                 b.horizons.map { h in
                                     .object([
-                                        ("days", int(h.days)), ("eligible", int(h.eligible)), ("with_snapshot", int(h.withSnapshot)),
+                                        ("days", int(h.days)), ("eligible", int(h.eligible)),
+                                        ("with_snapshot", int(h.withSnapshot)),
                                         ("correct", int(h.correct)), ("share", num(h.share)),
                                         ("before_warmup", int(h.beforeWarmup)),
                                     ])
@@ -561,7 +581,8 @@ extension Score {
                 "drift",
                 section(drift) { d in
                     [
-                        ("drifting", int(d.drifting)), ("detected", int(d.detected)), ("detection_rate", num(d.detectionRate)),
+                        ("drifting", int(d.drifting)), ("detected", int(d.detected)),
+                        ("detection_rate", num(d.detectionRate)),
                         ("non_drifting", int(d.nonDrifting)), ("false_alarms", int(d.falseAlarms)),
                         ("early_alarms", int(d.earlyAlarms)), ("false_positive_rate", num(d.falsePositiveRate)),
                         ("median_delay_hours", num(d.medianDelayHours)),
@@ -578,8 +599,10 @@ extension Score {
                             .array(
                                 f.states.map { s in
                                     .object([
-                                        ("state", .string(s.state)), ("truth", int(s.truth)), ("predicted", int(s.predicted)),
-                                        ("correct", int(s.correct)), ("precision", num(s.precision)), ("recall", num(s.recall)),
+                                        ("state", .string(s.state)), ("truth", int(s.truth)),
+                                        ("predicted", int(s.predicted)),
+                                        ("correct", int(s.correct)), ("precision", num(s.precision)),
+                                        ("recall", num(s.recall)),
                                     ])
                                 })
                         ),
@@ -600,8 +623,10 @@ extension Score {
                             .array(
                                 g.sites.map { s in
                                     .object([
-                                        ("site", .string(s.site)), ("imbalanced", .bool(s.imbalanced)), ("flagged", .bool(s.flagged)),
-                                        ("moves", int(s.moves)), ("before", .number(s.before)), ("after", .number(s.after)),
+                                        ("site", .string(s.site)), ("imbalanced", .bool(s.imbalanced)),
+                                        ("flagged", .bool(s.flagged)),
+                                        ("moves", int(s.moves)), ("before", .number(s.before)),
+                                        ("after", .number(s.after)),
                                         ("within_after", .bool(s.withinAfter)),
                                     ])
                                 })
@@ -618,7 +643,9 @@ extension Score {
                             "metrics",
                             .array(
                                 e.metrics.map { m in
-                                    .object([("metric", .string(m.metric)), ("total", int(m.total)), ("found", int(m.found))])
+                                    .object([
+                                        ("metric", .string(m.metric)), ("total", int(m.total)), ("found", int(m.found)),
+                                    ])
                                 })
                         ),
                         (
@@ -626,8 +653,10 @@ extension Score {
                             .array(
                                 e.missed.map { x in
                                     .object([
-                                        ("site", .string(x.site)), ("zone", .string(x.zone)), ("metric", .string(x.metric)),
-                                        ("start", .string(Timestamp.format(x.start))), ("end", .string(Timestamp.format(x.end))),
+                                        ("site", .string(x.site)), ("zone", .string(x.zone)),
+                                        ("metric", .string(x.metric)),
+                                        ("start", .string(Timestamp.format(x.start))),
+                                        ("end", .string(Timestamp.format(x.end))),
                                     ])
                                 })
                         ),
@@ -689,7 +718,9 @@ extension Score {
         }
         if let b = header("battery", battery) {
             let warm = b.warmup > 0
-            if warm { out += "  checkpoints from \(DurationText.format(b.warmup)) after the start of the data (--warmup)\n" }
+            if warm {
+                out += "  checkpoints from \(DurationText.format(b.warmup)) after the start of the data (--warmup)\n"
+            }
             out += Self.table(
                 ["horizon", "eligible", "snapshot", "within 10%", "share"] + (warm ? ["in warm-up"] : []),
                 b.horizons.map {
@@ -718,7 +749,9 @@ extension Score {
             }
             out += "  false alarms: \(of(b.falseAlarms.count, b.alertedDevices, b.falseAlarmRate)) alerted devices"
             if !b.falseAlarms.isEmpty {
-                out += " (" + b.falseAlarms.prefix(5).joined(separator: ", ") + (b.falseAlarms.count > 5 ? ", …" : "") + ")"
+                out +=
+                    " (" + b.falseAlarms.prefix(5).joined(separator: ", ") + (b.falseAlarms.count > 5 ? ", …" : "")
+                    + ")"
             }
             out += "\n"
             out += "  healthy batteries alerted: \(of(b.healthyAlerted, b.healthy, b.healthyAlertRate))\n"
@@ -726,16 +759,19 @@ extension Score {
         if let d = header("drift", drift) {
             out += "  detected: \(of(d.detected, d.drifting, d.detectionRate)) drifting devices"
             out += ", median delay \(d.medianDelayHours.map { String(format: "%.1fh", $0) } ?? "-")\n"
-            out += "  false positives: \(of(d.falseAlarms + d.earlyAlarms, d.nonDrifting + d.drifting, d.falsePositiveRate)) devices"
+            out +=
+                "  false positives: \(of(d.falseAlarms + d.earlyAlarms, d.nonDrifting + d.drifting, d.falsePositiveRate)) devices"
             out += " (\(d.falseAlarms) without drift, \(d.earlyAlarms) before the onset)\n"
             if let c = d.fromCrossing {
-                out += "  from the offset passing \(JSONValue.format(c.tolerance)) (\(c.neverCrossed) drifts never do):\n"
+                out +=
+                    "  from the offset passing \(JSONValue.format(c.tolerance)) (\(c.neverCrossed) drifts never do):\n"
                 func hours(_ v: Double?) -> String { v.map { String(format: "%.1fh", $0) } ?? "-" }
                 out += Self.table(
                     ["drifts", "crossed", "detected", "median", "90th", "max", "within 12h", "within 24h"],
                     ([c.all] + c.byKind).map {
                         [
-                            $0.kind, "\($0.crossed)", "\($0.detected)", hours($0.medianDelayHours), hours($0.p90DelayHours),
+                            $0.kind, "\($0.crossed)", "\($0.detected)", hours($0.medianDelayHours),
+                            hours($0.p90DelayHours),
                             hours($0.maxDelayHours), "\($0.within12h)", "\($0.within24h)",
                         ]
                     })
@@ -746,7 +782,12 @@ extension Score {
             out += f.missing > 0 ? ", \(f.missing) missing from the report\n" : "\n"
             out += Self.table(
                 ["state", "truth", "report", "correct", "precision", "recall"],
-                f.states.map { ["\($0.state)", "\($0.truth)", "\($0.predicted)", "\($0.correct)", percent($0.precision), percent($0.recall)] })
+                f.states.map {
+                    [
+                        "\($0.state)", "\($0.truth)", "\($0.predicted)", "\($0.correct)", percent($0.precision),
+                        percent($0.recall),
+                    ]
+                })
         }
         if let g = header("gateway", gateway) {
             out += "  imbalanced sites found: \(g.found) of \(g.imbalanced), \(g.flagged) flagged"
@@ -754,8 +795,11 @@ extension Score {
             out += Self.table(
                 ["site", "imbalanced", "flagged", "moves", "before", "after", "within 30%"],
                 g.sites.map {
-                    [$0.site, $0.imbalanced ? "yes" : "no", $0.flagged ? "yes" : "no", "\($0.moves)", percent($0.before),
-                     percent($0.after), $0.withinAfter ? "yes" : "no"]
+                    [
+                        $0.site, $0.imbalanced ? "yes" : "no", $0.flagged ? "yes" : "no", "\($0.moves)",
+                        percent($0.before),
+                        percent($0.after), $0.withinAfter ? "yes" : "no",
+                    ]
                 })
             out += "  after \(g.moves) moves"
             out += g.skippedMoves > 0 ? " (\(g.skippedMoves) skipped)" : ""
@@ -766,7 +810,8 @@ extension Score {
             out += Self.table(
                 ["metric", "found", "total"], e.metrics.map { [$0.metric, "\($0.found)", "\($0.total)"] })
             for m in e.missed.prefix(5) {
-                out += "  missed: \(m.site)/\(m.zone) \(m.metric) \(Timestamp.format(m.start)) → \(Timestamp.format(m.end))\n"
+                out +=
+                    "  missed: \(m.site)/\(m.zone) \(m.metric) \(Timestamp.format(m.start)) → \(Timestamp.format(m.end))\n"
             }
             if e.missed.count > 5 { out += "  … \(e.missed.count - 5) more missed\n" }
         }

@@ -30,7 +30,9 @@ public enum Simulator {
             let site = m.sites[d.site]
             let reachable = d.reachable.map { m.gatewayNames[$0] }.joined(separator: "|")
             sink.append("\(d.id),\(d.kind.rawValue),\(site.name),\(site.zones[d.zone]),\(m.gatewayNames[d.gateway]),")
-            sink.append("\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem),")
+            sink.append(
+                "\(reachable),\(d.firmwareStart),\(d.criticality),\(d.battery == nil ? "mains" : "battery"),\(d.modem),"
+            )
             sink.append(d.battery?.cellName ?? "")
             sink.append(0x0A)
             try sink.flushIfNeeded()
@@ -110,7 +112,11 @@ public enum Simulator {
                 let site = m.sites[d.site]
                 line.removeAll(keepingCapacity: true)
                 append(&line, "{\"ts\":\"")
-                if d.skew != 0 { line.append(contentsOf: Array(Timestamp.format(t + d.skew).utf8)) } else { line.append(contentsOf: ts) }
+                if d.skew != 0 {
+                    line.append(contentsOf: Array(Timestamp.format(t + d.skew).utf8))
+                } else {
+                    line.append(contentsOf: ts)
+                }
                 append(&line, "\",\"device\":\"")
                 append(&line, d.id)
                 append(&line, "\",\"gateway\":\"")
@@ -123,13 +129,16 @@ public enum Simulator {
                     fixed(&line, level, 1)
                 }
                 if d.kind == .tempSensor || d.kind == .tracker {
-                    var temp = site.zoneTemperature[d.zone] + 1.5 * daily + zoneOffset[d.site][d.zone]
+                    var temp =
+                        site.zoneTemperature[d.zone] + 1.5 * daily + zoneOffset[d.site][d.zone]
                         + o.temperatureNoise * rngs[i].gaussian()
                     var humidity = 45 + 5 * daily + 1.0 * rngs[i].gaussian()
                     for x in zoneExcursions[d.site][d.zone] {
                         let e = m.excursions[x]
                         guard days >= e.start && days < e.end else { continue }
-                        if e.metric == "temperature" { temp = e.level + 0.3 * rngs[i].gaussian() } else {
+                        if e.metric == "temperature" {
+                            temp = e.level + 0.3 * rngs[i].gaussian()
+                        } else {
                             humidity = e.level + 1.5 * rngs[i].gaussian()
                         }
                     }
@@ -221,7 +230,10 @@ public enum Simulator {
                 ("initial_pct", .number((b.initial * 10).rounded() / 10)),
                 ("crosses_5pct_at", b.crossing().map(ts) ?? .null),
                 ("replaced_at", b.replaceAt.map(ts) ?? .null),
-                ("replaced_battery_crosses_5pct_at", b.replaceAt == nil ? .null : b.unreplaced.crossing().map(ts) ?? .null),
+                (
+                    "replaced_battery_crosses_5pct_at",
+                    b.replaceAt == nil ? .null : b.unreplaced.crossing().map(ts) ?? .null
+                ),
             ]
             if let knee = b.abrupt {
                 entry.append(("knee_pct", .number(knee.level)))
@@ -246,10 +258,12 @@ public enum Simulator {
         for d in sensors {
             guard let x = d.drift else { continue }
             doc.item(
-                .object([
-                    ("device", .string(d.id)), ("metric", "temperature"), ("kind", .string(x.kind)), ("onset", ts(x.onset)),
-                    ("magnitude", .number(x.magnitude)),
-                ] + (x.kind == "ramp" && o.rampDays != nil ? [("full_at", ts(x.onset + (o.rampDays ?? 0)))] : [])))
+                .object(
+                    [
+                        ("device", .string(d.id)), ("metric", "temperature"), ("kind", .string(x.kind)),
+                        ("onset", ts(x.onset)),
+                        ("magnitude", .number(x.magnitude)),
+                    ] + (x.kind == "ramp" && o.rampDays != nil ? [("full_at", ts(x.onset + (o.rampDays ?? 0)))] : [])))
             try sink.flushIfNeeded()
         }
         doc.endArray()

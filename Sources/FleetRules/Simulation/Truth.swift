@@ -100,7 +100,9 @@ public struct SimulationTruth: Sendable {
     public static func parse(_ data: Data, file: String) throws -> SimulationTruth {
         let root = try ScoreJSON.root(data, file: file)
         let format = try root.member("format").number()
-        guard format == 1 else { throw try root.member("format").error("unsupported truth format \(JSONValue.format(format)), expected 1") }
+        guard format == 1 else {
+            throw try root.member("format").error("unsupported truth format \(JSONValue.format(format)), expected 1")
+        }
         let start = try root.member("start").timestamp()
         let end = try root.member("end").timestamp()
         guard end >= start else { throw try root.member("end").error("is before start") }
@@ -138,7 +140,9 @@ public struct SimulationTruth: Sendable {
                 let loads = try g.member("loads").object()
                 return GatewayGroup(
                     site: try g.member("site").string(), imbalanced: try g.member("imbalanced").bool(),
-                    loads: try loads.map { (gateway: $0.key, devices: try $0.value.number()) }.sorted { $0.gateway < $1.gateway })
+                    loads: try loads.map { (gateway: $0.key, devices: try $0.value.number()) }.sorted {
+                        $0.gateway < $1.gateway
+                    })
             })
     }
 }
@@ -250,7 +254,8 @@ struct ScoreJSON {
             throw ScoreInputError(file: file, field: "", message: "not valid JSON" + (detail.map { " (\($0))" } ?? ""))
         }
         guard value is [String: Any] else {
-            throw ScoreInputError(file: file, field: "", message: "expected a JSON object at the top level, found \(describe(value))")
+            throw ScoreInputError(
+                file: file, field: "", message: "expected a JSON object at the top level, found \(describe(value))")
         }
         return ScoreJSON(file: file, path: "", value: value)
     }
@@ -311,7 +316,9 @@ struct ScoreJSON {
     }
 
     func bool() throws -> Bool {
-        guard Self.isBool(value), let b = value as? Bool else { throw error("expected true or false, found \(Self.describe(value))") }
+        guard Self.isBool(value), let b = value as? Bool else {
+            throw error("expected true or false, found \(Self.describe(value))")
+        }
         return b
     }
 

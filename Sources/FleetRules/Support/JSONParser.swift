@@ -124,7 +124,9 @@ struct JSONTextParser {
         let start = i
         if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
         var digits = 0
-        while i < b.count, (48...57).contains(b[i]) || b[i] == 46 || b[i] == 101 || b[i] == 69 || b[i] == 43 || b[i] == 45 {
+        while i < b.count,
+            (48...57).contains(b[i]) || b[i] == 46 || b[i] == 101 || b[i] == 69 || b[i] == 43 || b[i] == 45
+        {
             i += 1
             digits += 1
         }

@@ -39,7 +39,8 @@ public enum TelemetryBody {
 
     /// Splits a top-level JSON array into its elements, one per output line (newlines inside an
     /// element, which JSON allows only as whitespace, become spaces).
-    static func splitArray(_ b: [UInt8], from start: Int) -> Result<(bytes: [UInt8], lineNumbers: [Int]?), SyntaxError> {
+    static func splitArray(_ b: [UInt8], from start: Int) -> Result<(bytes: [UInt8], lineNumbers: [Int]?), SyntaxError>
+    {
         var out: [UInt8] = []
         out.reserveCapacity(b.count)
         var numbers: [Int] = []
@@ -86,7 +87,9 @@ public enum TelemetryBody {
                     if depth == 0 { complete = true }
                 }
             case 0x2C where depth == 0:
-                guard elementStarted else { return .failure(SyntaxError(line: line, message: "expected an element before ','")) }
+                guard elementStarted else {
+                    return .failure(SyntaxError(line: line, message: "expected an element before ','"))
+                }
                 out.append(0x0A)
                 elementStarted = false
                 complete = false
@@ -111,7 +114,9 @@ public enum TelemetryBody {
                 if c == 0x7B || c == 0x5B { depth += 1 }
                 if c == 0x7D || c == 0x5D {
                     depth -= 1
-                    if depth < 0 { return .failure(SyntaxError(line: line, message: "unbalanced '\(c == 0x7D ? "}" : "]")'")) }
+                    if depth < 0 {
+                        return .failure(SyntaxError(line: line, message: "unbalanced '\(c == 0x7D ? "}" : "]")'"))
+                    }
                     if depth == 0 { complete = true }
                 }
                 out.append(c)
@@ -139,7 +144,9 @@ public enum TelemetryBody {
         let check: (UnsafeBufferPointer<UInt8>, Int) -> Void = { line, number in
             guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
             result.lines += 1
-            if let (reason, message) = decoder.decode(line, format: .jsonLines, accept: { _, _ in }), reason == .malformed {
+            if let (reason, message) = decoder.decode(line, format: .jsonLines, accept: { _, _ in }),
+                reason == .malformed
+            {
                 result.malformed += 1
                 if result.first == nil {
                     let mapped = lineNumbers.flatMap { number - 1 < $0.count ? $0[number - 1] : nil } ?? number

@@ -21,8 +21,10 @@ public final class ByteSink {
         buffer.reserveCapacity(1 << 20)
         if gzip {
             // windowBits 15 + 16: write a gzip header and trailer.
-            guard deflateInit2_(&stream, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                Int32(MemoryLayout<z_stream>.size)) == Z_OK
+            guard
+                deflateInit2_(
+                    &stream, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                    Int32(MemoryLayout<z_stream>.size)) == Z_OK
             else { throw TelemetryError(path: path, message: "cannot initialise gzip compression") }
         }
     }

@@ -80,13 +80,17 @@ public struct ByteInterner: Sendable {
             let y = UnsafeRawPointer(probe)
             var i = 8
             while i + 8 <= length {
-                if x.loadUnaligned(fromByteOffset: i, as: UInt64.self) != y.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                if x.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    != y.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                {
                     return false
                 }
                 i += 8
             }
             while i < length {
-                if x.load(fromByteOffset: i, as: UInt8.self) != y.load(fromByteOffset: i, as: UInt8.self) { return false }
+                if x.load(fromByteOffset: i, as: UInt8.self) != y.load(fromByteOffset: i, as: UInt8.self) {
+                    return false
+                }
                 i += 1
             }
             return true

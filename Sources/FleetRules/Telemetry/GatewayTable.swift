@@ -71,7 +71,9 @@ public struct GatewayTable: Sendable {
             table.index[gateway] = table.entries.count
             table.entries.append(Entry(gateway: gateway, site: site, capacity: capacity))
         }
-        guard columns != nil else { throw TelemetryError(path: path, message: "the file is empty; expected a header row") }
+        guard columns != nil else {
+            throw TelemetryError(path: path, message: "the file is empty; expected a header row")
+        }
         return table
     }
 

@@ -26,7 +26,8 @@ public struct Inventory: Sendable {
         guard let deviceColumn = columns.firstIndex(of: "device") else {
             throw TelemetryError(path: "inventory", message: "the header has no `device` column")
         }
-        self.columns = [columns[deviceColumn]] + columns.enumerated().filter { $0.offset != deviceColumn }.map(\.element)
+        self.columns =
+            [columns[deviceColumn]] + columns.enumerated().filter { $0.offset != deviceColumn }.map(\.element)
         for (i, row) in rows.enumerated() { add(row, deviceColumn: deviceColumn, line: i + 2) }
     }
 

@@ -116,7 +116,8 @@ public struct TelemetryDecoder {
                         device = value
                         haveDevice = value.withBytes(b) { !$0.isEmpty }
                     case .gateway: gateway = value
-                    case .field(let id): line.strings.append((id, value.withBytes(b) { String(decoding: $0, as: UTF8.self) }))
+                    case .field(let id):
+                        line.strings.append((id, value.withBytes(b) { String(decoding: $0, as: UTF8.self) }))
                     }
                 } else if c == 0x2D || (c >= 0x30 && c <= 0x39) {
                     let start = i

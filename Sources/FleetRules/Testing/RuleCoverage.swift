@@ -63,7 +63,9 @@ public struct CoverageRecorder: Sendable {
             branches = branches.filter { seen.insert($0).inserted }
             index[op.rule.id] = rules.count
             rules.append(
-                Rule(id: op.rule.id, pack: op.rule.pack, kind: op.rule.kind, evaluated: evaluated, branches: branches, hit: []))
+                Rule(
+                    id: op.rule.id, pack: op.rule.pack, kind: op.rule.kind, evaluated: evaluated, branches: branches,
+                    hit: []))
         }
     }
 
@@ -103,7 +105,9 @@ public struct CoverageRecorder: Sendable {
 
     private mutating func sample(_ engine: Engine, devices: Set<Int>, at t: Double) {
         for (o, op) in engine.plan.operators.enumerated() {
-            guard case .condition(let condition, _, let clear) = op.evaluation, let r = index[op.rule.id] else { continue }
+            guard case .condition(let condition, _, let clear) = op.evaluation, let r = index[op.rule.id] else {
+                continue
+            }
             for d in devices.sorted() where engine.conditions.applies[engine.conditions.key(o, d)] {
                 if let scope = op.rule.scope, engine.explainNode(scope, device: d, at: t).truth != true { continue }
                 let node = engine.explainNode(condition, device: d, at: t)
@@ -152,11 +156,13 @@ public struct CoverageRecorder: Sendable {
                 out += "  \(r.id) (\(r.kind.rawValue)): not evaluated by this version\n"
                 continue
             }
-            out += "  \(r.id) (\(r.kind.rawValue)): \(r.covered)/\(r.branches.count) branches (\(Self.percent(r.covered, r.branches.count)))\n"
+            out +=
+                "  \(r.id) (\(r.kind.rawValue)): \(r.covered)/\(r.branches.count) branches (\(Self.percent(r.covered, r.branches.count)))\n"
             for b in r.branches where !r.hit.contains(b) { out += "    not exercised: \(b)\n" }
         }
         let t = totals
-        out += "total: \(t.rulesFired)/\(t.rules) rules fired, \(t.covered)/\(t.branches) branches (\(Self.percent(t.covered, t.branches)))\n"
+        out +=
+            "total: \(t.rulesFired)/\(t.rules) rules fired, \(t.covered)/\(t.branches) branches (\(Self.percent(t.covered, t.branches)))\n"
         return out
     }
 
@@ -173,7 +179,10 @@ public struct CoverageRecorder: Sendable {
                             ("covered", .number(Double(r.covered))), ("branches", .number(Double(r.branches.count))),
                             (
                                 "detail",
-                                .array(r.branches.map { b in .object([("branch", .string(b)), ("hit", .bool(r.hit.contains(b)))]) })
+                                .array(
+                                    r.branches.map { b in
+                                        .object([("branch", .string(b)), ("hit", .bool(r.hit.contains(b)))])
+                                    })
                             ),
                         ])
                     })

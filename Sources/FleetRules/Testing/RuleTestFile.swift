@@ -98,7 +98,9 @@ public struct RuleTestLoader: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             return Loaded(
                 file: nil,
-                diagnostics: [Diagnostic(.cannotRead, "cannot read file", at: SourceRange(file: path, line: 1, column: 1))],
+                diagnostics: [
+                    Diagnostic(.cannotRead, "cannot read file", at: SourceRange(file: path, line: 1, column: 1))
+                ],
                 sources: [:])
         }
         let base = (path as NSString).deletingLastPathComponent
@@ -177,7 +179,8 @@ struct TestDecoder {
     ) -> RuleTestFile? {
         guard let f = ctx.fields(root, Self.topLevel, in: "a test file") else { return nil }
         if let v = f["fleetrules-test"] {
-            if case .scalar("1", .plain) = v.value.kind {} else {
+            if case .scalar("1", .plain) = v.value.kind {
+            } else {
                 ctx.diagnostics.error(
                     .testVersion, "unsupported test file version \(Self.text(v.value))", at: v.value.range,
                     hint: "write `fleetrules-test: 1`")
@@ -270,14 +273,17 @@ struct TestDecoder {
         let inventory = f["inventory"].flatMap { decodeInventory($0.value) }
         var readings: [Reading] = []
         if let s = f["series"], let items = ctx.sequence(s.value, "series") {
-            var points: [String: [Double: (metrics: [String: Double], attributes: [String: String], gateway: String?)]] = [:]
+            var points:
+                [String: [Double: (metrics: [String: Double], attributes: [String: String], gateway: String?)]] = [:]
             for item in items {
                 decodeSeries(item, inventory: inventory, start: testStart, interval: testInterval, into: &points)
             }
             for (device, byTime) in points {
                 for (t, p) in byTime {
                     readings.append(
-                        Reading(timestamp: t, device: device, gateway: p.gateway, metrics: p.metrics, attributes: p.attributes))
+                        Reading(
+                            timestamp: t, device: device, gateway: p.gateway, metrics: p.metrics,
+                            attributes: p.attributes))
                 }
             }
             readings.sort { ($0.timestamp, $0.device) < ($1.timestamp, $1.device) }
@@ -305,7 +311,8 @@ struct TestDecoder {
     }
 
     mutating func decodeInventory(_ node: YAMLNode) -> Inventory? {
-        guard let items = ctx.sequence(node, "inventory", hint: "a list of devices, e.g. - { device: s1, site: plant-a }")
+        guard
+            let items = ctx.sequence(node, "inventory", hint: "a list of devices, e.g. - { device: s1, site: plant-a }")
         else { return nil }
         var columns: [String] = ["device"]
         var rows: [[String: String]] = []
@@ -316,7 +323,8 @@ struct TestDecoder {
             for e in entries {
                 guard case .scalar(let s, _) = e.value.kind else {
                     ctx.diagnostics.error(
-                        .wrongType, "inventory attribute '\(e.name)' must be a scalar, found \(e.value.typeDescription)",
+                        .wrongType,
+                        "inventory attribute '\(e.name)' must be a scalar, found \(e.value.typeDescription)",
                         at: e.value.range)
                     continue
                 }
@@ -324,7 +332,8 @@ struct TestDecoder {
                 if !columns.contains(e.name) { columns.append(e.name) }
             }
             guard let device = row["device"], !device.isEmpty else {
-                ctx.diagnostics.error(.missingField, "an inventory device is missing the required key 'device'", at: item.range)
+                ctx.diagnostics.error(
+                    .missingField, "an inventory device is missing the required key 'device'", at: item.range)
                 continue
             }
             if let first = seen[device] {
@@ -348,7 +357,8 @@ struct TestDecoder {
     mutating func time(_ node: YAMLNode, _ place: String, start: Double) -> Double? {
         guard case .scalar(let s, _) = node.kind, !node.isNull else {
             ctx.diagnostics.error(
-                .wrongType, "\(place) must be an offset such as 2h or an RFC 3339 timestamp, found \(node.typeDescription)",
+                .wrongType,
+                "\(place) must be an offset such as 2h or an RFC 3339 timestamp, found \(node.typeDescription)",
                 at: node.range)
             return nil
         }
@@ -359,7 +369,8 @@ struct TestDecoder {
 
     mutating func decodeSeries(
         _ node: YAMLNode, inventory: Inventory?, start: Double, interval: Double,
-        into points: inout [String: [Double: (metrics: [String: Double], attributes: [String: String], gateway: String?)]]
+        into points:
+            inout [String: [Double: (metrics: [String: Double], attributes: [String: String], gateway: String?)]]
     ) {
         guard let entries = ctx.mapping(node, "a series entry"), let policy else { return }
         let byName = Dictionary(entries.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -408,10 +419,14 @@ struct TestDecoder {
                 hint: isMetric ? "a notation such as 80-1x48, or a list of { ts, value }" : "a list of { ts, value }")
             {
                 for item in items {
-                    guard let f = ctx.fields(
-                        item,
-                        [FieldSpec("ts", .text, required: true, "offset or timestamp"), FieldSpec("value", .text, required: true, "the value")],
-                        in: "a point")
+                    guard
+                        let f = ctx.fields(
+                            item,
+                            [
+                                FieldSpec("ts", .text, required: true, "offset or timestamp"),
+                                FieldSpec("value", .text, required: true, "the value"),
+                            ],
+                            in: "a point")
                     else { continue }
                     guard let tsNode = f["ts"]?.value, let t = time(tsNode, "ts", start: seriesStart),
                         let valueNode = f["value"]?.value
@@ -476,7 +491,8 @@ struct TestDecoder {
         }
         if let kinds, !kinds.contains(rule.kind) {
             ctx.diagnostics.error(
-                .unknownTestReference, "rule '\(id)' is a \(rule.kind.rawValue) rule, not \(kinds.map(\.rawValue).sorted().joined(separator: " or "))",
+                .unknownTestReference,
+                "rule '\(id)' is a \(rule.kind.rawValue) rule, not \(kinds.map(\.rawValue).sorted().joined(separator: " or "))",
                 at: entry.value.range)
             return nil
         }
@@ -497,12 +513,15 @@ struct TestDecoder {
 
     mutating func decodeAlert(_ node: YAMLNode, _ inventory: Inventory?) -> ExpectedAlert? {
         let spec = [
-            FieldSpec("rule", .name, required: true, "rule id"), FieldSpec("device", .text, "device (omit for site findings)"),
+            FieldSpec("rule", .name, required: true, "rule id"),
+            FieldSpec("device", .text, "device (omit for site findings)"),
             FieldSpec("severity", .severity, "severity"), FieldSpec("labels", .map(.text), "exact labels"),
             FieldSpec("site", .text, "site of a group finding"),
         ]
         guard let f = ctx.fields(node, spec, in: "an expected alert") else { return nil }
-        guard let rule = rule(f["rule"]), let device = device(f["device"], inventory, required: false) else { return nil }
+        guard let rule = rule(f["rule"]), let device = device(f["device"], inventory, required: false) else {
+            return nil
+        }
         var alert = ExpectedAlert(rule: rule, device: device)
         if let s = f["severity"] { alert.severity = ctx.severity(s.value) }
         if let s = f["site"] { alert.site = ctx.string(s.value, "site") }
@@ -516,7 +535,8 @@ struct TestDecoder {
 
     mutating func decodeForecast(_ node: YAMLNode, _ inventory: Inventory?) -> ExpectedForecast? {
         let spec = [
-            FieldSpec("rule", .name, required: true, "forecast rule id"), FieldSpec("device", .text, required: true, "device"),
+            FieldSpec("rule", .name, required: true, "forecast rule id"),
+            FieldSpec("device", .text, required: true, "device"),
             FieldSpec("crossing_at", .timestamp, required: true, "predicted crossing (RFC 3339), or null for none"),
             FieldSpec("tolerance", .duration, "how far the prediction may be off (default 1h)"),
         ]
@@ -536,12 +556,14 @@ struct TestDecoder {
     mutating func decodeCompliance(_ node: YAMLNode, _ inventory: Inventory?) -> ExpectedCompliance? {
         let states = ComplianceState.allCases.map(\.rawValue)
         let spec = [
-            FieldSpec("rule", .name, required: true, "compliance rule id"), FieldSpec("device", .text, required: true, "device"),
+            FieldSpec("rule", .name, required: true, "compliance rule id"),
+            FieldSpec("device", .text, required: true, "device"),
             FieldSpec("state", .choice(states), required: true, "expected state"),
         ]
         guard let f = ctx.fields(node, spec, in: "an expected compliance state") else { return nil }
         guard let rule = rule(f["rule"], kinds: [.compliance]), let device = device(f["device"], inventory),
-            let s = f["state"], let state = ctx.choice(s.value, "state", states).flatMap(ComplianceState.init(rawValue:))
+            let s = f["state"],
+            let state = ctx.choice(s.value, "state", states).flatMap(ComplianceState.init(rawValue:))
         else { return nil }
         return ExpectedCompliance(rule: rule, device: device, state: state)
     }
@@ -564,7 +586,8 @@ struct TestDecoder {
 
     mutating func decodeMove(_ node: YAMLNode, _ inventory: Inventory?) -> ExpectedMove? {
         let spec = [
-            FieldSpec("device", .text, required: true, "device to move"), FieldSpec("from", .text, required: true, "gateway now"),
+            FieldSpec("device", .text, required: true, "device to move"),
+            FieldSpec("from", .text, required: true, "gateway now"),
             FieldSpec("to", .text, required: true, "gateway proposed"),
         ]
         guard let f = ctx.fields(node, spec, in: "an expected rebalancing move") else { return nil }
@@ -588,6 +611,7 @@ extension ScalarLocator {
             }
         }
         let start = position(line: line, column: offset - lineStart)
-        return SourceRange(file: file, start: start, end: SourcePosition(line: start.line, column: start.column + max(1, length)))
+        return SourceRange(
+            file: file, start: start, end: SourcePosition(line: start.line, column: start.column + max(1, length)))
     }
 }

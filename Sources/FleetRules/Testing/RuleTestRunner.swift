@@ -51,7 +51,8 @@ public struct RuleTestRunner: Sendable {
         for check in test.checks {
             let engine = Self.engine(at: check.at, test, plan)
             let report = engine.report()
-            let when = "at \(Timestamp.format(check.at)) (+\(DurationText.format(max(0, check.at - test.start)))), line \(check.range.start.line)"
+            let when =
+                "at \(Timestamp.format(check.at)) (+\(DurationText.format(max(0, check.at - test.start)))), line \(check.range.start.line)"
             let focused = { (rule: String) in test.focus?.contains(rule) ?? true }
             let firing = report.alerts.filter { $0.episode.until == nil && focused($0.episode.rule) }
             if let expected = check.alerts {
@@ -79,13 +80,17 @@ public struct RuleTestRunner: Sendable {
                         lines.append("      + \(c.rule) \(c.device): \(actual?.rawValue ?? "not applicable")")
                     }
                 }
-                if bad { failures.append("\(when): compliance states differ (- expected, + actual)\n" + lines.joined(separator: "\n")) }
+                if bad {
+                    failures.append(
+                        "\(when): compliance states differ (- expected, + actual)\n" + lines.joined(separator: "\n"))
+                }
             }
             if let expected = check.maintenance {
                 let tasks = report.maintenance.flatMap(\.tasks).filter { focused($0.rule) }
                 let diff = Self.diff(
                     expected, tasks,
-                    matches: { t, a in a.device == t.device && a.task == t.task && (t.rule.map { $0 == a.rule } ?? true) },
+                    matches: { t, a in a.device == t.device && a.task == t.task && (t.rule.map { $0 == a.rule } ?? true)
+                    },
                     expected: { t in "\(t.device) \(t.task)" + (t.rule.map { " (\($0))" } ?? "") },
                     actual: { t in "\(t.device) \(t.task) (\(t.rule)) due \(Timestamp.format(t.due))" })
                 if let diff { failures.append("\(when): maintenance tasks differ (- expected, + actual)\n" + diff) }
@@ -95,7 +100,8 @@ public struct RuleTestRunner: Sendable {
                 let moves = report.rebalancing.filter { focused($0.rule) }
                 let diff = Self.diff(
                     expected, moves, matches: { e, m in e.device == m.device && e.from == m.from && e.to == m.to },
-                    expected: { "\($0.device): \($0.from) → \($0.to)" }, actual: { "\($0.device): \($0.from) → \($0.to)" })
+                    expected: { "\($0.device): \($0.from) → \($0.to)" },
+                    actual: { "\($0.device): \($0.from) → \($0.to)" })
                 if let diff { failures.append("\(when): rebalancing moves differ (- expected, + actual)\n" + diff) }
             }
         }
@@ -121,8 +127,14 @@ public struct RuleTestRunner: Sendable {
             let mine = firing.filter { $0.episode.rule == f.rule && $0.episode.device == f.device }
             let actual = mine.first { crossingAt($0) != nil } ?? mine.first
             let crossing = actual.flatMap(crossingAt)
-            let want = f.crossingAt.map { "crossing_at \(Timestamp.format($0)) ± \(DurationText.format(f.tolerance))" } ?? "no crossing"
-            let got = actual == nil ? "no forecast" : crossing.map { "crossing_at \(Timestamp.format($0))" } ?? "no crossing (a finding without crossing_at)"
+            let want =
+                f.crossingAt.map { "crossing_at \(Timestamp.format($0)) ± \(DurationText.format(f.tolerance))" }
+                ?? "no crossing"
+            let got =
+                actual == nil
+                ? "no forecast"
+                : crossing.map { "crossing_at \(Timestamp.format($0))" }
+                    ?? "no crossing (a finding without crossing_at)"
             let ok: Bool
             if let want = f.crossingAt {
                 ok = crossing.map { abs($0 - want) <= f.tolerance } ?? false
@@ -151,7 +163,9 @@ public struct RuleTestRunner: Sendable {
     static func describe(_ x: ExpectedAlert) -> String {
         var s = "\(x.rule) \(x.device.isEmpty ? "site=\(x.site ?? "*")" : x.device)"
         if let sev = x.severity { s += " severity=\(sev.rawValue)" }
-        if let l = x.labels { s += " labels={\(l.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))}" }
+        if let l = x.labels {
+            s += " labels={\(l.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))}"
+        }
         return s
     }
 
@@ -243,14 +257,17 @@ public enum RuleTestOutput {
         out += "<testsuites name=\"fleetrules\" tests=\"\(results.count)\" failures=\"\(failures)\" skipped=\"0\">\n"
         for file in files {
             let mine = results.filter { $0.file == file }
-            out += "  <testsuite name=\"\(esc(file))\" tests=\"\(mine.count)\" failures=\"\(mine.count { $0.status == .fail })\" skipped=\"0\">\n"
+            out +=
+                "  <testsuite name=\"\(esc(file))\" tests=\"\(mine.count)\" failures=\"\(mine.count { $0.status == .fail })\" skipped=\"0\">\n"
             for r in mine {
-                out += "    <testcase classname=\"\(esc(file))\" name=\"\(esc(r.name))\" file=\"\(esc(r.range.file))\" line=\"\(r.range.start.line)\""
+                out +=
+                    "    <testcase classname=\"\(esc(file))\" name=\"\(esc(r.name))\" file=\"\(esc(r.range.file))\" line=\"\(r.range.start.line)\""
                 switch r.status {
                 case .pass:
                     out += "/>\n"
                 case .fail:
-                    out += ">\n      <failure message=\"\(esc(r.failures.first?.split(separator: "\n").first.map(String.init) ?? "failed"))\">\(esc(r.failures.joined(separator: "\n")))</failure>\n    </testcase>\n"
+                    out +=
+                        ">\n      <failure message=\"\(esc(r.failures.first?.split(separator: "\n").first.map(String.init) ?? "failed"))\">\(esc(r.failures.joined(separator: "\n")))</failure>\n    </testcase>\n"
                 }
             }
             out += "  </testsuite>\n"

@@ -52,7 +52,9 @@ public enum SeriesNotation {
         }
         guard sawTerm else {
             return .failure(
-                Failure(message: "the series is empty", offset: 0, length: 1, hint: "write values such as `80-1x48` or `_`"))
+                Failure(
+                    message: "the series is empty", offset: 0, length: 1, hint: "write values such as `80-1x48` or `_`")
+            )
         }
         return .success(out)
     }
@@ -60,7 +62,9 @@ public enum SeriesNotation {
     /// Expands one term (no spaces). Offsets in failures are relative to the term.
     static func expand(_ term: String) -> Result<[Double?], Failure> {
         let s = Array(term.unicodeScalars)
-        func fail(_ message: String, at offset: Int = 0, length: Int = 0, hint: String? = nil) -> Result<[Double?], Failure> {
+        func fail(_ message: String, at offset: Int = 0, length: Int = 0, hint: String? = nil) -> Result<
+            [Double?], Failure
+        > {
             .failure(Failure(message: message, offset: offset, length: length, hint: hint))
         }
         if s.first == "_" {
@@ -68,7 +72,9 @@ public enum SeriesNotation {
             guard s.count > 2, s[1] == "x", let n = Int(String(String.UnicodeScalarView(s[2...]))) else {
                 return fail("invalid gap '\(term)'", hint: "a gap is `_` or `_xN` (N steps without a reading)")
             }
-            guard n >= 1 else { return fail("a gap needs at least one step, found '\(term)'", hint: "write `_x1` or `_`") }
+            guard n >= 1 else {
+                return fail("a gap needs at least one step, found '\(term)'", hint: "write `_x1` or `_`")
+            }
             guard n <= maxSteps else { return fail("the series expands to more than \(maxSteps) steps") }
             return .success(Array(repeating: nil, count: n))
         }
@@ -85,7 +91,8 @@ public enum SeriesNotation {
         if i < s.count, s[i] == "+" || s[i] == "-" {
             let sign: Double = s[i] == "-" ? -1 : 1
             guard let (step, after) = number(s, from: i + 1, signed: false) else {
-                return fail("expected an increment after '\(s[i])' in '\(term)'", at: i, length: 1, hint: "e.g. `80-1x48`")
+                return fail(
+                    "expected an increment after '\(s[i])' in '\(term)'", at: i, length: 1, hint: "e.g. `80-1x48`")
             }
             increment = sign * step
             hasIncrement = true
@@ -97,7 +104,8 @@ public enum SeriesNotation {
                 return fail("unexpected '\(s[i])' in '\(term)'", at: i, length: 1, hint: "separate values with spaces")
             }
             let digits = String(String.UnicodeScalarView(s[(i + 1)...]))
-            guard !digits.isEmpty, digits.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }), let n = Int(digits) else {
+            guard !digits.isEmpty, digits.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }), let n = Int(digits)
+            else {
                 return fail(
                     "expected a whole number of steps after 'x' in '\(term)'", at: i, length: s.count - i,
                     hint: "e.g. `80-1x48`: 80 and 48 further steps")

@@ -62,13 +62,17 @@ extension DecodeContext {
 
     /// W0306 when `for` is shorter than the reporting interval of a metric the condition reads.
     mutating func warnIfShorterThanInterval(_ seconds: Double, node: YAMLNode, reading e: TypedExpression) {
-        let slowest = e.windows.compactMap { ref in checker.scope.metrics[ref.metric]?.interval.map { (ref.metric, $0) } }
-            .max { $0.1 < $1.1 }
+        let slowest = e.windows.compactMap { ref in checker.scope.metrics[ref.metric]?.interval.map { (ref.metric, $0) }
+        }
+        .max { $0.1 < $1.1 }
         if let (metric, interval) = slowest, seconds > 0, seconds < interval {
             diagnostics.warning(
                 .shorterThanInterval,
                 "`for: \(DurationText.format(seconds))` is shorter than \(metric)'s reporting interval \(DurationText.format(interval))",
-                at: node.range, hint: "the condition is re-evaluated only when a reading arrives; use at least \(DurationText.format(interval))")
+                at: node.range,
+                hint:
+                    "the condition is re-evaluated only when a reading arrives; use at least \(DurationText.format(interval))"
+            )
         }
     }
 }

@@ -27,7 +27,9 @@ public struct BalanceRule: Sendable {
         FieldSpec("reachable", .name, "inventory column with the gateways a device can reach (default reachable)"),
         FieldSpec("max_moves", .integer(minimum: 0), "most moves proposed per group (default 50)"),
         FieldSpec("prefer", .condition, "devices matching this are moved first, e.g. criticality == \"low\""),
-        FieldSpec("silent_after", .duration, "a device not seen for longer than this stays out of the plan and is listed as silent (default 1d)"),
+        FieldSpec(
+            "silent_after", .duration,
+            "a device not seen for longer than this stays out of the plan and is listed as silent (default 1d)"),
     ]
 
     static let fields: [FieldSpec] = [

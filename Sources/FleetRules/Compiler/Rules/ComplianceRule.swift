@@ -106,7 +106,11 @@ public struct ComplianceRule: Sendable {
                 var target: [String: Version] = [:]
                 if case .mapping = targetNode.kind {
                     for entry in ctx.mapping(targetNode, "target") ?? [] {
-                        if let v = ctx.version(entry.value, "target for \(entry.name)") { target[entry.name] = v } else { ok = false }
+                        if let v = ctx.version(entry.value, "target for \(entry.name)") {
+                            target[entry.name] = v
+                        } else {
+                            ok = false
+                        }
                     }
                 } else if let v = ctx.version(targetNode, "target") {
                     target["*"] = v

@@ -38,7 +38,8 @@ public struct DriftRule: Sendable {
             "against",
             .oneOf([.choice(["peers"]), .object([FieldSpec("device", .text, required: true, "reference device id")])]),
             "peers (default) or { device: ref-001 }"),
-        FieldSpec("peers", .oneOf([.name, .list(.name)]), "attributes that define the peer group (default [site, zone])"),
+        FieldSpec(
+            "peers", .oneOf([.name, .list(.name)]), "attributes that define the peer group (default [site, zone])"),
         FieldSpec("method", .choice(Method.allCases.map(\.rawValue)), "cusum (default), ewma or page-hinkley"),
         FieldSpec("tolerance", .number, "allowed mean offset, metric unit (default 0)"),
         FieldSpec("threshold", .number, required: true, "alarm level of the test, metric unit"),
@@ -132,7 +133,8 @@ public struct DriftRule: Sendable {
             guard buckets >= 12, buckets <= 168 else {
                 ctx.diagnostics.error(
                     .invalidValue, "trend must span 12 to 168 buckets (\(JSONValue.format(buckets)) given)",
-                    at: e.value.range, hint: "trend: \(DurationText.format(defaultTrendBuckets * bucket)), or trend: off")
+                    at: e.value.range,
+                    hint: "trend: \(DurationText.format(defaultTrendBuckets * bucket)), or trend: off")
                 return nil
             }
             trend = v

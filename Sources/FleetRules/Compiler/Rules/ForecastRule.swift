@@ -29,7 +29,8 @@ public struct ForecastRule: Sendable {
             "auto (default: straight line, or accelerating when the recent rate is significantly higher) or linear"),
         FieldSpec(
             "curve_by", .oneOf([.name, .list(.name)]),
-            "attributes of devices that share a discharge curve (e.g. the cell type): the rate's change with the level is learned from those that have been through it"),
+            "attributes of devices that share a discharge curve (e.g. the cell type): the rate's change with the level is learned from those that have been through it"
+        ),
         FieldSpec(
             "severity", .oneOf([.severity, .map(.severity)]),
             "a severity, or severity by time left: {3d: critical, 7d: warning, 30d: info}"),
@@ -82,7 +83,8 @@ public struct ForecastRule: Sendable {
             }
             if m.range == nil {
                 ctx.diagnostics.warning(
-                    .ignoredSetting, "`curve_by` needs a declared `range` for \(m.name): the curve is learned in bands of it",
+                    .ignoredSetting,
+                    "`curve_by` needs a declared `range` for \(m.name): the curve is learned in bands of it",
                     at: e.value.range)
             }
         }

@@ -22,7 +22,8 @@ public struct LimitRule: Sendable {
         if let e = f["for"] {
             forDuration = ctx.duration(e.value, "for", allowZero: true)
             if let v = forDuration, let metric {
-                ctx.warnIfShorterThanInterval(v, node: e.value, reading: .window(.last, metric: metric.name, seconds: nil))
+                ctx.warnIfShorterThanInterval(
+                    v, node: e.value, reading: .window(.last, metric: metric.name, seconds: nil))
             }
         }
         guard let m = metric, let rangeEntry, let (lo, hi) = range, let forDuration else { return nil }
@@ -35,11 +36,13 @@ public struct LimitRule: Sendable {
                     at: rangeEntry.value.range, hint: "narrow the range to the operating limits")
             } else if let hi, hi < declared.lowerBound {
                 ctx.diagnostics.warning(
-                    .alwaysTrue, "the limit fires for every device: its maximum is below every accepted value; \(declaredText)",
+                    .alwaysTrue,
+                    "the limit fires for every device: its maximum is below every accepted value; \(declaredText)",
                     at: rangeEntry.value.range)
             } else if let lo, lo > declared.upperBound {
                 ctx.diagnostics.warning(
-                    .alwaysTrue, "the limit fires for every device: its minimum is above every accepted value; \(declaredText)",
+                    .alwaysTrue,
+                    "the limit fires for every device: its minimum is above every accepted value; \(declaredText)",
                     at: rangeEntry.value.range)
             }
         }
