@@ -44,28 +44,30 @@ extension Analyzer {
 /// What an analyzer may read of the engine: the rule, inventory, current device attributes,
 /// gateway names and which devices the rule's `where` admits.
 struct AnalysisContext {
-    let plan: EvaluationPlan
-    let inventory: Inventory
+    /// The engine's state the analyzers read, shared by every analyzer's context at a tick.
+    let inputs: AnalysisInputs
     let operatorIndex: Int
-    let attributes: [[String]]
-    let attributeSlots: [String: Int]
-    let gatewayNames: [String]
-    /// The gateway each device was last heard through (index into `gatewayNames`, -1: none).
-    let deviceGateway: [Int32]
-    /// Whether each device sent at least one accepted reading.
-    let seen: [Bool]
-    /// The engine's scope flags, flat [device * operatorCount + operator].
-    let applies: [Bool]
-    let applyOperator: Int
-    let operatorCount: Int
     /// Event time of the tick or end of data.
     let now: Double
+
+    var plan: EvaluationPlan { inputs.plan }
+    var inventory: Inventory { inputs.inventory }
+    var attributes: [[String]] { inputs.attributes }
+    var attributeSlots: [String: Int] { inputs.attributeSlots }
+    var gatewayNames: [String] { inputs.gatewayNames }
+    /// The gateway each device was last heard through (index into `gatewayNames`, -1: none).
+    var deviceGateway: [Int32] { inputs.deviceGateway }
+    /// Whether each device sent at least one accepted reading.
+    var seen: [Bool] { inputs.seen }
+    /// The engine's scope flags, flat [device * operatorCount + operator].
+    var applies: [Bool] { inputs.applies }
+    var operatorCount: Int { inputs.operatorCount }
 
     var rule: Rule { plan.operators[operatorIndex].rule }
     var devices: Int { inventory.count }
     func deviceID(_ d: Int) -> String { inventory.rows[d][0] }
     /// Whether the rule's static `where` admits device `d`.
-    func applies(_ d: Int) -> Bool { applies[d * operatorCount + applyOperator] }
+    func applies(_ d: Int) -> Bool { inputs.applies[d * inputs.operatorCount + operatorIndex] }
     /// A device's current attribute by name ("" when unknown or unset).
     func attribute(_ name: String, device d: Int) -> String {
         guard let slot = attributeSlots[name], slot < attributes[d].count else { return "" }

@@ -12,10 +12,7 @@ struct AnalysisInputs {
     let operatorCount: Int
 
     func context(operator o: Int, at t: Double) -> AnalysisContext {
-        AnalysisContext(
-            plan: plan, inventory: inventory, operatorIndex: o, attributes: attributes, attributeSlots: attributeSlots,
-            gatewayNames: gatewayNames, deviceGateway: deviceGateway, seen: seen, applies: applies, applyOperator: o,
-            operatorCount: operatorCount, now: t)
+        AnalysisContext(inputs: self, operatorIndex: o, now: t)
     }
 }
 
