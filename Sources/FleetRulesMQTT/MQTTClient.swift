@@ -5,29 +5,21 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
-/// A message the broker delivered.
+/// A message the broker delivered: its PUBLISH packet, whose fields read as the message's own
+/// (`message.topic`, `message.dup`, …), and whether it came over the size limit.
+@dynamicMemberLookup
 public struct MQTTMessage: Sendable {
-    public var topic: String
-    public var payload: [UInt8]
-    public var qos: UInt8
-    public var retain: Bool
-    /// The broker sent it before without getting its PUBACK (a redelivery).
-    public var dup: Bool
-    public var packetID: UInt16?
+    public var publish: MQTTPacket.Publish
     /// Its size in bytes when it was over the limit: the payload was dropped unread.
     public var oversize: Int?
 
-    public init(
-        topic: String, payload: [UInt8], qos: UInt8 = 1, retain: Bool = false, dup: Bool = false,
-        packetID: UInt16? = nil, oversize: Int? = nil
-    ) {
-        self.topic = topic
-        self.payload = payload
-        self.qos = qos
-        self.retain = retain
-        self.dup = dup
-        self.packetID = packetID
+    public init(_ publish: MQTTPacket.Publish, oversize: Int? = nil) {
+        self.publish = publish
         self.oversize = oversize
+    }
+
+    public subscript<Value>(dynamicMember field: KeyPath<MQTTPacket.Publish, Value>) -> Value {
+        publish[keyPath: field]
     }
 }
 
@@ -251,13 +243,12 @@ public struct MQTTSubscriber: Sendable {
                     guard connected else { throw MQTTProtocolError("PUBLISH before CONNACK") }
                     guard p.qos <= 1 else { throw MQTTProtocolError("PUBLISH at QoS \(p.qos) on a QoS 1 subscription") }
                     batch.append(
-                        MQTTMessage(
-                            topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup,
-                            packetID: p.packetID))
+                        MQTTMessage(p))
                 case .oversized(let topic, let qos, let id, let size):
                     guard connected else { throw MQTTProtocolError("PUBLISH before CONNACK") }
                     guard qos <= 1 else { throw MQTTProtocolError("PUBLISH at QoS \(qos) on a QoS 1 subscription") }
-                    batch.append(MQTTMessage(topic: topic, payload: [], qos: qos, packetID: id, oversize: size))
+                    batch.append(
+                        MQTTMessage(.init(topic: topic, payload: [], qos: qos, packetID: id), oversize: size))
                 case .packet(.pingresp):
                     break
                 case .packet(let other):
