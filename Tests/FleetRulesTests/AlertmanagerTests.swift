@@ -342,7 +342,7 @@ import Testing
 /// (clustering off, storage in a temporary folder), stopped by `stop()`.
 final class RealAlertmanager: @unchecked Sendable {
     static let binary = "/usr/bin/prometheus-alertmanager"
-    let process = Process()
+    let process: TestProcess
     let port: Int
     let directory: URL
     var base: String { "http://127.0.0.1:\(port)" }
@@ -361,27 +361,21 @@ final class RealAlertmanager: @unchecked Sendable {
         receivers:
           - name: nowhere
         """.write(to: config, atomically: true, encoding: .utf8)
-        port = try Self.freePort()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = [
-            "--config.file=\(config.path)", "--storage.path=\(directory.appendingPathComponent("data").path)",
-            "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=", "--log.level=warn",
-        ]
-        let log = directory.appendingPathComponent("alertmanager.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if let r = try? await MockClient.get(base + "/-/ready"), r.status == 200 { return }
-            if !process.isRunning { break }
-            try await Task.sleep(nanoseconds: 100_000_000)
+        port = try Loopback.freePort()
+        process = try TestProcess(
+            Self.binary,
+            [
+                "--config.file=\(config.path)", "--storage.path=\(directory.appendingPathComponent("data").path)",
+                "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=", "--log.level=warn",
+            ],
+            output: directory.appendingPathComponent("alertmanager.log"))
+        let ready = base + "/-/ready"
+        do {
+            try await process.waitUntilReady { (try? await MockClient.get(ready))?.status == 200 }
+        } catch {
+            stop()
+            throw error
         }
-        stop()
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        throw Failure("Alertmanager did not become ready on port \(port): \(text.suffix(2000))")
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -389,32 +383,8 @@ final class RealAlertmanager: @unchecked Sendable {
         init(_ d: String) { description = d }
     }
 
-    /// A port the kernel just handed out (bound to 127.0.0.1:0, then released).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket failed") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
-        }
-        guard bound == 0 else { throw Failure("bind failed") }
-        let named = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        guard named == 0 else { throw Failure("getsockname failed") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -13,32 +13,31 @@ enum CLI {
         return repoRoot.appendingPathComponent(".build/debug/fleetrules")
     }
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Output = TestProcess.Output
 
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Output {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = repoRoot
+        try TestProcess.run(binary, arguments, stdin: stdin.map { Data($0.utf8) }, in: repoRoot)
+    }
+
+    /// Starts `process` (a `fleetrules` server) and reads its first stdout line, `[NAME] listening
+    /// on HOST:PORT`: the port, or nil when the line is not that (it failed to start), and the line.
+    static func startListening(_ process: Process) throws -> (port: Int?, line: String) {
         let out = Pipe()
-        let err = Pipe()
         process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+        var line: [UInt8] = []
+        while !line.contains(0x0A) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(contentsOf: chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.contains("listening on "),
+            let port = text.split(separator: ":").last.flatMap({
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            })
+        else { return (nil, text) }
+        return (port, text)
     }
 
     static func temporaryFile(_ name: String, _ contents: String) throws -> String {

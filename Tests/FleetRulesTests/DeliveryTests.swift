@@ -362,24 +362,12 @@ final class Served: @unchecked Sendable {
         process.executableURL = CLI.binary
         process.arguments = arguments + ["--port", "0"]
         process.currentDirectoryURL = CLI.repoRoot
-        let out = Pipe()
-        process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        var text = ""
-        let handle = out.fileHandleForReading
-        while !text.contains("\n") {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        guard let r = text.range(of: "listening on 127.0.0.1:"),
-            let p = Int(text[r.upperBound...].prefix { $0.isNumber })
-        else {
+        guard let listening = try CLI.startListening(process).port else {
             process.terminate()
             throw CocoaError(.fileReadUnknown)
         }
-        port = p
+        port = listening
     }
 
     func stop() {

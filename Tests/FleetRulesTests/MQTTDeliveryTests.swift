@@ -28,7 +28,7 @@ struct MQTTDeliveryTests {
     /// Every notification arrives once, on the topic its labels name, with the webhook body;
     /// the outbox lists them as delivered on the `mqtt` channel.
     @Test func notificationsArePublishedThroughTheOutbox() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let session = "alerts-\(UUID().uuidString)"
         try broker.openSession(session, filter: "fleet/alerts/#")
@@ -67,7 +67,7 @@ struct MQTTDeliveryTests {
     /// With the broker down the notifications stay pending and are retried; once it is up they
     /// are delivered, none lost.
     @Test func aBrokerThatIsDownIsRetriedUntilItIsUp() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let session = "alerts-\(UUID().uuidString)"
         try broker.openSession(session, filter: "fleet/alerts/#")
@@ -83,7 +83,7 @@ struct MQTTDeliveryTests {
         #expect(r.stderr.contains("delivered 0 in"), "\(r.stderr)")
         let pending = try CLI.run(["outbox", "list", "--outbox", outbox, "--status", "pending"])
         #expect(pending.stdout.contains("3 pending"), "\(pending.stdout)")
-        try broker.start()
+        try await broker.start()
         let again = try CLI.run(["outbox", "deliver", "--outbox", outbox, "--delivery", config])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains("delivered 3 in"), "\(again.stderr)")

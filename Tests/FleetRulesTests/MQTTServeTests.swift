@@ -60,7 +60,7 @@ struct MQTTServeTests {
     /// The example fleet published one reading per message at QoS 1 gives the same report as
     /// `fleetrules run` over the same file, rejections included.
     @Test func theExampleFleetOverMQTTGivesTheReportOfRun() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let telemetry = FileManager.default.temporaryDirectory.appendingPathComponent(
             "mqtt-fleet-\(UUID().uuidString).jsonl")
@@ -128,7 +128,7 @@ struct MQTTServeTests {
     /// One object, an array, JSON Lines, a pretty-printed object, malformed and empty payloads;
     /// `{device}` in the topic fills the reading's device when the payload lacks it.
     @Test func payloadShapesPlaceholdersAndRejections() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let (rules, inventory) = try ServeFixture.files()
         let server = try ServeProcess([
@@ -177,7 +177,7 @@ struct MQTTServeTests {
     /// A 10 MB payload under the size limit is one malformed line; one over the limit is
     /// acknowledged unread and counted; the next message is ingested as usual.
     @Test func hugePayloadsAreCountedNotFatal() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let (rules, inventory) = try ServeFixture.files()
         let server = try ServeProcess([
@@ -208,7 +208,7 @@ struct MQTTServeTests {
     /// The broker stopped and started again while readings stream in: every message it accepted
     /// is in the engine exactly once.
     @Test func aBrokerRestartLosesAndDoublesNothing() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let (rules, inventory) = try ServeFixture.files(pack: Self.longPack)
         let server = try ServeProcess([
@@ -222,7 +222,7 @@ struct MQTTServeTests {
         #expect(try broker.publishLines(first, topic: "fleet/x") == 0)
         // Mid-stream: the subscriber is still working through the first part.
         broker.stop()
-        try broker.start()
+        try await broker.start()
         #expect(try await Self.wait(60) { try await Self.metric(server, "fleetrules_mqtt_connected") == 1 })
         #expect(try broker.publishLines(second, topic: "fleet/x") == 0)
         #expect(try await Self.wait { try await Self.readings(server) >= 12000 })
@@ -236,7 +236,7 @@ struct MQTTServeTests {
     /// (so the same client id): what it acknowledged is in its journal, what it had not is
     /// delivered again by the broker, which also kept what was published while it was down.
     @Test func killNineMidStreamThenRestartCountsEveryMessageOnce() async throws {
-        let broker = try MosquittoBroker()
+        let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let (rules, inventory) = try ServeFixture.files(pack: Self.longPack)
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-state-\(UUID().uuidString)")
@@ -295,7 +295,7 @@ struct MQTTServeTests {
     @Test func theMQTTExampleRunsAsDocumented() async throws {
         let conf = try String(
             contentsOf: CLI.repoRoot.appendingPathComponent("examples/mqtt/mosquitto.conf"), encoding: .utf8)
-        let broker = try MosquittoBroker(configuration: conf)
+        let broker = try await MosquittoBroker(configuration: conf)
         defer { broker.stop() }
         let server = try ServeProcess([
             "--rules", "rules/", "--inventory", "examples/fleet/inventory.csv", "--mqtt", broker.url,

@@ -6,23 +6,21 @@ import Foundation
     import Darwin
 #endif
 
-#if canImport(Glibc)
-    let streamSocket = Int32(SOCK_STREAM.rawValue)
-#else
-    let streamSocket = SOCK_STREAM
-#endif
-
 /// A real Mosquitto broker on a free loopback port, with a generated configuration and its own
 /// persistence directory (so it can be stopped and started again with its sessions). Tests that
 /// use it are skipped when Mosquitto is not installed (`make mqtt-deps` installs it).
 final class MosquittoBroker {
-    static let binary: String? = locate("mosquitto", in: ["/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin"])
-    static let publisher: String? = locate("mosquitto_pub", in: ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"])
+    static let binary: String? = TestProcess.locate(
+        "mosquitto", in: ["/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin"])
+    static let publisher: String? = TestProcess.locate(
+        "mosquitto_pub", in: ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"])
+    static let subscriber: String? = TestProcess.locate(
+        "mosquitto_sub", in: ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"])
     static var available: Bool { binary != nil && publisher != nil && subscriber != nil }
 
     let port: Int
     let directory: URL
-    private var pid: pid_t?
+    private var process: TestProcess?
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -30,8 +28,8 @@ final class MosquittoBroker {
 
     /// `configuration`: a Mosquitto configuration to start from instead of the generated one; its
     /// `listener 1883` and `persistence_location` are pointed at the free port and the temporary directory.
-    init(configuration: String? = nil) throws {
-        port = try Self.freePort()
+    init(configuration: String? = nil) async throws {
+        port = try Loopback.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mosquitto-\(UUID().uuidString)")
         // Mosquitto started as root runs as the `mosquitto` user: it must be able to write here.
         try FileManager.default.createDirectory(
@@ -57,65 +55,31 @@ final class MosquittoBroker {
                     + "\nlog_dest file \(directory.path)/broker.log\n"
             } ?? generated
         try config.write(to: directory.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
-        try start()
+        try await start()
     }
 
     var url: String { "mqtt://127.0.0.1:\(port)" }
     var log: String { (try? String(contentsOf: directory.appendingPathComponent("broker.log"), encoding: .utf8)) ?? "" }
 
     /// Starts the broker and waits until it accepts connections.
-    func start() throws {
+    func start() async throws {
         guard let binary = Self.binary else { throw Failure(description: "mosquitto is not installed") }
-        let child = try Self.spawn(binary, ["-c", directory.appendingPathComponent("mosquitto.conf").path])
-        pid = child
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if Self.canConnect(port: port) { return }
-            var status: Int32 = 0
-            if waitpid(child, &status, WNOHANG) == child {
-                pid = nil
-                throw Failure(description: "mosquitto exited: \(log)")
-            }
-            usleep(50_000)
+        let child = try TestProcess(
+            binary, ["-c", directory.appendingPathComponent("mosquitto.conf").path],
+            output: directory.appendingPathComponent("mosquitto.out"))
+        process = child
+        let port = self.port
+        do {
+            try await child.waitUntilReady { Loopback.canConnect(port: port) }
+        } catch {
+            throw Failure(description: "mosquitto did not start listening on \(port): \(error) \(log)")
         }
-        throw Failure(description: "mosquitto did not start listening on \(port): \(log)")
     }
 
     /// SIGTERM (Mosquitto writes its persistence file) and waits for the exit.
     func stop() {
-        guard let child = pid else { return }
-        kill(child, SIGTERM)
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        pid = nil
-    }
-
-    /// posix_spawn with every signal unblocked and at its default action: a child started by
-    /// `Process` from a test thread inherits that thread's blocked SIGTERM, and Mosquitto never
-    /// unblocks it.
-    static func spawn(_ path: String, _ arguments: [String]) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, path, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw Failure(description: "cannot start \(path): error \(result)") }
-        return child
+        process?.stop()
+        process = nil
     }
 
     /// Publishes each line of `lines` as one message (`mosquitto_pub -l`) and returns once the
@@ -136,8 +100,6 @@ final class MosquittoBroker {
         try runPublisher(["-t", topic, "-q", "1", "-m", payload], stdin: nil)
     }
 
-    static let subscriber: String? = locate("mosquitto_sub", in: ["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"])
-
     /// Creates a persistent QoS 1 session for `clientID` subscribed to `filter`, so the broker
     /// keeps what is published there until `collect` reads it.
     func openSession(_ clientID: String, filter: String) throws {
@@ -154,16 +116,9 @@ final class MosquittoBroker {
 
     private func runSubscriber(_ arguments: [String]) throws -> String {
         guard let subscriber = Self.subscriber else { throw Failure(description: "mosquitto_sub is not installed") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: subscriber)
-        p.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let run = try TestProcess.run(
+            URL(fileURLWithPath: subscriber), ["-h", "127.0.0.1", "-p", "\(port)"] + arguments)
+        return run.stdout
     }
 
     /// `mosquitto_pub` started in the background, reading lines from a file.
@@ -181,69 +136,14 @@ final class MosquittoBroker {
 
     private func runPublisher(_ arguments: [String], stdin: Data?) throws -> Int32 {
         guard let publisher = Self.publisher else { throw Failure(description: "mosquitto_pub is not installed") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: publisher)
-        p.arguments = ["-h", "127.0.0.1", "-p", "\(port)"] + arguments
-        let input = Pipe()
-        p.standardInput = input
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        p.waitUntilExit()
-        return p.terminationStatus
+        let run = try TestProcess.run(
+            URL(fileURLWithPath: publisher), ["-h", "127.0.0.1", "-p", "\(port)"] + arguments, stdin: stdin)
+        return run.status
     }
 
     deinit {
         stop()
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    static func locate(_ name: String, in folders: [String]) -> String? {
-        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-        for folder in path + folders {
-            let candidate = "\(folder)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    /// A port the kernel reports free on 127.0.0.1.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, streamSocket, 0)
-        guard fd >= 0 else { throw Failure(description: "socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0 else { throw Failure(description: "bind() failed") }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw Failure(description: "getsockname() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, streamSocket, 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        return result == 0
     }
 }
 
@@ -258,26 +158,8 @@ final class RawTCPPeer: @unchecked Sendable {
     var accepted: Int { lock.withLock { _accepted } }
 
     init(reply: [UInt8]) throws {
-        let fd = socket(AF_INET, streamSocket, 0)
-        guard fd >= 0 else { throw MosquittoBroker.Failure(description: "socket() failed") }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            close(fd)
-            throw MosquittoBroker.Failure(description: "bind()/listen() failed")
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        let (fd, port) = try Loopback.bound(listening: 16)
+        self.port = port
         self.fd = fd
         let thread = Thread { [self] in
             while true {

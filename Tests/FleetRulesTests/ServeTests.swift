@@ -27,29 +27,17 @@ final class ServeProcess {
             process.arguments = ["serve", "--port", "0"] + arguments
         }
         process.currentDirectoryURL = CLI.repoRoot
-        let out = Pipe()
-        process.standardOutput = out
         stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent(
             "fleetrules-serve-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
-        // The first stdout line is "listening on HOST:PORT" (or EOF when it failed to start).
-        var line: [UInt8] = []
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(contentsOf: chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening on "),
-            let p = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
-        else {
+        let (listening, line) = try CLI.startListening(process)
+        guard let listening else {
             process.waitUntilExit()
             let log = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
-            throw StartFailure(description: "serve did not start: \(text) \(log)")
+            throw StartFailure(description: "serve did not start: \(line) \(log)")
         }
-        port = p
+        port = listening
     }
 
     var log: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
