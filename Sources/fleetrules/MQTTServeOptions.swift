@@ -2,7 +2,6 @@ import ArgumentParser
 import FleetRulesMQTT
 import FleetRulesServer
 import Foundation
-import Logging
 
 /// `serve`'s live ingest from an MQTT broker (docs/SERVER.md, "MQTT ingest").
 struct MQTTServeOptions: ParsableArguments {
@@ -61,21 +60,14 @@ struct MQTTServeOptions: ParsableArguments {
         }
     }
 
-    /// The ingest service, or nil without --mqtt; exits with a message when a file cannot be read.
-    func ingest(host: EngineHost, stateDir: URL?, maxPayload: Int, logger: Logger) -> MQTTIngest? {
-        guard let url, var endpoint = try? MQTTEndpoint(url: url) else { return nil }
-        if let passwordFile {
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
-                ServeCommand.failUsage("\(passwordFile): cannot read the MQTT password file")
-            }
-            endpoint.password = text.trimmingCharacters(in: .newlines)
-        }
-        var settings = MQTTIngest.Settings(
-            endpoint: endpoint, topics: topics.compactMap { try? TopicTemplate($0) },
-            clientID: clientID ?? MQTTIngest.defaultClientID(stateDir: stateDir))
+    /// The ingest's settings, nil without --mqtt.
+    func settings() -> ServeConfiguration.MQTT? {
+        guard let url, let endpoint = try? MQTTEndpoint(url: url) else { return nil }
+        var settings = ServeConfiguration.MQTT(endpoint: endpoint, topics: topics.compactMap { try? TopicTemplate($0) })
+        settings.clientID = clientID
+        settings.passwordFile = passwordFile
         settings.tls = MQTTTransport.TLS(caFile: caFile)
         settings.keepAlive = UInt16(keepAlive)
-        settings.maxPayload = maxPayload
-        return MQTTIngest(settings: settings, host: host, logger: logger)
+        return settings
     }
 }

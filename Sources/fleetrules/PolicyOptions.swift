@@ -116,9 +116,14 @@ struct DeliveryOptions: ParsableArguments {
     /// The checked configuration (exit 1 with its diagnostics when it has errors), nil without --deliver.
     func config() -> DeliveryConfig? { deliver.map(DeliveryInput.load) }
 
-    /// The pipeline over the outbox: --outbox, else the configuration's, else the default.
+    /// The outbox file: --outbox, else the configuration's, else the default.
+    func outboxPath(_ config: DeliveryConfig) -> String {
+        outbox ?? config.outbox.path ?? DeliveryInput.defaultOutbox
+    }
+
+    /// The pipeline over the outbox at `outboxPath`.
     func pipeline(_ config: DeliveryConfig) throws -> (pipeline: DeliveryPipeline, path: String) {
-        let path = outbox ?? config.outbox.path ?? DeliveryInput.defaultOutbox
+        let path = outboxPath(config)
         return (try DeliveryInput.pipeline(config, outbox: path), path)
     }
 }

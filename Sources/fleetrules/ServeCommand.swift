@@ -1,6 +1,5 @@
 import ArgumentParser
 import FleetRules
-import FleetRulesDelivery
 import FleetRulesServer
 import Foundation
 import Logging
@@ -76,9 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     @Option(help: "Log format: text (key=value) or json (one object per line).")
-    var logFormat: LogFormat = .text
-
-    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+    var logFormat: ServeConfiguration.LogFormat = .text
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -98,83 +95,46 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let json = logFormat == .json
-        LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label, level: level) }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        var configuration = ServeConfiguration(rulePaths: rules, inventory: gateways.apply(to: inventory.load()))
+        configuration.server.host = host
+        configuration.server.port = port
+        configuration.server.maxBodyBytes = maxBody
+        configuration.server.idleTimeout = .milliseconds(
+            Int64(((DurationText.seconds(idleTimeout) ?? 60) * 1000).rounded()))
+        if let maxConnections { configuration.server.maxConnections = maxConnections }
+        configuration.tokenFile = tokenFile
+        configuration.stateDirectory = stateDir
+        configuration.journalMaxBytes = journalMax
+        configuration.lateness = lateness.seconds
+        configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        configuration.logFormat = logFormat
+        configuration.delivery = delivery.config().map {
+            ServeConfiguration.Delivery(
+                config: $0, outboxPath: delivery.outboxPath($0), flushWithin: DurationText.seconds(deliverFlush) ?? 10)
         }
-        let logger = Logger(label: "fleetrules")
-        var config = FleetRulesServer.Configuration()
-        config.host = host
-        config.port = port
-        config.maxBodyBytes = maxBody
-        config.idleTimeout = .milliseconds(Int64(((DurationText.seconds(idleTimeout) ?? 60) * 1000).rounded()))
-        if let maxConnections {
-            config.maxConnections = maxConnections
-            let budget = ConnectionLimits.socketBudget()
-            if maxConnections + ConnectionLimits.overflow(maxConnections: maxConnections) > budget {
-                logger.warning(
-                    """
-                    --max-connections is over what the descriptor limit leaves for sockets: accepting may \
-                    fail (EMFILE) and files may fail to open; raise `ulimit -n` or lower --max-connections
-                    """,
-                    metadata: ["descriptor_limit": "\(ConnectionLimits.descriptorLimit())", "sockets": "\(budget)"])
-            }
-        }
-        if let tokenFile {
-            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
-                Self.failUsage("\(tokenFile): cannot read the token file")
-            }
-            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if token.isEmpty { Self.failUsage("\(tokenFile): the token file is empty") }
-            config.token = token
-        }
-        let inv = gateways.apply(to: inventory.load())
-        var stateURL: URL?
-        if let stateDir {
-            do {
-                try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
-            } catch {
-                Self.failUsage("\(stateDir): cannot create the state directory: \(error.localizedDescription)")
-            }
-            stateURL = URL(fileURLWithPath: stateDir)
-        }
-        let registry = FleetRulesServer.bootstrapMetrics()
-        let settings = EngineHost.Settings(
-            rulePaths: rules, inventory: inv, lateness: lateness.seconds, stateDir: stateURL,
-            journalMaxBytes: journalMax)
-        let host: EngineHost
+        configuration.mqtt = mqtt.settings()
         do {
-            host = try EngineHost.start(settings: settings, logger: logger)
-        } catch EngineHost.StartError.policy(let check) {
-            let renderer = DiagnosticRenderer(sources: check.sources, color: isatty(STDERR_FILENO) == 1)
-            FileHandle.standardError.write(Data(renderer.text(check.diagnostics).utf8))
-            FileHandle.standardError.write(Data((check.summary + "\n").utf8))
-            throw ExitCode(1)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(CheckCommand.describe(error))\n".utf8))
-            throw ExitCode(1)
-        }
-        var serveDelivery: ServeDelivery?
-        if let deliveryConfig = delivery.config() {
-            serveDelivery = ServeDelivery(
-                pipeline: try delivery.pipeline(deliveryConfig).pipeline, inventory: inv,
-                flushWithin: DurationText.seconds(deliverFlush) ?? 10)
-        }
-        let ingest = mqtt.ingest(host: host, stateDir: stateURL, maxPayload: maxBody, logger: logger)
-        if let status = ingest?.status { config.readiness = { status.readiness() } }
-        let server = FleetRulesServer(configuration: config, host: host, registry: registry, logger: logger)
-        let bind = config.host
-        do {
-            try await server.run(delivery: serveDelivery, mqtt: ingest) { port in
-                FileHandle.standardOutput.write(Data("listening on \(bind):\(port)\n".utf8))
+            try await FleetRulesService.run(configuration) { host, port in
+                FileHandle.standardOutput.write(Data("listening on \(host):\(port)\n".utf8))
             }
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            switch error {
+            case .usage(let message):
+                Self.failUsage(message)
+            case .policy(let check):
+                let renderer = DiagnosticRenderer(sources: check.sources, color: isatty(STDERR_FILENO) == 1)
+                FileHandle.standardError.write(Data(renderer.text(check.diagnostics).utf8))
+                FileHandle.standardError.write(Data((check.summary + "\n").utf8))
+            case .start(let error):
+                stderr("error: \(CheckCommand.describe(error))")
+            case .outbox(let path, let error):
+                stderr("error: cannot open the outbox \(path): \(error)")
+            case .serve(let error):
+                stderr("error: \(error)")
+            }
             throw ExitCode(1)
         }
     }
 }
+
+extension ServeConfiguration.LogFormat: ExpressibleByArgument {}
