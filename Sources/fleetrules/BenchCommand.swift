@@ -50,56 +50,26 @@ struct BenchCommand: ParsableCommand {
         }
         let inventory = Workloads.inventory(devices: devices)
         print("synthetic fleet: \(devices) devices, \(readings) readings, \(bytes.count / 1_048_576) MiB of JSON Lines")
-
         if only == nil || only == .decode {
-            let t = Date()
-            let decoded = Workloads.decode(bytes)
-            report("decode JSON Lines", decoded, Date().timeIntervalSince(t))
+            report(Workloads.timeDecode(bytes))
         }
         if only == nil || only == .run {
-            benchRun(bytes, inventory: inventory)
+            let (policy, _) = PolicyInput.load([rules])
+            let plan = policy.compile()
+            let (timing, engine) = Workloads.timeReplay(
+                plan, named: "run \(rules) (decode + evaluate)", inventory: inventory, bytes: bytes)
+            report(timing)
+            print(
+                "    \(engine.episodes.count) alert episodes; plan state estimate \(plan.stateBytesPerDevice) bytes/device"
+            )
         }
         if only == nil || only == .api {
-            try benchAPI(inventory: inventory)
+            let api = try Workloads.timeEmbeddingAPI(devices: devices, readings: readings, inventory: inventory)
+            api.timings.forEach(report)
+            print(
+                "    state per device per threshold rule: \(api.ruleBytesPerDevice + api.latestValueBytes) bytes "
+                    + "(rule \(api.ruleBytesPerDevice) + latest value \(api.latestValueBytes))")
         }
-    }
-
-    private func benchRun(_ bytes: [UInt8], inventory: Inventory) {
-        let (policy, _) = PolicyInput.load([rules])
-        let plan = policy.compile()
-        let t = Date()
-        let engine = Workloads.replay(plan, inventory: inventory, bytes: bytes)
-        report("run \(rules) (decode + evaluate)", engine.stats.readings, Date().timeIntervalSince(t))
-        print(
-            "    \(engine.episodes.count) alert episodes; plan state estimate \(plan.stateBytesPerDevice) bytes/device")
-    }
-
-    private func benchAPI(inventory: Inventory) throws {
-        let threshold = try Policy.parse(Workloads.thresholdPack).compile()
-        let batch = Workloads.readings(devices: devices, count: readings)
-        var api = Engine(plan: threshold, inventory: inventory)
-        var t = Date()
-        api.ingest(contentsOf: batch)
-        api.finish()
-        report("embedding API, threshold rules", api.stats.readings, Date().timeIntervalSince(t))
-        var handles = Engine(plan: threshold, inventory: inventory)
-        let battery = handles.metric("battery_pct")
-        let deviceHandles = (0..<devices).compactMap { handles.device("d-\($0)") }
-        if let battery, deviceHandles.count == devices {
-            t = Date()
-            for (i, r) in batch.enumerated() {
-                handles.ingest(
-                    time: r.timestamp, device: deviceHandles[i % devices], metric: battery,
-                    value: r.metrics["battery_pct"] ?? 0)
-            }
-            handles.finish()
-            report("embedding API with handles, threshold rules", handles.stats.readings, Date().timeIntervalSince(t))
-        }
-        let perRule = threshold.operators.first?.stateBytesPerDevice ?? 0
-        let history = threshold.historyBytes(metric: threshold.metricIndex["battery_pct"] ?? 0)
-        print(
-            "    state per device per threshold rule: \(perRule + history) bytes (rule \(perRule) + latest value \(history))"
-        )
     }
 
     /// Plans one synthetic site exactly (no move cap) and with the example pack's cap of 50.
@@ -108,28 +78,23 @@ struct BenchCommand: ParsableCommand {
         guard parts.count == 2, parts[0] > 0, parts[1] >= 0 else {
             throw ValidationError("--rebalance takes GATEWAYSxDEVICES, e.g. 100x100000")
         }
-        let devices = Rebalancer.benchmarkSite(gateways: parts[0], devices: parts[1])
         print("rebalancing planner: one site, \(parts[0]) gateways, \(parts[1]) devices, threshold 30%")
-        for cap in [Int.max, 50] {
-            let solver = Rebalancer(gateways: parts[0], threshold: 0.3, maxMoves: cap)
-            let t = Date()
-            let plan = solver.plan(devices)
-            let seconds = Date().timeIntervalSince(t)
-            let worst = { (loads: [Int]) in
-                loads.map { abs(Double($0) - plan.mean) / max(plan.mean, 1e-9) }.max() ?? 0
-            }
+        for t in Workloads.timeRebalance(gateways: parts[0], devices: parts[1]) {
             print(
                 String(
                     format: "  max_moves %@: %6d moves, %@, max deviation %.1f%% → %.1f%%, planned in %.3f s",
-                    cap == Int.max ? "none" : "\(cap)", plan.moves.count, plan.status.rawValue,
-                    worst(plan.before) * 100,
-                    worst(plan.after) * 100, seconds))
+                    t.maxMoves.map { "\($0)" } ?? "none", t.moves, t.status.rawValue, t.deviationBefore * 100,
+                    t.deviationAfter * 100, t.seconds))
         }
     }
 
-    private func report(_ name: String, _ count: Int, _ seconds: Double) {
-        let rate = Double(count) / max(seconds, 1e-9)
+    private func report(_ timing: Timing) {
+        let name = timing.name
         let label = name.count < 48 ? name + String(repeating: " ", count: 48 - name.count) : name
-        print(label + String(format: "%10d in %7.3f s = %6.2f M readings/s", count, seconds, rate / 1e6))
+        print(
+            label
+                + String(
+                    format: "%10d in %7.3f s = %6.2f M readings/s", timing.readings, timing.seconds,
+                    timing.readingsPerSecond / 1e6))
     }
 }

@@ -42,24 +42,13 @@ let benchmarks: @Sendable () -> Void = {
         let batch = Workloads.readings(devices: devices, count: readings)
         Benchmark("embedding API ingest 1M readings, threshold rules") { benchmark in
             for _ in benchmark.scaledIterations {
-                var engine = Engine(plan: threshold, inventory: inventory)
-                engine.ingest(contentsOf: batch)
-                engine.finish()
-                blackHole(engine.episodes.count)
+                blackHole(Workloads.ingest(threshold, inventory: inventory, batch: batch).episodes.count)
             }
         }
         Benchmark("embedding API ingest with handles, 1M readings") { benchmark in
             for _ in benchmark.scaledIterations {
-                var engine = Engine(plan: threshold, inventory: inventory)
-                guard let metric = engine.metric("battery_pct") else { return }
-                let handles = (0..<devices).compactMap { engine.device("d-\($0)") }
-                for (i, r) in batch.enumerated() {
-                    engine.ingest(
-                        time: r.timestamp, device: handles[i % devices], metric: metric,
-                        value: r.metrics["battery_pct"] ?? 0)
-                }
-                engine.finish()
-                blackHole(engine.episodes.count)
+                let engine = Workloads.ingestWithHandles(threshold, inventory: inventory, devices: devices, batch: batch)
+                blackHole(engine?.episodes.count)
             }
         }
     }
