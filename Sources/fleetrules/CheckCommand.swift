@@ -71,14 +71,13 @@ struct CheckCommand: ParsableCommand {
             for path in data where path != "-" && !FileManager.default.fileExists(atPath: path) {
                 Self.failUsage("\(path): no such telemetry file")
             }
-            var engine = Engine(plan: policy.compile(), inventory: PolicyInput.inventory(inventory))
             do {
-                try Replay.run(&engine, files: data)
+                result.diagnostics += try DataChecks.run(
+                    policy, inventory: PolicyInput.inventory(inventory), dataFiles: data)
             } catch {
                 FileHandle.standardError.write(Data("error: \(Self.describe(error))\n".utf8))
                 throw ExitCode(1)
             }
-            result.diagnostics += DataChecks.run(engine, dataFiles: data)
         }
         let failed = result.hasErrors || (warningsAsErrors && result.warningCount > 0)
         switch format {

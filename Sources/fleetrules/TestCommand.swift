@@ -40,23 +40,16 @@ struct TestCommand: ParsableCommand {
             Self.failUsage(error.description)
         }
         let withCoverage = coverage || coverageJson != nil
-        let runner = RuleTestRunner(coverage: withCoverage)
-        var recorder = CoverageRecorder()
-        var results: [RuleTestResult] = []
-        var broken = 0
-        for file in files {
-            let loaded = RuleTestLoader().load(path: file)
-            guard let suite = loaded.file else {
-                broken += 1
-                let renderer = DiagnosticRenderer(sources: loaded.sources, color: isatty(STDERR_FILENO) == 1)
-                FileHandle.standardError.write(Data(renderer.text(loaded.diagnostics).utf8))
-                FileHandle.standardError.write(Data("FAIL\t\(file)\t[test file has errors]\n".utf8))
-                continue
-            }
-            results += runner.run(suite, into: &recorder)
+        let outcome = RuleTestRunner(coverage: withCoverage).run(files: files)
+        for (file, loaded) in outcome.broken {
+            let renderer = DiagnosticRenderer(sources: loaded.sources, color: isatty(STDERR_FILENO) == 1)
+            FileHandle.standardError.write(Data(renderer.text(loaded.diagnostics).utf8))
+            FileHandle.standardError.write(Data("FAIL\t\(file)\t[test file has errors]\n".utf8))
         }
+        let results = outcome.results
+        let recorder = outcome.coverage
         switch format {
-        case .text: print(RuleTestOutput.text(results, brokenFiles: broken), terminator: "")
+        case .text: print(RuleTestOutput.text(results, brokenFiles: outcome.broken.count), terminator: "")
         case .junit: print(RuleTestOutput.junit(results), terminator: "")
         }
         if withCoverage {
@@ -77,6 +70,6 @@ struct TestCommand: ParsableCommand {
                 }
             }
         }
-        if broken > 0 || results.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
+        if outcome.failed { throw ExitCode(1) }
     }
 }

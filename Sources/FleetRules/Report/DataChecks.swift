@@ -6,6 +6,15 @@ public enum DataChecks {
     /// Share of applicable devices above which a firing rule is suspicious.
     public static let mostDevices = 0.9
 
+    /// Replays `dataFiles` through `policy` over `inventory`, then checks the rules against
+    /// what the replay saw; throws when a file cannot be read.
+    public static func run(_ policy: Policy, inventory: Inventory, dataFiles: [String]) throws -> [Diagnostic] {
+        var engine = Engine(plan: policy.compile(), inventory: inventory)
+        try Replay.run(&engine, files: dataFiles)
+        return run(engine, dataFiles: dataFiles)
+    }
+
+    /// The checks over an engine that has replayed `dataFiles`.
     public static func run(_ engine: Engine, dataFiles: [String]) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let plan = engine.plan

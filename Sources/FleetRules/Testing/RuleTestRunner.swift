@@ -11,6 +11,17 @@ public struct RuleTestResult: Sendable {
     public var failures: [String]
 }
 
+/// What running test files gave: every test's result, the files that could not be loaded (with
+/// their diagnostics and sources), and what the tests covered.
+public struct RuleTestRun: Sendable {
+    public var results: [RuleTestResult] = []
+    public var broken: [(path: String, loaded: RuleTestLoader.Loaded)] = []
+    public var coverage = CoverageRecorder()
+
+    /// A test failed or a file could not be loaded.
+    public var failed: Bool { !broken.isEmpty || results.contains { $0.status == .fail } }
+}
+
 /// Runs rule tests: per test an engine over the test's inventory and series; at each `at` the
 /// state a `fleetrules run` over the data up to that time would report is compared with the
 /// expectations.
@@ -18,6 +29,20 @@ public struct RuleTestRunner: Sendable {
     public var coverage: Bool
 
     public init(coverage: Bool = false) { self.coverage = coverage }
+
+    /// Loads and runs every test file, in order.
+    public func run(files: [String], loader: RuleTestLoader = RuleTestLoader()) -> RuleTestRun {
+        var run = RuleTestRun()
+        for path in files {
+            let loaded = loader.load(path: path)
+            guard let file = loaded.file else {
+                run.broken.append((path, loaded))
+                continue
+            }
+            run.results += self.run(file, into: &run.coverage)
+        }
+        return run
+    }
 
     public func run(_ file: RuleTestFile, into recorder: inout CoverageRecorder) -> [RuleTestResult] {
         let plan = file.policy.compile(lateness: 0)
