@@ -206,3 +206,312 @@ struct EpisodeLogTests {
         #expect(log.episodes.map(\.summary) == ["same"])
     }
 }
+
+struct MetricStoreTests {
+    /// A store for devices d1 and d2 of the harness's pack with `rules`, and the plan it serves.
+    func store(_ rules: String) throws -> (MetricStore, EvaluationPlan) {
+        let h = try EngineHarness(rules: rules, devices: ["d1", "d2"])
+        return (MetricStore(plan: h.engine.plan, program: h.engine.program, devices: 2), h.engine.plan)
+    }
+
+    func aggregate(_ plan: EvaluationPlan, _ function: WindowFunction, _ metric: String) throws -> Int {
+        try #require(plan.aggregates.first { $0.ref.function == function && $0.ref.metric == metric }).id
+    }
+
+    @Test func latestValueAgeAndAbsencePerDevice() throws {
+        var (store, plan) = try store(
+            """
+              - alert: low
+                when: last(battery_pct) < 20
+              - alert: old
+                when: age(battery_pct) > 1h
+              - alert: quiet
+                when: absent(temperature, 10m)
+            """)
+        let battery = try #require(plan.metricIndex["battery_pct"])
+        let temperature = try #require(plan.metricIndex["temperature"])
+        let last = try aggregate(plan, .last, "battery_pct")
+        let age = try aggregate(plan, .age, "battery_pct")
+        let absent = try aggregate(plan, .absent, "temperature")
+        #expect(!store.ringMetric[battery])
+        #expect(store.aggregateValue(last, device: 0, at: 1000) == nil)
+        #expect(store.aggregateValue(age, device: 0, at: 1000) == nil)
+        guard case .bool(true)? = store.aggregateValue(absent, device: 0, at: 1000) else {
+            Issue.record("a metric never reported is absent")
+            return
+        }
+
+        store.record(metric: battery, device: 0, 1000, 50)
+        // An older reading (within lateness) does not replace the latest value.
+        store.record(metric: battery, device: 0, 900, 40)
+        store.record(metric: temperature, device: 0, 1000, 21)
+        #expect(store.aggregateValue(last, device: 0, at: 1600)?.number == 50)
+        #expect(store.lastTime(metric: battery, device: 0) == 1000)
+        guard case .duration(600)? = store.aggregateValue(age, device: 0, at: 1600) else {
+            Issue.record("age is the time since the latest value")
+            return
+        }
+        #expect(store.number(age, device: 0, at: 1600) == 600)
+        guard case .bool(false)? = store.aggregateValue(absent, device: 0, at: 1599),
+            case .bool(true)? = store.aggregateValue(absent, device: 0, at: 1600)
+        else {
+            Issue.record("absent turns true once the window has passed the latest value")
+            return
+        }
+        // The other device's rows are its own.
+        #expect(store.aggregateValue(last, device: 1, at: 1600) == nil)
+        #expect(store.number(last, device: 1, at: 1600).isNaN)
+    }
+
+    @Test func windowsServeRunningSumsAndScansOverTheSamePoints() throws {
+        var (store, plan) = try store(
+            """
+              - alert: warm
+                when: avg(temperature, 10m) > 30
+              - alert: peak
+                when: max(temperature, 10m) > 50
+            """)
+        let temperature = try #require(plan.metricIndex["temperature"])
+        let avg = try aggregate(plan, .avg, "temperature")
+        let max = try aggregate(plan, .max, "temperature")
+        #expect(store.ringMetric[temperature])
+        for (i, v) in [10.0, 20, 30, 40].enumerated() {
+            store.record(metric: temperature, device: 0, Double(i) * 300, v)
+        }
+        // At 950 the 10-minute window holds the points of 600 and 900.
+        // avg reads its running window, max scans the ring.
+        #expect(store.aggregateValueUpdating(avg, device: 0, at: 950)?.number == 35)
+        #expect(store.number(avg, device: 0, at: 950) == 35)
+        #expect(store.aggregateValue(max, device: 0, at: 950)?.number == 40)
+        #expect(store.aggregateValueUpdating(max, device: 0, at: 950)?.number == 40)
+        #expect(store.number(max, device: 0, at: 950) == 40)
+        // Later points push the old ones out of the window and the running sums.
+        store.record(metric: temperature, device: 0, 1200, 80)
+        #expect(store.number(avg, device: 0, at: 1250) == 60)
+        #expect(store.number(max, device: 0, at: 1250) == 80)
+        #expect(store.number(avg, device: 1, at: 1250).isNaN)
+    }
+}
+
+/// An analyzer that writes down what it is fed and reports a finding at each tick (key: its
+/// name, or its name and the tick's time with `keyPerTick`; summary: the tick's time and what it
+/// saw since the last one); at `resolveAt` it resolves the finding instead.
+struct ScriptedAnalyzer: Analyzer {
+    var name: String
+    var operatorIndex = 0
+    var metrics: [Int] = []
+    var wantsReadings = false
+    var tickInterval = 0.0
+    var observesApplicableOnly = false
+    var resolveAt: Double?
+    var keyPerTick = false
+    var seen: [String] = []
+
+    mutating func observe(device: Int, metric: Int, value: Double, time: Double) {
+        seen.append("d\(device) m\(metric)=\(Int(value))")
+    }
+
+    mutating func observeReading(device: Int, time: Double, gateway: Int32) {
+        seen.append("d\(device) via g\(gateway)")
+    }
+
+    mutating func tick(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+        if time == resolveAt {
+            findings.resolve(name, at: time)
+            return
+        }
+        findings.report(
+            .init(
+                key: keyPerTick ? "\(name)@\(time)" : name, device: 0, severity: .warning, value: time,
+                summary: "\(name)@\(Int(time)): " + seen.joined(separator: ", "), evidence: [], maintenance: nil,
+                since: time, labels: ["by": name]))
+        seen = []
+    }
+
+    mutating func finish(at time: Double, _ context: AnalysisContext, _ findings: inout FindingSink) {
+        findings.report(
+            .init(
+                key: name + "-end", device: 1, severity: .info, value: nil, summary: "\(name) ended at \(Int(time))",
+                evidence: [], maintenance: nil, since: time))
+    }
+}
+
+struct AnalyzerDriverTests {
+    /// Two devices, one alert rule (operator 0) that applies to d1 only.
+    func inputs() throws -> AnalysisInputs {
+        let h = try EngineHarness(
+            rules: """
+                  - alert: low
+                    when: last(battery_pct) < 20
+                    labels: { team: ops }
+                """, devices: ["d1", "d2"])
+        let inventory = h.engine.inventory
+        return AnalysisInputs(
+            plan: h.engine.plan, inventory: inventory, attributes: inventory.rows, attributeSlots: [:],
+            gatewayNames: ["g0"], deviceGateway: [0, 0], seen: [true, true], applies: [true, false], operatorCount: 1)
+    }
+
+    @Test func readingsGoToTheAnalyzersOfTheirMetricsWithinTheirScope() throws {
+        let inputs = try inputs()
+        var driver = AnalyzerDriver(metrics: 2)
+        driver.add(ScriptedAnalyzer(name: "a", metrics: [0], tickInterval: 60), operator: 0)
+        driver.add(
+            ScriptedAnalyzer(
+                name: "b", metrics: [1], wantsReadings: true, tickInterval: 60, observesApplicableOnly: true),
+            operator: 0)
+        driver.seal()
+        var log = EpisodeLog()
+        driver.runTicks(upTo: 0, inputs, log: &log, now: 0)
+        for d in 0..<2 {
+            driver.feed(
+                device: d, time: 10, gateway: 0, metrics: [0, 1], values: [Double(d + 1), Double(d + 5)], base: 0,
+                count: 2, applies: inputs.applies, opCount: 1)
+        }
+        driver.runTicks(upTo: 60, inputs, log: &log, now: 60)
+        let summaries = log.episodes.map(\.summary)
+        // "a" observes every device; "b" only d1, the device its rule applies to.
+        #expect(summaries.contains("a@60: d0 m0=1, d1 m0=2"))
+        #expect(summaries.contains("b@60: d0 via g0, d0 m1=5"))
+    }
+
+    @Test func ticksComeInTimeOrderThenAnalyzerOrder() throws {
+        let inputs = try inputs()
+        var driver = AnalyzerDriver(metrics: 2)
+        driver.add(ScriptedAnalyzer(name: "a", tickInterval: 60, keyPerTick: true), operator: 0)
+        driver.add(ScriptedAnalyzer(name: "b", tickInterval: 90, keyPerTick: true), operator: 0)
+        driver.seal()
+        #expect(driver.nextTick == -.infinity)
+        var log = EpisodeLog()
+        // The first event at a boundary ticks there; later boundaries follow in time order.
+        driver.runTicks(upTo: 0, inputs, log: &log, now: 0)
+        driver.runTicks(upTo: 200, inputs, log: &log, now: 200)
+        #expect(driver.nextTick == 240)
+        #expect(
+            log.episodes.map(\.summary) == ["a@0: ", "b@0: ", "a@60: ", "b@90: ", "a@120: ", "a@180: ", "b@180: "])
+    }
+
+    @Test func findingsBecomeOneEpisodePerKeyUntilResolved() throws {
+        let inputs = try inputs()
+        var driver = AnalyzerDriver(metrics: 2)
+        driver.add(ScriptedAnalyzer(name: "a", tickInterval: 60, resolveAt: 180), operator: 0)
+        driver.seal()
+        var log = EpisodeLog()
+        driver.runTicks(upTo: 60, inputs, log: &log, now: 60)
+        driver.runTicks(upTo: 179, inputs, log: &log, now: 179)
+        // The tick at 120 revised the finding opened at 60.
+        #expect(log.episodes.count == 1)
+        #expect(log.episodes[0].summary == "a@120: " && log.episodes[0].since == 60)
+        driver.runTicks(upTo: 180, inputs, log: &log, now: 180)
+        #expect(log.episodes[0].until == 180)
+        driver.runTicks(upTo: 240, inputs, log: &log, now: 240)
+        #expect(log.episodes.count == 2)
+        let episode = log.episodes[1]
+        #expect(episode.rule == "low" && episode.device == "d1" && episode.since == 240 && episode.until == nil)
+        #expect(episode.labels == ["team": "ops", "by": "a"])
+    }
+
+    @Test func finishTicksUpToTheEndThenAsksEachAnalyzerOnce() throws {
+        let inputs = try inputs()
+        var driver = AnalyzerDriver(metrics: 2)
+        driver.add(ScriptedAnalyzer(name: "a", tickInterval: 60), operator: 0)
+        driver.seal()
+        var log = EpisodeLog()
+        driver.runTicks(upTo: 0, inputs, log: &log, now: 0)
+        driver.fixEnd(at: 150)
+        driver.finish(inputs, log: &log, now: 150)
+        #expect(log.episodes.map(\.summary) == ["a@120: ", "a ended at 150"])
+        #expect(log.episodes.last?.device == "d2")
+    }
+}
+
+struct ComplianceDriverTests {
+    /// d1 reports 1.0.0 in the inventory (outdated), d2 2.1.0 (compliant); stale after an hour.
+    func driver() throws -> (ComplianceDriver, AlertText, Inventory, EvaluationPlan) {
+        let policy = try Policy.parse(
+            """
+            fleetrules: 1
+            pack: fw
+            metrics:
+              rssi: { unit: dBm }
+            rules:
+              - compliance: firmware
+                attribute: firmware
+                baseline: { "*": ">=2.0.0" }
+                stale: 1h
+                severity: warning
+            """)
+        let plan = policy.compile()
+        let inventory = try Inventory(
+            columns: ["device", "type", "site", "zone", "gateway", "firmware"],
+            rows: [["d1", "sensor", "s", "z", "g", "1.0.0"], ["d2", "sensor", "s", "z", "g", "2.1.0"]])
+        let engine = Engine(plan: plan, inventory: inventory)
+        let program = engine.program
+        let rule = try #require(
+            plan.operators.compactMap { op -> ComplianceRule? in
+                if case .compliance(let rule) = op.rule.body { rule } else { nil }
+            }.first)
+        let slot = try #require(program.attributeSlots["firmware"])
+        var driver = ComplianceDriver(operators: plan.operators.count, devices: 2, typeSlot: program.typeSlot)
+        driver.add(
+            ComplianceTracker(
+                operatorIndex: 0, rule: rule, attributeSlot: slot, initial: ["1.0.0", "2.1.0"], applies: [true, true]))
+        return (driver, AlertText(plan: plan, program: program, inventory: inventory), inventory, plan)
+    }
+
+    /// Fires the timers due up to `t` as the engine does; returns (device, time) of each.
+    func fire(
+        upTo t: Double, _ driver: inout ComplianceDriver, _ timers: inout TimerQueue, _ log: inout EpisodeLog,
+        text: AlertText, inventory: Inventory
+    ) -> [(device: Int, time: Double)] {
+        var fired: [(device: Int, time: Double)] = []
+        while let timer = timers.pop(upTo: t) {
+            let c = driver.tracker(operator: timer.op)
+            driver.timerFired(c, device: timer.device, at: timer.time)
+            driver.update(
+                c, device: timer.device, at: timer.time, row: inventory.rows[timer.device], text: text, log: &log,
+                timers: &timers)
+            fired.append((timer.device, timer.time))
+        }
+        return fired
+    }
+
+    @Test func theFirstEventArmsEveryDeviceAndSettlesItsState() throws {
+        var (driver, text, inventory, plan) = try driver()
+        var timers = TimerQueue()
+        var log = EpisodeLog()
+        driver.start(at: 1000, timers: &timers)
+        #expect(driver.dataStart == 1000)
+        let fired = fire(upTo: 1000, &driver, &timers, &log, text: text, inventory: inventory)
+        #expect(fired.map(\.device) == [0, 1])
+        #expect(log.episodes.count == 1)
+        #expect(log.episodes[0].device == "d1" && log.episodes[0].kind == .compliance)
+        #expect(log.episodes[0].summary == "d1: firmware 1.0.0 is outdated")
+        let states = driver.states(at: 1000, plan: plan, attributes: inventory.rows)
+        #expect(states.first?.states.map(\.state) == [.outdated, .compliant])
+        // Both are armed for going stale an hour after the data started.
+        #expect(timers.pop(upTo: .infinity)?.time == 4600)
+    }
+
+    @Test func aReportClosesTheFindingAndSilenceMakesADeviceStale() throws {
+        var (driver, text, inventory, plan) = try driver()
+        var timers = TimerQueue()
+        var log = EpisodeLog()
+        driver.start(at: 1000, timers: &timers)
+        _ = fire(upTo: 1000, &driver, &timers, &log, text: text, inventory: inventory)
+        let slot = try #require(driver.trackers[0].attributeSlot)
+        driver.observe(
+            slot: slot, value: "2.2.0", device: 0, at: 1500, row: inventory.rows[0], text: text, log: &log,
+            timers: &timers)
+        #expect(log.episodes[0].until == 1500)
+        #expect(driver.version(rule: "firmware", device: 0, plan: plan) == "2.2.0")
+        // d2 never reports: at the stale timer it becomes a finding; d1 reported and is not stale yet.
+        let fired = fire(upTo: 4600, &driver, &timers, &log, text: text, inventory: inventory)
+        #expect(fired.map(\.device) == [0, 1] && fired.allSatisfy { $0.time == 4600 })
+        #expect(log.episodes.count == 2)
+        #expect(log.episodes[1].device == "d2" && log.episodes[1].summary == "d2: firmware 2.1.0 is stale")
+        let states = driver.states(at: 4600, plan: plan, attributes: inventory.rows)
+        #expect(states.first?.states.map(\.state) == [.compliant, .stale])
+        // d1's timer moved to an hour after its report.
+        #expect(timers.pop(upTo: .infinity)?.time == 5100)
+    }
+}
