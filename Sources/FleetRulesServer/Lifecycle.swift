@@ -6,42 +6,28 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Alert delivery for a running service: the pipeline the alerts go through, the inventory
-/// they are routed with, and how long the outbox may keep sending at shutdown.
-public struct ServeDelivery: Sendable {
-    public var pipeline: DeliveryPipeline
-    public var inventory: Inventory
-    public var flushWithin: Double
-
-    public init(pipeline: DeliveryPipeline, inventory: Inventory, flushWithin: Double) {
-        self.pipeline = pipeline
-        self.inventory = inventory
-        self.flushWithin = flushWithin
-    }
-}
-
 extension FleetRulesServer {
     /// Serves until SIGTERM or SIGINT, as one swift-service-lifecycle `ServiceGroup`:
     /// - the HTTP server (stopped first: it stops accepting, lets in-flight requests finish
     ///   and writes the journal out),
     /// - SIGHUP reloads of the rules from disk,
     /// - with `delivery`, the sender loop (stopped last: it routes the groups still open and
-    ///   sends what the outbox holds for at most `flushWithin` seconds).
+    ///   sends what the outbox holds for at most its `flushWithin` seconds).
     ///
     /// - with `mqtt`, the MQTT subscriber (stopped before the HTTP server, so nothing is
     ///   acknowledged to the broker after the journal's last checkpoint).
     ///
     /// `onListening` gets the bound port (useful with port 0). A server that fails (it cannot
     /// bind, say) shuts the rest down the same way, then its error is thrown.
-    public func run(
-        delivery: ServeDelivery?, mqtt: MQTTIngest? = nil, onListening: @escaping @Sendable (Int) -> Void = { _ in }
+    func run(
+        delivery: DeliveryService?, mqtt: MQTTIngest? = nil, onListening: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws {
         let restored = await host.restoredReadings
         if restored > 0 { logger.info("state restored", metadata: ["readings": "\(restored)"]) }
         // Trapped before the server listens, so a SIGHUP right after `listening on` is not fatal.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         var services: [any Service] = []
-        if let delivery { services.append(DeliveryService(delivery: delivery, host: host, logger: logger)) }
+        if let delivery { services.append(delivery) }
         services.append(ReloadOnHangup(signals: hangups, host: host, logger: logger))
         services.append(HTTPService(server: self, onListening: onListening))
         // Services stop in the reverse order: the subscriber first.
@@ -114,15 +100,19 @@ struct ReloadOnHangup: Service, CustomStringConvertible {
 /// has stopped, so no ingest is in flight) the groups still open are routed and the outbox gets
 /// `flushWithin` seconds to go out.
 struct DeliveryService: Service, CustomStringConvertible {
-    let delivery: ServeDelivery
+    let pipeline: DeliveryPipeline
+    /// The inventory alerts are routed with.
+    let inventory: Inventory
+    /// Seconds the outbox may keep sending at shutdown.
+    let flushWithin: Double
     let host: EngineHost
     let logger: Logger
 
     var description: String { "delivery" }
 
     func run() async throws {
-        let pipeline = delivery.pipeline
-        let inventory = delivery.inventory
+        let pipeline = self.pipeline
+        let inventory = self.inventory
         let logger = self.logger
         let host = self.host
         await host.setAlertHandler { events, time in
@@ -138,7 +128,7 @@ struct DeliveryService: Service, CustomStringConvertible {
             onError: { error in logger.error("delivery failed", metadata: ["error": "\(error)"]) })
         await host.setAlertHandler(nil)
         do {
-            let drained = try await pipeline.finish(inventory: inventory, within: delivery.flushWithin)
+            let drained = try await pipeline.finish(inventory: inventory, within: flushWithin)
             logger.info(
                 "delivery flushed at shutdown",
                 metadata: ["delivered": "\(drained.summary.delivered)", "pending": "\(drained.pending)"])

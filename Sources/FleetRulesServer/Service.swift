@@ -110,12 +110,12 @@ public enum FleetRulesService {
         } catch {
             throw .start(error)
         }
-        var delivery: ServeDelivery?
+        var delivery: DeliveryService?
         if let d = configuration.delivery {
             do {
-                let pipeline = try DeliveryPipeline(config: d.config, outboxPath: d.outboxPath)
-                delivery = ServeDelivery(
-                    pipeline: pipeline, inventory: configuration.inventory, flushWithin: d.flushWithin)
+                delivery = DeliveryService(
+                    pipeline: try DeliveryPipeline(config: d.config, outboxPath: d.outboxPath),
+                    inventory: configuration.inventory, flushWithin: d.flushWithin, host: host, logger: logger)
             } catch {
                 throw .outbox(path: d.outboxPath, error)
             }
