@@ -50,13 +50,13 @@ import Testing
                 sourceLocation: sourceLocation)
         }
         for s in series {
-            let where_ = "\(s.device) \(s.rule)"
+            let label = "\(s.device) \(s.rule)"
             let range = try #require(s.range, sourceLocation: sourceLocation)
             #expect(range == ranges[s.metric], sourceLocation: sourceLocation)
-            #expect(s.crossingAt > s.at, "\(where_): a future crossing", sourceLocation: sourceLocation)
-            #expect(s.crossingAt - s.at <= horizons[s.rule] ?? 0, "\(where_)", sourceLocation: sourceLocation)
+            #expect(s.crossingAt > s.at, "\(label): a future crossing", sourceLocation: sourceLocation)
+            #expect(s.crossingAt - s.at <= horizons[s.rule] ?? 0, "\(label)", sourceLocation: sourceLocation)
             #expect(
-                (3...ForecastSeries.maxHistory).contains(s.history.count), "\(where_): \(s.history.count) points",
+                (3...ForecastSeries.maxHistory).contains(s.history.count), "\(label): \(s.history.count) points",
                 sourceLocation: sourceLocation)
             #expect(s.history.map(\.t) == s.history.map(\.t).sorted(), sourceLocation: sourceLocation)
             #expect(s.history.allSatisfy { $0.t <= s.at }, sourceLocation: sourceLocation)
@@ -64,22 +64,23 @@ import Testing
                 s.trend.count == ForecastSeries.trendPointsPast + ForecastSeries.trendPointsAhead + 1,
                 sourceLocation: sourceLocation)
             #expect(s.trend.map(\.t) == s.trend.map(\.t).sorted(), sourceLocation: sourceLocation)
-            #expect((s.trend.last?.t ?? 0) >= s.crossingAt - 1, "\(where_): the path reaches past the crossing")
+            #expect((s.trend.last?.t ?? 0) >= s.crossingAt - 1, "\(label): the path reaches past the crossing")
             let values =
                 s.history.map(\.value) + s.trend.map(\.value) + s.trend.compactMap(\.lower)
                 + s.trend.compactMap(\.upper)
-            #expect(values.allSatisfy { range.contains($0) }, "\(where_)", sourceLocation: sourceLocation)
+            #expect(values.allSatisfy { range.contains($0) }, "\(label)", sourceLocation: sourceLocation)
             // The band surrounds the path ahead of now, and the path goes from above the (falling)
             // threshold now to it at the end.
             for p in s.trend where p.t >= s.at {
                 let lower = try #require(p.lower, sourceLocation: sourceLocation)
                 let upper = try #require(p.upper, sourceLocation: sourceLocation)
-                #expect(lower <= p.value + 1e-3 && p.value <= upper + 1e-3, "\(where_)", sourceLocation: sourceLocation)
+                #expect(lower <= p.value + 1e-3 && p.value <= upper + 1e-3, "\(label)", sourceLocation: sourceLocation)
             }
             #expect(s.trend.allSatisfy { $0.t >= s.at || ($0.lower == nil && $0.upper == nil) })
             let now = try #require(s.trend.first { $0.t >= s.at }, sourceLocation: sourceLocation)
-            #expect(now.value >= s.threshold - 1e-3, "\(where_)", sourceLocation: sourceLocation)
-            #expect((s.trend.last?.value ?? .infinity) <= s.threshold + 1e-3, "\(where_)", sourceLocation: sourceLocation)
+            #expect(now.value >= s.threshold - 1e-3, "\(label)", sourceLocation: sourceLocation)
+            #expect(
+                (s.trend.last?.value ?? .infinity) <= s.threshold + 1e-3, "\(label)", sourceLocation: sourceLocation)
         }
         // Devices already past the threshold are not plotted.
         let past = Set(newest.values.filter(\.isPastThreshold).map { "\($0.device)|\($0.rule)" })
@@ -94,24 +95,25 @@ import Testing
         for rule in Set(findings.map(\.episode.rule)) {
             let devices = Set(findings.filter { $0.episode.rule == rule }.map(\.episode.device))
             let series = r.driftSeries.filter { $0.rule == rule }
-            #expect(series.count == min(devices.count, DriftSeries.maxPerRule), "\(rule)", sourceLocation: sourceLocation)
+            #expect(
+                series.count == min(devices.count, DriftSeries.maxPerRule), "\(rule)", sourceLocation: sourceLocation)
             #expect(Set(series.map(\.device)).count == series.count, sourceLocation: sourceLocation)
         }
         for s in r.driftSeries {
-            let where_ = "\(s.device) \(s.rule)"
+            let label = "\(s.device) \(s.rule)"
             let latest = try #require(
                 findings.filter { $0.episode.rule == s.rule && $0.episode.device == s.device }.last,
                 sourceLocation: sourceLocation)
-            #expect(s.detectedAt == latest.episode.since, "\(where_)", sourceLocation: sourceLocation)
+            #expect(s.detectedAt == latest.episode.since, "\(label)", sourceLocation: sourceLocation)
             let onset = ReportSections.string(JSONValue.object(latest.episode.evidence)["onset"])
-            #expect(s.onset.map(Timestamp.format) ?? "" == onset, "\(where_)", sourceLocation: sourceLocation)
+            #expect(s.onset.map(Timestamp.format) ?? "" == onset, "\(label)", sourceLocation: sourceLocation)
             let before = s.points.filter { $0.t < s.detectedAt }.count
             let after = s.points.count - before
-            #expect(before >= 3 && before <= DriftSeries.maxBefore, "\(where_)", sourceLocation: sourceLocation)
-            #expect(after <= DriftSeries.maxAfter, "\(where_)", sourceLocation: sourceLocation)
+            #expect(before >= 3 && before <= DriftSeries.maxBefore, "\(label)", sourceLocation: sourceLocation)
+            #expect(after <= DriftSeries.maxAfter, "\(label)", sourceLocation: sourceLocation)
             #expect(s.points.map(\.t) == s.points.map(\.t).sorted(), sourceLocation: sourceLocation)
             // The bucket the detection closed is the last before it.
-            #expect(s.points.contains { $0.t == s.detectedAt - s.bucket }, "\(where_)", sourceLocation: sourceLocation)
+            #expect(s.points.contains { $0.t == s.detectedAt - s.bucket }, "\(label)", sourceLocation: sourceLocation)
             let range = try #require(ranges[s.metric], sourceLocation: sourceLocation)
             #expect(
                 s.points.allSatisfy { range.contains($0.device) && range.contains($0.reference) },
@@ -130,7 +132,7 @@ import Testing
         #expect(
             count("data-plot=\"drift\"") == min(r.driftSeries.count, HTMLRenderer.maxDriftPlots),
             sourceLocation: sourceLocation)
-        let replace = HTMLRenderer.replaceNow(r)
+        let replace = ReportSections.replaceNow(r)
         for p in replace {
             #expect(!html.contains("aria-label=\"forecast \(p.device)\""), sourceLocation: sourceLocation)
             #expect(html.contains("<tr><td>\(p.device)</td>"), sourceLocation: sourceLocation)
@@ -158,7 +160,7 @@ import Testing
         try Self.checkDrift(report)
         try Self.checkPage(report)
         // The example fleet has a battery past its threshold (d-00036).
-        #expect(HTMLRenderer.replaceNow(report).map(\.device).contains("d-00036"))
+        #expect(ReportSections.replaceNow(report).map(\.device).contains("d-00036"))
         // Read back, the report writes the same document.
         #expect(report.json().serialized(pretty: true) + "\n" == text)
     }
@@ -179,7 +181,7 @@ import Testing
         try Self.checkDrift(report)
         try Self.checkPage(report)
         #expect(report.forecastSeries.count >= HTMLRenderer.maxForecastPlots)
-        #expect(!HTMLRenderer.replaceNow(report).isEmpty)
+        #expect(!ReportSections.replaceNow(report).isEmpty)
         #expect(!report.unmet.isEmpty)
     }
 
@@ -264,7 +266,8 @@ import Testing
     @Test func valueTicksAreRoundAndWithinTheSpan() {
         #expect(PlotAxis.valueTicks(3.2, 51.7, maxCount: 6) == [10, 20, 30, 40, 50])
         #expect(PlotAxis.valueTicks(0, 1, maxCount: 3) == [0, 0.5, 1])
-        #expect(PlotAxis.valueTicks(-21.7, -17.2, maxCount: 9) == [-21.5, -21, -20.5, -20, -19.5, -19, -18.5, -18, -17.5])
+        #expect(
+            PlotAxis.valueTicks(-21.7, -17.2, maxCount: 9) == [-21.5, -21, -20.5, -20, -19.5, -19, -18.5, -18, -17.5])
         #expect(PlotAxis.valueTicks(5, 5, maxCount: 4).isEmpty)
     }
 }

@@ -289,7 +289,9 @@ struct DriftAnalyzer: Analyzer {
         for g in (b - k + 1)...b {
             let v = recentValue[d * k + (g % k + k) % k]
             let r = recentReference[d * k + (g % k + k) % k]
-            if !v.isNaN, !r.isNaN { points.append(.init(t: Double(g) * tickInterval, device: Double(v), reference: Double(r))) }
+            if !v.isNaN, !r.isNaN {
+                points.append(.init(t: Double(g) * tickInterval, device: Double(v), reference: Double(r)))
+            }
         }
         let reference: String
         if case .device(let id) = rule.reference { reference = id } else { reference = "peer median" }

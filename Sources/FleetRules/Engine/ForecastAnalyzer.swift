@@ -366,7 +366,8 @@ struct ForecastAnalyzer: Analyzer {
         let past = ForecastSeries.trendPointsPast
         for k in 0..<past {
             let tau = (start - nowBuckets) * Double(past - k) / Double(past)
-            trend.append(.init(t: time + tau * tickInterval, value: level(p.fit.value(after: tau)), lower: nil, upper: nil))
+            trend.append(
+                .init(t: time + tau * tickInterval, value: level(p.fit.value(after: tau)), lower: nil, upper: nil))
         }
         let count = ForecastSeries.trendPointsAhead
         for k in 0...count {

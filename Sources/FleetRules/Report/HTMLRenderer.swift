@@ -72,7 +72,7 @@ public enum HTMLRenderer {
         let open = r.alerts.filter { $0.episode.until == nil }
         let critical = open.count { $0.episode.severity == .critical }
         let tasks = r.maintenance.reduce(0) { $0 + $1.tasks.count }
-        let replace = replaceNow(r).count
+        let replace = ReportSections.replaceNow(r).count
         // (value, label, the list it links to: nil when there is none on the page).
         var cards: [(String, String, String?)] = [
             (String(open.count), "alerts still firing (\(r.alerts.count) episodes)", r.alerts.isEmpty ? nil : "alerts"),
@@ -241,7 +241,7 @@ public enum HTMLRenderer {
 
     static func forecasts(_ r: Report) -> String {
         let series = r.forecastSeries.prefix(maxForecastPlots)
-        let replace = replaceNow(r)
+        let replace = ReportSections.replaceNow(r)
         guard !series.isEmpty || !replace.isEmpty else { return "" }
         var out = "<section id=\"forecasts\"><h2>Battery and gauge forecasts</h2>"
         if !series.isEmpty {
@@ -268,38 +268,6 @@ public enum HTMLRenderer {
             out += "</tbody></table>"
         }
         return out + "</section>\n"
-    }
-
-    /// A device whose newest forecast is already past its threshold.
-    struct PastThreshold {
-        var device, site, rule, level: String
-        var threshold: Double?
-        var since: Double?
-    }
-
-    /// The devices whose newest forecast is past its threshold, by device and rule. The level is
-    /// clamped to the metric's range when a plotted series of the rule declares it.
-    static func replaceNow(_ r: Report) -> [PastThreshold] {
-        var newest: [String: ForecastSnapshot] = [:]
-        for f in r.forecasts where (newest["\(f.device)|\(f.rule)"]?.at ?? -.infinity) <= f.at {
-            newest["\(f.device)|\(f.rule)"] = f
-        }
-        var ranges: [String: ClosedRange<Double>] = [:]
-        for s in r.forecastSeries { if let range = s.range { ranges[s.rule] = range } }
-        return newest.values.filter(\.isPastThreshold).sorted { ($0.device, $0.rule) < ($1.device, $1.rule) }.map { f in
-            let alert = r.alerts.first {
-                $0.episode.kind == .forecast && $0.episode.device == f.device && $0.episode.rule == f.rule
-                    && $0.episode.until == nil
-            }
-            let threshold = alert.flatMap { ReportSections.number(JSONValue.object($0.episode.evidence)["threshold"]) }
-            var level = f.level.map(Engine.format) ?? "-"
-            if let v = f.level, let range = ranges[f.rule], !range.contains(v) {
-                level = Engine.format(min(max(v, range.lowerBound), range.upperBound))
-            }
-            return PastThreshold(
-                device: f.device, site: alert?.site ?? "", rule: f.rule, level: level, threshold: threshold,
-                since: alert?.episode.since)
-        }
     }
 
     static func driftSection(_ points: [ReportSections.DriftPoint], _ series: [DriftSeries]) -> String {
@@ -365,13 +333,17 @@ public enum HTMLRenderer {
         func axes() -> String {
             let (l, t) = (Self.left, Self.top)
             let (pw, ph) = (Self.w - Self.left - Self.right, Self.h - Self.top - Self.bottom)
-            var s = "<rect x=\"\(HTMLRenderer.n(l))\" y=\"\(HTMLRenderer.n(t))\" width=\"\(HTMLRenderer.n(pw))\" height=\"\(HTMLRenderer.n(ph))\" fill=\"#fbfcfe\" stroke=\"#d8dee6\"/>"
+            var s =
+                "<rect x=\"\(HTMLRenderer.n(l))\" y=\"\(HTMLRenderer.n(t))\" width=\"\(HTMLRenderer.n(pw))\" height=\"\(HTMLRenderer.n(ph))\" fill=\"#fbfcfe\" stroke=\"#d8dee6\"/>"
             for v in PlotAxis.valueTicks(v0, v1, maxCount: Int(ph / 18)) {
-                s += "<line x1=\"\(HTMLRenderer.n(l))\" x2=\"\(HTMLRenderer.n(l + pw))\" y1=\"\(HTMLRenderer.n(y(v)))\" y2=\"\(HTMLRenderer.n(y(v)))\" stroke=\"#eef2f6\"/>"
-                s += "<text x=\"\(HTMLRenderer.n(l - 4))\" y=\"\(HTMLRenderer.n(y(v) + 4))\" text-anchor=\"end\">\(HTMLRenderer.esc(Engine.format(v)))</text>"
+                s +=
+                    "<line x1=\"\(HTMLRenderer.n(l))\" x2=\"\(HTMLRenderer.n(l + pw))\" y1=\"\(HTMLRenderer.n(y(v)))\" y2=\"\(HTMLRenderer.n(y(v)))\" stroke=\"#eef2f6\"/>"
+                s +=
+                    "<text x=\"\(HTMLRenderer.n(l - 4))\" y=\"\(HTMLRenderer.n(y(v) + 4))\" text-anchor=\"end\">\(HTMLRenderer.esc(Engine.format(v)))</text>"
             }
             for (tick, label) in PlotAxis.timeTicks(t0, t1, maxCount: Int(pw / PlotAxis.timeLabelSpacing)) {
-                s += "<line x1=\"\(HTMLRenderer.n(x(tick)))\" x2=\"\(HTMLRenderer.n(x(tick)))\" y1=\"\(HTMLRenderer.n(t + ph))\" y2=\"\(HTMLRenderer.n(t + ph + 4))\" stroke=\"#5f6b7a\"/>"
+                s +=
+                    "<line x1=\"\(HTMLRenderer.n(x(tick)))\" x2=\"\(HTMLRenderer.n(x(tick)))\" y1=\"\(HTMLRenderer.n(t + ph))\" y2=\"\(HTMLRenderer.n(t + ph + 4))\" stroke=\"#5f6b7a\"/>"
                 // A label that would leave the picture at the right ends at its tick instead.
                 let end = x(tick) + Double(label.count) * PlotAxis.charWidth / 2 > Self.w
                 s +=
@@ -386,7 +358,9 @@ public enum HTMLRenderer {
     }
 
     /// The values a series element plots, for the browser check.
-    static func dataValues(_ v: [Double]) -> String { v.map { JSONValue.format(($0 * 1000).rounded() / 1000) }.joined(separator: " ") }
+    static func dataValues(_ v: [Double]) -> String {
+        v.map { JSONValue.format(($0 * 1000).rounded() / 1000) }.joined(separator: " ")
+    }
 
     /// Level against time: the bucket history, the fitted path with its band ahead, the
     /// threshold, now and the crossing; the value axis spans the data within the declared range.
@@ -407,11 +381,13 @@ public enum HTMLRenderer {
         let frame = Frame(t0: allTimes.min() ?? f.at, t1: allTimes.max() ?? f.at + 3600, v0: v0, v1: v1)
         var attributes = "data-plot=\"forecast\" data-now=\"\(n(f.at))\" data-crossing=\"\(n(f.crossingAt))\""
         if let range = f.range {
-            attributes += " data-min=\"\(JSONValue.format(range.lowerBound))\" data-max=\"\(JSONValue.format(range.upperBound))\""
+            attributes +=
+                " data-min=\"\(JSONValue.format(range.lowerBound))\" data-max=\"\(JSONValue.format(range.upperBound))\""
         }
         var s = svgOpen("forecast \(f.device)", attributes) + frame.axes()
         if !band.isEmpty {
-            let outline = band.map { (frame.x($0.0), frame.y($0.2)) } + band.reversed().map { (frame.x($0.0), frame.y($0.1)) }
+            let outline =
+                band.map { (frame.x($0.0), frame.y($0.2)) } + band.reversed().map { (frame.x($0.0), frame.y($0.1)) }
             s +=
                 "<polygon data-series=\"band\" data-values=\"\(dataValues(band.flatMap { [$0.1, $0.2] }))\" fill=\"#3b6fb6\" opacity=\"0.15\" points=\""
                 + outline.map { "\(n($0.0)),\(n($0.1))" }.joined(separator: " ") + "\"/>"
@@ -429,7 +405,9 @@ public enum HTMLRenderer {
         s +=
             "<polyline data-series=\"history\" data-values=\"\(dataValues(f.history.map(\.value)))\" fill=\"none\" stroke=\"#8aa0b8\" points=\""
             + f.history.map { "\(n(frame.x($0.t))),\(n(frame.y($0.value)))" }.joined(separator: " ") + "\"/>"
-        for p in f.history { s += "<circle cx=\"\(n(frame.x(p.t)))\" cy=\"\(n(frame.y(p.value)))\" r=\"1.6\" fill=\"#1d2430\"/>" }
+        for p in f.history {
+            s += "<circle cx=\"\(n(frame.x(p.t)))\" cy=\"\(n(frame.y(p.value)))\" r=\"1.6\" fill=\"#1d2430\"/>"
+        }
         s +=
             "<polyline data-series=\"trend\" data-values=\"\(dataValues(f.trend.map(\.value)))\" fill=\"none\" stroke=\"#3b6fb6\" stroke-width=\"2\" points=\""
             + f.trend.map { "\(n(frame.x($0.t))),\(n(frame.y($0.value)))" }.joined(separator: " ") + "\"/>"
@@ -445,7 +423,8 @@ public enum HTMLRenderer {
         var v0 = values.min() ?? 0, v1 = values.max() ?? 1
         if v1 - v0 < 1e-9 { v1 = v0 + 1 }
         let pad = (v1 - v0) * 0.08
-        let frame = Frame(t0: times.min() ?? d.detectedAt, t1: times.max() ?? d.detectedAt + d.bucket, v0: v0 - pad, v1: v1 + pad)
+        let frame = Frame(
+            t0: times.min() ?? d.detectedAt, t1: times.max() ?? d.detectedAt + d.bucket, v0: v0 - pad, v1: v1 + pad)
         var s =
             svgOpen("drift \(d.device)", "data-plot=\"drift\" data-detected=\"\(n(d.detectedAt))\"") + frame.axes()
         for (name, color, pick) in [

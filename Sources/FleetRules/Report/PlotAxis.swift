@@ -32,7 +32,8 @@ enum PlotAxis {
     static func timeTicks(_ t0: Double, _ t1: Double, maxCount: Int) -> [(Double, String)] {
         guard t0.isFinite, t1.isFinite, t1 >= t0, maxCount >= 1 else { return [] }
         let hour = 3600.0, day = 86400.0
-        let steps = [hour, 2 * hour, 3 * hour, 6 * hour, 12 * hour, day, 2 * day, 3 * day, 7 * day, 14 * day, 30 * day]
+        let steps =
+            [hour, 2 * hour, 3 * hour, 6 * hour, 12 * hour, day, 2 * day, 3 * day, 7 * day, 14 * day, 30 * day]
             + [61 * day, 91 * day, 182 * day, 365 * day, 3650 * day]
         for step in steps {
             let first = (t0 / step).rounded(.up)

@@ -209,7 +209,8 @@ extension Report {
             let points = try d.member("points").items().map { p -> DriftSeries.Point in
                 let cells = try p.items()
                 guard cells.count == 3 else { throw p.error("expected [time, device, reference]") }
-                return .init(t: try cells[0].timestamp(), device: try cells[1].number(), reference: try cells[2].number())
+                return .init(
+                    t: try cells[0].timestamp(), device: try cells[1].number(), reference: try cells[2].number())
             }
             return DriftSeries(
                 rule: try d.member("rule").string(), device: try d.member("device").string(),

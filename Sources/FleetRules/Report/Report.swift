@@ -416,8 +416,10 @@ extension Report {
         report.rebalancingGroups = output.analyses.rebalancingGroups
         report.drift = output.analyses.drift
         report.forecastSeries = Array(
-            output.analyses.forecastSeries.sorted { ($0.crossingAt, $0.device, $0.rule) < ($1.crossingAt, $1.device, $1.rule) }
-                .prefix(ForecastSeries.maxPerReport))
+            output.analyses.forecastSeries.sorted {
+                ($0.crossingAt, $0.device, $0.rule) < ($1.crossingAt, $1.device, $1.rule)
+            }
+            .prefix(ForecastSeries.maxPerReport))
         report.driftSeries = output.analyses.driftSeries
         report.correlations = output.analyses.correlations
         self = report
