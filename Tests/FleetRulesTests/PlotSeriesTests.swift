@@ -226,7 +226,7 @@ import Testing
             ForecastSeries(
                 device: "d-1", rule: "battery", metric: "battery_pct", range: 0...100, threshold: 5,
                 at: SampleReport.t0, level: 40, crossingAt: SampleReport.t0 + 86400, low: nil, high: nil, model: .curve,
-                history: [(SampleReport.t0 - 3600, 41.5)],
+                history: [.init(t: SampleReport.t0 - 3600, value: 41.5)],
                 trend: [.init(t: SampleReport.t0, value: 40, lower: 39.5, upper: 40.5)])
         ]
         report.driftSeries = [

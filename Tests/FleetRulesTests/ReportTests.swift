@@ -414,7 +414,8 @@ enum SampleReport {
             ForecastSeries(
                 device: "d-1", rule: "battery-depletion", metric: "battery_pct", range: 0...100, threshold: 5,
                 at: t0 + 2 * day, level: 15, crossingAt: t0 + 4 * day, low: t0 + 3.9 * day, high: t0 + 4.1 * day,
-                model: .linear, history: [(t0, 25), (t0 + day, 20), (t0 + 2 * day, 15)],
+                model: .linear,
+                history: [.init(t: t0, value: 25), .init(t: t0 + day, value: 20), .init(t: t0 + 2 * day, value: 15)],
                 trend: [
                     .init(t: t0, value: 25, lower: nil, upper: nil),
                     .init(t: t0 + 2 * day, value: 15, lower: 15, upper: 15),

@@ -349,13 +349,13 @@ struct ForecastAnalyzer: Analyzer {
         }
         guard let start = buckets.first?.b else { return nil }
         let merge = (buckets.count + ForecastSeries.maxHistory - 1) / ForecastSeries.maxHistory
-        var history: [(t: Double, value: Double)] = []
+        var history: [ForecastSeries.Point] = []
         var i = 0
         while i < buckets.count {
             let group = buckets[i..<min(buckets.count, i + merge)]
             let b = group.map(\.b).reduce(0, +) / Double(group.count)
             let v = group.map(\.v).reduce(0, +) / Double(group.count)
-            history.append((b * tickInterval, clamp(sign * v)))
+            history.append(.init(t: b * tickInterval, value: clamp(sign * v)))
             i += merge
         }
         // In fit units (mirrored, `phi` along a learned curve) and buckets after the fit's time.

@@ -8,6 +8,17 @@
 /// the first bucket to past the crossing with its 95% band ahead. Levels are clamped to the
 /// metric's declared range.
 public struct ForecastSeries: Sendable, Equatable {
+    /// One bucket of the history: its middle and the level.
+    public struct Point: Sendable, Equatable {
+        public var t: Double
+        public var value: Double
+
+        public init(t: Double, value: Double) {
+            self.t = t
+            self.value = value
+        }
+    }
+
     /// One point of the fitted path; `lower`/`upper` (the band) only ahead of the forecast's time.
     public struct TrendPoint: Sendable, Equatable {
         public var t: Double
@@ -35,8 +46,8 @@ public struct ForecastSeries: Sendable, Equatable {
     public var low: Double?
     public var high: Double?
     public var model: RobustTrend.Model
-    /// Bucket means: (bucket middle, level).
-    public var history: [(t: Double, value: Double)]
+    /// Bucket means (trimmed).
+    public var history: [Point]
     public var trend: [TrendPoint]
 
     /// History points kept per device at most (neighbouring buckets are averaged beyond).
@@ -51,7 +62,7 @@ public struct ForecastSeries: Sendable, Equatable {
     public init(
         device: String, rule: String, metric: String, range: ClosedRange<Double>?, threshold: Double, at: Double,
         level: Double, crossingAt: Double, low: Double?, high: Double?, model: RobustTrend.Model,
-        history: [(t: Double, value: Double)], trend: [TrendPoint]
+        history: [Point], trend: [TrendPoint]
     ) {
         self.device = device
         self.rule = rule
@@ -66,13 +77,6 @@ public struct ForecastSeries: Sendable, Equatable {
         self.model = model
         self.history = history
         self.trend = trend
-    }
-
-    public static func == (a: ForecastSeries, b: ForecastSeries) -> Bool {
-        a.device == b.device && a.rule == b.rule && a.metric == b.metric && a.range == b.range
-            && a.threshold == b.threshold && a.at == b.at && a.level == b.level && a.crossingAt == b.crossingAt
-            && a.low == b.low && a.high == b.high && a.model == b.model && a.trend == b.trend
-            && a.history.map(\.t) == b.history.map(\.t) && a.history.map(\.value) == b.history.map(\.value)
     }
 
     func json() -> JSONValue {
@@ -181,10 +185,10 @@ extension Report {
                 }
                 range = try bounds[0].number()...bounds[1].number()
             }
-            let history = try f.member("history").items().map { p -> (t: Double, value: Double) in
+            let history = try f.member("history").items().map { p -> ForecastSeries.Point in
                 let pair = try p.items()
                 guard pair.count == 2 else { throw p.error("expected [time, value]") }
-                return (try pair[0].timestamp(), try pair[1].number())
+                return .init(t: try pair[0].timestamp(), value: try pair[1].number())
             }
             let trend = try f.member("trend").items().map { p -> ForecastSeries.TrendPoint in
                 let cells = try p.items()

@@ -72,7 +72,8 @@ public enum TableRenderer {
         }
         let replace = ReportSections.replaceNow(r)
         if !replace.isEmpty {
-            out += "\nREPLACE NOW (\(replace.count) devices past their forecast threshold)\n"
+            out +=
+                "\nREPLACE NOW (\(replace.count) device\(replace.count == 1 ? "" : "s") past the forecast threshold)\n"
             out += table(
                 ["DEVICE", "SITE", "RULE", "LEVEL", "THRESHOLD", "SINCE"],
                 replace.map {
