@@ -62,7 +62,7 @@ test: build mqtt-deps lint
 	python3 scripts/validate_ical.py .build/test-report.ics Tests/FleetRulesTests/Fixtures/golden/report.ics
 	$(BIN) report .build/test-report.json --format html --out .build/test-report.html
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
-		python3 scripts/check_html.py .build/test-report.html --screenshot .build/test-report.png; \
+		python3 scripts/check_html.py .build/test-report.html --screenshot .build/test-report.png --expect forecast,drift,balance; \
 	else echo "SKIP: HTML browser check (no chromium)"; fi
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS) FUZZ_FLAGS=-max_len=16384
 

@@ -178,7 +178,10 @@ private struct Noise {
         let table = TableRenderer.render(report)
         let row = try #require(table.split(separator: "\n").first { $0.hasPrefix("d1 ") && $0.contains("depletion") })
         #expect(row.contains("passed"), "\(row)")
-        #expect(HTMLRenderer.render(report).contains("d1 · depletion · at \(level), below 5 ·"))
+        // The page lists it to replace now, with no forecast plot.
+        let html = HTMLRenderer.render(report)
+        #expect(html.contains("<tr><td>d1</td><td>plant-a</td><td>depletion</td><td class=\"num\">\(level)</td>"))
+        #expect(!html.contains("aria-label=\"forecast d1\"") && report.forecastSeries.isEmpty)
     }
 
     @Test func aReplacementRestartsTheFitAndResolvesTheForecast() throws {

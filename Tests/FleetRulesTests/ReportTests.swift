@@ -408,7 +408,21 @@ enum SampleReport {
     }
 
     @Test func htmlIsSelfContainedWithEverySection() throws {
-        let html = HTMLRenderer.render(SampleReport.make())
+        var report = SampleReport.make()
+        let t0 = SampleReport.t0, day = SampleReport.day
+        report.forecastSeries = [
+            ForecastSeries(
+                device: "d-1", rule: "battery-depletion", metric: "battery_pct", range: 0...100, threshold: 5,
+                at: t0 + 2 * day, level: 15, crossingAt: t0 + 4 * day, low: t0 + 3.9 * day, high: t0 + 4.1 * day,
+                model: .linear,
+                history: [.init(t: t0, value: 25), .init(t: t0 + day, value: 20), .init(t: t0 + 2 * day, value: 15)],
+                trend: [
+                    .init(t: t0, value: 25, lower: nil, upper: nil),
+                    .init(t: t0 + 2 * day, value: 15, lower: 15, upper: 15),
+                    .init(t: t0 + 4 * day, value: 5, lower: 4, upper: 6),
+                ])
+        ]
+        let html = HTMLRenderer.render(report)
         for id in ["summary", "alerts", "maintenance", "compliance", "forecasts", "input"] {
             #expect(html.contains("<section id=\"\(id)\">"), "missing section \(id)")
         }
@@ -447,8 +461,23 @@ enum SampleReport {
                 site: "plant-a", zone: "", priority: 50))
         let html = HTMLRenderer.render(report)
         #expect(html.contains("<section id=\"rebalancing\">") && html.contains("aria-label=\"gateway loads plant-b\""))
-        #expect(html.contains("<section id=\"drift\">") && html.contains("aria-label=\"drift offsets\""))
-        #expect(CSVRenderer.parts(report).last?.csv.contains("plant-b,d-9,gw-1,gw-2,balance") == true)
+        #expect(html.contains("<section id=\"drift\">") && html.contains("<td>d-3</td><td>plant-a</td><td>drift</td>"))
+        #expect(!html.contains("data-plot=\"drift\""), "no series, no plot")
+        report.driftSeries = [
+            DriftSeries(
+                rule: "drift", device: "d-3", metric: "temperature", reference: "peer median",
+                onset: SampleReport.t0 - 7200, detectedAt: SampleReport.t0, bucket: 3600,
+                points: (0..<6).map {
+                    .init(t: SampleReport.t0 - Double(5 - $0) * 3600, device: 20 + Double($0), reference: 20)
+                })
+        ]
+        let plotted = HTMLRenderer.render(report)
+        #expect(plotted.contains("aria-label=\"drift d-3\" data-plot=\"drift\""))
+        #expect(plotted.contains("data-series=\"device\" data-values=\"20 21 22 23 24 25\""))
+        #expect(plotted.contains("data-series=\"reference\" data-values=\"20 20 20 20 20 20\""))
+        #expect(plotted.contains("data-role=\"onset\"") && plotted.contains("data-role=\"detected\""))
+        let rebalancing = CSVRenderer.parts(report).first { $0.name == "rebalancing" }
+        #expect(rebalancing?.csv.contains("plant-b,d-9,gw-1,gw-2,balance") == true)
     }
 }
 

@@ -10,7 +10,12 @@ struct StateEstimateTests {
     }
 
     @Test func driftStateMatchesTheEngine() {
-        #expect(DriftRule.baseStateBytesPerDevice == 8 + 4 + MemoryLayout<DriftDetector>.stride + 1 + 8 + 4 + 4 + 1 + 1)
+        // The plot series: two Float rings of `DriftSeries.maxBefore` buckets, the latest bucket
+        // (Int) and the device's series (Int32).
+        let plotSeries = 2 * 4 * DriftSeries.maxBefore + 8 + 4
+        #expect(
+            DriftRule.baseStateBytesPerDevice
+                == 8 + 4 + MemoryLayout<DriftDetector>.stride + 1 + 8 + 4 + 4 + 1 + 1 + plotSeries)
         #expect(DriftRule.rampStateBytes == MemoryLayout<DriftRamp>.stride)
         #expect(DriftRule.rampBound == DriftRamp.defaultBound)
     }

@@ -42,13 +42,37 @@ public struct RobustTrend: Sendable {
         /// A 95% interval of `bucketsUntil`, from the slope interval and the level's uncertainty.
         public func intervalUntil(_ threshold: Double) -> (low: Double, high: Double?)? {
             guard bucketsUntil(threshold) != nil else { return nil }
+            let (fast, slow) = edges
+            let low = Self.until(threshold, level: fast.level, slope: fast.slope, growth: growth) ?? 0
+            let high = Self.until(threshold, level: slow.level, slope: slow.slope, growth: growth)
+            return (low, high)
+        }
+
+        /// The trend's value `buckets` after `time` (before it when negative).
+        public func value(after buckets: Double) -> Double {
+            Self.path(level: level, slope: slope, growth: growth, after: buckets)
+        }
+
+        /// The paths that bound `intervalUntil` (the fastest falls from the lowest level at the
+        /// steepest slope, the slowest from the highest at the shallowest), `buckets` after `time`:
+        /// the 95% band around the trend ahead.
+        public func band(after buckets: Double) -> (fast: Double, slow: Double) {
+            let (fast, slow) = edges
+            return (
+                Self.path(level: fast.level, slope: fast.slope, growth: growth, after: buckets),
+                Self.path(level: slow.level, slope: slow.slope, growth: growth, after: buckets)
+            )
+        }
+
+        private var edges: (fast: (level: Double, slope: Double), slow: (level: Double, slope: Double)) {
             let levelError = 1.96 * sigma / Double(max(1, min(points, 24))).squareRoot()
-            // Fastest: steepest slope from the lowest level; slowest: the other way round.
             let steep = min(slopeLow, slope)
             let shallow = max(slopeHigh, slope)
-            let low = Self.until(threshold, level: level - levelError, slope: steep, growth: growth) ?? 0
-            let high = Self.until(threshold, level: level + levelError, slope: min(shallow, -1e-12), growth: growth)
-            return (low, high)
+            return ((level - levelError, steep), (level + levelError, min(shallow, -1e-12)))
+        }
+
+        static func path(level: Double, slope: Double, growth: Double, after t: Double) -> Double {
+            growth > 0 ? level + slope * expm1(growth * t) / growth : level + slope * t
         }
 
         static func until(_ threshold: Double, level: Double, slope: Double, growth: Double) -> Double? {

@@ -3,9 +3,11 @@
 public struct AnalysisSections: Sendable {
     public var forecasts: [ForecastSnapshot] = []
     public var forecastCurves: [ForecastCurve] = []
+    public var forecastSeries: [ForecastSeries] = []
     public var rebalancing: [Report.Move] = []
     public var rebalancingGroups: [Report.BalanceGroup] = []
     public var drift: [Report.Drift] = []
+    public var driftSeries: [DriftSeries] = []
     public var correlations: [Report.Correlation] = []
 
     public init() {}
@@ -14,9 +16,11 @@ public struct AnalysisSections: Sendable {
     mutating func append(_ other: AnalysisSections) {
         forecasts += other.forecasts
         forecastCurves += other.forecastCurves
+        forecastSeries += other.forecastSeries
         rebalancing += other.rebalancing
         rebalancingGroups += other.rebalancingGroups
         drift += other.drift
+        driftSeries += other.driftSeries
         correlations += other.correlations
     }
 }

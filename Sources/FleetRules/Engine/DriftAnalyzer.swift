@@ -48,6 +48,16 @@ struct DriftAnalyzer: Analyzer {
     private var groupOf: [Int32]
     /// Group buckets skipped because the peers disagreed among themselves.
     private var transientBuckets = 0
+    /// The plot series (`DriftSeries`): per device a ring of its last `DriftSeries.maxBefore`
+    /// tested buckets (its mean and its reference's; NaN where it was not tested) and the latest
+    /// bucket written; the detections captured (one per device, its latest), how many buckets
+    /// after its detection each has, and each device's capture (-1: none).
+    private var recentValue: [Float]
+    private var recentReference: [Float]
+    private var recentBucket: [Int]
+    private var captures: [DriftSeries] = []
+    private var capturedAfter: [Int] = []
+    private var captureOf: [Int32]
 
     init(operatorIndex: Int, metric: Int, rule: DriftRule, inventory: Inventory) {
         self.operatorIndex = operatorIndex
@@ -76,6 +86,10 @@ struct DriftAnalyzer: Analyzer {
         tested = Array(repeating: 0, count: n)
         skipped = Array(repeating: 0, count: n)
         lastTestable = Array(repeating: false, count: n)
+        recentValue = Array(repeating: .nan, count: n * DriftSeries.maxBefore)
+        recentReference = Array(repeating: .nan, count: n * DriftSeries.maxBefore)
+        recentBucket = Array(repeating: Int.min, count: n)
+        captureOf = Array(repeating: -1, count: n)
     }
 
     mutating func prefetch(device: Int) {
@@ -109,7 +123,7 @@ struct DriftAnalyzer: Analyzer {
                     continue
                 }
                 test(
-                    d, residual: mean[d] - ref, peers: [referenceDevice], at: time, bucketStart: start, context,
+                    d, value: mean[d], reference: ref, peers: [referenceDevice], at: time, bucketStart: start, context,
                     &findings)
             }
         case .peers(let attributes):
@@ -150,7 +164,9 @@ struct DriftAnalyzer: Analyzer {
                         skip(d)
                         continue
                     }
-                    test(d, residual: mean[d] - ref, peers: ordered, at: time, bucketStart: start, context, &findings)
+                    test(
+                        d, value: mean[d], reference: ref, peers: ordered, at: time, bucketStart: start, context,
+                        &findings)
                 }
             }
         }
@@ -162,9 +178,11 @@ struct DriftAnalyzer: Analyzer {
     }
 
     private mutating func test(
-        _ d: Int, residual r: Double, peers: [Int], at time: Double, bucketStart: Double, _ context: AnalysisContext,
-        _ sink: inout FindingSink
+        _ d: Int, value: Double, reference: Double, peers: [Int], at time: Double, bucketStart: Double,
+        _ context: AnalysisContext, _ sink: inout FindingSink
     ) {
+        let r = value - reference
+        record(d, bucket: Int((bucketStart / tickInterval).rounded()), value: value, reference: reference)
         tested[d] += 1
         lastTestable[d] = true
         // One bucket moves the test by a bounded step: a single bad bucket cannot alarm.
@@ -236,6 +254,59 @@ struct DriftAnalyzer: Analyzer {
             FindingSink.Finding(
                 key: key, device: d, site: nil, severity: context.rule.severity, value: Self.round(offset),
                 summary: summary, evidence: evidence, maintenance: context.rule.maintenance, since: time))
+        capture(d, onset: onset.isFinite ? onset : nil, detectedAt: time, context)
+    }
+
+    /// Writes the tested bucket to the device's ring (the buckets skipped since become NaN) and,
+    /// while its capture is collecting the buckets after its detection, to the capture.
+    private mutating func record(_ d: Int, bucket b: Int, value: Double, reference: Double) {
+        let k = DriftSeries.maxBefore
+        let last = recentBucket[d]
+        if last != Int.min, b > last + 1 {
+            for g in (last + 1)..<min(b, last + 1 + k) {
+                recentValue[d * k + (g % k + k) % k] = .nan
+                recentReference[d * k + (g % k + k) % k] = .nan
+            }
+        }
+        recentValue[d * k + (b % k + k) % k] = Float(value)
+        recentReference[d * k + (b % k + k) % k] = Float(reference)
+        recentBucket[d] = b
+        let i = Int(captureOf[d])
+        if i >= 0, capturedAfter[i] < DriftSeries.maxAfter {
+            captures[i].points.append(.init(t: Double(b) * tickInterval, device: value, reference: reference))
+            capturedAfter[i] += 1
+        }
+    }
+
+    /// Starts the device's series at a detection: the ring's buckets up to the detection's.
+    /// A later detection of the device replaces its series; devices beyond
+    /// `DriftSeries.maxPerRule` get none.
+    private mutating func capture(_ d: Int, onset: Double?, detectedAt: Double, _ context: AnalysisContext) {
+        let k = DriftSeries.maxBefore
+        let b = recentBucket[d]
+        guard b != Int.min else { return }
+        var points: [DriftSeries.Point] = []
+        for g in (b - k + 1)...b {
+            let v = recentValue[d * k + (g % k + k) % k]
+            let r = recentReference[d * k + (g % k + k) % k]
+            if !v.isNaN, !r.isNaN {
+                points.append(.init(t: Double(g) * tickInterval, device: Double(v), reference: Double(r)))
+            }
+        }
+        let reference: String
+        if case .device(let id) = rule.reference { reference = id } else { reference = "peer median" }
+        let series = DriftSeries(
+            rule: context.rule.id, device: context.deviceID(d), metric: rule.metric, reference: reference,
+            onset: onset, detectedAt: detectedAt, bucket: tickInterval, points: points)
+        let i = Int(captureOf[d])
+        if i >= 0 {
+            captures[i] = series
+            capturedAfter[i] = 0
+        } else if captures.count < DriftSeries.maxPerRule {
+            captureOf[d] = Int32(captures.count)
+            captures.append(series)
+            capturedAfter.append(0)
+        }
     }
 
     /// Residuals are clipped to ±clip before the test. CUSUM and Page–Hinkley add at most one
@@ -280,6 +351,7 @@ struct DriftAnalyzer: Analyzer {
             Report.Drift(
                 rule: context.rule.id, method: rule.method.rawValue, tested: testedDevices,
                 findings: findings, transientBuckets: transientBuckets, unverifiable: unverifiable))
+        sections.driftSeries = captures
         return sections
     }
 }

@@ -80,6 +80,8 @@ struct ForecastAnalyzer: Analyzer {
     let silentAfter: Double
     let flatAfter: Double
     let lead: Double
+    /// The metric's declared range: the plotted series are clamped to it.
+    let range: ClosedRange<Double>?
     var recordHistory = false
 
     private let n: Int
@@ -127,6 +129,10 @@ struct ForecastAnalyzer: Analyzer {
     private let curveTemplate: LevelCurve?
     private(set) var history: [ForecastSnapshot] = []
     private var lastHistoryDay = Int.min
+    /// The latest refit's prediction when it was depleting, and the plot series of the devices
+    /// that cross soonest within the horizon at the end of the data.
+    private var lastPrediction: Prediction?
+    private var series: [ForecastSeries] = []
 
     static let noBucket = Int.min
     /// Predictions further out than this (ten years) are reported as no trend.
@@ -159,6 +165,7 @@ struct ForecastAnalyzer: Analyzer {
         silentAfter = max(86400, 12 * bucket)
         flatAfter = 3 * 86400
         lead = r.maintenance?.lead ?? 0
+        self.range = range
         n = devices
         ring = Array(repeating: .nan, count: devices * capacity)
         acc = Array(repeating: Accumulator(), count: devices)
@@ -306,9 +313,76 @@ struct ForecastAnalyzer: Analyzer {
         let now = Int((time / tickInterval).rounded(.down)) + 1
         for d in 0..<n where acc[d].bucket != Self.noBucket && acc[d].count > 0 { close(d) }
         learn(context)
+        var soonest: [(crossing: Double, device: Int, prediction: Prediction)] = []
         for d in 0..<n where context.applies(d) && acc[d].lastReading.isFinite {
             refit(d, at: time, bucketNow: now, context, &findings)
+            if let p = lastPrediction, let crossing = latest[d]?.crossingAt, crossing > time,
+                crossing - time <= rule.horizon
+            {
+                soonest.append((crossing, d, p))
+            }
         }
+        soonest.sort { ($0.crossing, $0.device) < ($1.crossing, $1.device) }
+        series = soonest.prefix(ForecastSeries.maxPerRule).compactMap {
+            plotSeries($0.device, $0.prediction, at: time, bucketNow: now, context)
+        }
+    }
+
+    /// The device's bucket levels within the fit window (its current battery), averaged in
+    /// neighbouring pairs, threes, … beyond `ForecastSeries.maxHistory`, and the prediction's
+    /// path sampled over them and ahead to past the crossing, with its band; clamped to the range.
+    private func plotSeries(
+        _ d: Int, _ p: Prediction, at time: Double, bucketNow: Int, _ context: AnalysisContext
+    ) -> ForecastSeries? {
+        guard let snapshot = latest[d], let crossing = snapshot.crossingAt else { return nil }
+        func clamp(_ v: Double) -> Double {
+            guard let range else { return v }
+            return min(max(v, range.lowerBound), range.upperBound)
+        }
+        let first = max(fitStart[d], bucketNow - capacity)
+        var buckets: [(b: Double, v: Double)] = []
+        if first < bucketNow {
+            for b in first..<bucketNow {
+                let v = ring[d * capacity + (b % capacity + capacity) % capacity]
+                if !v.isNaN { buckets.append((Double(b) + 0.5, Double(v))) }
+            }
+        }
+        guard let start = buckets.first?.b else { return nil }
+        let merge = (buckets.count + ForecastSeries.maxHistory - 1) / ForecastSeries.maxHistory
+        var history: [ForecastSeries.Point] = []
+        var i = 0
+        while i < buckets.count {
+            let group = buckets[i..<min(buckets.count, i + merge)]
+            let b = group.map(\.b).reduce(0, +) / Double(group.count)
+            let v = group.map(\.v).reduce(0, +) / Double(group.count)
+            history.append(.init(t: b * tickInterval, value: clamp(sign * v)))
+            i += merge
+        }
+        // In fit units (mirrored, `phi` along a learned curve) and buckets after the fit's time.
+        let nowBuckets = time / tickInterval
+        func level(_ y: Double) -> Double { clamp(sign * (p.profile.map { $0.inversePhi(y) } ?? y)) }
+        let ahead = max(crossing, min(snapshot.high ?? crossing, crossing + (crossing - time))) - time
+        var trend: [ForecastSeries.TrendPoint] = []
+        let past = ForecastSeries.trendPointsPast
+        for k in 0..<past {
+            let tau = (start - nowBuckets) * Double(past - k) / Double(past)
+            trend.append(
+                .init(t: time + tau * tickInterval, value: level(p.fit.value(after: tau)), lower: nil, upper: nil))
+        }
+        let count = ForecastSeries.trendPointsAhead
+        for k in 0...count {
+            let tau = ahead / tickInterval * Double(k) / Double(count)
+            let band = p.fit.band(after: tau)
+            let edges = [level(band.fast), level(band.slow)]
+            trend.append(
+                .init(
+                    t: time + tau * tickInterval, value: level(p.fit.value(after: tau)), lower: edges.min(),
+                    upper: edges.max()))
+        }
+        return ForecastSeries(
+            device: context.deviceID(d), rule: ruleID, metric: rule.metric, range: range, threshold: rule.threshold,
+            at: time, level: clamp(sign * p.level), crossingAt: crossing, low: snapshot.low, high: snapshot.high,
+            model: p.model, history: history, trend: trend)
     }
 
     private mutating func refit(
@@ -319,6 +393,7 @@ struct ForecastAnalyzer: Analyzer {
             device: device, rule: ruleID, at: time, state: .insufficient, level: nil, slopePerDay: nil,
             crossingAt: nil, low: nil, high: nil, points: 0, model: nil)
         defer { latest[d] = snapshot }
+        lastPrediction = nil
         // Gauges that cannot be trusted get their own finding and no prediction.
         if time - acc[d].lastReading >= silentAfter {
             snapshot.state = .silent
@@ -416,6 +491,7 @@ struct ForecastAnalyzer: Analyzer {
         let left = until * tickInterval
         let crossing = time + left
         snapshot.state = .depleting
+        lastPrediction = prediction
         snapshot.crossingAt = crossing
         if let interval = prediction.interval {
             snapshot.low = time + interval.low * tickInterval
@@ -487,8 +563,12 @@ struct ForecastAnalyzer: Analyzer {
         var model: RobustTrend.Model
         var until: Double?
         var interval: (low: Double, high: Double?)?
+        /// The fit the prediction extrapolates, of `profile.phi` values along a learned curve.
+        var fit: RobustTrend.Fit
+        var profile: LevelProfile?
 
         init(_ fit: RobustTrend.Fit, threshold: Double) {
+            self.fit = fit
             level = fit.level
             slope = fit.slope
             model = fit.model
@@ -498,6 +578,8 @@ struct ForecastAnalyzer: Analyzer {
 
         /// `fit` is of `phi` values; `threshold` is `phi` of the threshold.
         init(_ fit: RobustTrend.Fit, threshold: Double, profile: LevelProfile) {
+            self.fit = fit
+            self.profile = profile
             level = profile.inversePhi(fit.level)
             slope = fit.slope * profile.multiplier(at: level)
             model = .curve
@@ -562,6 +644,7 @@ struct ForecastAnalyzer: Analyzer {
         for s in latest.compactMap({ $0 }) where !recorded.contains("\(s.device)\u{1F}\(s.at)") {
             sections.forecasts.append(s)
         }
+        sections.forecastSeries = series
         return sections
     }
 }

@@ -24,6 +24,8 @@ public enum CSVRenderer {
             ]
         ),
         ("rebalancing", ["site", "device", "from", "to", "rule"]),
+        ("forecast_series", ["device", "rule", "series", "t", "value", "lower", "upper"]),
+        ("drift_series", ["rule", "device", "reference", "onset", "detected_at", "t", "value", "reference_value"]),
     ]
 
     /// (name, CSV text) per part, in `headers` order; every part is present, with its header,
@@ -71,6 +73,25 @@ public enum CSVRenderer {
             ]
         }
         rows["rebalancing"] = ReportSections.moves(r).map { [$0.site, $0.device, $0.from, $0.to, $0.rule] }
+        func time(_ t: Double) -> String { Timestamp.format(t.rounded()) }
+        rows["forecast_series"] = r.forecastSeries.flatMap { f in
+            f.history.map { [f.device, f.rule, "history", time($0.t), num($0.value), "", ""] }
+                + f.trend.map {
+                    [
+                        f.device, f.rule, "trend", time($0.t), num($0.value), $0.lower.map(num) ?? "",
+                        $0.upper.map(num) ?? "",
+                    ]
+                }
+        }
+        rows["drift_series"] = r.driftSeries.flatMap { s in
+            s.points.map {
+                [
+                    s.rule, s.device, s.reference, s.onset.map(time) ?? "", time(s.detectedAt), time($0.t),
+                    num($0.device),
+                    num($0.reference),
+                ]
+            }
+        }
         return headers.map { part in
             (part.name, ([part.header] + (rows[part.name] ?? [])).map(line).joined())
         }

@@ -1,11 +1,15 @@
 /// The report as one self-contained HTML page (inline CSS and SVG, no script, no network): the
-/// summary, alerts by priority, the maintenance calendar, rebalancing (when present), compliance,
-/// and plots: battery forecasts of the devices closest to their threshold, drift offsets (when
-/// present) and gateway loads before/after (when present).
+/// summary (its counts link to their lists), alerts by priority, the maintenance calendar,
+/// rebalancing (when present), compliance, and plots: the forecasts of the devices that cross
+/// their threshold soonest (with the devices already past it in a table of their own), each
+/// drift detection's device against its reference (when present) and gateway loads
+/// before/after (when present). Plot elements carry `data-` attributes (the plotted values,
+/// the declared range) that scripts/check_html.py checks in a browser.
 public enum HTMLRenderer {
-    /// How many alert rows and forecast plots the page shows at most.
+    /// How many alert rows, forecast plots and drift plots the page shows at most.
     public static let maxAlertRows = 300
-    public static let maxForecastPlots = 6
+    public static let maxForecastPlots = 8
+    public static let maxDriftPlots = 24
 
     public static func render(_ r: Report) -> String {
         let doc = r.json()
@@ -21,7 +25,7 @@ public enum HTMLRenderer {
         body += compliance(r)
         body += forecasts(r)
         let drift = ReportSections.drift(r)
-        if !drift.isEmpty { body += driftSection(drift) }
+        if !drift.isEmpty || !r.driftSeries.isEmpty { body += driftSection(drift, r.driftSeries) }
         body += input(r)
         return """
             <!DOCTYPE html>
@@ -44,7 +48,8 @@ public enum HTMLRenderer {
         body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1d2430;background:#fafbfc}
         h1{font-size:22px;margin:8px 0 2px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d8dee6;padding-bottom:4px}
         h3{font-size:15px;margin:16px 0 6px}.muted{color:#5f6b7a}
-        .cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #d8dee6;border-radius:6px;padding:10px 14px;min-width:120px}
+        .cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #d8dee6;border-radius:6px;padding:10px 14px;min-width:120px;color:inherit;text-decoration:none}
+        a.card:hover{border-color:#3b6fb6}a.card span{color:#3b6fb6;text-decoration:underline}
         .card b{display:block;font-size:22px}.card span{color:#5f6b7a;font-size:12px}
         table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0}th,td{border-bottom:1px solid #e6eaf0;padding:4px 6px;text-align:left;vertical-align:top}
         th{background:#eef2f6;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -67,22 +72,32 @@ public enum HTMLRenderer {
         let open = r.alerts.filter { $0.episode.until == nil }
         let critical = open.count { $0.episode.severity == .critical }
         let tasks = r.maintenance.reduce(0) { $0 + $1.tasks.count }
-        var cards: [(String, String)] = [
-            (String(open.count), "alerts still firing (\(r.alerts.count) episodes)"),
-            (String(critical), "critical, still firing"),
-            (String(r.maintenance.count), "site visits planned"),
-            (String(tasks), "maintenance tasks"),
-            (String(r.unmet.count), "tasks that cannot be met in time"),
-            (String(r.input.readings), "readings from \(r.devicesReporting)/\(r.devices) devices"),
+        let replace = ReportSections.replaceNow(r).count
+        // (value, label, the list it links to: nil when there is none on the page).
+        var cards: [(String, String, String?)] = [
+            (String(open.count), "alerts still firing (\(r.alerts.count) episodes)", r.alerts.isEmpty ? nil : "alerts"),
+            (String(critical), "critical, still firing", critical == 0 ? nil : "alerts"),
+            (String(r.maintenance.count), "site visits planned", r.maintenance.isEmpty ? nil : "maintenance"),
+            (String(tasks), "maintenance tasks", tasks == 0 ? nil : "visits"),
+            (String(r.unmet.count), "tasks that cannot be met in time", r.unmet.isEmpty ? nil : "unmet"),
         ]
+        if replace > 0 { cards.append((String(replace), "devices to replace now", "replace-now")) }
+        cards.append((String(r.input.readings), "readings from \(r.devicesReporting)/\(r.devices) devices", "input"))
         for c in r.compliance {
             let total = c.counts.values.reduce(0, +)
             let ok = c.counts[.compliant] ?? 0
             cards.append(
-                (total == 0 ? "-" : "\(Int((Double(ok) / Double(total) * 100).rounded()))%", "compliant (\(c.rule))"))
+                (
+                    total == 0 ? "-" : "\(Int((Double(ok) / Double(total) * 100).rounded()))%", "compliant (\(c.rule))",
+                    "compliance"
+                ))
         }
         return "<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">"
-            + cards.map { "<div class=\"card\"><b>\(esc($0.0))</b><span>\(esc($0.1))</span></div>" }.joined()
+            + cards.map { card in
+                let inner = "<b>\(esc(card.0))</b><span>\(esc(card.1))</span>"
+                guard let target = card.2 else { return "<div class=\"card\">\(inner)</div>" }
+                return "<a class=\"card\" href=\"#\(target)\">\(inner)</a>"
+            }.joined()
             + "</div></section>\n"
     }
 
@@ -143,7 +158,7 @@ public enum HTMLRenderer {
         }
         out += "</tbody></table></div>"
         out +=
-            "<h3>Visits, highest priority first</h3><table><thead><tr><th>Date</th><th>Site</th><th>Priority</th><th>Device</th><th>Zone</th><th>Task</th><th>Due</th><th>Rule</th><th>Parts</th></tr></thead><tbody>\n"
+            "<h3 id=\"visits\">Visits, highest priority first</h3><table><thead><tr><th>Date</th><th>Site</th><th>Priority</th><th>Device</th><th>Zone</th><th>Task</th><th>Due</th><th>Rule</th><th>Parts</th></tr></thead><tbody>\n"
         for v in r.maintenance {
             for (i, t) in v.tasks.enumerated() {
                 out +=
@@ -156,7 +171,7 @@ public enum HTMLRenderer {
         out += "</tbody></table>"
         if !r.unmet.isEmpty {
             out +=
-                "<h3>Tasks that cannot be met in time</h3><table><thead><tr><th>Site</th><th>Device</th><th>Task</th><th>Due</th><th>Reason</th><th>Planned</th></tr></thead><tbody>\n"
+                "<h3 id=\"unmet\">\(r.unmet.count) tasks that cannot be met in time</h3><table><thead><tr><th>Site</th><th>Device</th><th>Task</th><th>Due</th><th>Reason</th><th>Planned</th></tr></thead><tbody>\n"
             for u in r.unmet {
                 out +=
                     "<tr><td>\(esc(u.task.site))</td><td>\(esc(u.task.device))</td><td>\(esc(u.task.task))</td><td>\(esc(short(u.task.due)))</td>"
@@ -225,61 +240,63 @@ public enum HTMLRenderer {
     }
 
     static func forecasts(_ r: Report) -> String {
-        // The newest snapshot per device and rule; plot the soonest crossings.
-        var newest: [String: ForecastSnapshot] = [:]
-        var history: [String: [ForecastSnapshot]] = [:]
-        for f in r.forecasts {
-            let key = "\(f.device)|\(f.rule)"
-            history[key, default: []].append(f)
-            if (newest[key]?.at ?? -.infinity) <= f.at { newest[key] = f }
-        }
-        let top = newest.values.filter { $0.crossingAt != nil && $0.level != nil && $0.slopePerDay != nil }
-            .sorted { ($0.crossingAt ?? 0, $0.device, $0.rule) < ($1.crossingAt ?? 0, $1.device, $1.rule) }
-            .prefix(maxForecastPlots)
-        guard !top.isEmpty else { return "" }
+        let series = r.forecastSeries.prefix(maxForecastPlots)
+        let replace = ReportSections.replaceNow(r)
+        guard !series.isEmpty || !replace.isEmpty else { return "" }
         var out = "<section id=\"forecasts\"><h2>Battery and gauge forecasts</h2>"
-        out +=
-            "<p class=\"muted\">The \(top.count) devices closest to their threshold: forecast level at each snapshot (dots; a daily history with <code>run --forecast-history</code>), the fitted trend (line) and the predicted crossing with its 95% interval (band).</p><div class=\"plots\">"
-        for f in top {
-            let points = (history["\(f.device)|\(f.rule)"] ?? []).sorted { $0.at < $1.at }
-            let limit = threshold(r, f)
+        if !series.isEmpty {
             out +=
-                "<figure>\(forecastPlot(f, points, threshold: limit))<figcaption>\(esc(f.device)) · \(esc(f.rule)) · \(esc(crossingText(f, threshold: limit))) · \(esc(Engine.format(f.slopePerDay ?? 0)))/day</figcaption></figure>"
+                "<p class=\"muted\">The \(series.count) devices that cross their threshold soonest within the forecast horizon: level per bucket (dots), the fitted trend (blue line; curved when accelerating or along the learned discharge curve) with its 95% band (shaded), now (grey line) and the predicted crossing (red dot). Levels are clamped to the metric's declared range.</p><div class=\"plots\">"
+            for f in series {
+                let interval = "\(f.low.map(short) ?? "-") … \(f.high.map(short) ?? "open")"
+                out +=
+                    "<figure>\(forecastPlot(f))<figcaption>\(esc(f.device)) · \(esc(f.rule)) · crossing \(esc(short(f.crossingAt))) (95%: \(esc(interval))) · \(esc(f.model.rawValue))</figcaption></figure>"
+            }
+            out += "</div>"
         }
-        return out + "</div></section>\n"
-    }
-
-    /// "crossing 2026-03-04 10:00", or for a level already past the threshold where it is:
-    /// "at 2.4, below 5".
-    static func crossingText(_ f: ForecastSnapshot, threshold: Double?) -> String {
-        guard f.isPastThreshold, let level = f.level else { return "crossing " + (f.crossingAt.map(short) ?? "-") }
-        guard let threshold else { return "at \(Engine.format(level)), past the threshold" }
-        return "at \(Engine.format(level)), \(level < threshold ? "below" : "above") \(Engine.format(threshold))"
-    }
-
-    /// The forecast rule's threshold from the device's forecast alert, when there is one.
-    static func threshold(_ r: Report, _ f: ForecastSnapshot) -> Double? {
-        for a in r.alerts where a.episode.kind == .forecast && a.episode.device == f.device && a.episode.rule == f.rule
-        {
-            if let t = ReportSections.number(JSONValue.object(a.episode.evidence)["threshold"]) { return t }
+        if !replace.isEmpty {
+            out +=
+                "<h3 id=\"replace-now\">Replace now: \(replace.count) device\(replace.count == 1 ? "" : "s") already past the threshold</h3>"
+            out +=
+                "<table><thead><tr><th>Device</th><th>Site</th><th>Rule</th><th>Level</th><th>Threshold</th><th>Since</th></tr></thead><tbody>\n"
+            for p in replace {
+                out +=
+                    "<tr><td>\(esc(p.device))</td><td>\(esc(p.site))</td><td>\(esc(p.rule))</td><td class=\"num\">\(esc(p.level))</td>"
+                out +=
+                    "<td class=\"num\">\(p.threshold.map(Engine.format) ?? "-")</td><td>\(p.since.map { esc(short($0)) } ?? "-")</td></tr>\n"
+            }
+            out += "</tbody></table>"
         }
-        return nil
+        return out + "</section>\n"
     }
 
-    static func driftSection(_ points: [ReportSections.DriftPoint]) -> String {
+    static func driftSection(_ points: [ReportSections.DriftPoint], _ series: [DriftSeries]) -> String {
         var out = "<section id=\"drift\"><h2>Sensor drift</h2>"
-        out +=
-            "<p class=\"muted\">Offset of each drifting device from its reference at detection (bars), with the test statistic.</p>"
-        out += "<figure>\(driftBars(points))</figure>"
-        out +=
-            "<table><thead><tr><th>Device</th><th>Site</th><th>Rule</th><th>Detected</th><th>Offset</th><th>Statistic</th></tr></thead><tbody>"
-        for p in points {
+        let shown = series.prefix(maxDriftPlots)
+        if !shown.isEmpty {
             out +=
-                "<tr><td>\(esc(p.device))</td><td>\(esc(p.site))</td><td>\(esc(p.rule))</td><td>\(esc(short(p.since)))</td>"
-            out +=
-                "<td class=\"num\">\(p.offset.map(Engine.format) ?? "-")</td><td class=\"num\">\(p.statistic.map(Engine.format) ?? "-")</td></tr>"
+                "<p class=\"muted\">Each detected device's bucket means (orange) against its reference (grey: the median of its peers, or the reference device) around the detection, with the estimated onset (dashed) and the detection (red). A drifting sensor leaves its reference; a zone that differs moves both.</p><div class=\"plots\">"
+            for s in shown {
+                out +=
+                    "<figure>\(driftPlot(s))<figcaption>\(esc(s.device)) · \(esc(s.rule)) · \(esc(s.metric)) against \(esc(s.reference)) · detected \(esc(short(s.detectedAt)))</figcaption></figure>"
+            }
+            out += "</div>"
+            if series.count > shown.count {
+                out += "<p class=\"muted\">… \(series.count - shown.count) more in the JSON report.</p>"
+            }
         }
-        return out + "</tbody></table></section>\n"
+        if !points.isEmpty {
+            out +=
+                "<table><thead><tr><th>Device</th><th>Site</th><th>Rule</th><th>Detected</th><th>Offset</th><th>Statistic</th></tr></thead><tbody>"
+            for p in points {
+                out +=
+                    "<tr><td>\(esc(p.device))</td><td>\(esc(p.site))</td><td>\(esc(p.rule))</td><td>\(esc(short(p.since)))</td>"
+                out +=
+                    "<td class=\"num\">\(p.offset.map(Engine.format) ?? "-")</td><td class=\"num\">\(p.statistic.map(Engine.format) ?? "-")</td></tr>"
+            }
+            out += "</tbody></table>"
+        }
+        return out + "</section>\n"
     }
 
     static func input(_ r: Report) -> String {
@@ -302,55 +319,137 @@ public enum HTMLRenderer {
 
     // MARK: plots
 
-    /// Level against time, with the trend line to the threshold and the crossing interval.
-    /// Without a known threshold it is where the trend line reaches at the crossing.
-    static func forecastPlot(_ f: ForecastSnapshot, _ points: [ForecastSnapshot], threshold known: Double? = nil)
-        -> String
-    {
-        let w = 360.0, h = 200.0, left = 40.0, right = 10.0, top = 10.0, bottom = 30.0
-        guard let level = f.level, let slope = f.slopePerDay, let crossing = f.crossingAt else { return "" }
-        let threshold = known ?? (level + slope * (crossing - f.at) / 86400)
-        let observed = points.compactMap { p in p.level.map { (p.at, $0) } }
-        let t0 = min(observed.map(\.0).min() ?? f.at, f.at)
-        let t1 = max(f.high ?? crossing, crossing, f.at + 3600)
-        let values = observed.map(\.1) + [level, threshold]
+    /// A plot's frame: the SVG size, the plot area inside the margins, and the data ranges.
+    struct Frame {
+        static let w = 360.0, h = 210.0, left = 46.0, right = 20.0, top = 12.0, bottom = 30.0
+        var t0, t1, v0, v1: Double
+
+        func x(_ t: Double) -> Double { Self.left + (t - t0) / max(1, t1 - t0) * (Self.w - Self.left - Self.right) }
+        func y(_ v: Double) -> Double {
+            Self.top + (v1 - v) / max(1e-12, v1 - v0) * (Self.h - Self.top - Self.bottom)
+        }
+
+        /// The plot area, its value ticks (left) and time ticks (below).
+        func axes() -> String {
+            let (l, t) = (Self.left, Self.top)
+            let (pw, ph) = (Self.w - Self.left - Self.right, Self.h - Self.top - Self.bottom)
+            var s =
+                "<rect x=\"\(HTMLRenderer.n(l))\" y=\"\(HTMLRenderer.n(t))\" width=\"\(HTMLRenderer.n(pw))\" height=\"\(HTMLRenderer.n(ph))\" fill=\"#fbfcfe\" stroke=\"#d8dee6\"/>"
+            for v in PlotAxis.valueTicks(v0, v1, maxCount: Int(ph / 18)) {
+                s +=
+                    "<line x1=\"\(HTMLRenderer.n(l))\" x2=\"\(HTMLRenderer.n(l + pw))\" y1=\"\(HTMLRenderer.n(y(v)))\" y2=\"\(HTMLRenderer.n(y(v)))\" stroke=\"#eef2f6\"/>"
+                s +=
+                    "<text x=\"\(HTMLRenderer.n(l - 4))\" y=\"\(HTMLRenderer.n(y(v) + 4))\" text-anchor=\"end\">\(HTMLRenderer.esc(Engine.format(v)))</text>"
+            }
+            for (tick, label) in PlotAxis.timeTicks(t0, t1, maxCount: Int(pw / PlotAxis.timeLabelSpacing)) {
+                s +=
+                    "<line x1=\"\(HTMLRenderer.n(x(tick)))\" x2=\"\(HTMLRenderer.n(x(tick)))\" y1=\"\(HTMLRenderer.n(t + ph))\" y2=\"\(HTMLRenderer.n(t + ph + 4))\" stroke=\"#5f6b7a\"/>"
+                // A label that would leave the picture at the right ends at its tick instead.
+                let end = x(tick) + Double(label.count) * PlotAxis.charWidth / 2 > Self.w
+                s +=
+                    "<text x=\"\(HTMLRenderer.n(x(tick)))\" y=\"\(HTMLRenderer.n(t + ph + 16))\" text-anchor=\"\(end ? "end" : "middle")\">\(HTMLRenderer.esc(label))</text>"
+            }
+            return s
+        }
+    }
+
+    static func svgOpen(_ label: String, _ attributes: String) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(Frame.w)) \(n(Frame.h))\" width=\"100%\" role=\"img\" aria-label=\"\(esc(label))\" \(attributes)>"
+    }
+
+    /// The values a series element plots, for the browser check.
+    static func dataValues(_ v: [Double]) -> String {
+        v.map { JSONValue.format(($0 * 1000).rounded() / 1000) }.joined(separator: " ")
+    }
+
+    /// Level against time: the bucket history, the fitted path with its band ahead, the
+    /// threshold, now and the crossing; the value axis spans the data within the declared range.
+    static func forecastPlot(_ f: ForecastSeries) -> String {
+        let band = f.trend.compactMap { p in p.lower.flatMap { lo in p.upper.map { (p.t, lo, $0) } } }
+        let allTimes = f.history.map(\.t) + f.trend.map(\.t) + [f.at, f.crossingAt]
+        var values = f.history.map(\.value) + f.trend.map(\.value) + band.flatMap { [$0.1, $0.2] } + [f.threshold]
+        if let range = f.range { values = values.map { min(max($0, range.lowerBound), range.upperBound) } }
+        var v0 = values.min() ?? 0, v1 = values.max() ?? 1
+        if v1 - v0 < 1e-9 { v1 = v0 + 1 }
+        let pad = (v1 - v0) * 0.06
+        v0 -= pad
+        v1 += pad
+        if let range = f.range {
+            v0 = max(v0, range.lowerBound)
+            v1 = min(v1, range.upperBound)
+        }
+        let frame = Frame(t0: allTimes.min() ?? f.at, t1: allTimes.max() ?? f.at + 3600, v0: v0, v1: v1)
+        var attributes = "data-plot=\"forecast\" data-now=\"\(n(f.at))\" data-crossing=\"\(n(f.crossingAt))\""
+        if let range = f.range {
+            attributes +=
+                " data-min=\"\(JSONValue.format(range.lowerBound))\" data-max=\"\(JSONValue.format(range.upperBound))\""
+        }
+        var s = svgOpen("forecast \(f.device)", attributes) + frame.axes()
+        if !band.isEmpty {
+            let outline =
+                band.map { (frame.x($0.0), frame.y($0.2)) } + band.reversed().map { (frame.x($0.0), frame.y($0.1)) }
+            s +=
+                "<polygon data-series=\"band\" data-values=\"\(dataValues(band.flatMap { [$0.1, $0.2] }))\" fill=\"#3b6fb6\" opacity=\"0.15\" points=\""
+                + outline.map { "\(n($0.0)),\(n($0.1))" }.joined(separator: " ") + "\"/>"
+        }
+        let y = frame.y(f.threshold)
+        s +=
+            "<line x1=\"\(n(Frame.left))\" x2=\"\(n(Frame.w - Frame.right))\" y1=\"\(n(y))\" y2=\"\(n(y))\" stroke=\"#c62828\" stroke-dasharray=\"4 3\"/>"
+        // The threshold's label at the left (away from the crossing), above its line, or below
+        // when the line is at the top.
+        let labelY = y - 4 < Frame.top + 12 ? y + 13 : y - 4
+        s +=
+            "<text x=\"\(n(Frame.left + 4))\" y=\"\(n(labelY))\" fill=\"#c62828\">threshold \(esc(Engine.format(f.threshold)))</text>"
+        s +=
+            "<line data-role=\"now\" x1=\"\(n(frame.x(f.at)))\" x2=\"\(n(frame.x(f.at)))\" y1=\"\(n(Frame.top))\" y2=\"\(n(Frame.h - Frame.bottom))\" stroke=\"#7b8794\" stroke-dasharray=\"2 2\"/>"
+        s +=
+            "<polyline data-series=\"history\" data-values=\"\(dataValues(f.history.map(\.value)))\" fill=\"none\" stroke=\"#8aa0b8\" points=\""
+            + f.history.map { "\(n(frame.x($0.t))),\(n(frame.y($0.value)))" }.joined(separator: " ") + "\"/>"
+        for p in f.history {
+            s += "<circle cx=\"\(n(frame.x(p.t)))\" cy=\"\(n(frame.y(p.value)))\" r=\"1.6\" fill=\"#1d2430\"/>"
+        }
+        s +=
+            "<polyline data-series=\"trend\" data-values=\"\(dataValues(f.trend.map(\.value)))\" fill=\"none\" stroke=\"#3b6fb6\" stroke-width=\"2\" points=\""
+            + f.trend.map { "\(n(frame.x($0.t))),\(n(frame.y($0.value)))" }.joined(separator: " ") + "\"/>"
+        s +=
+            "<circle data-role=\"crossing\" cx=\"\(n(frame.x(f.crossingAt)))\" cy=\"\(n(y))\" r=\"4\" fill=\"#c62828\"><title>crossing \(esc(short(f.crossingAt)))</title></circle>"
+        return s + "</svg>"
+    }
+
+    /// The device's bucket means against its reference's, with the onset and the detection.
+    static func driftPlot(_ d: DriftSeries) -> String {
+        let times = d.points.map(\.t) + [d.detectedAt] + (d.onset.map { [$0] } ?? [])
+        let values = d.points.flatMap { [$0.device, $0.reference] }
         var v0 = values.min() ?? 0, v1 = values.max() ?? 1
         if v1 - v0 < 1e-9 { v1 = v0 + 1 }
         let pad = (v1 - v0) * 0.08
-        v0 -= pad
-        v1 += pad
-        func x(_ t: Double) -> Double { left + (t - t0) / max(1, t1 - t0) * (w - left - right) }
-        func y(_ v: Double) -> Double { top + (v1 - v) / (v1 - v0) * (h - top - bottom) }
+        let frame = Frame(
+            t0: times.min() ?? d.detectedAt, t1: times.max() ?? d.detectedAt + d.bucket, v0: v0 - pad, v1: v1 + pad)
         var s =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(w)) \(n(h))\" width=\"100%\" role=\"img\" aria-label=\"forecast \(esc(f.device))\">"
-        s +=
-            "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(w - left - right))\" height=\"\(n(h - top - bottom))\" fill=\"#fbfcfe\" stroke=\"#d8dee6\"/>"
-        if let lo = f.low {
-            let hi = f.high ?? t1
+            svgOpen("drift \(d.device)", "data-plot=\"drift\" data-detected=\"\(n(d.detectedAt))\"") + frame.axes()
+        for (name, color, pick) in [
+            ("reference", "#7b8794", { (p: DriftSeries.Point) in p.reference }),
+            ("device", "#e08a00", { (p: DriftSeries.Point) in p.device }),
+        ] {
             s +=
-                "<rect x=\"\(n(x(lo)))\" y=\"\(n(top))\" width=\"\(n(max(1.5, x(hi) - x(lo))))\" height=\"\(n(h - top - bottom))\" fill=\"#f6c9c9\" opacity=\"0.6\"/>"
+                "<polyline data-series=\"\(name)\" data-values=\"\(dataValues(d.points.map(pick)))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\""
+                + d.points.map { "\(n(frame.x($0.t))),\(n(frame.y(pick($0))))" }.joined(separator: " ") + "\"/>"
         }
-        s +=
-            "<line x1=\"\(n(left))\" x2=\"\(n(w - right))\" y1=\"\(n(y(threshold)))\" y2=\"\(n(y(threshold)))\" stroke=\"#c62828\" stroke-dasharray=\"4 3\"/>"
-        s +=
-            "<text x=\"\(n(w - right - 2))\" y=\"\(n(y(threshold) - 3))\" text-anchor=\"end\">threshold \(Engine.format(threshold))</text>"
-        s +=
-            "<line x1=\"\(n(x(f.at)))\" y1=\"\(n(y(level)))\" x2=\"\(n(x(crossing)))\" y2=\"\(n(y(threshold)))\" stroke=\"#3b6fb6\" stroke-width=\"2\"/>"
-        if observed.count > 1 {
+        // Markers: onset and detection, their labels on two rows so they never meet, the onset's
+        // left of its line and the detection's right of it, unless that side has no room.
+        let markers: [(String, Double, String, String, Double, Bool)] = [
+            ("onset", d.onset ?? .nan, "#5f6b7a", "4 3", Frame.top + 11, true),
+            ("detected", d.detectedAt, "#c62828", "", Frame.top + 24, false),
+        ]
+        for (label, t, color, dash, labelY, left) in markers where t.isFinite {
+            let x = frame.x(t)
             s +=
-                "<polyline fill=\"none\" stroke=\"#8aa0b8\" points=\""
-                + observed.map { "\(n(x($0.0))),\(n(y($0.1)))" }.joined(separator: " ") + "\"/>"
+                "<line data-role=\"\(label)\" x1=\"\(n(x))\" x2=\"\(n(x))\" y1=\"\(n(Frame.top))\" y2=\"\(n(Frame.h - Frame.bottom))\" stroke=\"\(color)\" stroke-width=\"1.5\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/>"
+            let room = Double(label.count) * PlotAxis.charWidth + 6
+            let before = left ? x - room >= Frame.left : x + room > Frame.w - Frame.right
+            s +=
+                "<text x=\"\(n(before ? x - 3 : x + 3))\" y=\"\(n(labelY))\" text-anchor=\"\(before ? "end" : "start")\" fill=\"\(color)\">\(label)</text>"
         }
-        for (t, v) in observed { s += "<circle cx=\"\(n(x(t)))\" cy=\"\(n(y(v)))\" r=\"2.5\" fill=\"#1d2430\"/>" }
-        s += "<circle cx=\"\(n(x(crossing)))\" cy=\"\(n(y(threshold)))\" r=\"4\" fill=\"#c62828\"/>"
-        // Axes: value range and the first, "now" and crossing dates.
-        s +=
-            "<text x=\"\(n(left - 4))\" y=\"\(n(y(v1 - pad) + 4))\" text-anchor=\"end\">\(Engine.format(v1 - pad))</text>"
-        s +=
-            "<text x=\"\(n(left - 4))\" y=\"\(n(y(v0 + pad) + 4))\" text-anchor=\"end\">\(Engine.format(v0 + pad))</text>"
-        s += "<text x=\"\(n(left))\" y=\"\(n(h - 10))\">\(esc(String(Timestamp.format(t0).prefix(10))))</text>"
-        s +=
-            "<text x=\"\(n(x(crossing)))\" y=\"\(n(h - 10))\" text-anchor=\"end\">\(esc(String(Timestamp.format(crossing).prefix(10))))</text>"
         return s + "</svg>"
     }
 
@@ -358,41 +457,21 @@ public enum HTMLRenderer {
         let w = 360.0, rowH = 26.0, left = 110.0
         let h = Double(g.gateways.count) * rowH + 10
         let maxLoad = max(1, g.gateways.map { max($0.before, $0.after) }.max() ?? 1)
+        // The "before → after" labels sit right of the bars: the bars leave room for the longest.
+        let labels = g.gateways.map { "\(Engine.format($0.before)) → \(Engine.format($0.after))" }
+        let room = Double(labels.map(\.count).max() ?? 0) * PlotAxis.charWidth + 10
+        let scale = (w - left - room) / maxLoad
         var s =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(w)) \(n(h))\" width=\"100%\" role=\"img\" aria-label=\"gateway loads \(esc(g.site))\">"
-        for (i, gw) in g.gateways.enumerated() {
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(w)) \(n(h))\" width=\"100%\" role=\"img\" aria-label=\"gateway loads \(esc(g.site))\" data-plot=\"balance\">"
+        for (i, (gw, label)) in zip(g.gateways, labels).enumerated() {
             let y0 = 5 + Double(i) * rowH
-            let scale = (w - left - 40) / maxLoad
             s += "<text x=\"\(n(left - 6))\" y=\"\(n(y0 + 15))\" text-anchor=\"end\">\(esc(gw.gateway))</text>"
             s +=
                 "<rect x=\"\(n(left))\" y=\"\(n(y0 + 2))\" width=\"\(n(gw.before * scale))\" height=\"9\" fill=\"#b8c2cf\"/>"
             s +=
                 "<rect x=\"\(n(left))\" y=\"\(n(y0 + 12))\" width=\"\(n(gw.after * scale))\" height=\"9\" fill=\"#3b6fb6\"/>"
             s +=
-                "<text x=\"\(n(left + max(gw.before, gw.after) * scale + 4))\" y=\"\(n(y0 + 15))\">\(Engine.format(gw.before)) → \(Engine.format(gw.after))</text>"
-        }
-        return s + "</svg>"
-    }
-
-    static func driftBars(_ points: [ReportSections.DriftPoint]) -> String {
-        let shown = points.prefix(40)
-        let w = 720.0, h = 220.0, left = 40.0, bottom = 60.0, top = 10.0
-        let values = shown.map { $0.offset ?? $0.statistic ?? 0 }
-        let m = max(1e-9, values.map(abs).max() ?? 1)
-        let zero = top + (h - top - bottom) / 2
-        let bw = (w - left - 10) / Double(max(1, shown.count))
-        var s =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(n(w)) \(n(h))\" width=\"100%\" role=\"img\" aria-label=\"drift offsets\">"
-        s += "<line x1=\"\(n(left))\" x2=\"\(n(w - 10))\" y1=\"\(n(zero))\" y2=\"\(n(zero))\" stroke=\"#5f6b7a\"/>"
-        s += "<text x=\"\(n(left - 4))\" y=\"\(n(top + 8))\" text-anchor=\"end\">\(Engine.format(m))</text>"
-        s += "<text x=\"\(n(left - 4))\" y=\"\(n(h - bottom))\" text-anchor=\"end\">\(Engine.format(-m))</text>"
-        for (i, (p, v)) in zip(shown, values).enumerated() {
-            let x0 = left + Double(i) * bw + 2
-            let len = abs(v) / m * (h - top - bottom) / 2
-            s +=
-                "<rect x=\"\(n(x0))\" y=\"\(n(v >= 0 ? zero - len : zero))\" width=\"\(n(max(1, bw - 4)))\" height=\"\(n(len))\" fill=\"#e08a00\"/>"
-            s +=
-                "<text transform=\"translate(\(n(x0 + bw / 2)),\(n(h - bottom + 8))) rotate(60)\">\(esc(p.device))</text>"
+                "<text x=\"\(n(left + max(gw.before, gw.after) * scale + 4))\" y=\"\(n(y0 + 15))\">\(esc(label))</text>"
         }
         return s + "</svg>"
     }

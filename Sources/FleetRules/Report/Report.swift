@@ -148,11 +148,16 @@ public struct Report: Sendable {
     public var forecasts: [ForecastSnapshot] = []
     /// Discharge curves learned by forecast rules with `curve_by`, one per cohort.
     public var forecastCurves: [ForecastCurve] = []
+    /// The plotted forecasts: the soonest crossings within the horizon with their history and
+    /// fitted path (PlotSeries.swift).
+    public var forecastSeries: [ForecastSeries] = []
     /// Device moves proposed by balance rules, and per group the loads before and after them.
     public var rebalancing: [Move] = []
     public var rebalancingGroups: [BalanceGroup] = []
     /// Drift rules: devices tested and unverifiable (Report+Statistics.swift).
     public var drift: [Drift] = []
+    /// The plotted drift detections: device and reference around each (PlotSeries.swift).
+    public var driftSeries: [DriftSeries] = []
     /// Correlation rules: every group tested, significant or not (Report+Statistics.swift).
     public var correlations: [Correlation] = []
     /// Rule kinds the engine evaluated (so "no findings" means none, not "not looked").
@@ -276,10 +281,17 @@ public struct Report: Sendable {
                     )
                 ),
                 ("forecast_curves", .array(forecastCurves.map { $0.json() })),
-            ] + statistics + [
+                ("forecast_series", .array(forecastSeries.map { $0.json() })),
+            ] + statistics + driftSeriesSection(statistics) + [
                 ("evaluated", .array(evaluatedKinds.map { .string($0) })),
                 ("not_evaluated", .array(notEvaluated.map { .string($0) })),
             ] + extraSections())
+    }
+
+    /// `drift_series` next to `drift`, when the report has drift rules.
+    private func driftSeriesSection(_ statistics: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        guard !driftSeries.isEmpty || statistics.contains(where: { $0.0 == "drift" }) else { return [] }
+        return [("drift_series", .array(driftSeries.map { $0.json() }))]
     }
 
     /// Passed-through sections (read back from a saved report) in key order.
@@ -403,6 +415,12 @@ extension Report {
         report.rebalancing = output.analyses.rebalancing
         report.rebalancingGroups = output.analyses.rebalancingGroups
         report.drift = output.analyses.drift
+        report.forecastSeries = Array(
+            output.analyses.forecastSeries.sorted {
+                ($0.crossingAt, $0.device, $0.rule) < ($1.crossingAt, $1.device, $1.rule)
+            }
+            .prefix(ForecastSeries.maxPerReport))
+        report.driftSeries = output.analyses.driftSeries
         report.correlations = output.analyses.correlations
         self = report
     }

@@ -176,6 +176,8 @@ extension Report {
         report.unmet = unmet
         report.schedule = schedule
         report.forecastCurves = curves
+        report.forecastSeries = try decodeForecastSeries(r)
+        report.driftSeries = try decodeDriftSeries(r)
         for (key, value) in members where !Report.typedKeys.contains(key) { report.passthrough[key] = value }
         // Sections written from typed fields the decoder does not rebuild: kept as read, and
         // written back in their place by `json()`.
@@ -188,7 +190,8 @@ extension Report {
     /// The top-level keys `json()` writes from typed fields; others are passed through.
     static let typedKeys: Set<String> = [
         "format", "pack", "window", "input", "alerts", "maintenance", "maintenance_unmet", "schedule", "rebalancing",
-        "compliance", "forecasts", "forecast_curves", "evaluated", "not_evaluated", "rebalancing_groups", "drift",
+        "compliance", "forecasts", "forecast_curves", "forecast_series", "drift_series", "evaluated", "not_evaluated",
+        "rebalancing_groups", "drift",
         "correlations",
     ]
 

@@ -85,4 +85,39 @@ public enum ReportSections {
                 offset: number(ev["offset"]), statistic: number(ev["statistic"]))
         }
     }
+
+    /// A device whose newest forecast is already past its threshold.
+    public struct PastThreshold: Sendable {
+        public var device, site, rule: String
+        /// The fitted level, formatted, clamped to the declared range.
+        public var level: String
+        public var threshold: Double?
+        /// When the device's open forecast alert started.
+        public var since: Double?
+    }
+
+    /// The devices whose newest forecast is past its threshold, by device and rule. The level is
+    /// clamped to the metric's range when a plotted series of the rule declares it.
+    public static func replaceNow(_ r: Report) -> [PastThreshold] {
+        var newest: [String: ForecastSnapshot] = [:]
+        for f in r.forecasts where (newest["\(f.device)|\(f.rule)"]?.at ?? -.infinity) <= f.at {
+            newest["\(f.device)|\(f.rule)"] = f
+        }
+        var ranges: [String: ClosedRange<Double>] = [:]
+        for s in r.forecastSeries { if let range = s.range { ranges[s.rule] = range } }
+        return newest.values.filter(\.isPastThreshold).sorted { ($0.device, $0.rule) < ($1.device, $1.rule) }.map { f in
+            let alert = r.alerts.first {
+                $0.episode.kind == .forecast && $0.episode.device == f.device && $0.episode.rule == f.rule
+                    && $0.episode.until == nil
+            }
+            let threshold = alert.flatMap { number(JSONValue.object($0.episode.evidence)["threshold"]) }
+            var level = f.level.map(Engine.format) ?? "-"
+            if let v = f.level, let range = ranges[f.rule], !range.contains(v) {
+                level = Engine.format(min(max(v, range.lowerBound), range.upperBound))
+            }
+            return PastThreshold(
+                device: f.device, site: alert?.site ?? "", rule: f.rule, level: level, threshold: threshold,
+                since: alert?.episode.since)
+        }
+    }
 }

@@ -70,6 +70,38 @@ public enum TableRenderer {
                 })
             if soonest.count > shown.count { out += "… \(soonest.count - shown.count) more in the JSON report\n" }
         }
+        let replace = ReportSections.replaceNow(r)
+        if !replace.isEmpty {
+            out +=
+                "\nREPLACE NOW (\(replace.count) device\(replace.count == 1 ? "" : "s") past the forecast threshold)\n"
+            out += table(
+                ["DEVICE", "SITE", "RULE", "LEVEL", "THRESHOLD", "SINCE"],
+                replace.map {
+                    [
+                        $0.device, $0.site, $0.rule, $0.level, $0.threshold.map(Engine.format) ?? "-",
+                        $0.since.map(short) ?? "-",
+                    ]
+                })
+        }
+        if !r.driftSeries.isEmpty {
+            // Is the sensor drifting or is its zone different: its mean offset from the reference
+            // before the onset and after the detection.
+            out += "\nDRIFT AGAINST THE REFERENCE (mean device − reference before the onset and after the detection)\n"
+            out += table(
+                ["DEVICE", "RULE", "REFERENCE", "ONSET", "DETECTED", "BEFORE", "AFTER"],
+                r.driftSeries.map { s in
+                    func mean(_ points: [DriftSeries.Point]) -> String {
+                        points.isEmpty
+                            ? "-"
+                            : Engine.format(points.map { $0.device - $0.reference }.reduce(0, +) / Double(points.count))
+                    }
+                    let start = s.onset ?? s.detectedAt
+                    return [
+                        s.device, s.rule, s.reference, s.onset.map(short) ?? "-", short(s.detectedAt),
+                        mean(s.points.filter { $0.t < start }), mean(s.points.filter { $0.t >= s.detectedAt }),
+                    ]
+                })
+        }
         let gauges = newest.values.filter { [.flat, .erratic, .silent].contains($0.state) }.count
         if gauges > 0 { out += "\(gauges) gauges flat, erratic or silent: no forecast for them (see the alerts)\n" }
         for c in r.compliance {

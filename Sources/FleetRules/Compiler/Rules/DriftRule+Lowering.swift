@@ -2,8 +2,10 @@ extension DriftRule {
     /// Standardized evidence for a slope beyond which the ramp-onset test alarms.
     static let rampBound = 5.0
 
-    /// Bytes of state per device: bucket sum and count, detector, finding flags and counters.
-    static let baseStateBytesPerDevice = 199
+    /// Bytes of state per device: bucket sum and count, detector, finding flags and counters
+    /// (199), and the report's plot series: the last 48 tested buckets' device and reference
+    /// means (two floats each), the latest bucket's index and the device's series (396).
+    static let baseStateBytesPerDevice = 199 + 396
     /// Bytes of the ramp test's fixed part (its rings' elements are counted apart).
     static let rampStateBytes = 208
 
