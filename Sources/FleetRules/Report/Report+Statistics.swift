@@ -39,7 +39,7 @@ extension Report {
                 (
                     "drift",
                     .object(
-                        drift.map { d in
+                        drift.sorted { $0.rule < $1.rule }.map { d in
                             (
                                 d.rule,
                                 .object([

@@ -184,55 +184,6 @@ public struct Report: Sendable {
 
     /// The JSON report; byte-identical for identical inputs.
     public func json() -> JSONValue {
-        var rejected: [(String, JSONValue)] = []
-        for reason in RejectReason.allCases.sorted() {
-            if let n = input.rejected[reason] { rejected.append((reason.rawValue, .number(Double(n)))) }
-        }
-        let examples: [JSONValue] = input.examples.map { e in
-            var m: [(String, JSONValue)] = [("reason", .string(e.reason.rawValue))]
-            if let o = e.origin {
-                m.append(("file", .string(o.file)))
-                m.append(("line", .number(Double(o.line))))
-            }
-            m.append(("message", .string(e.message)))
-            return .object(m)
-        }
-        let alertsJSON: [JSONValue] = alerts.map { a in
-            let e = a.episode
-            return .object([
-                ("rule", .string(e.rule)), ("kind", .string(e.kind.rawValue)), ("device", .string(e.device)),
-                ("site", .string(a.site)), ("zone", .string(a.zone)), ("severity", .string(e.severity.rawValue)),
-                ("priority", .number(a.priority)), ("since", .string(Timestamp.format(e.since))),
-                ("until", e.until.map { .string(Timestamp.format($0)) } ?? .null),
-                ("value", e.value.map { .number($0) } ?? .null), ("summary", .string(e.summary)),
-                ("labels", .object(e.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-                ("evidence", .object(e.evidence)),
-                ("related", .array(a.related.map { $0.json() })),
-                ("grouped_under", a.groupedUnder.map { $0.json() } ?? .null),
-            ])
-        }
-        let maintenanceJSON: [JSONValue] = maintenance.map { v in
-            .object([
-                ("site", .string(v.site)), ("date", .string(v.date)), ("priority", .number(v.priority)),
-                ("tasks", .array(v.tasks.map { $0.json() })),
-            ])
-        }
-        // Sections a decoded report carries as read (the decoder does not rebuild them).
-        let rebalancingJSON: JSONValue =
-            rebalancing.isEmpty ? passthrough["rebalancing"] ?? .array([]) : .array(rebalancing.map(\.json))
-        let rebalancingGroupsJSON: JSONValue =
-            rebalancingGroups.isEmpty
-            ? passthrough["rebalancing_groups"] ?? .array([]) : .array(rebalancingGroups.map(\.json))
-        var statistics = statisticsSections
-        if statistics.isEmpty {
-            for key in ["drift", "correlations"] { if let v = passthrough[key] { statistics.append((key, v)) } }
-        }
-        let unmetJSON: [JSONValue] = unmet.map { u in
-            var m: [(String, JSONValue)] = [("site", .string(u.task.site))]
-            if case .object(let fields) = u.task.json() { m += fields }
-            m += [("reason", .string(u.reason)), ("scheduled", .string(u.scheduled))]
-            return .object(m)
-        }
         return .object(
             [
                 ("format", 1),
@@ -243,22 +194,15 @@ public struct Report: Sendable {
                 ),
                 (
                     "input",
-                    .object([
-                        ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
-                        ("devices_reporting", .number(Double(devicesReporting))), ("rejected", .object(rejected)),
-                        (
-                            "dropped_values",
-                            .object(
-                                RejectReason.allCases.sorted().compactMap { r in
-                                    input.droppedValues[r].map { (r.rawValue, .number(Double($0))) }
-                                })
-                        ),
-                        ("examples", .array(examples)),
-                    ])
+                    .object(
+                        [
+                            ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
+                            ("devices_reporting", .number(Double(devicesReporting))),
+                        ] + input.countsJSON)
                 ),
-                ("alerts", .array(alertsJSON)),
-                ("maintenance", .array(maintenanceJSON)),
-                ("maintenance_unmet", .array(unmetJSON)),
+                ("alerts", .array(alerts.map { $0.json() })),
+                ("maintenance", .array(maintenance.map { $0.json() })),
+                ("maintenance_unmet", .array(unmet.map { $0.json() })),
                 (
                     "schedule",
                     .object([
@@ -266,9 +210,9 @@ public struct Report: Sendable {
                         ("max_tasks_per_visit", .number(Double(schedule.maxTasksPerVisit))),
                     ])
                 ),
-                ("rebalancing", rebalancingJSON),
-                ("rebalancing_groups", rebalancingGroupsJSON),
-                ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
+                ("rebalancing", .array(rebalancing.map(\.json))),
+                ("rebalancing_groups", .array(rebalancingGroups.map(\.json))),
+                ("compliance", .object(compliance.sorted { $0.rule < $1.rule }.map { c in (c.rule, Self.json(c)) })),
                 (
                     "forecasts",
                     .array(
@@ -276,7 +220,7 @@ public struct Report: Sendable {
                     )
                 ),
                 ("forecast_curves", .array(forecastCurves.map { $0.json() })),
-            ] + statistics + [
+            ] + statisticsSections + [
                 ("evaluated", .array(evaluatedKinds.map { .string($0) })),
                 ("not_evaluated", .array(notEvaluated.map { .string($0) })),
             ] + extraSections())
