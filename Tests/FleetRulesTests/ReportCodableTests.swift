@@ -243,3 +243,63 @@ import Testing
         #expect(await live.ingest(Reading(timestamp: Self.start, device: "unknown", metrics: [:])) == .unknownDevice)
     }
 }
+
+/// The README's Swift snippet is the file the examples package builds, and it runs.
+@Suite(.serialized) struct ReadmeSnippetTests {
+    static let snippetPath = "examples/embedding/Sources/readme-example/main.swift"
+
+    /// The fenced `swift` blocks of README.md.
+    static func swiftBlocks(_ text: String) -> [String] {
+        var blocks: [String] = []
+        var current: [Substring]?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if current == nil, line == "```swift" {
+                current = []
+            } else if current != nil, line == "```" {
+                blocks.append((current ?? []).joined(separator: "\n") + "\n")
+                current = nil
+            } else {
+                current?.append(line)
+            }
+        }
+        return blocks
+    }
+
+    @Test func theReadmeQuotesTheBuiltSnippet() throws {
+        let readme = try String(contentsOf: CLI.repoRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let snippet = try String(contentsOf: CLI.repoRoot.appendingPathComponent(Self.snippetPath), encoding: .utf8)
+        let blocks = Self.swiftBlocks(readme)
+        #expect(blocks == [snippet], "README.md's swift blocks must be \(Self.snippetPath) verbatim")
+    }
+
+    static func runExample(_ name: String, _ arguments: [String] = []) throws -> (status: Int32, stdout: String) {
+        let process = Process()
+        process.executableURL = CLI.binary.deletingLastPathComponent().appendingPathComponent(name)
+        process.arguments = arguments
+        process.currentDirectoryURL = CLI.repoRoot
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test func theSnippetRuns() throws {
+        let r = try Self.runExample("readme-example")
+        #expect(r.status == 0)
+        let last = r.stdout.split(separator: "\n").last ?? ""
+        #expect(last.hasPrefix("1 reading, ") && last.hasSuffix(" alerts"), "\(r.stdout)")
+    }
+
+    @Test func theEmbeddingExampleRereadsARunReport() throws {
+        let golden = Golden.folder.appendingPathComponent("example-report.json").path
+        let r = try Self.runExample("embedding-example", [golden])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.stdout.contains("report: 58 alerts, 127202 bytes re-encoded identically"), "\(r.stdout)")
+        let tampered = try CLI.temporaryFile(
+            "report.json",
+            try String(contentsOfFile: golden, encoding: .utf8).replacingOccurrences(of: "\n", with: "\r\n"))
+        #expect(try Self.runExample("embedding-example", [tampered]).status == 1)
+    }
+}
