@@ -16,7 +16,9 @@ public actor AsyncEngine {
     private var finished = false
 
     /// Wraps an engine; alert changes it holds undrained are the stream's first elements.
-    /// - Parameter bufferingPolicy: what the stream keeps while nobody iterates it (all by default).
+    /// - Parameters:
+    ///   - engine: the engine, usually new (`Engine(plan:inventory:)`).
+    ///   - bufferingPolicy: what the stream keeps while nobody iterates it (all by default).
     public init(
         _ engine: Engine, bufferingPolicy: AsyncStream<AlertEvent>.Continuation.BufferingPolicy = .unbounded
     ) {

@@ -2,7 +2,9 @@ import Foundation
 
 /// A saved report that cannot be read back: the JSON path of the problem and what is wrong.
 public struct ReportDecodeError: Error, Sendable, CustomStringConvertible {
+    /// The JSON path of the problem (`alerts[3].since`); empty for the document.
     public var path: String
+    /// What is wrong.
     public var message: String
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
 }
