@@ -270,6 +270,10 @@ import Testing
         let snippet = try String(contentsOf: CLI.repoRoot.appendingPathComponent(Self.snippetPath), encoding: .utf8)
         let blocks = Self.swiftBlocks(readme)
         #expect(blocks == [snippet], "README.md's swift blocks must be \(Self.snippetPath) verbatim")
+        let article = try String(
+            contentsOf: CLI.repoRoot.appendingPathComponent("Sources/FleetRules/FleetRules.docc/GettingStarted.md"),
+            encoding: .utf8)
+        #expect(Self.swiftBlocks(article).contains(snippet), "GettingStarted.md must quote \(Self.snippetPath)")
     }
 
     static func runExample(_ name: String, _ arguments: [String] = []) throws -> (status: Int32, stdout: String) {

@@ -178,8 +178,8 @@ public struct Report: Sendable {
     public var unmet: [Unmet] = []
     /// The scheduler's settings for `maintenance`.
     public var schedule = ScheduleOptions()
-    /// Report sections this version does not type (e.g. `rebalancing` from a newer engine, when
-    /// a saved report is read back): written back verbatim and shown by the renderers that know them.
+    /// Report sections this version does not type (sections a newer version added, when a saved
+    /// report is read back): written back verbatim after the typed ones, in key order.
     public var passthrough: [String: JSONValue] = [:]
     /// Each compliance rule's states at the end of the data.
     public var compliance: [Compliance] = []
