@@ -3,7 +3,8 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 BIN = .build/debug/fleetrules
 
-.PHONY: all deps mqtt-deps build format lint test demo demo-delivery schema bench clean fuzz fuzz-build
+.PHONY: all deps mqtt-deps build format lint test demo demo-delivery schema bench clean fuzz fuzz-build \
+	embedding-example docs
 
 all: build
 
@@ -51,6 +52,7 @@ test: build mqtt-deps lint
 	$(BIN) check rules/ --warnings-as-errors
 	$(BIN) test rules/tests/
 	.build/debug/embedding-example > /dev/null
+	@$(MAKE) --no-print-directory embedding-example
 	@python3 -c "import icalendar" 2>/dev/null || python3 -m pip install -q icalendar
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 		echo "installing chromium (headless check of the HTML report)"; \
@@ -65,6 +67,28 @@ test: build mqtt-deps lint
 		python3 scripts/check_html.py .build/test-report.html --screenshot .build/test-report.png --expect forecast,drift,balance; \
 	else echo "SKIP: HTML browser check (no chromium)"; fi
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS) FUZZ_FLAGS=-max_len=16384
+
+# examples/embedding as the separate package it is (FleetRules by path, as a service depends on
+# it): builds the README snippet verbatim and the example, which reads the example fleet's report
+# back into `Report` and writes it again byte for byte.
+EMBEDDING_BIN = .build-embedding/debug
+embedding-example: build
+	$(SWIFT) build --package-path examples/embedding --scratch-path .build-embedding $(BUILD_FLAGS)
+	$(BIN) run rules/ --telemetry examples/fleet/telemetry.jsonl.gz --inventory examples/fleet/inventory.csv \
+		--forecast-history --format json --out .build/embedding-report.json
+	$(EMBEDDING_BIN)/EmbeddingExample .build/embedding-report.json
+	$(EMBEDDING_BIN)/ReadmeExample
+
+# The API reference of the FleetRules and FleetRulesDelivery libraries (DocC, swift-docc-plugin),
+# written to .build/docs/<Library>.doccarchive; fails on any DocC warning.
+DOCS_DIR = .build/docs
+docs:
+	@mkdir -p $(DOCS_DIR)
+	@for target in FleetRules FleetRulesDelivery; do \
+		$(SWIFT) package --allow-writing-to-directory $(DOCS_DIR) generate-documentation --target $$target \
+			--output-path $(DOCS_DIR)/$$target.doccarchive --warnings-as-errors || exit 1; \
+	done
+	@echo "API reference: $(CURDIR)/$(DOCS_DIR)"
 
 # The main job on the example fleet: check the packs and the delivery configuration, replay
 # three days of telemetry, print the morning report, deliver its alerts to the bundled mocks

@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // `make docs`: the DocC plugin (a command plugin, built only when `swift package
+        // generate-documentation` runs).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -124,11 +127,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // examples/embedding: the embedding API as a user calls it; built and run by `make test`.
+        // examples/embedding: the embedding API as a user calls it, and the README's snippet. Also a
+        // package of its own that depends on this one by path (`make embedding-example` builds it).
         .executableTarget(
             name: "embedding-example",
             dependencies: ["FleetRules"],
-            path: "examples/embedding"
+            path: "examples/embedding/Sources/embedding-example"
+        ),
+        .executableTarget(
+            name: "readme-example",
+            dependencies: ["FleetRules"],
+            path: "examples/embedding/Sources/readme-example"
         ),
         .testTarget(
             name: "FleetRulesTests",

@@ -137,7 +137,9 @@ import Testing
         #expect(!report.alerts.contains { $0.episode.device.hasPrefix("u") })
         let json = report.json().serialized()
         #expect(
-            json.contains(#""drift":{"zone-drift":{"method":"cusum","tested":8,"findings":2,"transient_buckets":0"#))
+            json.contains(#""zone-drift":{"method":"cusum","tested":8,"findings":2,"transient_buckets":0"#))
+        // The section's rules are in id order.
+        #expect(json.contains(#""drift":{"cold-reference":{"#))
         #expect(report.evaluatedKinds.contains("drift"))
     }
 

@@ -345,7 +345,9 @@ enum SampleReport {
     @Test func unknownSectionsArePassedThrough() throws {
         var json = SampleReport.make().json()
         guard case .object(var members) = json else { return }
-        let move = JSONValue.object([("site", "s"), ("device", "d"), ("from", "g1"), ("to", "g2"), ("rule", "r")])
+        let move = JSONValue.object([
+            ("site", "s"), ("device", "d"), ("from", "g1"), ("to", "g2"), ("rule", "r"), ("group", "plant"),
+        ])
         members = members.map { $0.0 == "rebalancing" ? ("rebalancing", .array([move])) : $0 }
         members.append(("zz_future", .object([("x", 1)])))
         json = .object(members)

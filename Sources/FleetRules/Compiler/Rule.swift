@@ -1,6 +1,11 @@
 /// The severity of an alert or finding (not of a diagnostic).
 public enum AlertSeverity: String, Sendable, Hashable, Comparable, CaseIterable, Codable {
-    case info, warning, critical
+    /// Worth knowing; no action needed.
+    case info
+    /// Needs attention soon.
+    case warning
+    /// Needs attention now.
+    case critical
 
     public static func < (a: AlertSeverity, b: AlertSeverity) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -1,6 +1,19 @@
 /// The seven kinds of rule; a rule mapping's first key names its kind.
 public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
-    case alert, forecast, compliance, drift, limit, correlation, balance
+    /// A condition over a device's metrics, held `for` a duration.
+    case alert
+    /// A gauge's predicted threshold crossing.
+    case forecast
+    /// Versions against baselines, advisories and rollouts.
+    case compliance
+    /// A sensor's offset from its peers or a reference.
+    case drift
+    /// A metric outside its range; zone-wide excursions become one alert.
+    case limit
+    /// Two signals correlated per group.
+    case correlation
+    /// Load balanced across a group's gateways.
+    case balance
 
     /// Keys this kind accepts beyond the common ones.
     public var fields: [FieldSpec] {

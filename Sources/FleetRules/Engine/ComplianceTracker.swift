@@ -1,7 +1,18 @@
 /// The state of one device under one compliance rule.
 public enum ComplianceState: String, Sendable, CaseIterable, Comparable {
-    case compliant, outdated, denied, unknown, stale
+    /// None of the other states applies.
+    case compliant
+    /// Outside the `baseline` for the device's `type`.
+    case outdated
+    /// A `deny` entry matches the version.
+    case denied
+    /// The version cannot be parsed, or there is none.
+    case unknown
+    /// No version reported for the rule's `stale` duration.
+    case stale
+    /// Below the rollout target once the rollout has started.
     case rolloutPending = "rollout-pending"
+    /// Reported the rollout target, then an older version.
     case rolloutFailed = "rollout-failed"
 
     public static func < (a: ComplianceState, b: ComplianceState) -> Bool {

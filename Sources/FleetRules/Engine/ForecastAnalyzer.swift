@@ -22,16 +22,27 @@ public struct ForecastSnapshot: Sendable {
         case silent
     }
 
+    /// The device's id.
     public var device: String
+    /// The forecast rule's id.
     public var rule: String
+    /// When the fit was made, seconds since the epoch.
     public var at: Double
+    /// What the fit says.
     public var state: State
+    /// The fitted level at `at`.
     public var level: Double?
+    /// The fitted slope, metric units per day.
     public var slopePerDay: Double?
+    /// The predicted threshold crossing, seconds since the epoch.
     public var crossingAt: Double?
+    /// The early end of the crossing's 95% interval.
     public var low: Double?
+    /// The late end of the crossing's 95% interval.
     public var high: Double?
+    /// Buckets the fit used.
     public var points: Int
+    /// The model fitted (linear or the learned curve).
     public var model: RobustTrend.Model?
 
     /// Whether the level is already past the threshold: the predicted crossing is now.

@@ -11,8 +11,13 @@ public enum Priority {
     /// Beyond this much time left a forecast adds no urgency.
     public static let urgencyHorizon: Double = 14 * 86400
 
-    /// - Parameter timeLeft: seconds before the failure: 0 when the condition holds now, nil when
-    ///   the finding is resolved (no urgency).
+    /// The priority of a finding, by the formula above.
+    /// - Parameters:
+    ///   - severity: the alert's severity.
+    ///   - criticality: the device's `criticality` attribute (`high` or `critical`, `medium`, `low`).
+    ///   - timeLeft: seconds before the failure: 0 when the condition holds now, nil when
+    ///     the finding is resolved (no urgency).
+    ///   - sameSiteOthers: other devices of the same site with the same rule open.
     public static func score(severity: AlertSeverity, criticality: String, timeLeft: Double?, sameSiteOthers: Int)
         -> Double
     {

@@ -2,11 +2,17 @@
 extension Report {
     /// One proposed device move of a balance rule.
     public struct Move: Sendable, Equatable {
+        /// The balance rule's id.
         public var rule: String
+        /// The balance group (the `by` values joined by `/`).
         public var group: String
+        /// The group's site.
         public var site: String
+        /// The device to move.
         public var device: String
+        /// The gateway it leaves.
         public var from: String
+        /// The gateway it joins.
         public var to: String
 
         var json: JSONValue {
@@ -19,10 +25,15 @@ extension Report {
 
     /// One group of a balance rule in the last evaluated window: loads before and after the moves.
     public struct BalanceGroup: Sendable {
+        /// One gateway of the group: its load before and after the moves.
         public struct Gateway: Sendable {
+            /// The gateway's id.
             public var gateway: String
+            /// Its load in the last window.
             public var before: Double
+            /// Its load after the proposed moves.
             public var after: Double
+            /// Its capacity, when the gateway table gives one.
             public var capacity: Int?
             /// Carried load earlier but none in the window: keeps its last load, gives and takes no device.
             public var silent: Bool
@@ -31,20 +42,29 @@ extension Report {
             public var silentDevices: [String] = []
         }
 
+        /// The balance rule's id.
         public var rule: String
+        /// The balance group (the `by` values joined by `/`).
         public var group: String
+        /// The group's site.
         public var site: String
+        /// What is counted as load (`devices`, or a metric).
         public var load: String
+        /// The evaluated window, seconds since the epoch.
         public var window: (start: Double, end: Double)
+        /// The group's mean load.
         public var mean: Double
         /// Allowed loads [low, high] from the threshold (nil when no plan was made).
         public var band: (low: Int, high: Int)?
         /// balanced, rebalanced, infeasible, capped, or "not planned".
         public var status: String
+        /// Why no plan was made, or what limited it.
         public var note: String?
+        /// How many moves were proposed.
         public var moves: Int
         /// The rule's `silent_after` in seconds when a plan was made.
         public var silentAfter: Double?
+        /// The group's gateways, by id.
         public var gateways: [Gateway]
 
         var json: JSONValue {

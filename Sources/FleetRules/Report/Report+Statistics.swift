@@ -4,7 +4,9 @@
 extension Report {
     /// One drift rule's coverage at the end of the data.
     public struct Drift: Sendable {
+        /// The rule's id.
         public var rule: String
+        /// The detector (`cusum`, `ewma`, `page-hinkley`) or correlation method.
         public var method: String
         /// Devices tested in at least one bucket.
         public var tested: Int
@@ -18,15 +20,21 @@ extension Report {
 
     /// One group of one correlation rule.
     public struct Correlation: Sendable {
+        /// The rule's id.
         public var rule: String
+        /// The group (the `by` values joined by `/`).
         public var group: String
+        /// The detector (`cusum`, `ewma`, `page-hinkley`) or correlation method.
         public var method: String
         /// Pairs (x, y) used.
         public var n: Int
+        /// The correlation coefficient; nil when the group was not tested.
         public var coefficient: Double?
         /// Two-sided p-value before and after the multiple-testing correction.
         public var pValue: Double?
+        /// The p-value after the rule's multiple-testing correction.
         public var adjustedP: Double?
+        /// Whether the adjusted p-value is below the rule's alpha.
         public var significant: Bool
         /// Why the group was not tested (too few pairs, constant signal).
         public var note: String?
@@ -39,7 +47,7 @@ extension Report {
                 (
                     "drift",
                     .object(
-                        drift.map { d in
+                        drift.sorted { $0.rule < $1.rule }.map { d in
                             (
                                 d.rule,
                                 .object([

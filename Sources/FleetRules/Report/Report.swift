@@ -3,9 +3,13 @@
 public struct Report: Sendable {
     /// An alert episode with the device's place and its priority.
     public struct Alert: Sendable {
+        /// The alert episode: rule, device, severity, times, summary and evidence.
         public var episode: AlertEpisode
+        /// The site (a device's, or a group finding's own).
         public var site: String
+        /// The device's zone; empty for a site-level finding.
         public var zone: String
+        /// The priority score (docs/REPORT.md, "Priority"): higher first.
         public var priority: Double
         /// Overlapping findings about the same device grouped under this one (lower priority).
         public var related: [AlertRef] = []
@@ -13,6 +17,7 @@ public struct Report: Sendable {
         /// device overlaps it. It stays in `alerts`: grouped, not lost.
         public var groupedUnder: AlertRef? = nil
 
+        /// An alert about an episode at a place, with its priority; related to nothing yet.
         public init(episode: AlertEpisode, site: String, zone: String, priority: Double) {
             self.episode = episode
             self.site = site
@@ -23,12 +28,18 @@ public struct Report: Sendable {
 
     /// Which alert another one points at: rule, device and start identify an episode.
     public struct AlertRef: Sendable, Hashable {
+        /// The rule's id.
         public var rule: String
+        /// The rule's kind (`RuleKind`'s raw value).
         public var kind: String
+        /// The alert's severity (`AlertSeverity`'s raw value).
         public var severity: String
+        /// When the episode started, seconds since the epoch.
         public var since: Double
+        /// The priority score (docs/REPORT.md, "Priority"): higher first.
         public var priority: Double
 
+        /// A reference to the episode of `rule` that started at `since`.
         public init(rule: String, kind: String, severity: String, since: Double, priority: Double) {
             self.rule = rule
             self.kind = kind
@@ -53,18 +64,26 @@ public struct Report: Sendable {
 
     /// A maintenance task from an open finding.
     public struct Task: Sendable, Hashable {
+        /// The device's id.
         public var device: String
+        /// The site (a device's, or a group finding's own).
         public var site: String
+        /// The device's zone; empty for a site-level finding.
         public var zone: String
+        /// The maintenance task's name (the rule's `maintenance.task`).
         public var task: String
+        /// When the task is due, seconds since the epoch.
         public var due: Double
+        /// The rule's id.
         public var rule: String
+        /// The parts to bring.
         public var parts: [String]
         /// The priority of the alert the task comes from.
         public var priority: Double
         /// Due before the schedule starts: planned on the first day, but already late.
         public var late = false
 
+        /// A task for `device` at `site`, due at `due`, from the alert of `rule`.
         public init(
             device: String, site: String, zone: String, task: String, due: Double, rule: String, parts: [String],
             priority: Double, late: Bool = false
@@ -91,12 +110,16 @@ public struct Report: Sendable {
 
     /// One site visit on one day.
     public struct Visit: Sendable, Hashable {
+        /// The site (a device's, or a group finding's own).
         public var site: String
+        /// The day of the visit, `YYYY-MM-DD` (UTC).
         public var date: String
+        /// The tasks done on the visit, highest priority first.
         public var tasks: [Task]
         /// The highest priority of its tasks.
         public var priority: Double { tasks.map(\.priority).max() ?? 0 }
 
+        /// A visit to `site` on `date`.
         public init(site: String, date: String, tasks: [Task]) {
             self.site = site
             self.date = date
@@ -108,9 +131,12 @@ public struct Report: Sendable {
     /// `scheduled` says when it is planned) or `no capacity` (not planned).
     public struct Unmet: Sendable, Hashable {
         public var task: Task
+        /// `overdue` or `no capacity`.
         public var reason: String
+        /// The day an overdue task is planned for; nil when it is not planned.
         public var scheduled: String?
 
+        /// A task that cannot be met in time, and why.
         public init(task: Task, reason: String, scheduled: String?) {
             self.task = task
             self.reason = reason
@@ -120,29 +146,42 @@ public struct Report: Sendable {
 
     /// One compliance rule's states at the end of the data.
     public struct Compliance: Sendable {
+        /// The rule's id.
         public var rule: String
+        /// Devices per state (states with no device are absent).
         public var counts: [ComplianceState: Int]
+        /// Devices per state, per site.
         public var sites: [String: [ComplianceState: Int]]
+        /// Each applicable device's state, by device id.
         public var devices: [(device: String, state: ComplianceState)]
         /// (site, type) groups on more distinct versions than the rule's `max_versions`.
         public var inconsistent: [(site: String, type: String, versions: [String])]
     }
 
+    /// The names of the packs evaluated.
     public var packs: [String]
+    /// The first event time evaluated, seconds since the epoch; nil without readings.
     public var from: Double?
+    /// The last event time evaluated, seconds since the epoch; nil without readings.
     public var to: Double?
+    /// What was read: readings, rejections by reason and examples of them.
     public var input: InputStats
+    /// Devices in the inventory.
     public var devices: Int
+    /// Devices with at least one accepted reading.
     public var devicesReporting: Int
+    /// Every alert episode, open or resolved, highest priority first.
     public var alerts: [Alert]
+    /// The planned site visits, in date order.
     public var maintenance: [Visit]
     /// Tasks that cannot be met in time.
     public var unmet: [Unmet] = []
     /// The scheduler's settings for `maintenance`.
     public var schedule = ScheduleOptions()
-    /// Report sections this version does not type (e.g. `rebalancing` from a newer engine, when
-    /// a saved report is read back): written back verbatim and shown by the renderers that know them.
+    /// Report sections this version does not type (sections a newer version added, when a saved
+    /// report is read back): written back verbatim after the typed ones, in key order.
     public var passthrough: [String: JSONValue] = [:]
+    /// Each compliance rule's states at the end of the data.
     public var compliance: [Compliance] = []
     /// Forecast snapshots: each device's latest, and a daily history with `Engine.forecastHistory`.
     public var forecasts: [ForecastSnapshot] = []
@@ -153,6 +192,7 @@ public struct Report: Sendable {
     public var forecastSeries: [ForecastSeries] = []
     /// Device moves proposed by balance rules, and per group the loads before and after them.
     public var rebalancing: [Move] = []
+    /// Per balance rule and group, the gateways' loads before and after the moves.
     public var rebalancingGroups: [BalanceGroup] = []
     /// Drift rules: devices tested and unverifiable (Report+Statistics.swift).
     public var drift: [Drift] = []
@@ -189,55 +229,6 @@ public struct Report: Sendable {
 
     /// The JSON report; byte-identical for identical inputs.
     public func json() -> JSONValue {
-        var rejected: [(String, JSONValue)] = []
-        for reason in RejectReason.allCases.sorted() {
-            if let n = input.rejected[reason] { rejected.append((reason.rawValue, .number(Double(n)))) }
-        }
-        let examples: [JSONValue] = input.examples.map { e in
-            var m: [(String, JSONValue)] = [("reason", .string(e.reason.rawValue))]
-            if let o = e.origin {
-                m.append(("file", .string(o.file)))
-                m.append(("line", .number(Double(o.line))))
-            }
-            m.append(("message", .string(e.message)))
-            return .object(m)
-        }
-        let alertsJSON: [JSONValue] = alerts.map { a in
-            let e = a.episode
-            return .object([
-                ("rule", .string(e.rule)), ("kind", .string(e.kind.rawValue)), ("device", .string(e.device)),
-                ("site", .string(a.site)), ("zone", .string(a.zone)), ("severity", .string(e.severity.rawValue)),
-                ("priority", .number(a.priority)), ("since", .string(Timestamp.format(e.since))),
-                ("until", e.until.map { .string(Timestamp.format($0)) } ?? .null),
-                ("value", e.value.map { .number($0) } ?? .null), ("summary", .string(e.summary)),
-                ("labels", .object(e.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-                ("evidence", .object(e.evidence)),
-                ("related", .array(a.related.map { $0.json() })),
-                ("grouped_under", a.groupedUnder.map { $0.json() } ?? .null),
-            ])
-        }
-        let maintenanceJSON: [JSONValue] = maintenance.map { v in
-            .object([
-                ("site", .string(v.site)), ("date", .string(v.date)), ("priority", .number(v.priority)),
-                ("tasks", .array(v.tasks.map { $0.json() })),
-            ])
-        }
-        // Sections a decoded report carries as read (the decoder does not rebuild them).
-        let rebalancingJSON: JSONValue =
-            rebalancing.isEmpty ? passthrough["rebalancing"] ?? .array([]) : .array(rebalancing.map(\.json))
-        let rebalancingGroupsJSON: JSONValue =
-            rebalancingGroups.isEmpty
-            ? passthrough["rebalancing_groups"] ?? .array([]) : .array(rebalancingGroups.map(\.json))
-        var statistics = statisticsSections
-        if statistics.isEmpty {
-            for key in ["drift", "correlations"] { if let v = passthrough[key] { statistics.append((key, v)) } }
-        }
-        let unmetJSON: [JSONValue] = unmet.map { u in
-            var m: [(String, JSONValue)] = [("site", .string(u.task.site))]
-            if case .object(let fields) = u.task.json() { m += fields }
-            m += [("reason", .string(u.reason)), ("scheduled", .string(u.scheduled))]
-            return .object(m)
-        }
         return .object(
             [
                 ("format", 1),
@@ -248,22 +239,15 @@ public struct Report: Sendable {
                 ),
                 (
                     "input",
-                    .object([
-                        ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
-                        ("devices_reporting", .number(Double(devicesReporting))), ("rejected", .object(rejected)),
-                        (
-                            "dropped_values",
-                            .object(
-                                RejectReason.allCases.sorted().compactMap { r in
-                                    input.droppedValues[r].map { (r.rawValue, .number(Double($0))) }
-                                })
-                        ),
-                        ("examples", .array(examples)),
-                    ])
+                    .object(
+                        [
+                            ("readings", .number(Double(input.readings))), ("devices", .number(Double(devices))),
+                            ("devices_reporting", .number(Double(devicesReporting))),
+                        ] + input.countsJSON)
                 ),
-                ("alerts", .array(alertsJSON)),
-                ("maintenance", .array(maintenanceJSON)),
-                ("maintenance_unmet", .array(unmetJSON)),
+                ("alerts", .array(alerts.map { $0.json() })),
+                ("maintenance", .array(maintenance.map { $0.json() })),
+                ("maintenance_unmet", .array(unmet.map { $0.json() })),
                 (
                     "schedule",
                     .object([
@@ -271,9 +255,9 @@ public struct Report: Sendable {
                         ("max_tasks_per_visit", .number(Double(schedule.maxTasksPerVisit))),
                     ])
                 ),
-                ("rebalancing", rebalancingJSON),
-                ("rebalancing_groups", rebalancingGroupsJSON),
-                ("compliance", .object(compliance.map { c in (c.rule, Self.json(c)) })),
+                ("rebalancing", .array(rebalancing.map(\.json))),
+                ("rebalancing_groups", .array(rebalancingGroups.map(\.json))),
+                ("compliance", .object(compliance.sorted { $0.rule < $1.rule }.map { c in (c.rule, Self.json(c)) })),
                 (
                     "forecasts",
                     .array(
@@ -282,7 +266,7 @@ public struct Report: Sendable {
                 ),
                 ("forecast_curves", .array(forecastCurves.map { $0.json() })),
                 ("forecast_series", .array(forecastSeries.map { $0.json() })),
-            ] + statistics + driftSeriesSection(statistics) + [
+            ] + statisticsSections + driftSeriesSection(statisticsSections) + [
                 ("evaluated", .array(evaluatedKinds.map { .string($0) })),
                 ("not_evaluated", .array(notEvaluated.map { .string($0) })),
             ] + extraSections())
@@ -304,8 +288,10 @@ extension Report {
     /// Assembles the report from what the engine produced: alerts with their priorities, zone
     /// and version-sprawl findings, the visit schedule, compliance counts and the analyses'
     /// sections.
-    /// - Parameter schedule: the visit scheduler's settings; nil: the pack's `schedule:` section,
-    ///   else the defaults.
+    /// - Parameters:
+    ///   - output: what the engine produced (`Engine.output()`).
+    ///   - schedule: the visit scheduler's settings; nil: the pack's `schedule:` section,
+    ///     else the defaults.
     public init(assembling output: EngineOutput, schedule: ScheduleOptions? = nil) {
         // Devices (not episodes) of each site with each rule still firing.
         var openBySiteRule: [String: Set<String>] = [:]
@@ -431,12 +417,18 @@ extension Report {
 /// decimals), and how many device ratios taught it. Bands no ratio came from are left out (they
 /// take the multiplier of the band above).
 public struct ForecastCurve: Sendable, Equatable {
+    /// One band of the metric's range, `from`–`to`, and its rate multiplier.
     public struct Band: Sendable, Equatable {
+        /// The band's lower end, in the metric's unit.
         public var from: Double
+        /// The band's upper end, in the metric's unit.
         public var to: Double
+        /// The rate in the band relative to the rate at the top of the range.
         public var multiplier: Double
+        /// How many device ratios taught it.
         public var ratios: Int
 
+        /// A band of a learned curve.
         public init(from: Double, to: Double, multiplier: Double, ratios: Int) {
             self.from = from
             self.to = to
@@ -447,11 +439,16 @@ public struct ForecastCurve: Sendable, Equatable {
 
     /// The rules sharing the curve, the metric, the `curve_by` attributes and the cohort's values of them.
     public var rules: [String]
+    /// The metric the curve is of.
     public var metric: String
+    /// The `curve_by` attributes.
     public var by: [String]
+    /// The cohort's values of the `curve_by` attributes.
     public var cohort: [String]
+    /// The bands, from the top of the range down.
     public var bands: [Band]
 
+    /// A learned discharge curve.
     public init(rules: [String], metric: String, by: [String], cohort: [String], bands: [Band]) {
         self.rules = rules
         self.metric = metric

@@ -1,8 +1,12 @@
 /// A JSON text that is not valid: the byte offset, line and column of the problem.
 public struct JSONParseError: Error, Sendable, CustomStringConvertible {
+    /// The line of the problem, from 1.
     public var line: Int
+    /// The column of the problem, from 1.
     public var column: Int
+    /// What is wrong.
     public var message: String
+    /// `line L, column C: message`.
     public var description: String { "line \(line), column \(column): \(message)" }
 }
 

@@ -1,10 +1,16 @@
 /// A JSON document with ordered object keys, so every output FleetRules writes is byte-stable.
 public indirect enum JSONValue: Sendable, Hashable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// A number (written without a fraction when it is an integer below 10^15).
     case number(Double)
+    /// A string.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object, its members in order (keys are not deduplicated).
     case object([(String, JSONValue)])
 
     public static func == (a: JSONValue, b: JSONValue) -> Bool {

@@ -5,14 +5,17 @@ public struct Inventory: Sendable {
     public private(set) var columns: [String]
     /// Attribute values per device, in `columns` order (empty string when blank).
     public private(set) var rows: [[String]]
+    /// The row of each device id.
     public private(set) var deviceIndex: [String: Int]
     /// Rows that could not be used, with their line numbers and reasons.
     public private(set) var rejected: [(line: Int, reason: String)]
     /// Gateways and their capacities from the optional gateways CSV (`balance` rules).
     public var gateways = GatewayTable()
 
+    /// The number of devices.
     public var count: Int { rows.count }
 
+    /// An inventory without devices.
     public init() {
         columns = ["device"]
         rows = []
@@ -97,5 +100,6 @@ public struct Inventory: Sendable {
         return rows[index][c]
     }
 
+    /// The index of a column in `columns`, if there is one of that name.
     public func columnIndex(_ name: String) -> Int? { columns.firstIndex(of: name) }
 }

@@ -2,15 +2,25 @@ import Foundation
 
 /// Why a telemetry line was not accepted; the report counts each reason.
 public enum RejectReason: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// Not a JSON object or CSV row.
     case malformed
+    /// No timestamp field.
     case missingTimestamp = "missing_ts"
+    /// A timestamp that is not RFC 3339 or epoch seconds.
     case badTimestamp = "bad_ts"
+    /// No device field.
     case missingDevice = "missing_device"
+    /// A device not in the inventory.
     case unknownDevice = "unknown_device"
+    /// A metric value that is not a number.
     case nonNumeric = "non_numeric"
+    /// A metric value outside its declared range.
     case outOfRange = "out_of_range"
+    /// Too far ahead of the wall clock or of the fleet's time.
     case future
+    /// Before the year 2000.
     case tooOld = "too_old"
+    /// Behind what was already evaluated (later than the lateness allows).
     case late
 
     public static func < (a: RejectReason, b: RejectReason) -> Bool { a.rawValue < b.rawValue }
