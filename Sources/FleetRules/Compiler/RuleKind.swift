@@ -1,6 +1,7 @@
-/// The seven kinds of rule; a rule mapping's first key names its kind.
+/// The kinds of rule; a rule mapping's first key names its kind.
 public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
     case alert, forecast, compliance, drift, limit, correlation, balance
+    case group
 
     /// Keys this kind accepts beyond the common ones.
     public var fields: [FieldSpec] {
@@ -12,6 +13,7 @@ public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .limit: LimitRule.fields
         case .correlation: CorrelationRule.fields
         case .balance: BalanceRule.fields
+        case .group: GroupRule.fields
         }
     }
 
@@ -24,6 +26,7 @@ public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .limit: "an operating range for a metric, with a duration"
         case .correlation: "a significant statistical link between two signals per group"
         case .balance: "gateways whose load differs from their group's mean, and the moves that fix it"
+        case .group: "a condition over the members of each group of devices, evaluated on a tick"
         }
     }
 }

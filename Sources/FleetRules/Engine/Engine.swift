@@ -58,7 +58,7 @@ public struct Engine: Sendable {
     /// The compliance rules' trackers.
     private var compliance: ComplianceDriver
     /// Fleet-level analyses (forecast, drift, correlation, balance), fed in event time.
-    private var analyses: AnalyzerDriver
+    private(set) var analyses: AnalyzerDriver
     /// Alert summaries from the rules' templates.
     private let alertText: AlertText
 
@@ -170,6 +170,9 @@ public struct Engine: Sendable {
                 }
             }
             analyses.add(analyzer, operator: o)
+            if case .group(let g) = op.rule.body, !g.inhibits.isEmpty {
+                analyses.addInhibition(operator: o, inhibits: g.inhibits, plan: plan, devices: n)
+            }
         }
         analyses.seal()
     }
@@ -663,7 +666,8 @@ public struct Engine: Sendable {
             rule: plan.operators[o].rule.id, kind: plan.operators[o].rule.kind, pack: plan.operators[o].rule.pack,
             device: inventory.rows[d][0], severity: plan.operators[o].rule.severity, since: start, until: nil, value: v,
             summary: text, labels: plan.operators[o].rule.labels, evidence: program.ruleEvidence[o],
-            maintenance: plan.operators[o].rule.maintenance)
+            maintenance: plan.operators[o].rule.maintenance,
+            inhibitedBy: analyses.inhibitsAny ? analyses.inhibition(op: o, device: d, log: log) : nil)
         conditions.markFiring(opKey(o, d), since: start, episode: log.open(episode, at: start))
     }
 
@@ -689,7 +693,7 @@ public struct Engine: Sendable {
         AnalysisInputs(
             plan: plan, inventory: inventory, attributes: attributes, attributeSlots: program.attributeSlots,
             gatewayNames: gatewayNames, deviceGateway: deviceGateway, seen: seen, applies: conditions.applies,
-            operatorCount: opCount)
+            operatorCount: opCount, metrics: metrics, program: program)
     }
 
     /// Whether forecast rules keep a daily snapshot per device for the report (`forecasts`),

@@ -125,6 +125,18 @@ struct MetricStore: Sendable {
         return runningAggregate(id, window: r, device: d, at: t).map { .number($0) }
     }
 
+    /// Like `aggregateValueUpdating`, but leaves the stored running sums as they are: the running
+    /// window is evicted on a copy. For readers at a tick, such as group rules.
+    func aggregateValueReading(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
+        let r = runningIndex[id]
+        guard r >= 0 else { return aggregateValue(id, device: d, at: t) }
+        var ring = rings[key(aggregateMetric[id], d)]
+        var w = running[d * runningTotal + r]
+        return ring.runningAggregate(
+            &w, aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r]
+        ).map { .number($0) }
+    }
+
     /// The numeric value of aggregate `id` for the threshold kernels, NaN when there is none:
     /// `aggregateValueUpdating` without wrapping the number in a `RuntimeValue`.
     @inline(__always)

@@ -82,8 +82,13 @@ extension Report {
                 until: try a.optional("until")?.timestamp(),
                 value: try a.optional("value")?.number(), summary: try a.member("summary").string(), labels: labels,
                 evidence: evidence, maintenance: nil)
+            var inhibited = episode
+            if let i = a.optional("inhibited_by") {
+                inhibited.inhibitedBy = AlertInhibition(
+                    rule: try i.member("rule").string(), group: try i.member("group").string())
+            }
             var alert = Alert(
-                episode: episode, site: try a.member("site").string(), zone: try a.optional("zone")?.string() ?? "",
+                episode: inhibited, site: try a.member("site").string(), zone: try a.optional("zone")?.string() ?? "",
                 priority: try a.member("priority").number())
             alert.related = try (a.optional("related")?.items() ?? []).map { try ref($0) }
             alert.groupedUnder = try a.optional("grouped_under").map { try ref($0) }
