@@ -155,6 +155,7 @@ struct GroupHarness {
     @Test func byAndEveryAndFor() {
         #expect(Self.codes("  - group: g\n    by: [sight]\n    when: devices(true) > 2") == ["E0202@8"])
         #expect(Self.codes("  - group: g\n    every: 0s\n    when: devices(true) > 2") == ["E0112@8"])
+        #expect(Self.codes("  - group: g\n    every: 5s\n    when: devices(true) > 2") == ["E0110@8"])
         // `for` shorter than a tick: a warning, the rule still loads.
         #expect(Self.codes("  - group: g\n    every: 5m\n    for: 1m\n    when: devices(true) > 2") == ["W0314@9"])
     }
@@ -250,6 +251,30 @@ struct GroupHarness {
         let site = try #require(both.engine.episodes.first { $0.rule == "warm-site" })
         #expect(site.site == "plant-a")
         #expect(both.engine.episodes.count { $0.rule == "warm-site" } == 1)
+    }
+
+    @Test func termKernelsAgreeWithTheInterpreter() throws {
+        // `age(rssi) > 30m` and `avg(temperature, 30m)` have kernels; `… and true` and `… + 0` do not.
+        func episodes(_ when: String) throws -> [String] {
+            let rules = """
+                  - group: g
+                    by: [site]
+                    when: \(when)
+                """
+            let fleet = GroupHarness.fleet(10, 5)
+            var h = try GroupHarness(rules: rules, devices: fleet)
+            h.run(
+                fleet, until: 300, silent: { d, m in ["a1", "a2", "b3"].contains(d) && m > 40 && m < 200 },
+                temperature: { d, m in (Int(d.dropFirst()) ?? 0) <= 6 && m < 150 ? 20 + m / 10 : 21 })
+            return h.engine.episodes.map {
+                "\($0.evidence.first?.1 ?? .null) \($0.since) \($0.until ?? -1) \($0.value ?? -1)"
+            }
+        }
+        let kernel = try episodes("share(age(rssi) > 30m) > 15% or median_of(avg(temperature, 30m)) > 25")
+        let general = try episodes(
+            "share(age(rssi) > 30m and true) > 15% or median_of(avg(temperature, 30m) + 0) > 25")
+        #expect(kernel.count >= 2)
+        #expect(kernel == general)
     }
 
     @Test func theSameInputGivesTheSameReport() throws {

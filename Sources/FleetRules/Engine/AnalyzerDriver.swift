@@ -14,6 +14,8 @@ struct AnalysisInputs {
     /// expressions at a tick (group rules).
     let metrics: MetricStore
     let program: EngineProgram
+    /// How many times telemetry has changed a device attribute so far.
+    let attributeChanges: Int
 
     func context(operator o: Int, at t: Double) -> AnalysisContext {
         AnalysisContext(inputs: self, operatorIndex: o, now: t)

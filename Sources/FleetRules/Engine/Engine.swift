@@ -115,6 +115,8 @@ public struct Engine: Sendable {
     internal private(set) var now: Double = 0
     private var scratchValues: [(Int, Double)] = []
     private var scratchNonNumeric: String?
+    /// Counts changes of device attributes by telemetry, so ticks re-read them only after one.
+    private var attributeChanges = 0
 
     public init(plan: EvaluationPlan, inventory: Inventory) {
         self.plan = plan
@@ -566,6 +568,7 @@ public struct Engine: Sendable {
     /// Re-decides the inventory-only `where` of rules reading `slot` after telemetry changed it;
     /// a device leaving a rule's scope resolves its open alert.
     private mutating func rescope(device d: Int, slot: Int, at t: Double) {
+        attributeChanges &+= 1
         guard let ops = program.staticScopesBySlot[slot] else { return }
         for o in ops {
             guard let scope = conditions.program[o]?.scope else { continue }
@@ -693,7 +696,7 @@ public struct Engine: Sendable {
         AnalysisInputs(
             plan: plan, inventory: inventory, attributes: attributes, attributeSlots: program.attributeSlots,
             gatewayNames: gatewayNames, deviceGateway: deviceGateway, seen: seen, applies: conditions.applies,
-            operatorCount: opCount, metrics: metrics, program: program)
+            operatorCount: opCount, metrics: metrics, program: program, attributeChanges: attributeChanges)
     }
 
     /// Whether forecast rules keep a daily snapshot per device for the report (`forecasts`),

@@ -38,8 +38,22 @@ struct GroupAnalyzer: Analyzer {
     /// The first counted condition: its matching members are the finding's evidence.
     private let evidenceTerm: Int?
 
+    /// How a member's term is evaluated: the common shapes without the expression interpreter.
+    enum TermKernel: Sendable {
+        /// `devices(true)`: every member counts.
+        case always
+        /// `fn(m[, w]) <op> number` or `age(m) <op> duration`.
+        case threshold(aggregate: Int, op: ComparisonOperator, value: Double)
+        /// A value term that is one aggregate: `avg(temperature, 1h)`.
+        case aggregate(Int)
+        case general
+    }
+
     /// Lowered on the first tick, with the engine's attribute slots and aggregate ids.
     private var lowered: [RuntimeExpression] = []
+    private var kernels: [TermKernel] = []
+    /// The engine's count of attribute changes when groups were last re-read (-1: never).
+    private var refreshedAt = -1
     private var scope: RuntimeExpression?
     /// The `where` reads only inventory attributes: decided when they change, not every tick.
     private var staticScope = true
@@ -112,6 +126,16 @@ struct GroupAnalyzer: Analyzer {
         ready = true
         let program = context.inputs.program
         lowered = terms.map { program.lower($0.expression) }
+        kernels = zip(terms, lowered).map { term, e in
+            switch (term, e) {
+            case (.condition, .constant(.bool(true))): .always
+            case (.condition, .compareNumbers(let op, .aggregate(let a), .constant(.number(let v)))),
+                (.condition, .compareNumbers(let op, .aggregate(let a), .constant(.duration(let v)))):
+                .threshold(aggregate: a, op: op, value: v)
+            case (.value, .aggregate(let a)): .aggregate(a)
+            default: .general
+            }
+        }
         if let s = context.rule.scope {
             scope = program.lower(s)
             var mentionsNow = false
@@ -164,7 +188,12 @@ struct GroupAnalyzer: Analyzer {
         if !ready { prepare(context) }
         var inputs = MemberInputs(metrics: context.inputs.metrics, attributes: context.attributes, now: time)
         let n = context.devices
-        for d in 0..<n { refresh(device: d, &inputs, context) }
+        // Groups and a static `where` change only when telemetry changes an attribute.
+        if refreshedAt != context.inputs.attributeChanges {
+            for d in 0..<n { refresh(device: d, &inputs, context) }
+            refreshedAt = context.inputs.attributeChanges
+        }
+        let metrics = context.inputs.metrics
         let groups = groupKeys.count
         let k = terms.count
         members = Array(repeating: 0, count: groups)
@@ -182,14 +211,27 @@ struct GroupAnalyzer: Analyzer {
             members[g] += 1
             if inhibits { memberList[g].append(d) }
             for t in 0..<k {
-                switch terms[t] {
-                case .condition:
-                    if lowered[t].truth(&inputs) == 1 {
-                        counts[g * k + t] += 1
-                        if t == evidenceTerm { matching[g].append(d) }
+                let holds: Bool
+                switch kernels[t] {
+                case .always:
+                    holds = true
+                case .threshold(let a, let op, let value):
+                    let v = metrics.numberReading(a, device: d, at: time)
+                    holds = !v.isNaN && RuntimeExpression.order(op, v, value)
+                case .aggregate(let a):
+                    let v = metrics.numberReading(a, device: d, at: time)
+                    if v.isFinite { values[g * k + t].append(v) }
+                    continue
+                case .general:
+                    if case .value = terms[t] {
+                        if let v = lowered[t].number(&inputs), v.isFinite { values[g * k + t].append(v) }
+                        continue
                     }
-                case .value:
-                    if let v = lowered[t].number(&inputs), v.isFinite { values[g * k + t].append(v) }
+                    holds = lowered[t].truth(&inputs) == 1
+                }
+                if holds {
+                    counts[g * k + t] += 1
+                    if t == evidenceTerm { matching[g].append(d) }
                 }
             }
         }

@@ -137,6 +137,23 @@ struct MetricStore: Sendable {
         ).map { .number($0) }
     }
 
+    /// `aggregateValueReading` as a number, NaN when there is none; the latest value and `age`
+    /// without boxing.
+    @inline(__always)
+    func numberReading(_ id: Int, device d: Int, at t: Double) -> Double {
+        if runningIndex[id] < 0 {
+            let k = key(aggregateMetric[id], d)
+            switch aggregateFunction[id] {
+            case .last: return lastValue[k]
+            case .age:
+                let last = lastTime[k]
+                return last.isFinite ? t - last : .nan
+            default: break
+            }
+        }
+        return aggregateValueReading(id, device: d, at: t)?.number ?? .nan
+    }
+
     /// The numeric value of aggregate `id` for the threshold kernels, NaN when there is none:
     /// `aggregateValueUpdating` without wrapping the number in a `RuntimeValue`.
     @inline(__always)

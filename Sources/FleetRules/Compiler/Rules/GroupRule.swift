@@ -14,12 +14,14 @@ public struct GroupRule: Sendable {
     var inhibitLocations: [SourceRange] = []
 
     static let defaultEvery = 60.0
+    /// The shortest tick: each walks the fleet once.
+    static let minimumEvery = 10.0
 
     static let fields: [FieldSpec] = [
         FieldSpec(
             "by", .oneOf([.name, .list(.name)]),
             "inventory attributes that make a group, one alert per group (default: the whole fleet)"),
-        FieldSpec("every", .duration, "evaluation tick in event time (default 1m)"),
+        FieldSpec("every", .duration, "evaluation tick in event time, at least 10s (default 1m)"),
         FieldSpec(
             "when", .condition, required: true,
             "a condition over the members, with group functions, e.g. share(age(heartbeat) > 15m) > 20%"),
@@ -41,7 +43,20 @@ public struct GroupRule: Sendable {
         }
         var every = defaultEvery
         if let e = f["every"] {
-            if let v = ctx.duration(e.value, "every") { every = v } else { ok = false }
+            if let v = ctx.duration(e.value, "every") {
+                every = v
+                if v < minimumEvery {
+                    ctx.diagnostics.error(
+                        .invalidValue, "`every` must be at least \(DurationText.format(minimumEvery))",
+                        at: e.value.range,
+                        hint:
+                            "each tick walks every device; a condition over many devices rarely needs more than one a minute"
+                    )
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
         }
         let condition = f["when"].flatMap { ctx.groupCondition($0.value) }
         var forDuration: Double? = defaults.forDuration ?? 0
