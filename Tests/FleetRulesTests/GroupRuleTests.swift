@@ -343,6 +343,10 @@ struct GroupHarness {
         let json = report.json().serialized()
         #expect(json.contains(#""inhibited_by":{"rule":"site-outage","group":"plant-a"}"#))
         #expect(TableRenderer.render(report).contains("[inhibited by site-outage plant-a]"))
+        #expect(HTMLRenderer.render(report).contains("inhibited by site-outage (plant-a)"))
+        // A saved report read back keeps the mark.
+        let decoded = try Report.decode(json: json)
+        #expect(decoded.alerts.count { $0.episode.inhibitedBy?.group == "plant-a" } == 3)
         // Delivery sends the site alert and b1's, never the inhibited ones.
         let config = try #require(
             DeliveryLoader.check(
