@@ -14,6 +14,8 @@ public struct DeliveryAlert: Sendable, Equatable {
     public var summary: String
     /// The value and the scalar evidence of the episode, as text (Alertmanager annotations).
     public var details: [String: String] = [:]
+    /// A device alert a firing group rule inhibits (`inhibits:`): never sent while firing.
+    public var inhibited = false
 
     public var severity: String { labels["severity"] ?? "info" }
     public var rule: String { labels["rule"] ?? "" }
@@ -45,6 +47,7 @@ public struct DeliveryAlert: Sendable, Equatable {
         until = event.change == .resolved ? (e.until ?? event.time) : nil
         summary = e.summary
         details = Self.details(of: e)
+        inhibited = e.inhibitedBy != nil
     }
 
     public init(key: String, status: Status, labels: [String: String], since: Double, until: Double?, summary: String) {
@@ -195,7 +198,7 @@ public struct AlertRouter: Sendable {
             stats.silenced += 1
             return
         }
-        if alert.status == .firing && isInhibited(alert) {
+        if alert.status == .firing && (alert.inhibited || isInhibited(alert)) {
             stats.inhibited += 1
             return
         }

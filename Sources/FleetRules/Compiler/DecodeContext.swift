@@ -156,7 +156,7 @@ struct DecodeContext {
 
     // MARK: expressions
 
-    private mutating func expression(_ node: YAMLNode, _ place: String) -> Expression? {
+    mutating func expression(_ node: YAMLNode, _ place: String) -> Expression? {
         guard case .scalar(let text, _) = node.kind, !node.isNull else {
             diagnostics.error(
                 .wrongType, "\(place) must be an expression, found \(node.typeDescription)", at: node.range)

@@ -122,6 +122,11 @@ extension Policy {
                 bytes = 24
             case .compliance, .analysis:
                 bytes = lowering.stateBytesPerDevice
+                for e in lowering.reads {
+                    for ref in e.windows {
+                        if let id = use(ref, by: rule.id), !ids.contains(id) { ids.append(id) }
+                    }
+                }
             case .notEvaluated(let reason):
                 steps.append("not evaluated: \(reason)")
             }

@@ -460,6 +460,11 @@ struct ExpressionChecker {
                     ? b : b.upperBound <= 0 ? (-b.upperBound)...(-b.lowerBound) : 0...max(-b.lowerBound, b.upperBound)
             }
             return a
+        case _ where DecodeContext.groupFunctions.contains(name):
+            d.error(
+                .groupFunctionOutsideGroup, "\(name)() is a group function; it reads the members of a group",
+                at: e.range, hint: "use it in the `when` of a `group:` rule, e.g. share(age(heartbeat) > 15m) > 20%")
+            return nil
         default:
             let known = WindowFunction.allCases.map(\.rawValue) + ["version", "satisfies", "abs"]
             d.error(

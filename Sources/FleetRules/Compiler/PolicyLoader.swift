@@ -244,6 +244,7 @@ public struct PolicyLoader: Sendable {
             bag.append(contentsOf: ctx.diagnostics.items)
         }
 
+        Self.checkInhibits(rules, &bag)
         let diagnostics = bag.sorted
         let hasErrors = diagnostics.contains { $0.severity == .error }
         let policy =

@@ -44,6 +44,7 @@ public struct Rule: Sendable {
         case .limit: .limit
         case .correlation: .correlation
         case .balance: .balance
+        case .group: .group
         }
     }
 }
@@ -57,6 +58,7 @@ public enum RuleBody: Sendable {
     case limit(LimitRule)
     case correlation(CorrelationRule)
     case balance(BalanceRule)
+    case group(GroupRule)
 }
 
 /// A set of checked rules from one or more files, ready to compile.

@@ -57,6 +57,7 @@ extension DecodeContext {
         case .drift: body = DriftRule.decode(f, &self).map(RuleBody.drift)
         case .correlation: body = CorrelationRule.decode(f, &self).map(RuleBody.correlation)
         case .balance: body = BalanceRule.decode(f, &self).map(RuleBody.balance)
+        case .group: body = GroupRule.decode(f, &self, defaults).map(RuleBody.group)
         }
         var summary: String?
         if let e = f["summary"] {
@@ -110,6 +111,7 @@ extension RuleKind {
         case .limit: LimitRule.placeholders
         case .correlation: CorrelationRule.placeholders
         case .balance: BalanceRule.placeholders
+        case .group: GroupRule.placeholders
         }
     }
 }

@@ -1,4 +1,4 @@
-/// The seven kinds of rule; a rule mapping's first key names its kind.
+/// The kinds of rule; a rule mapping's first key names its kind.
 public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
     /// A condition over a device's metrics, held `for` a duration.
     case alert
@@ -14,6 +14,8 @@ public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
     case correlation
     /// Load balanced across a group's gateways.
     case balance
+    /// A condition over each group of devices, evaluated on event-time ticks.
+    case group
 
     /// Keys this kind accepts beyond the common ones.
     public var fields: [FieldSpec] {
@@ -25,6 +27,7 @@ public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .limit: LimitRule.fields
         case .correlation: CorrelationRule.fields
         case .balance: BalanceRule.fields
+        case .group: GroupRule.fields
         }
     }
 
@@ -37,6 +40,7 @@ public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
         case .limit: "an operating range for a metric, with a duration"
         case .correlation: "a significant statistical link between two signals per group"
         case .balance: "gateways whose load differs from their group's mean, and the moves that fix it"
+        case .group: "a condition over the members of each group of devices, evaluated on a tick"
         }
     }
 }

@@ -28,6 +28,10 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case invalidTimestamp = "E0113"
     case invalidTemplate = "E0114"
     case conflictingSchedule = "E0119"
+    // Group rules.
+    case groupFunctionOutsideGroup = "E0130"
+    case perDeviceInGroup = "E0131"
+    case unknownInhibitedRule = "E0132"
 
     // Expressions.
     case expressionSyntax = "E0201"
@@ -44,6 +48,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case notBoolean = "E0212"
     case expansionLimit = "E0213"
     case expansionDepth = "E0214"
+    case groupFunctionArgument = "E0225"
 
     // Warnings: legal but almost certainly not what the author meant.
     case unusedList = "W0301"
@@ -54,6 +59,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case shorterThanInterval = "W0306"
     case unknownUnit = "W0307"
     case ignoredSetting = "W0308"
+    case groupForShorterThanTick = "W0314"
 
     // Data checks (`fleetrules check --data`): the rules against real telemetry and inventory.
     case metricNotInData = "W0401"
@@ -105,6 +111,12 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .invalidName: "a rule id or name is not lowercase letters, digits, `-` or `_`"
         case .invalidValue: "a value is not one of the accepted values or out of its range"
         case .conflictingSchedule: "two files declare different `schedule:` sections"
+        case .groupFunctionOutsideGroup:
+            "a group function (`share()`, `devices()`, `avg_of()` …) is used outside a group rule"
+        case .perDeviceInGroup: "a group rule's condition reads a per-device value outside a group function"
+        case .unknownInhibitedRule: "a group rule's `inhibits` names no per-device alert or limit rule"
+        case .groupFunctionArgument: "a group function gets the wrong number or kind of arguments"
+        case .groupForShorterThanTick: "a group rule's `for` is shorter than its tick `every`"
         case .conflictingMetric: "a metric is declared twice with different units or ranges"
         case .invalidDuration: "a duration is malformed or not positive"
         case .invalidTimestamp: "a timestamp is not RFC 3339"

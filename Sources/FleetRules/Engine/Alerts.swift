@@ -28,6 +28,19 @@ public struct AlertEpisode: Sendable {
     public var site: String? = nil
     /// When the maintenance task is due (forecasts: the predicted crossing minus `lead`); nil: at `since`.
     public var due: Double? = nil
+    /// The firing group whose rule inhibits this device alert: kept in the report, not delivered.
+    public var inhibitedBy: AlertInhibition? = nil
+}
+
+/// A group rule's finding that inhibits a device alert (`inhibits:`).
+public struct AlertInhibition: Sendable, Hashable {
+    public var rule: String
+    public var group: String
+
+    public init(rule: String, group: String) {
+        self.rule = rule
+        self.group = group
+    }
 }
 
 /// A change drained from the engine: an alert started firing or resolved.

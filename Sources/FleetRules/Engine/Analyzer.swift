@@ -95,6 +95,8 @@ struct FindingSink {
         var labels: [String: String] = [:]
         /// When the maintenance task is due (nil: when the finding opens).
         var due: Double? = nil
+        /// A group finding's member devices, when its rule inhibits device alerts.
+        var members: [Int]? = nil
     }
 
     enum Change: Sendable {
@@ -126,6 +128,8 @@ enum Analyzers {
             return DriftAnalyzer(operatorIndex: o, metric: m, rule: d, inventory: inventory)
         case .correlation(let c):
             return CorrelationAnalyzer(operatorIndex: o, plan: plan, rule: c, inventory: inventory)
+        case .group(let g):
+            return GroupAnalyzer(operatorIndex: o, rule: g, plan: plan, inventory: inventory)
         default: return nil
         }
     }

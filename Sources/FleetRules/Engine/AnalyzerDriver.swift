@@ -10,6 +10,12 @@ struct AnalysisInputs {
     let seen: [Bool]
     let applies: [Bool]
     let operatorCount: Int
+    /// The metrics' history and the lowered program, for analyses that evaluate per-device
+    /// expressions at a tick (group rules).
+    let metrics: MetricStore
+    let program: EngineProgram
+    /// How many times telemetry has changed a device attribute so far.
+    let attributeChanges: Int
 
     func context(operator o: Int, at t: Double) -> AnalysisContext {
         AnalysisContext(inputs: self, operatorIndex: o, now: t)
@@ -42,6 +48,14 @@ struct AnalyzerDriver: Sendable {
     private(set) var end = Double.infinity
     /// Open analyzer findings: "operator␟key" → episode index.
     private var open: [String: Int] = [:]
+    /// Group rules' inhibition (`inhibits:`): per inhibited operator, the group operators that
+    /// inhibit it; per group operator, each device's firing group episode (-1: none) and the
+    /// members each open group episode holds.
+    private var inhibitors: [Int: [Int]] = [:]
+    private var inhibitingEpisode: [Int: [Int32]] = [:]
+    private var inhibitedMembers: [Int: [Int]] = [:]
+    /// Whether any group rule inhibits device alerts.
+    private(set) var inhibitsAny = false
 
     init(metrics: Int) {
         byMetric = Array(repeating: [], count: metrics)
@@ -50,6 +64,56 @@ struct AnalyzerDriver: Sendable {
     var isEmpty: Bool { analyzers.isEmpty }
 
     /// Adds the analyzer of operator `o`; call `seal` after the last.
+    /// Registers group operator `o` as inhibiting the operators of rules `ids`, for `devices`.
+    mutating func addInhibition(operator o: Int, inhibits ids: [String], plan: EvaluationPlan, devices: Int) {
+        let targets = ids.compactMap { id in plan.operators.firstIndex { $0.rule.id == id } }
+        guard !targets.isEmpty else { return }
+        for t in targets { inhibitors[t, default: []].append(o) }
+        inhibitingEpisode[o] = Array(repeating: -1, count: devices)
+        inhibitsAny = true
+    }
+
+    /// The firing group that inhibits operator `o`'s alert for device `d`, if any.
+    func inhibition(op o: Int, device d: Int, log: EpisodeLog) -> AlertInhibition? {
+        guard let groups = inhibitors[o] else { return nil }
+        for g in groups {
+            guard let e = inhibitingEpisode[g]?[d], e >= 0 else { continue }
+            let episode = log.episodes[Int(e)]
+            let group = episode.evidence.first { $0.0 == "group" }.map { v -> String in
+                if case .string(let s) = v.1 { return s }
+                return ""
+            }
+            return AlertInhibition(rule: episode.rule, group: group ?? "")
+        }
+        return nil
+    }
+
+    /// Records which devices a group finding of operator `o` (episode `e`, nil: resolved) holds,
+    /// and marks the open alerts of the rules it inhibits for its members.
+    private mutating func inhibit(
+        operator o: Int, episode e: Int, members: [Int]?, _ inputs: AnalysisInputs, log: inout EpisodeLog, now: Double
+    ) {
+        guard var flags = inhibitingEpisode[o] else { return }
+        inhibitingEpisode[o] = nil
+        for d in inhibitedMembers[e] ?? [] where flags[d] == Int32(e) { flags[d] = -1 }
+        let fresh = (members ?? []).filter { flags[$0] != Int32(e) }
+        for d in members ?? [] { flags[d] = Int32(e) }
+        inhibitedMembers[e] = members
+        inhibitingEpisode[o] = flags
+        guard !fresh.isEmpty, members != nil else { return }
+        let group = log.episodes[e].evidence.first { $0.0 == "group" }.map { v -> String in
+            if case .string(let s) = v.1 { return s }
+            return ""
+        }
+        let inhibition = AlertInhibition(rule: log.episodes[e].rule, group: group ?? "")
+        let targets = Set(inhibitors.filter { $0.value.contains(o) }.map { inputs.plan.operators[$0.key].rule.id })
+        let newMembers = Set(fresh)
+        for i in log.episodes.indices where log.episodes[i].until == nil && targets.contains(log.episodes[i].rule) {
+            guard let d = inputs.inventory.deviceIndex[log.episodes[i].device], newMembers.contains(d) else { continue }
+            log.inhibit(i, by: inhibition, at: now)
+        }
+    }
+
     mutating func add(_ analyzer: any Analyzer, operator o: Int) {
         let a = analyzers.count
         for m in analyzer.metrics where m >= 0 && m < byMetric.count { byMetric[m].append(a) }
@@ -156,6 +220,9 @@ struct AnalyzerDriver: Sendable {
                     log.revise(
                         e, severity: f.severity, value: f.value, summary: f.summary, evidence: f.evidence,
                         maintenance: f.maintenance, due: f.due, at: now)
+                    if f.members != nil {
+                        inhibit(operator: o, episode: e, members: f.members, inputs, log: &log, now: now)
+                    }
                     continue
                 }
                 var labels = rule.labels
@@ -166,10 +233,17 @@ struct AnalyzerDriver: Sendable {
                     since: f.since,
                     until: nil, value: f.value, summary: f.summary, labels: labels, evidence: f.evidence,
                     maintenance: f.maintenance, site: f.site, due: f.due)
-                open[key] = Int(log.open(episode, at: f.since))
+                let e = Int(log.open(episode, at: f.since))
+                open[key] = e
+                if f.members != nil {
+                    inhibit(operator: o, episode: e, members: f.members, inputs, log: &log, now: now)
+                }
             case .resolve(let k, let t):
                 guard let e = open.removeValue(forKey: "\(o)\u{1F}\(k)") else { continue }
                 log.resolve(e, at: t)
+                if inhibitingEpisode[o] != nil {
+                    inhibit(operator: o, episode: e, members: nil, inputs, log: &log, now: t)
+                }
             }
         }
     }

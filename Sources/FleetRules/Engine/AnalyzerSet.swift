@@ -122,6 +122,14 @@ struct AnalyzerSet: Sendable {
         }
     }
 
+    /// The group rule analyzer of operator `o`, if it is one.
+    func group(operator o: Int) -> GroupAnalyzer? {
+        for case .other(let i) in slots {
+            if let g = others[i] as? GroupAnalyzer, g.operatorIndex == o { return g }
+        }
+        return nil
+    }
+
     /// Runs `body` on forecast analyzer `i` with its shared curve book lent to it.
     private mutating func lendingCurves(_ i: Int, _ body: (inout ForecastAnalyzer) -> Void) {
         guard let k = forecastBook[i] else { return body(&forecasts[i]) }

@@ -45,6 +45,8 @@ public struct Explanation: Sendable {
     /// The last finding that closed, if any and none is open.
     public var lastResolved: AlertEpisode?
     public var notes: [String]
+    /// For a group rule: the device's group at the latest tick.
+    public var group: GroupExplanation? = nil
 }
 
 /// An explanation was asked for a rule or device the engine does not know.
@@ -139,6 +141,8 @@ extension Engine {
                 }
             }
             if let v = complianceVersion(rule: id, device: d) { out.notes.append("version: \(v)") }
+        case .analysis where rule.kind == .group:
+            explainGroup(&out, operator: o, device: d)
         case .analysis:
             if out.state != .outOfScope { out.state = out.findings.isEmpty ? .idle : .firing }
             out.notes.append(
@@ -244,6 +248,7 @@ extension Explanation {
                     + (inputs.isEmpty ? "" : " (\(inputs.joined(separator: ", ")))") + "\n"
             }
         }
+        if let group { out += group.text() }
         for note in notes { out += "note: \(note)\n" }
         for f in findings {
             out += "finding: \(f.severity.rawValue) since \(Timestamp.format(f.since)): \(f.summary)\n"
@@ -269,7 +274,7 @@ extension Explanation {
                 ("evidence", .object(e.evidence)),
             ])
         }
-        return .object([
+        var fields: [(String, JSONValue)] = [
             ("rule", .string(rule)), ("kind", .string(kind.rawValue)), ("device", .string(device)),
             ("at", .string(Timestamp.format(time))), ("where", scope.map(node) ?? .null),
             ("when", condition.map(node) ?? .null), ("clear", clear.map(node) ?? .null),
@@ -278,7 +283,9 @@ extension Explanation {
             ("pending_seconds", pendingFor.map { .number($0) } ?? .null),
             ("blocking", .array(blocking.map { .string($0.expression) })),
             ("findings", .array(findings.map(episode))), ("notes", .array(notes.map { .string($0) })),
-        ])
+        ]
+        if let group { fields.append(("group", group.json())) }
+        return .object(fields)
     }
 }
 

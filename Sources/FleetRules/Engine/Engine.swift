@@ -58,7 +58,7 @@ public struct Engine: Sendable {
     /// The compliance rules' trackers.
     private var compliance: ComplianceDriver
     /// Fleet-level analyses (forecast, drift, correlation, balance), fed in event time.
-    private var analyses: AnalyzerDriver
+    private(set) var analyses: AnalyzerDriver
     /// Alert summaries from the rules' templates.
     private let alertText: AlertText
 
@@ -115,6 +115,8 @@ public struct Engine: Sendable {
     internal private(set) var now: Double = 0
     private var scratchValues: [(Int, Double)] = []
     private var scratchNonNumeric: String?
+    /// Counts changes of device attributes by telemetry, so ticks re-read them only after one.
+    private var attributeChanges = 0
 
     public init(plan: EvaluationPlan, inventory: Inventory) {
         self.plan = plan
@@ -170,6 +172,9 @@ public struct Engine: Sendable {
                 }
             }
             analyses.add(analyzer, operator: o)
+            if case .group(let g) = op.rule.body, !g.inhibits.isEmpty {
+                analyses.addInhibition(operator: o, inhibits: g.inhibits, plan: plan, devices: n)
+            }
         }
         analyses.seal()
     }
@@ -563,6 +568,7 @@ public struct Engine: Sendable {
     /// Re-decides the inventory-only `where` of rules reading `slot` after telemetry changed it;
     /// a device leaving a rule's scope resolves its open alert.
     private mutating func rescope(device d: Int, slot: Int, at t: Double) {
+        attributeChanges &+= 1
         guard let ops = program.staticScopesBySlot[slot] else { return }
         for o in ops {
             guard let scope = conditions.program[o]?.scope else { continue }
@@ -663,7 +669,8 @@ public struct Engine: Sendable {
             rule: plan.operators[o].rule.id, kind: plan.operators[o].rule.kind, pack: plan.operators[o].rule.pack,
             device: inventory.rows[d][0], severity: plan.operators[o].rule.severity, since: start, until: nil, value: v,
             summary: text, labels: plan.operators[o].rule.labels, evidence: program.ruleEvidence[o],
-            maintenance: plan.operators[o].rule.maintenance)
+            maintenance: plan.operators[o].rule.maintenance,
+            inhibitedBy: analyses.inhibitsAny ? analyses.inhibition(op: o, device: d, log: log) : nil)
         conditions.markFiring(opKey(o, d), since: start, episode: log.open(episode, at: start))
     }
 
@@ -689,7 +696,7 @@ public struct Engine: Sendable {
         AnalysisInputs(
             plan: plan, inventory: inventory, attributes: attributes, attributeSlots: program.attributeSlots,
             gatewayNames: gatewayNames, deviceGateway: deviceGateway, seen: seen, applies: conditions.applies,
-            operatorCount: opCount)
+            operatorCount: opCount, metrics: metrics, program: program, attributeChanges: attributeChanges)
     }
 
     /// Whether forecast rules keep a daily snapshot per device for the report (`forecasts`),

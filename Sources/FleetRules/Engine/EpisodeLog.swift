@@ -34,6 +34,14 @@ struct EpisodeLog: Sendable {
         if escalated { pending.append(AlertEvent(change: .updated, time: t, episode: episodes[e])) }
     }
 
+    /// Marks open episode `e` inhibited by a firing group: an `updated` event at `t`, which
+    /// delivery drops like the inhibited alerts it never sent.
+    mutating func inhibit(_ e: Int, by inhibition: AlertInhibition, at t: Double) {
+        guard episodes[e].until == nil, episodes[e].inhibitedBy == nil else { return }
+        episodes[e].inhibitedBy = inhibition
+        pending.append(AlertEvent(change: .updated, time: t, episode: episodes[e]))
+    }
+
     /// The changes since the last call.
     mutating func drain() -> [AlertEvent] {
         defer { pending.removeAll() }

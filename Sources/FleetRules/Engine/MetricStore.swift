@@ -125,6 +125,35 @@ struct MetricStore: Sendable {
         return runningAggregate(id, window: r, device: d, at: t).map { .number($0) }
     }
 
+    /// Like `aggregateValueUpdating`, but leaves the stored running sums as they are: the running
+    /// window is evicted on a copy. For readers at a tick, such as group rules.
+    func aggregateValueReading(_ id: Int, device d: Int, at t: Double) -> RuntimeValue? {
+        let r = runningIndex[id]
+        guard r >= 0 else { return aggregateValue(id, device: d, at: t) }
+        var ring = rings[key(aggregateMetric[id], d)]
+        var w = running[d * runningTotal + r]
+        return ring.runningAggregate(
+            &w, aggregateFunction[id], after: t - runningWidth[r], slope: runningSlope[r]
+        ).map { .number($0) }
+    }
+
+    /// `aggregateValueReading` as a number, NaN when there is none; the latest value and `age`
+    /// without boxing.
+    @inline(__always)
+    func numberReading(_ id: Int, device d: Int, at t: Double) -> Double {
+        if runningIndex[id] < 0 {
+            let k = key(aggregateMetric[id], d)
+            switch aggregateFunction[id] {
+            case .last: return lastValue[k]
+            case .age:
+                let last = lastTime[k]
+                return last.isFinite ? t - last : .nan
+            default: break
+            }
+        }
+        return aggregateValueReading(id, device: d, at: t)?.number ?? .nan
+    }
+
     /// The numeric value of aggregate `id` for the threshold kernels, NaN when there is none:
     /// `aggregateValueUpdating` without wrapping the number in a `RuntimeValue`.
     @inline(__always)

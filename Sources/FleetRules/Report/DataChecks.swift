@@ -143,6 +143,9 @@ public enum DataChecks {
                 used.insert(r.reachable)
                 used.formUnion(r.prefer?.attributes ?? [])
             }
+        case .group(let g):
+            used.formUnion(g.by)
+            for term in g.condition.memberTerms { used.formUnion(term.expression.attributes) }
         case .alert, .limit: break
         }
         return used
@@ -174,6 +177,14 @@ public enum DataChecks {
         switch op.rule.body {
         case .alert, .limit, .compliance, .forecast:
             break
+        case .group:
+            // A group rule's findings are per group: it fires for groups, not devices.
+            let groups = Set(episodes.compactMap { e in e.evidence.first { $0.0 == "group" }.map { "\($0.1)" } })
+            reach.fired = groups.count
+            reach.judged = groups.count
+            reach.mostMessage = "rule '\(id)' fired for \(groups.count) groups"
+            reach.mostHint = "a group condition that holds for every group is likely mis-set"
+            reach.quietHint = "expected for a healthy fleet; otherwise check its thresholds, `by` and `where`"
         case .drift:
             let tested = report.drift.first { $0.rule == id }?.tested ?? applicable
             reach.judged = tested

@@ -111,6 +111,9 @@ public enum HTMLRenderer {
         for a in primary.prefix(maxAlertRows) {
             let e = a.episode
             var summary = esc(e.summary)
+            if let i = e.inhibitedBy {
+                summary += "<div class=\"related\">inhibited by \(esc(i.rule)) (\(esc(i.group)))</div>"
+            }
             if !a.related.isEmpty {
                 summary +=
                     "<div class=\"related\">related: "

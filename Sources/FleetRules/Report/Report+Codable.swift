@@ -69,7 +69,7 @@ extension Report.Alert: Codable {
     /// An entry of the report's `alerts`.
     func json() -> JSONValue {
         let e = episode
-        return .object([
+        var fields: [(String, JSONValue)] = [
             ("rule", .string(e.rule)), ("kind", .string(e.kind.rawValue)), ("device", .string(e.device)),
             ("site", .string(site)), ("zone", .string(zone)), ("severity", .string(e.severity.rawValue)),
             ("priority", .number(priority)), ("since", .string(Timestamp.format(e.since))),
@@ -79,7 +79,12 @@ extension Report.Alert: Codable {
             ("evidence", .object(e.evidence)),
             ("related", .array(related.map { $0.json() })),
             ("grouped_under", groupedUnder.map { $0.json() } ?? .null),
-        ])
+        ]
+        // Present only on device alerts a firing group rule inhibits (`inhibits:`).
+        if let i = e.inhibitedBy {
+            fields.append(("inhibited_by", .object([("rule", .string(i.rule)), ("group", .string(i.group))])))
+        }
+        return .object(fields)
     }
 
     /// Writes the alert as an entry of the report's `alerts`.

@@ -43,6 +43,10 @@ public struct ExpectedAlert: Sendable, Hashable {
     /// When set, the alert's labels must be exactly these.
     public var labels: [String: String]?
     public var site: String?
+    /// When set, whether a group rule inhibits the alert (`inhibits:`).
+    public var inhibited: Bool? = nil
+    /// When set, the group of a group rule's finding.
+    public var group: String? = nil
 }
 
 public struct ExpectedForecast: Sendable, Hashable {
@@ -517,6 +521,9 @@ struct TestDecoder {
             FieldSpec("device", .text, "device (omit for site findings)"),
             FieldSpec("severity", .severity, "severity"), FieldSpec("labels", .map(.text), "exact labels"),
             FieldSpec("site", .text, "site of a group finding"),
+            FieldSpec("group", .text, "group of a group rule's finding (the `by` values joined with /)"),
+            FieldSpec(
+                "inhibited", .choice(["true", "false"]), "whether a firing group rule inhibits the alert (true/false)"),
         ]
         guard let f = ctx.fields(node, spec, in: "an expected alert") else { return nil }
         guard let rule = rule(f["rule"]), let device = device(f["device"], inventory, required: false) else {
@@ -525,6 +532,8 @@ struct TestDecoder {
         var alert = ExpectedAlert(rule: rule, device: device)
         if let s = f["severity"] { alert.severity = ctx.severity(s.value) }
         if let s = f["site"] { alert.site = ctx.string(s.value, "site") }
+        if let s = f["group"] { alert.group = ctx.string(s.value, "group") }
+        if let s = f["inhibited"] { alert.inhibited = ctx.bool(s.value, "inhibited") }
         if let l = f["labels"], let entries = ctx.mapping(l.value, "labels") {
             var labels: [String: String] = [:]
             for e in entries { labels[e.name] = ctx.string(e.value, "label '\(e.name)'") }

@@ -181,6 +181,8 @@ public struct RuleTestRunner: Sendable {
         let e = a.episode
         var s = "\(e.rule) \(e.device.isEmpty ? "site=\(a.site)" : e.device) severity=\(e.severity.rawValue)"
         s += " labels={\(e.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))}"
+        if let g = e.evidence.first(where: { $0.0 == "group" }), case .string(let name) = g.1 { s += " group=\(name)" }
+        if let i = e.inhibitedBy { s += " inhibited by \(i.rule)" }
         s += " since \(Timestamp.format(e.since))"
         return s
     }
@@ -188,6 +190,8 @@ public struct RuleTestRunner: Sendable {
     static func describe(_ x: ExpectedAlert) -> String {
         var s = "\(x.rule) \(x.device.isEmpty ? "site=\(x.site ?? "*")" : x.device)"
         if let sev = x.severity { s += " severity=\(sev.rawValue)" }
+        if let g = x.group { s += " group=\(g)" }
+        if let i = x.inhibited { s += i ? " inhibited" : " not inhibited" }
         if let l = x.labels {
             s += " labels={\(l.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))}"
         }
@@ -200,6 +204,8 @@ public struct RuleTestRunner: Sendable {
         if let s = x.site, s != a.site { return false }
         if let sev = x.severity, sev != e.severity { return false }
         if let l = x.labels, l != e.labels { return false }
+        if let i = x.inhibited, i != (e.inhibitedBy != nil) { return false }
+        if let g = x.group, !e.evidence.contains(where: { $0.0 == "group" && $0.1 == .string(g) }) { return false }
         return true
     }
 

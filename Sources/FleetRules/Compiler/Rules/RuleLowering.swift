@@ -6,6 +6,8 @@ struct RuleLowering {
     var steps: [String]
     /// Per-device state of the analysis or tracker; condition rules add theirs in the plan.
     var stateBytesPerDevice = 0
+    /// Per-device expressions an analysis evaluates from the shared window aggregates.
+    var reads: [TypedExpression] = []
 }
 
 extension Rule {
@@ -32,6 +34,8 @@ extension Rule {
         case .balance(let b):
             return RuleLowering(
                 evaluation: .analysis, steps: b.planSteps, stateBytesPerDevice: BalanceRule.stateBytesPerDevice)
+        case .group(let g):
+            return g.lowering(scope: scope)
         }
     }
 }
