@@ -125,6 +125,18 @@ struct DeliveryService: Service, CustomStringConvertible {
         let inventory = delivery.inventory
         let logger = self.logger
         let host = self.host
+        // The journal's replay re-raised the alerts of before the restart: a restored routing
+        // state has them already; without one they are routed again (to the same ids).
+        let replayed = await host.takeRestoredAlerts()
+        if pipeline.restored {
+            logger.info("delivery state restored", metadata: ["replayed_alert_changes": "\(replayed.count)"])
+        } else if !replayed.isEmpty {
+            do {
+                try pipeline.route(replayed, inventory: inventory)
+            } catch {
+                logger.error("delivery: cannot write the outbox", metadata: ["error": "\(error)"])
+            }
+        }
         await host.setAlertHandler { events, time in
             do {
                 try pipeline.routeLive(events, eventTime: time, inventory: inventory)

@@ -18,6 +18,9 @@ struct ServeCommand: AsyncParsableCommand {
             Example:
               fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --port 8080
 
+            Silences and acknowledgements at run time (docs/SERVER.md): `fleetrules silence
+            add|query|expire --server URL`, POST /v1/alerts/{id}/ack.
+
             Live ingest from an MQTT broker (QoS 1, persistent session; docs/SERVER.md):
               fleetrules serve --rules rules/ --inventory examples/fleet/inventory.csv --state-dir .fleetrules/state \
                 --mqtt mqtt://127.0.0.1:1883 --mqtt-topic 'fleet/{site}/{device}/telemetry'
@@ -44,6 +47,13 @@ struct ServeCommand: AsyncParsableCommand {
     var tokenFile: String?
 
     @OptionGroup var delivery: DeliveryOptions
+
+    @Option(
+        help: """
+            When the journal and the delivery state are fsynced: always (before an ingest is \
+            answered or PUBACKed), batch (at most once a second) or none.
+            """)
+    var journalSync: String = "batch"
 
     @Option(help: "At shutdown, keep delivering what the outbox holds for at most this long.")
     var deliverFlush: String = "10s"
@@ -95,6 +105,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--idle-timeout must be a duration from 1ms to 1d, such as 60s")
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be positive") }
+        if SyncMode(rawValue: journalSync) == nil {
+            throw ValidationError("--journal-sync must be always, batch or none")
+        }
     }
 
     func run() async throws {
@@ -133,6 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
             config.token = token
         }
         let inv = gateways.apply(to: inventory.load())
+        let sync = SyncMode(rawValue: journalSync) ?? .batch
         var stateURL: URL?
         if let stateDir {
             do {
@@ -145,7 +159,7 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = FleetRulesServer.bootstrapMetrics()
         let settings = EngineHost.Settings(
             rulePaths: rules, inventory: inv, lateness: lateness.seconds, stateDir: stateURL,
-            journalMaxBytes: journalMax)
+            journalMaxBytes: journalMax, journalSync: sync)
         let host: EngineHost
         do {
             host = try EngineHost.start(settings: settings, logger: logger)
@@ -159,10 +173,24 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         var serveDelivery: ServeDelivery?
-        if let deliveryConfig = delivery.config() {
-            serveDelivery = ServeDelivery(
-                pipeline: try delivery.pipeline(deliveryConfig).pipeline, inventory: inv,
-                flushWithin: DurationText.seconds(deliverFlush) ?? 10)
+        let deliveryConfig = delivery.config()
+        // Silences, acknowledgements and the routing state live in the outbox's database; with
+        // --state-dir and no other outbox, that is outbox.sqlite in the state directory.
+        let inState = stateDir.map { "\($0)/outbox.sqlite" }
+        let controlsPath =
+            deliveryConfig.map { delivery.outbox ?? $0.outbox.path ?? inState ?? DeliveryInput.defaultOutbox } ?? inState
+        do {
+            let controls = try DeliveryControls(path: controlsPath, sync: sync)
+            config.controls = controls
+            if let deliveryConfig, let controlsPath {
+                let pipeline = try DeliveryPipeline(
+                    config: deliveryConfig, outbox: try Outbox(path: controlsPath, sync: sync),
+                    controls: controls, keepState: stateDir != nil)
+                serveDelivery = ServeDelivery(
+                    pipeline: pipeline, inventory: inv, flushWithin: DurationText.seconds(deliverFlush) ?? 10)
+            }
+        } catch {
+            Self.failUsage("cannot open the delivery state \(controlsPath ?? ""): \(error)")
         }
         let ingest = mqtt.ingest(host: host, stateDir: stateURL, maxPayload: maxBody, logger: logger)
         if let status = ingest?.status { config.readiness = { status.readiness() } }
