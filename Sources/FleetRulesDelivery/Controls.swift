@@ -36,7 +36,8 @@ public struct RuntimeSilence: Sendable, Equatable {
                 .array(
                     matchers.map {
                         .object([
-                            ("name", .string($0.label)), ("value", .string($0.value)), ("isRegex", .bool($0.op.isRegex)),
+                            ("name", .string($0.label)), ("value", .string($0.value)),
+                            ("isRegex", .bool($0.op.isRegex)),
                             ("isEqual", .bool($0.op.isEqual)),
                         ])
                     })
@@ -60,7 +61,9 @@ public struct RuntimeSilence: Sendable, Equatable {
     /// it names a silence to update).
     public static func parse(_ body: JSONValue, now: Double) throws(Invalid) -> RuntimeSilence {
         guard case .object(let fields) = body else { throw Invalid(message: "expected a JSON object") }
-        let known: Set<String> = ["id", "matchers", "startsAt", "endsAt", "createdBy", "comment", "status", "updatedAt"]
+        let known: Set<String> = [
+            "id", "matchers", "startsAt", "endsAt", "createdBy", "comment", "status", "updatedAt",
+        ]
         if let unknown = fields.first(where: { !known.contains($0.0) }) {
             throw Invalid(
                 message: "unknown field '\(unknown.0)': a silence has matchers, startsAt, endsAt, createdBy, comment")
@@ -109,7 +112,8 @@ public struct RuntimeSilence: Sendable, Equatable {
         }
         // As in Alertmanager: a silence must not select every alert.
         guard matchers.contains(where: { !$0.matches([:]) }) else {
-            throw Invalid(message: "at least one matcher must not match the empty string (the silence would match every alert)")
+            throw Invalid(
+                message: "at least one matcher must not match the empty string (the silence would match every alert)")
         }
         guard let endsAt = try time("endsAt", required: true) else { throw Invalid(message: "'endsAt' is required") }
         let startsAt = max(now, try time("startsAt", required: false) ?? now)

@@ -195,7 +195,8 @@ public final class Outbox: Sendable {
         try db.read { db in
             guard
                 let text = try String.fetchOne(
-                    db, sql: "SELECT alerts FROM outbox WHERE page = ? AND alerts IS NOT NULL LIMIT 1", arguments: [page])
+                    db, sql: "SELECT alerts FROM outbox WHERE page = ? AND alerts IS NOT NULL LIMIT 1",
+                    arguments: [page])
             else { return [] }
             return (try? JSONDecoder().decode([CarriedAlert].self, from: Data(text.utf8))) ?? []
         }

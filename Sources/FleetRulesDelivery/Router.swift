@@ -22,7 +22,8 @@ public struct DeliveryAlert: Sendable, Equatable, Codable {
     /// finding about a gateway or a zone, the one it is about, and its `zone` and `group`) and
     /// the rule's own labels (which cannot override these).
     public init(_ event: AlertEvent, inventory: Inventory?) {
-        self.init(episode: event.episode, resolvedAt: event.change == .resolved ? event.time : nil, inventory: inventory)
+        self.init(
+            episode: event.episode, resolvedAt: event.change == .resolved ? event.time : nil, inventory: inventory)
     }
 
     /// The alert of an episode: firing, or resolved at `resolvedAt` (its end when it has one).

@@ -139,7 +139,8 @@ public actor EngineHost {
         activations = [0]
         var engine = Self.liveEngine(version.plan, settings.inventory)
         var journal = Journal(
-            horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes, stateDir: settings.stateDir,
+            horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes,
+            stateDir: settings.stateDir,
             sync: settings.journalSync)
         let saved = try journal.restore()
         if !saved.isEmpty {

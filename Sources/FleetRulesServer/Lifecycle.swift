@@ -41,7 +41,11 @@ extension FleetRulesServer {
         // Trapped before the server listens, so a SIGHUP right after `listening on` is not fatal.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         var services: [any Service] = []
-        if let delivery { services.append(DeliveryService(delivery: delivery, host: host, logger: logger)) }
+        if let delivery {
+            // Attached before the server listens, so no ingest's alerts pass delivery by.
+            await DeliveryService.attach(delivery, host: host, logger: logger)
+            services.append(DeliveryService(delivery: delivery, host: host, logger: logger))
+        }
         services.append(ReloadOnHangup(signals: hangups, host: host, logger: logger))
         services.append(HTTPService(server: self, onListening: onListening))
         // Services stop in the reverse order: the subscriber first.
@@ -120,11 +124,10 @@ struct DeliveryService: Service, CustomStringConvertible {
 
     var description: String { "delivery" }
 
-    func run() async throws {
+    /// Hands the journal's replayed alerts and then every ingest's alert changes to the pipeline.
+    static func attach(_ delivery: ServeDelivery, host: EngineHost, logger: Logger) async {
         let pipeline = delivery.pipeline
         let inventory = delivery.inventory
-        let logger = self.logger
-        let host = self.host
         // The journal's replay re-raised the alerts of before the restart: a restored routing
         // state has them already; without one they are routed again (to the same ids).
         let replayed = await host.takeRestoredAlerts()
@@ -144,6 +147,13 @@ struct DeliveryService: Service, CustomStringConvertible {
                 logger.error("delivery: cannot write the outbox", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    func run() async throws {
+        let pipeline = delivery.pipeline
+        let inventory = delivery.inventory
+        let logger = self.logger
+        let host = self.host
         await pipeline.sendContinuously(
             stop: { Task.isShuttingDownGracefully },
             afterRound: { pending in await host.setOutboxDepth(pending) },

@@ -63,13 +63,16 @@ extension FleetRulesServer {
             return Self.error(.badRequest, "invalid_silence", error.message)
         }
         if !silence.id.isEmpty {
-            guard silence.id.count <= 128, silence.id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+            guard silence.id.count <= 128,
+                silence.id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
             else {
-                return Self.error(.badRequest, "invalid_silence", "'id' must be letters, digits, '-' and '_' (at most 128)")
+                return Self.error(
+                    .badRequest, "invalid_silence", "'id' must be letters, digits, '-' and '_' (at most 128)")
             }
             if let old = controls.silence(silence.id), old.state(at: now) == .expired {
                 return Self.error(
-                    .conflict, "silence_expired", "silence \(silence.id) has expired; post it without an id to renew it")
+                    .conflict, "silence_expired", "silence \(silence.id) has expired; post it without an id to renew it"
+                )
             }
         }
         do {
@@ -110,7 +113,8 @@ extension FleetRulesServer {
         }
         guard episode.until == nil else {
             return Self.error(
-                .conflict, "alert_resolved", "the alert has resolved; if it fires again it is a new alert with a new id")
+                .conflict, "alert_resolved", "the alert has resolved; if it fires again it is a new alert with a new id"
+            )
         }
         do {
             let ack = try controls.acknowledge(

@@ -178,7 +178,8 @@ struct ServeCommand: AsyncParsableCommand {
         // --state-dir and no other outbox, that is outbox.sqlite in the state directory.
         let inState = stateDir.map { "\($0)/outbox.sqlite" }
         let controlsPath =
-            deliveryConfig.map { delivery.outbox ?? $0.outbox.path ?? inState ?? DeliveryInput.defaultOutbox } ?? inState
+            deliveryConfig.map { delivery.outbox ?? $0.outbox.path ?? inState ?? DeliveryInput.defaultOutbox }
+            ?? inState
         do {
             let controls = try DeliveryControls(path: controlsPath, sync: sync)
             config.controls = controls

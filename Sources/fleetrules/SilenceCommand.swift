@@ -161,7 +161,8 @@ struct SilenceCommand: AsyncParsableCommand {
                 return
             }
             func text(_ v: JSONValue?) -> String { if case .string(let s)? = v { s } else { "" } }
-            print("ID                                    State    Ends at                  Created by  Comment  Matchers")
+            print(
+                "ID                                    State    Ends at                  Created by  Comment  Matchers")
             for s in chosen {
                 let matchers: [String] =
                     if case .array(let list)? = s["matchers"] {

@@ -579,7 +579,7 @@ enum ServeFixture {
                 called += 1
             }
         }
-        #expect(called == 14)
+        #expect(called == 19)
     }
 }
 
