@@ -166,6 +166,8 @@ public final class DeliveryControls: @unchecked Sendable {
     private let lock = NSLock()
     private var silences: [String: RuntimeSilence] = [:]
     private var acks: [String: Acknowledgement] = [:]
+    /// The ids of the alerts delivery has firing, by alert key (rule, device, site, subject).
+    private var firingIDs: [String: String] = [:]
 
     /// `path`: the SQLite file (the outbox's, typically); nil keeps them in memory only.
     public init(path: String?, sync: SyncMode = .batch) throws {
@@ -273,6 +275,20 @@ public final class DeliveryControls: @unchecked Sendable {
     /// The ids of the active silences that select these labels.
     public func silencing(_ labels: [String: String], at now: Double) -> [String] {
         lock.withLock { silences.values.filter { $0.silences(labels, at: now) }.map(\.id).sorted() }
+    }
+
+    // MARK: alert ids
+
+    /// The id delivery knows a firing alert by (the episode's start as delivery first saw it,
+    /// which a restart does not move), nil when delivery has no such alert firing.
+    public func firingID(key: String) -> String? { lock.withLock { firingIDs[key] } }
+
+    /// Records what delivery has firing now for these keys (nil: not firing).
+    func noteFiring(_ changes: [(key: String, id: String?)], replacing: Bool = false) {
+        lock.withLock {
+            if replacing { firingIDs = [:] }
+            for c in changes { firingIDs[c.key] = c.id }
+        }
     }
 
     // MARK: acknowledgements

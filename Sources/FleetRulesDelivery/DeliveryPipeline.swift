@@ -54,6 +54,7 @@ public final class DeliveryPipeline: @unchecked Sendable {
             storedState = data
             restored = true
         }
+        controls?.noteFiring(router.firing.map { ($0.key, $0.value.alertID) }, replacing: true)
     }
 
     public init(config: DeliveryConfig, outbox: Outbox) {
@@ -100,6 +101,10 @@ public final class DeliveryPipeline: @unchecked Sendable {
         try write { now in
             if let t = events.map(\.time).max() { eventTime = max(eventTime ?? t, t) }
             var notifications = router.process(events, inventory: inventory)
+            if let controls {
+                let keys = Set(events.map { DeliveryAlert($0, inventory: inventory).key })
+                controls.noteFiring(keys.map { ($0, router.firing[$0]?.alertID) })
+            }
             if final { notifications += router.finish() }
             var m = planner.plan(notifications, now: now)
             if final {

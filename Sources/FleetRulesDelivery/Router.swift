@@ -208,8 +208,12 @@ public struct AlertRouter: Sendable {
         }
     }
 
-    mutating func apply(_ alert: DeliveryAlert, at t: Double) {
+    mutating func apply(_ incoming: DeliveryAlert, at t: Double) {
         stats.events += 1
+        // An episode keeps the start delivery first saw (and so its id): after a restart the
+        // engine, rebuilt from the journal's recent readings, may date it later.
+        var alert = incoming
+        if let known = firing[alert.key], known.since < alert.since { alert.since = known.since }
         if alert.status == .firing { firing[alert.key] = alert } else { firing[alert.key] = nil }
         if alert.status == .resolved {
             // A resolve goes to every group that holds the alert, wherever its labels (an

