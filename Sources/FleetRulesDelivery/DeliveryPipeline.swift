@@ -27,8 +27,9 @@ public final class DeliveryPipeline: @unchecked Sendable {
     public let keepsState: Bool
     /// Whether the routing state of a previous run was taken up.
     public private(set) var restored = false
-    /// The routing state last stored (under `lock`), so an unchanged one is not written again.
-    private var storedState: Data?
+    /// What the routing state last stored was made from (under `lock`): the router's
+    /// revision, the open SMS batches and the event time; an unchanged state is not stored again.
+    private var storedRevision: (router: Int, batches: Int, eventTime: Double?)?
 
     public convenience init(config: DeliveryConfig, outboxPath: String) throws {
         self.init(config: config, outbox: try Outbox(path: outboxPath))
@@ -51,7 +52,6 @@ public final class DeliveryPipeline: @unchecked Sendable {
             router.restore(groups: snapshot.groups, firing: snapshot.firing)
             planner.restore(batches: snapshot.batches)
             eventTime = snapshot.eventTime
-            storedState = data
             restored = true
         }
         controls?.noteFiring(router.firing.map { ($0.key, $0.value.alertID) }, replacing: true)
@@ -71,6 +71,11 @@ public final class DeliveryPipeline: @unchecked Sendable {
     /// The routing state to store with a batch (under `lock`), nil when it is not kept.
     private func stateLocked() throws -> Data? {
         guard keepsState else { return nil }
+        let revision = (router.revision, planner.batches.count, eventTime)
+        if let s = storedRevision, s.router == revision.0, s.batches == revision.1, s.eventTime == revision.2 {
+            return nil
+        }
+        storedRevision = revision
         let (groups, firing) = router.snapshotGroups()
         let snapshot = RoutingSnapshot(
             groups: groups, firing: firing, batches: planner.snapshotBatches(), eventTime: eventTime)
@@ -86,9 +91,7 @@ public final class DeliveryPipeline: @unchecked Sendable {
         let (messages, state): ([OutboxMessage], Data?) = try lock.withLock {
             router.wallNow = now
             let m = body(now)
-            var state = try stateLocked()
-            if state == storedState { state = nil } else { storedState = state }
-            return (m, state)
+            return (m, try stateLocked())
         }
         if messages.isEmpty && state == nil { return 0 }
         return try outbox.enqueue(messages, state: state)
@@ -134,6 +137,7 @@ public final class DeliveryPipeline: @unchecked Sendable {
     public func tick() throws -> Int {
         try write { now in
             guard let t = eventTime else { return [] }
+            router.recheck(at: t)
             let notifications = router.advance(to: t) + router.resendDue(eventTime: t)
             return planner.plan(notifications, now: now)
         }

@@ -151,6 +151,8 @@ public struct AlertRouter: Sendable {
     public var controls: DeliveryControls?
     /// The wall-clock time the controls are judged at (set by the live service before routing).
     public var wallNow: Double = 0
+    /// Counts changes of the routing state (so an unchanged one need not be stored again).
+    public private(set) var revision = 0
 
     public init(config: DeliveryConfig) { self.config = config }
 
@@ -181,7 +183,6 @@ public struct AlertRouter: Sendable {
 
     /// Flushes groups due at or before `t`, earliest first.
     public mutating func advance(to t: Double) -> [AlertNotification] {
-        recheck(at: t)
         var out: [AlertNotification] = []
         while let (key, g) = groups.min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }),
             g.nextFlush <= t
@@ -193,8 +194,9 @@ public struct AlertRouter: Sendable {
 
     /// A group holding a firing alert that its last notification left out (silenced or
     /// acknowledged then) and that nothing suppresses any more is changed: it is sent again at
-    /// its next `group_interval`, as Alertmanager does when a silence expires.
-    mutating func recheck(at t: Double) {
+    /// its next `group_interval`, as Alertmanager does when a silence expires. A live service
+    /// calls it every tick.
+    public mutating func recheck(at t: Double) {
         guard let controls else { return }
         for key in groups.keys.sorted() {
             guard var g = groups[key], !g.dirty else { continue }
@@ -205,11 +207,13 @@ public struct AlertRouter: Sendable {
             g.dirty = true
             g.nextFlush = max(t, (g.lastFlush ?? t) + g.route.groupInterval)
             groups[key] = g
+            revision += 1
         }
     }
 
     mutating func apply(_ incoming: DeliveryAlert, at t: Double) {
         stats.events += 1
+        revision += 1
         // An episode keeps the start delivery first saw (and so its id): after a restart the
         // engine, rebuilt from the journal's recent readings, may date it later.
         var alert = incoming
@@ -295,6 +299,7 @@ public struct AlertRouter: Sendable {
     mutating func flush(_ key: String, at t: Double) -> AlertNotification? {
         guard var g = groups[key] else { return nil }
         g.seq += 1
+        revision += 1
         var alerts = g.order.compactMap { g.alerts[$0] }
         if let controls {
             let all = alerts.count

@@ -119,6 +119,7 @@ import Testing
         // Expired: d2 comes back at the group's next interval (5m), not before.
         _ = try controls.expire(id, now: r.wallNow + 1)
         r.wallNow += 2
+        r.recheck(at: t + 60)
         #expect(r.advance(to: t + 60).isEmpty)
         let back = r.advance(to: t + 30 + 300)
         #expect(back.count == 1)
