@@ -13,6 +13,9 @@ public struct Dispatcher: Sendable {
     public var webhook = WebhookSink()
     public var sms = SMSSink()
     public var alertmanager = AlertmanagerSink()
+    /// Run-time silences and acknowledgements: a due message all of whose alerts they cover is
+    /// cancelled instead of sent; an SMS ACK acknowledges the alerts of its page.
+    public var controls: DeliveryControls?
     /// Called after each send (id, outcome); for progress output.
     public var onSend: (@Sendable (OutboxMessage, SendOutcome) -> Void)?
 
@@ -46,7 +49,8 @@ public struct Dispatcher: Sendable {
                 break
             }
             summary.acknowledged += try await pollReplies()
-            let due = try inGroupOrder(try pace(try outbox.due(now: now, limit: 64), now: now), now: now)
+            let due = try withoutSuppressed(
+                try inGroupOrder(try pace(try outbox.due(now: now, limit: 64), now: now), now: now), now: now)
             if due.isEmpty {
                 guard let next = try outbox.nextDue() else { break }
                 // Nothing can fall due before the deadline (a deferred SMS, a long backoff).
@@ -132,6 +136,45 @@ public struct Dispatcher: Sendable {
         return out
     }
 
+    /// Cancels the due messages every alert of which a silence or an acknowledgement covers
+    /// now (an SMS page with all its later steps) and returns the others.
+    func withoutSuppressed(_ due: [OutboxMessage], now: Double) throws -> [OutboxMessage] {
+        guard let controls else { return due }
+        var out: [OutboxMessage] = []
+        for m in due {
+            guard !m.alerts.isEmpty else {
+                out.append(m)
+                continue
+            }
+            let reasons = m.alerts.map {
+                controls.suppression(alertID: $0.id, labels: $0.labels, status: $0.status, at: now)
+            }
+            guard reasons.allSatisfy({ $0 != nil }) else {
+                out.append(m)
+                continue
+            }
+            var silences: Set<String> = []
+            var ackers: Set<String> = []
+            for r in reasons {
+                switch r {
+                case .silenced(let ids)?: silences.formUnion(ids)
+                case .acknowledged(let a)?: ackers.insert(a.by)
+                case nil: break
+                }
+            }
+            var why: [String] = []
+            if !silences.isEmpty { why.append("silenced by \(silences.sorted().joined(separator: ", "))") }
+            if !ackers.isEmpty { why.append("acknowledged by \(ackers.sorted().joined(separator: ", "))") }
+            let reason = why.joined(separator: "; ")
+            if m.channel == .sms, let page = m.page {
+                try outbox.cancel(page: page, reason: reason)
+            } else {
+                try outbox.cancel(m.id, reason: reason)
+            }
+        }
+        return out
+    }
+
     /// One send.
     func attempt(_ m: OutboxMessage) async -> SendOutcome {
         guard let receiver = config.receiver(named: m.receiver) else {
@@ -163,9 +206,15 @@ public struct Dispatcher: Sendable {
             }
             for reply in replies {
                 if let code = SMSSink.ackCode(in: reply.text),
-                    try outbox.acknowledge(code: code, from: reply.from) != nil
+                    let page = try outbox.acknowledge(code: code, from: reply.from)
                 {
                     acked += 1
+                    // The page's alerts are acknowledged: no repeats, in every channel.
+                    let now = Date().timeIntervalSince1970
+                    for a in try outbox.alerts(ofPage: page) where a.status == .firing {
+                        try controls?.acknowledge(
+                            Acknowledgement(alertID: a.id, by: reply.from, comment: "SMS ACK \(code)", at: now))
+                    }
                 }
             }
             try outbox.setCursor(cursorName, replies.map(\.seq).max() ?? cursor)

@@ -30,6 +30,9 @@ public struct OutboxMessage: Sendable, Equatable {
     public var created: Double
     public var deliveredAt: Double?
     public var eventTime: Double
+    /// The alerts the message carries (their ids, status and labels), so a silence or an
+    /// acknowledgement made after it was written can still stop it before it is sent.
+    public var alerts: [CarriedAlert] = []
 
     public init(
         id: String, receiver: String, channel: Channel, target: String, payload: String, page: String? = nil,
@@ -71,6 +74,9 @@ public struct OutboxMessage: Sendable, Equatable {
         created = row["created"] ?? 0
         deliveredAt = row["delivered_at"]
         eventTime = row["event_time"] ?? 0
+        if let text: String = row["alerts"] {
+            alerts = (try? JSONDecoder().decode([CarriedAlert].self, from: Data(text.utf8))) ?? []
+        }
     }
 
     public func json() -> JSONValue {
@@ -95,7 +101,7 @@ public final class Outbox: Sendable {
     let db: DatabaseQueue
     public let path: String
 
-    public init(path: String) throws {
+    public init(path: String, sync: SyncMode = .batch) throws {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -103,7 +109,7 @@ public final class Outbox: Sendable {
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(sync.sqliteSynchronous)")
         }
         db = try DatabaseQueue(path: path, configuration: config)
         try db.write { db in
@@ -118,29 +124,81 @@ public final class Outbox: Sendable {
                     CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt);
                     CREATE INDEX IF NOT EXISTS outbox_page ON outbox(page, step);
                     CREATE TABLE IF NOT EXISTS cursor (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS routing_state (name TEXT PRIMARY KEY, value BLOB NOT NULL);
                     """)
+            // Outboxes written before messages named their alerts get the column.
+            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(outbox)").compactMap { $0["name"] as String? }
+            if !columns.contains("alerts") { try db.execute(sql: "ALTER TABLE outbox ADD COLUMN alerts TEXT") }
         }
     }
 
     /// Writes messages; returns how many were new.
+    /// With `state`, the routing state that produced them is stored in the same transaction.
     @discardableResult
-    public func enqueue(_ messages: [OutboxMessage]) throws -> Int {
-        try db.write { db in
+    public func enqueue(_ messages: [OutboxMessage], state: Data? = nil) throws -> Int {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try db.write { db in
             var added = 0
             for m in messages {
+                let alerts = m.alerts.isEmpty ? nil : String(decoding: try encoder.encode(m.alerts), as: UTF8.self)
                 try db.execute(
                     sql: """
                         INSERT OR IGNORE INTO outbox (id, receiver, channel, target, payload, page, step, escalate_after,
-                          ack_code, status, attempts, next_attempt, created, event_time)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                          ack_code, status, attempts, next_attempt, created, event_time, alerts)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
                         """,
                     arguments: [
                         m.id, m.receiver, m.channel.rawValue, m.target, m.payload, m.page, m.step, m.escalateAfter,
-                        m.ackCode, m.status.rawValue, m.nextAttempt, m.created, m.eventTime,
+                        m.ackCode, m.status.rawValue, m.nextAttempt, m.created, m.eventTime, alerts,
                     ])
                 added += db.changesCount
             }
+            if let state {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO routing_state (name, value) VALUES ('router', ?)", arguments: [state])
+            }
             return added
+        }
+    }
+
+    /// The routing state stored by the last `enqueue(_:state:)`, nil when there is none.
+    public func routingState() throws -> Data? {
+        try db.read { db in try Data.fetchOne(db, sql: "SELECT value FROM routing_state WHERE name = 'router'") }
+    }
+
+    /// Cancels a pending or waiting message (a silence or an acknowledgement covers every
+    /// alert it carries); true when it was still open.
+    @discardableResult
+    public func cancel(_ id: String, reason: String) throws -> Bool {
+        try db.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE outbox SET status = 'cancelled', last_error = ? WHERE id = ? AND status IN ('pending', 'waiting')",
+                arguments: [reason, id])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Cancels the open messages of an SMS page (its escalation ends).
+    public func cancel(page: String, reason: String) throws {
+        try db.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE outbox SET status = 'cancelled', last_error = ? WHERE page = ? AND status IN ('pending', 'waiting')",
+                arguments: [reason, page])
+        }
+    }
+
+    /// The alerts a page's messages carry (an SMS ACK acknowledges them all).
+    public func alerts(ofPage page: String) throws -> [CarriedAlert] {
+        try db.read { db in
+            guard
+                let text = try String.fetchOne(
+                    db, sql: "SELECT alerts FROM outbox WHERE page = ? AND alerts IS NOT NULL LIMIT 1",
+                    arguments: [page])
+            else { return [] }
+            return (try? JSONDecoder().decode([CarriedAlert].self, from: Data(text.utf8))) ?? []
         }
     }
 
@@ -311,5 +369,18 @@ public final class Outbox: Sendable {
                     : "DELETE FROM outbox WHERE status IN ('delivered', 'cancelled')")
             return db.changesCount
         }
+    }
+}
+
+/// What an outbox message records of each alert it carries.
+public struct CarriedAlert: Sendable, Equatable, Codable {
+    public var id: String
+    public var status: DeliveryAlert.Status
+    public var labels: [String: String]
+
+    public init(_ alert: DeliveryAlert) {
+        id = alert.alertID
+        status = alert.status
+        labels = alert.labels
     }
 }

@@ -26,16 +26,16 @@ public struct Planner: Sendable {
         var out: [OutboxMessage] = []
         for n in notifications {
             guard let receiver = config.receiver(named: n.receiver) else { continue }
+            var message: OutboxMessage
             switch receiver.channel {
             case .webhook(let w):
-                out.append(
-                    OutboxMessage(
-                        id: n.id, receiver: n.receiver, channel: .webhook, target: w.url,
-                        payload: n.json().serialized(pretty: false), nextAttempt: now, created: now, eventTime: n.time))
+                message = OutboxMessage(
+                    id: n.id, receiver: n.receiver, channel: .webhook, target: w.url,
+                    payload: n.json().serialized(pretty: false), nextAttempt: now, created: now, eventTime: n.time)
             case .alertmanager(let am):
-                out.append(Self.alertmanagerMessage(n, am, now: now))
+                message = Self.alertmanagerMessage(n, am, now: now)
             case .mqtt(let mqtt):
-                out.append(MQTTSink.message(n, mqtt: mqtt, now: now))
+                message = MQTTSink.message(n, mqtt: mqtt, now: now)
             case .sms(let sms):
                 let firing = n.alerts.filter { $0.status == .firing }
                 guard !firing.isEmpty else { continue }
@@ -50,7 +50,10 @@ public struct Planner: Sendable {
                     b.alerts[a.key] = a
                 }
                 batches[n.receiver] = b
+                continue
             }
+            message.alerts = n.alerts.map(CarriedAlert.init)
+            out.append(message)
         }
         return out
     }
@@ -90,11 +93,14 @@ public struct Planner: Sendable {
             steps.append(c)
             if c.escalateAfter == nil { break }
         }
+        let carried = alerts.map(CarriedAlert.init)
         return steps.enumerated().map { i, c in
-            OutboxMessage(
+            var m = OutboxMessage(
                 id: "\(pageID).\(i)", receiver: receiver, channel: .sms, target: c.phone, payload: text, page: pageID,
                 step: i, escalateAfter: c.escalateAfter, ackCode: code, status: i == 0 ? .pending : .waiting,
                 nextAttempt: now, created: now, eventTime: b.start)
+            m.alerts = carried
+            return m
         }
     }
 

@@ -3,8 +3,8 @@ import FleetRules
 import Foundation
 
 /// One alert as delivery sees it: the episode's facts flattened into labels.
-public struct DeliveryAlert: Sendable, Equatable {
-    public enum Status: String, Sendable { case firing, resolved }
+public struct DeliveryAlert: Sendable, Equatable, Codable {
+    public enum Status: String, Sendable, Codable { case firing, resolved }
     /// rule|device|site: the same alert across fired, updated and resolved.
     public var key: String
     public var status: Status
@@ -24,7 +24,12 @@ public struct DeliveryAlert: Sendable, Equatable {
     /// finding about a gateway or a zone, the one it is about, and its `zone` and `group`) and
     /// the rule's own labels (which cannot override these).
     public init(_ event: AlertEvent, inventory: Inventory?) {
-        let e = event.episode
+        self.init(
+            episode: event.episode, resolvedAt: event.change == .resolved ? event.time : nil, inventory: inventory)
+    }
+
+    /// The alert of an episode: firing, or resolved at `resolvedAt` (its end when it has one).
+    public init(episode e: AlertEpisode, resolvedAt: Double?, inventory: Inventory?) {
         var labels = e.labels
         labels["rule"] = e.rule
         labels["pack"] = e.pack
@@ -42,9 +47,9 @@ public struct DeliveryAlert: Sendable, Equatable {
         for (k, v) in subject where labels[k] == nil { labels[k] = v }
         self.labels = labels
         key = "\(e.rule)|\(e.device)|\(site ?? "")" + subject.map { "|\($0.1)" }.joined()
-        status = event.change == .resolved ? .resolved : .firing
+        status = resolvedAt != nil ? .resolved : .firing
         since = e.since
-        until = event.change == .resolved ? (e.until ?? event.time) : nil
+        until = resolvedAt.map { e.until ?? $0 }
         summary = e.summary
         details = Self.details(of: e)
         inhibited = e.inhibitedBy != nil
@@ -118,6 +123,8 @@ public struct AlertRouter: Sendable {
         public var inhibited = 0
         public var unrouted = 0
         public var notifications = 0
+        /// Alerts left out of a notification by a run-time silence or an acknowledgement.
+        public var suppressed = 0
     }
 
     struct Group {
@@ -125,17 +132,30 @@ public struct AlertRouter: Sendable {
         var key: String
         var labels: [(String, String)]
         var route: DeliveryConfig.Route
+        /// The route's place in the tree ("r.0.2"), to find it again after a restart.
+        var path: String
         var order: [String] = []
         var alerts: [String: DeliveryAlert] = [:]
         var nextFlush: Double
         var lastFlush: Double?
         var dirty = true
         var seq = 0
+        /// The firing alerts the last notification carried (not those it left out).
+        var notified: Set<String> = []
+        /// When (wall clock) the group was last flushed, for live re-sends to Alertmanager.
+        var lastWall: Double?
     }
 
     var groups: [String: Group] = [:]
     /// Alerts firing now, by key, for inhibition.
     var firing: [String: DeliveryAlert] = [:]
+    /// Run-time silences and acknowledgements (a live service's): alerts they cover are left
+    /// out of notifications when the group is flushed, and come back once they no longer do.
+    public var controls: DeliveryControls?
+    /// The wall-clock time the controls are judged at (set by the live service before routing).
+    public var wallNow: Double = 0
+    /// Counts changes of the routing state (so an unchanged one need not be stored again).
+    public private(set) var revision = 0
 
     public init(config: DeliveryConfig) { self.config = config }
 
@@ -159,8 +179,7 @@ public struct AlertRouter: Sendable {
         while let (key, g) = groups.filter({ $0.value.dirty }).min(by: {
             ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key)
         }) {
-            guard let n = flush(key, at: g.nextFlush) else { break }
-            out.append(n)
+            if let n = flush(key, at: g.nextFlush) { out.append(n) }
         }
         return out
     }
@@ -171,14 +190,37 @@ public struct AlertRouter: Sendable {
         while let (key, g) = groups.min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }),
             g.nextFlush <= t
         {
-            guard let n = flush(key, at: g.nextFlush) else { break }
-            out.append(n)
+            if let n = flush(key, at: g.nextFlush) { out.append(n) }
         }
         return out
     }
 
-    mutating func apply(_ alert: DeliveryAlert, at t: Double) {
+    /// A group holding a firing alert that its last notification left out (silenced or
+    /// acknowledged then) and that nothing suppresses any more is changed: it is sent again at
+    /// its next `group_interval`, as Alertmanager does when a silence expires. A live service
+    /// calls it every tick.
+    public mutating func recheck(at t: Double) {
+        guard let controls else { return }
+        for key in groups.keys.sorted() {
+            guard var g = groups[key], !g.dirty else { continue }
+            let back = g.alerts.values.contains {
+                $0.status == .firing && !g.notified.contains($0.key) && controls.suppression(of: $0, at: wallNow) == nil
+            }
+            guard back else { continue }
+            g.dirty = true
+            g.nextFlush = max(t, (g.lastFlush ?? t) + g.route.groupInterval)
+            groups[key] = g
+            revision += 1
+        }
+    }
+
+    mutating func apply(_ incoming: DeliveryAlert, at t: Double) {
         stats.events += 1
+        revision += 1
+        // An episode keeps the start delivery first saw (and so its id): after a restart the
+        // engine, rebuilt from the journal's recent readings, may date it later.
+        var alert = incoming
+        if let known = firing[alert.key], known.since < alert.since { alert.since = known.since }
         if alert.status == .firing { firing[alert.key] = alert } else { firing[alert.key] = nil }
         if alert.status == .resolved {
             // A resolve goes to every group that holds the alert, wherever its labels (an
@@ -217,7 +259,8 @@ public struct AlertRouter: Sendable {
                 groups[key] = g
             } else {
                 var g = Group(
-                    receiver: route.receiver, key: key, labels: values, route: route, nextFlush: t + route.groupWait)
+                    receiver: route.receiver, key: key, labels: values, route: route, path: path,
+                    nextFlush: t + route.groupWait)
                 g.order = [alert.key]
                 g.alerts[alert.key] = alert
                 groups[key] = g
@@ -254,18 +297,27 @@ public struct AlertRouter: Sendable {
         return out.isEmpty ? [(path, route)] : out
     }
 
+    /// Sends a group: nil when run-time silences or acknowledgements leave nothing to send (the
+    /// group's timers move on all the same).
     mutating func flush(_ key: String, at t: Double) -> AlertNotification? {
         guard var g = groups[key] else { return nil }
         g.seq += 1
-        let alerts = g.order.compactMap { g.alerts[$0] }
+        revision += 1
+        var alerts = g.order.compactMap { g.alerts[$0] }
+        if let controls {
+            let all = alerts.count
+            alerts = alerts.filter { controls.suppression(of: $0, at: wallNow) == nil }
+            stats.suppressed += all - alerts.count
+        }
         let n = AlertNotification(
             id: AlertNotification.makeID(g.receiver, key, String(g.seq), String(t)), receiver: g.receiver,
             groupKey: key,
             groupLabels: g.labels, time: t, alerts: alerts)
-        stats.notifications += 1
         for k in g.order where g.alerts[k]?.status == .resolved { g.alerts[k] = nil }
         g.order.removeAll { g.alerts[$0] == nil }
         g.lastFlush = t
+        g.lastWall = wallNow
+        g.notified = Set(alerts.filter { $0.status == .firing }.map(\.key))
         g.dirty = false
         if g.alerts.isEmpty {
             groups[key] = nil
@@ -273,6 +325,8 @@ public struct AlertRouter: Sendable {
             g.nextFlush = t + repeatInterval(of: g)
             groups[key] = g
         }
+        guard !alerts.isEmpty else { return nil }
+        stats.notifications += 1
         return n
     }
 }

@@ -1,4 +1,5 @@
 import FleetRules
+import FleetRulesDelivery
 import Foundation
 import Logging
 import Metrics
@@ -67,12 +68,18 @@ public actor EngineHost {
         public var stateDir: URL?
         /// Upper bound on the journal kept for reloads and restarts.
         public var journalMaxBytes: Int
-        public init(rulePaths: [String], inventory: Inventory, lateness: Double, stateDir: URL?, journalMaxBytes: Int) {
+        /// When the journal is fsynced (`always`: before an ingest is answered).
+        public var journalSync: SyncMode
+        public init(
+            rulePaths: [String], inventory: Inventory, lateness: Double, stateDir: URL?, journalMaxBytes: Int,
+            journalSync: SyncMode = .batch
+        ) {
             self.rulePaths = rulePaths
             self.inventory = inventory
             self.lateness = lateness
             self.stateDir = stateDir
             self.journalMaxBytes = journalMaxBytes
+            self.journalSync = journalSync
         }
     }
 
@@ -89,6 +96,18 @@ public actor EngineHost {
     private var firing: [AlertSeverity: Int] = [:]
     private let metrics = ServerMetrics()
     public private(set) var restoredReadings = 0
+    /// The alert changes of the journal's replay at start, not yet handed to delivery.
+    private var restoredAlerts: [AlertEvent] = []
+    /// The inventory alerts are labelled with.
+    public nonisolated var inventory: Inventory { settings.inventory }
+
+    /// The alert changes the journal's replay produced at start (once): delivery routes them
+    /// when it has no routing state of its own, and drops them when it restored one (it has
+    /// seen them already).
+    public func takeRestoredAlerts() -> [AlertEvent] {
+        defer { restoredAlerts = [] }
+        return restoredAlerts
+    }
     /// Receives every ingest's alert changes with the engine's newest event time (`serve --deliver`).
     public typealias AlertHandler = @Sendable (_ events: [AlertEvent], _ eventTime: Double?) -> Void
     private var alertHandler: AlertHandler?
@@ -120,14 +139,16 @@ public actor EngineHost {
         activations = [0]
         var engine = Self.liveEngine(version.plan, settings.inventory)
         var journal = Journal(
-            horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes, stateDir: settings.stateDir
-        )
+            horizon: Journal.horizon(for: version.plan), maxBytes: settings.journalMaxBytes,
+            stateDir: settings.stateDir,
+            sync: settings.journalSync)
         let saved = try journal.restore()
         if !saved.isEmpty {
             let summary = TelemetryBody.ingest(&engine, bytes: saved, origin: "journal", keepAccepted: true)
             try journal.adopt(summary.acceptedLines, newest: engine.stats.lastTimestamp)
             restoredReadings = summary.accepted
         }
+        restoredAlerts = engine.drainAlerts()
         var firing: [AlertSeverity: Int] = [:]
         for e in engine.episodes where e.until == nil { firing[e.severity, default: 0] += 1 }
         metrics.setFiring(firing)

@@ -1,4 +1,5 @@
 import FleetRules
+import FleetRulesDelivery
 import Foundation
 
 /// The accepted readings of the recent past, as JSON Lines in arrival order: what a reload
@@ -20,10 +21,14 @@ struct Journal: Sendable {
     let file: URL?
     /// Bytes in the file that belong to batches already dropped.
     private var expiredInFile = 0
+    /// `always`: fsync after every append; `batch`: at most once a second; `none`: never.
+    let sync: SyncMode
+    private var lastSync = 0.0
 
-    init(horizon: Double, maxBytes: Int, stateDir: URL?) {
+    init(horizon: Double, maxBytes: Int, stateDir: URL?, sync: SyncMode = .batch) {
         self.horizon = horizon
         self.maxBytes = maxBytes
+        self.sync = sync
         file = stateDir?.appendingPathComponent("journal.jsonl")
     }
 
@@ -52,6 +57,11 @@ struct Journal: Sendable {
             defer { try? handle.close() }
             try handle.seekToEnd()
             try handle.write(contentsOf: lines)
+            let now = Date().timeIntervalSince1970
+            if sync == .always || (sync == .batch && now - lastSync >= 1) {
+                try handle.synchronize()
+                lastSync = now
+            }
         }
         try prune(latest: newest)
     }

@@ -27,7 +27,11 @@ extension FleetRulesServer {
         // Trapped before the server listens, so a SIGHUP right after `listening on` is not fatal.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         var services: [any Service] = []
-        if let delivery { services.append(delivery) }
+        if let delivery {
+            // Attached before the server listens, so no ingest's alerts pass delivery by.
+            await delivery.attach()
+            services.append(delivery)
+        }
         services.append(ReloadOnHangup(signals: hangups, host: host, logger: logger))
         services.append(HTTPService(server: self, onListening: onListening))
         // Services stop in the reverse order: the subscriber first.
@@ -110,11 +114,23 @@ struct DeliveryService: Service, CustomStringConvertible {
 
     var description: String { "delivery" }
 
-    func run() async throws {
+    /// Hands the journal's replayed alerts and then every ingest's alert changes to the pipeline.
+    func attach() async {
         let pipeline = self.pipeline
         let inventory = self.inventory
         let logger = self.logger
-        let host = self.host
+        // The journal's replay re-raised the alerts of before the restart: a restored routing
+        // state has them already; without one they are routed again (to the same ids).
+        let replayed = await host.takeRestoredAlerts()
+        if pipeline.restored {
+            logger.info("delivery state restored", metadata: ["replayed_alert_changes": "\(replayed.count)"])
+        } else if !replayed.isEmpty {
+            do {
+                try pipeline.route(replayed, inventory: inventory)
+            } catch {
+                logger.error("delivery: cannot write the outbox", metadata: ["error": "\(error)"])
+            }
+        }
         await host.setAlertHandler { events, time in
             do {
                 try pipeline.routeLive(events, eventTime: time, inventory: inventory)
@@ -122,6 +138,13 @@ struct DeliveryService: Service, CustomStringConvertible {
                 logger.error("delivery: cannot write the outbox", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    func run() async throws {
+        let pipeline = self.pipeline
+        let inventory = self.inventory
+        let logger = self.logger
+        let host = self.host
         await pipeline.sendContinuously(
             stop: { Task.isShuttingDownGracefully },
             afterRound: { pending in await host.setOutboxDepth(pending) },

@@ -1,4 +1,5 @@
 import FleetRules
+import FleetRulesDelivery
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -23,6 +24,9 @@ public struct FleetRulesServer: Sendable {
         public var maxConnections = ConnectionLimits.defaultMaxConnections()
         /// Extra fields of `/readyz` (the MQTT ingest's connection state).
         public var readiness: (@Sendable () -> [(String, JSONValue)])?
+        /// Run-time silences and acknowledgements (`/v1/silences`, `/v1/alerts/{id}/ack`);
+        /// nil keeps them in memory.
+        public var controls: DeliveryControls?
         public init() {}
     }
 
@@ -80,6 +84,7 @@ public struct FleetRulesServer: Sendable {
         let limit = configuration.maxBodyBytes
         let token = configuration.token
         let readiness = configuration.readiness
+        let controls = configuration.controls ?? Self.memoryControls
 
         router.get("healthz") { _, _ in Self.json(.object([("status", "ok")])) }
         router.get("readyz") { _, _ in
@@ -146,9 +151,11 @@ public struct FleetRulesServer: Sendable {
                 ]))
         }
 
-        router.get("v1/report") { _, _ in Self.json(await host.report().json(), pretty: true) }
+        router.get("v1/report") { _, _ in
+            Self.json(Self.marked(await host.report(), host.inventory, controls), pretty: true)
+        }
         router.get("v1/alerts") { request, _ in
-            let report = await host.report().json()
+            let report = Self.marked(await host.report(), host.inventory, controls, ids: true)
             let q = request.uri.queryParameters
             var filters: [(String, String)] = []
             for key in ["severity", "site", "rule"] {
@@ -189,6 +196,34 @@ public struct FleetRulesServer: Sendable {
                     ("firing", .array(alerts.filter { $0["until"] == JSONValue.null })),
                     ("rules", .array(device.rules)),
                 ]))
+        }
+
+        router.get("v1/silences") { _, _ in
+            let now = Date().timeIntervalSince1970
+            return Self.json(.array(controls.allSilences().map { $0.json(now: now) }))
+        }
+        router.post("v1/silences") { request, _ in
+            if let denied = Self.authorize(request, token) { return denied }
+            return await Self.postSilence(request, limit: limit, controls)
+        }
+        router.get("v1/silences/:id") { _, context in
+            guard let id = context.parameters.get("id"), let silence = controls.silence(id) else {
+                return Self.error(.notFound, "unknown_silence", "no silence with this id")
+            }
+            return Self.json(silence.json(now: Date().timeIntervalSince1970))
+        }
+        router.delete("v1/silences/:id") { request, context in
+            if let denied = Self.authorize(request, token) { return denied }
+            let now = Date().timeIntervalSince1970
+            guard let id = context.parameters.get("id"), let silence = try controls.expire(id, now: now) else {
+                return Self.error(.notFound, "unknown_silence", "no silence with this id")
+            }
+            return Self.json(silence.json(now: now))
+        }
+        router.post("v1/alerts/:id/ack") { request, context in
+            if let denied = Self.authorize(request, token) { return denied }
+            return await Self.acknowledge(
+                request, id: context.parameters.get("id") ?? "", limit: limit, host: host, controls)
         }
 
         router.get("v1/rules") { _, _ in

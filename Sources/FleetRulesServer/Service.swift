@@ -55,6 +55,8 @@ public struct ServeConfiguration: Sendable {
     /// The readings journal's directory, created when missing (nil: no journal on disk).
     public var stateDirectory: String?
     public var journalMaxBytes = 256 << 20
+    /// When the journal and the delivery database are flushed to disk (docs/SERVER.md).
+    public var journalSync: SyncMode = .batch
     /// How far out of order readings may arrive, in seconds.
     public var lateness = 300.0
     public var logLevel: Logger.Level = .info
@@ -101,7 +103,7 @@ public enum FleetRulesService {
         let registry = FleetRulesServer.bootstrapMetrics()
         let settings = EngineHost.Settings(
             rulePaths: configuration.rulePaths, inventory: configuration.inventory, lateness: configuration.lateness,
-            stateDir: stateURL, journalMaxBytes: configuration.journalMaxBytes)
+            stateDir: stateURL, journalMaxBytes: configuration.journalMaxBytes, journalSync: configuration.journalSync)
         let host: EngineHost
         do {
             host = try EngineHost.start(settings: settings, logger: logger)
@@ -110,15 +112,23 @@ public enum FleetRulesService {
         } catch {
             throw .start(error)
         }
+        // Silences, acknowledgements and the routing state live in the outbox's database; with
+        // a state directory and no delivery, that is outbox.sqlite in the state directory.
+        let sync = configuration.journalSync
+        let controlsPath = configuration.delivery?.outboxPath ?? configuration.stateDirectory.map { "\($0)/outbox.sqlite" }
         var delivery: DeliveryService?
-        if let d = configuration.delivery {
-            do {
+        do {
+            let controls = try DeliveryControls(path: controlsPath, sync: sync)
+            server.controls = controls
+            if let d = configuration.delivery {
                 delivery = DeliveryService(
-                    pipeline: try DeliveryPipeline(config: d.config, outboxPath: d.outboxPath),
+                    pipeline: try DeliveryPipeline(
+                        config: d.config, outbox: try Outbox(path: d.outboxPath, sync: sync), controls: controls,
+                        keepState: configuration.stateDirectory != nil),
                     inventory: configuration.inventory, flushWithin: d.flushWithin, host: host, logger: logger)
-            } catch {
-                throw .outbox(path: d.outboxPath, error)
             }
+        } catch {
+            throw .outbox(path: controlsPath ?? "", error)
         }
         var ingest: MQTTIngest?
         if let mqtt = configuration.mqtt {

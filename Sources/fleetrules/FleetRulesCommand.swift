@@ -17,6 +17,7 @@ struct FleetRulesCommand: AsyncParsableCommand {
             ExplainCommand.self,
             SimulateCommand.self, ScoreCommand.self, SchemaCommand.self, BenchCommand.self,
             OutboxCommand.self, WebhookReceiverCommand.self, SMSGatewayCommand.self, ServeCommand.self,
+            SilenceCommand.self,
         ]
     )
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetRules
+import FleetRulesDelivery
 import FleetRulesServer
 import Foundation
 import Logging
@@ -43,6 +44,13 @@ struct ServeCommand: AsyncParsableCommand {
     var tokenFile: String?
 
     @OptionGroup var delivery: DeliveryOptions
+
+    @Option(
+        help: """
+            When the journal and the delivery state are fsynced: always (before an ingest is \
+            answered or PUBACKed), batch (at most once a second) or none.
+            """)
+    var journalSync: String = "batch"
 
     @Option(help: "At shutdown, keep delivering what the outbox holds for at most this long.")
     var deliverFlush: String = "10s"
@@ -92,6 +100,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--idle-timeout must be a duration from 1ms to 1d, such as 60s")
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be positive") }
+        if SyncMode(rawValue: journalSync) == nil {
+            throw ValidationError("--journal-sync must be always, batch or none")
+        }
     }
 
     func run() async throws {
@@ -105,12 +116,16 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.tokenFile = tokenFile
         configuration.stateDirectory = stateDir
         configuration.journalMaxBytes = journalMax
+        configuration.journalSync = SyncMode(rawValue: journalSync) ?? .batch
         configuration.lateness = lateness.seconds
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.logFormat = logFormat
         configuration.delivery = delivery.config().map {
             ServeConfiguration.Delivery(
-                config: $0, outboxPath: delivery.outboxPath($0), flushWithin: DurationText.seconds(deliverFlush) ?? 10)
+                config: $0,
+                // With --state-dir and no other outbox, the outbox lives in the state directory.
+                outboxPath: delivery.outbox ?? $0.outbox.path ?? stateDir.map { "\($0)/outbox.sqlite" }
+                    ?? DeliveryInput.defaultOutbox, flushWithin: DurationText.seconds(deliverFlush) ?? 10)
         }
         configuration.mqtt = mqtt.settings()
         do {

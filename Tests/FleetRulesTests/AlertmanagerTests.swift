@@ -538,9 +538,12 @@ final class RealAlertmanager: @unchecked Sendable {
 // MARK: docs/DELIVERY.md
 
 @Suite struct DeliveryDocumentationTests {
-    /// Every complete configuration (a `delivery: 1` block) of docs/DELIVERY.md checks clean.
+    /// Every complete configuration (a `delivery: 1` block) of docs/DELIVERY.md and
+    /// docs/SERVER.md checks clean.
     @Test func theDocumentsConfigurationsCheckClean() throws {
-        let text = try String(contentsOf: CLI.repoRoot.appendingPathComponent("docs/DELIVERY.md"), encoding: .utf8)
+        let text = try ["docs/DELIVERY.md", "docs/SERVER.md"].map {
+            try String(contentsOf: CLI.repoRoot.appendingPathComponent($0), encoding: .utf8)
+        }.joined(separator: "\n")
         var blocks: [String] = []
         var current: [Substring]?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {

@@ -348,7 +348,9 @@ struct AnalyzerDriverTests {
         let inventory = h.engine.inventory
         return AnalysisInputs(
             plan: h.engine.plan, inventory: inventory, attributes: inventory.rows, attributeSlots: [:],
-            gatewayNames: ["g0"], deviceGateway: [0, 0], seen: [true, true], applies: [true, false], operatorCount: 1)
+            gatewayNames: ["g0"], deviceGateway: [0, 0], seen: [true, true], applies: [true, false], operatorCount: 1,
+            metrics: MetricStore(plan: h.engine.plan, program: h.engine.program, devices: 2), program: h.engine.program,
+            attributeChanges: 0)
     }
 
     @Test func readingsGoToTheAnalyzersOfTheirMetricsWithinTheirScope() throws {

@@ -567,7 +567,7 @@ enum ServeFixture {
                 called += 1
             }
         }
-        #expect(called == 14)
+        #expect(called == 19)
     }
 }
 
