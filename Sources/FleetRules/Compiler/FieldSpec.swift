@@ -93,6 +93,9 @@ public enum LanguageSpec {
         FieldSpec("defaults", .object(defaults), "defaults for the rules of this file"),
         FieldSpec("schedule", .object(schedule), "how maintenance tasks are grouped into site visits"),
         FieldSpec("rules", .list(.text), "the rules; each starts with its kind: alert, forecast, …"),
+        FieldSpec(
+            "time_intervals", .map(.list(.object(TimeIntervalReader.entryFields))),
+            "named recurring intervals in a time zone, for `active_during` and `mute_during`"),
     ]
 
     /// Every rule kind with the keys it accepts beyond `commonRule` (the kind key itself excluded).

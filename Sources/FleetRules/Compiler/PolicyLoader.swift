@@ -142,6 +142,25 @@ public struct PolicyLoader: Sendable {
             }
         }
 
+        // Time intervals are fleet-wide: a name defined in two files must mean the same.
+        var timeIntervals: [String: NamedTimeInterval] = [:]
+        for pf in parsed {
+            for interval in pf.timeIntervals {
+                if let first = timeIntervals[interval.name] {
+                    if first.entries != interval.entries {
+                        bag.error(
+                            .conflictingTimeInterval,
+                            "time interval '\(interval.name)' is defined again with different entries",
+                            at: interval.location, hint: "define each interval once, or identically",
+                            notes: [Diagnostic.Note(message: "first defined here", range: first.location)])
+                    }
+                    continue
+                }
+                timeIntervals[interval.name] = interval
+            }
+        }
+        var usedTimeIntervals: Set<String> = []
+
         // Pass 2: per pack, its namespace, macros, then rules.
         var rules: [Rule] = []
         var ruleIds: [String: SourceRange] = [:]
@@ -173,6 +192,7 @@ public struct PolicyLoader: Sendable {
                 }
             }
             var ctx = DecodeContext(scope: scope, sourceLines: [])
+            ctx.timeIntervals = timeIntervals
             for pf in files {
                 ctx.sourceLines = pf.lines
                 for macro in pf.macros where scope.macros[macro.name]?.location == macro.location {
@@ -224,6 +244,7 @@ public struct PolicyLoader: Sendable {
                     rules.append(rule)
                 }
             }
+            usedTimeIntervals.formUnion(ctx.usedTimeIntervals)
             let reachable = ctx.checker.reachableMacros()
             checkingWork += ctx.checker.work
             for pf in files {
@@ -244,6 +265,13 @@ public struct PolicyLoader: Sendable {
             bag.append(contentsOf: ctx.diagnostics.items)
         }
 
+        for interval in timeIntervals.values.sorted(by: { $0.name < $1.name })
+        where !usedTimeIntervals.contains(interval.name) && !tooMany {
+            bag.warning(
+                .unusedTimeInterval, "time interval '\(interval.name)' is never used", at: interval.location,
+                hint: "name it in a rule's `active_during` or `mute_during`, or remove it")
+        }
+
         let diagnostics = bag.sorted
         let hasErrors = diagnostics.contains { $0.severity == .error }
         let policy =
@@ -253,7 +281,8 @@ public struct PolicyLoader: Sendable {
                 packs: packOrder.compactMap { packs[$0] }.map {
                     Policy.Pack(name: $0.name, description: $0.description, files: $0.files)
                 },
-                metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options)
+                metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options,
+                timeIntervals: timeIntervals)
         var result = PolicyCheck(
             policy: policy, diagnostics: diagnostics, sources: texts, files: sources.map(\.file), ruleCount: ruleCount)
         result.checkingWork = checkingWork
@@ -289,6 +318,7 @@ public struct PolicyLoader: Sendable {
         var defaults = RuleDefaults()
         var ruleNodes: [YAMLNode] = []
         var schedule: (options: ScheduleOptions, range: SourceRange)?
+        var timeIntervals: [NamedTimeInterval] = []
     }
 
     /// Top-level keys of one file: version, pack, metrics, attributes, lists, macros, defaults.
@@ -457,6 +487,9 @@ public struct PolicyLoader: Sendable {
                 if let m = ctx.integer(n.value, "max_tasks_per_visit", minimum: 1) { options.maxTasksPerVisit = m }
             }
             pf.schedule = (options, e.key.range)
+        }
+        if let e = f["time_intervals"] {
+            pf.timeIntervals = TimeIntervalReader.read(e.value, into: &ctx.diagnostics)
         }
         if let e = f["rules"] {
             if e.value.isNull {

@@ -77,6 +77,15 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case weakSecret = "W0605"
     case invalidMatcher = "E0606"
 
+    // Schedules (`time_intervals:`, `active_during`, `mute_during`, routes' time intervals).
+    case unknownTimeInterval = "E0140"
+    case invalidTimeZone = "E0141"
+    case invalidTimeRange = "E0142"
+    case muteScopeReadsTelemetry = "E0143"
+    case conflictingTimeInterval = "E0144"
+    case unusedTimeInterval = "W0318"
+    case unknownRouteTimeInterval = "E0610"
+
     public var defaultSeverity: Severity {
         rawValue.hasPrefix("W") ? .warning : rawValue.hasPrefix("I") ? .info : .error
     }
@@ -151,6 +160,16 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .weakSecret: "a webhook signing secret is shorter than 16 bytes"
         case .invalidMatcher:
             "a delivery matcher is malformed: an unknown operator, a bad label name or a regular expression that does not compile"
+        case .unknownTimeInterval: "a rule names a time interval that `time_intervals:` does not define"
+        case .invalidTimeZone: "a time interval's `location` is not an IANA time zone of the system's tz database"
+        case .invalidTimeRange:
+            "a time interval's times, weekdays, days, months, years or dates are malformed or end before they start"
+        case .muteScopeReadsTelemetry:
+            "a `mute_during` entry's `where` reads telemetry; it may read inventory attributes only"
+        case .conflictingTimeInterval: "a time interval is defined in two files with different entries"
+        case .unusedTimeInterval: "a time interval is defined but no rule uses it"
+        case .unknownRouteTimeInterval:
+            "a delivery route names a time interval that the delivery file's `time_intervals:` does not define"
         }
     }
 }

@@ -16,6 +16,8 @@ public struct AlertEpisode: Sendable {
     public var site: String? = nil
     /// When the maintenance task is due (forecasts: the predicted crossing minus `lead`); nil: at `since`.
     public var due: Double? = nil
+    /// The `mute_during` interval the alert opened in: reported, never delivered.
+    public var muted: String? = nil
 }
 
 /// A change drained from the engine: an alert started firing or resolved.

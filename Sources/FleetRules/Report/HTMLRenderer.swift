@@ -96,6 +96,7 @@ public enum HTMLRenderer {
         for a in primary.prefix(maxAlertRows) {
             let e = a.episode
             var summary = esc(e.summary)
+            if let muted = e.muted { summary += " <span class=\"muted\">(muted: \(esc(muted)))</span>" }
             if !a.related.isEmpty {
                 summary +=
                     "<div class=\"related\">related: "

@@ -199,7 +199,7 @@ public struct Report: Sendable {
         }
         let alertsJSON: [JSONValue] = alerts.map { a in
             let e = a.episode
-            return .object([
+            var fields: [(String, JSONValue)] = [
                 ("rule", .string(e.rule)), ("kind", .string(e.kind.rawValue)), ("device", .string(e.device)),
                 ("site", .string(a.site)), ("zone", .string(a.zone)), ("severity", .string(e.severity.rawValue)),
                 ("priority", .number(a.priority)), ("since", .string(Timestamp.format(e.since))),
@@ -209,7 +209,10 @@ public struct Report: Sendable {
                 ("evidence", .object(e.evidence)),
                 ("related", .array(a.related.map { $0.json() })),
                 ("grouped_under", a.groupedUnder.map { $0.json() } ?? .null),
-            ])
+            ]
+            // Present only on muted alerts, so reports of rules without `mute_during` keep their shape.
+            if let muted = e.muted { fields.append(("muted", .string(muted))) }
+            return .object(fields)
         }
         let maintenanceJSON: [JSONValue] = maintenance.map { v in
             .object([

@@ -75,13 +75,14 @@ extension Report {
             } else {
                 evidence = []
             }
-            let episode = AlertEpisode(
+            var episode = AlertEpisode(
                 rule: try a.member("rule").string(), kind: kind, pack: packs.first ?? "",
                 device: try a.member("device").string(),
                 severity: severity, since: try a.member("since").timestamp(),
                 until: try a.optional("until")?.timestamp(),
                 value: try a.optional("value")?.number(), summary: try a.member("summary").string(), labels: labels,
                 evidence: evidence, maintenance: nil)
+            episode.muted = try a.optional("muted")?.string()
             var alert = Alert(
                 episode: episode, site: try a.member("site").string(), zone: try a.optional("zone")?.string() ?? "",
                 priority: try a.member("priority").number())

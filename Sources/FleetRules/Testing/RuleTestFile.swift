@@ -43,6 +43,8 @@ public struct ExpectedAlert: Sendable, Hashable {
     /// When set, the alert's labels must be exactly these.
     public var labels: [String: String]?
     public var site: String?
+    /// When set, the `mute_during` interval the alert must be muted by ("": it must not be muted).
+    public var muted: String?
 }
 
 public struct ExpectedForecast: Sendable, Hashable {
@@ -517,6 +519,7 @@ struct TestDecoder {
             FieldSpec("device", .text, "device (omit for site findings)"),
             FieldSpec("severity", .severity, "severity"), FieldSpec("labels", .map(.text), "exact labels"),
             FieldSpec("site", .text, "site of a group finding"),
+            FieldSpec("muted", .text, "the mute_during interval that mutes the alert, or false for none"),
         ]
         guard let f = ctx.fields(node, spec, in: "an expected alert") else { return nil }
         guard let rule = rule(f["rule"]), let device = device(f["device"], inventory, required: false) else {
@@ -525,6 +528,13 @@ struct TestDecoder {
         var alert = ExpectedAlert(rule: rule, device: device)
         if let s = f["severity"] { alert.severity = ctx.severity(s.value) }
         if let s = f["site"] { alert.site = ctx.string(s.value, "site") }
+        if let m = f["muted"] {
+            if case .scalar("false", .plain) = m.value.kind {
+                alert.muted = ""
+            } else {
+                alert.muted = ctx.string(m.value, "muted")
+            }
+        }
         if let l = f["labels"], let entries = ctx.mapping(l.value, "labels") {
             var labels: [String: String] = [:]
             for e in entries { labels[e.name] = ctx.string(e.value, "label '\(e.name)'") }

@@ -157,6 +157,7 @@ public struct RuleTestRunner: Sendable {
         var s = "\(e.rule) \(e.device.isEmpty ? "site=\(a.site)" : e.device) severity=\(e.severity.rawValue)"
         s += " labels={\(e.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))}"
         s += " since \(Timestamp.format(e.since))"
+        if let m = e.muted { s += " muted=\(m)" }
         return s
     }
 
@@ -166,6 +167,7 @@ public struct RuleTestRunner: Sendable {
         if let l = x.labels {
             s += " labels={\(l.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))}"
         }
+        if let m = x.muted { s += m.isEmpty ? " not muted" : " muted=\(m)" }
         return s
     }
 
@@ -175,6 +177,7 @@ public struct RuleTestRunner: Sendable {
         if let s = x.site, s != a.site { return false }
         if let sev = x.severity, sev != e.severity { return false }
         if let l = x.labels, l != e.labels { return false }
+        if let m = x.muted, m != (e.muted ?? "") { return false }
         return true
     }
 
