@@ -394,10 +394,8 @@ public struct PolicyLoader: Sendable {
         }
         if let e = f["attributes"], let entries = ctx.mapping(e.value, "attributes") {
             for entry in entries {
-                guard let t = ctx.choice(entry.value, "attribute type", ["string", "number", "version"]) else {
-                    continue
-                }
-                let type: ValueType = t == "number" ? .number(unit: nil) : t == "version" ? .version : .string
+                guard let (t, unit) = attributeType(entry, &ctx) else { continue }
+                let type: ValueType = t == "number" ? .number(unit: unit) : t == "version" ? .version : .string
                 if let existing = attributes[entry.name], existing != type {
                     if Scope.standardAttributes[entry.name] != nil {
                         ctx.diagnostics.error(
@@ -501,6 +499,33 @@ public struct PolicyLoader: Sendable {
             }
         }
         return pf
+    }
+
+    /// An attribute's type: `number`, or `{ type: number, unit: celsius }` so that it compares
+    /// with metrics of that unit.
+    private func attributeType(_ entry: YAMLEntry, _ ctx: inout DecodeContext) -> (String, String?)? {
+        let types = ["string", "number", "version"]
+        guard case .mapping = entry.value.kind else {
+            return ctx.choice(entry.value, "attribute type", types).map { ($0, nil) }
+        }
+        guard let f = ctx.fields(entry.value, LanguageSpec.attribute, in: "attribute '\(entry.name)'"),
+            let t = f["type"].flatMap({ ctx.choice($0.value, "attribute type", types) })
+        else { return nil }
+        guard let u = f["unit"] else { return (t, nil) }
+        guard let unit = ctx.string(u.value, "unit") else { return nil }
+        guard t == "number" else {
+            ctx.diagnostics.error(
+                .unitOnNonNumber, "attribute '\(entry.name)' is a \(t); only number attributes take a unit",
+                at: u.key.range, hint: "write `type: number`, or remove the unit")
+            return nil
+        }
+        if !KnownUnits.all.contains(unit) {
+            ctx.diagnostics.warning(
+                .unknownUnit, "unknown unit '\(unit)' for attribute '\(entry.name)'", at: u.value.range,
+                hint: Suggestion.hint(for: unit, in: KnownUnits.all)
+                    ?? "units are compared by name; known units include percent, celsius, dBm, g, volt")
+        }
+        return (t, unit)
     }
 
     /// Metric, list and macro names are read inside expressions, where `-` is subtraction.

@@ -84,6 +84,11 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case muteScopeReadsTelemetry = "E0143"
     case conflictingTimeInterval = "E0144"
     case unusedTimeInterval = "W0318"
+
+    // Inventory thresholds: numeric attributes with units.
+    case unitlessAttribute = "E0230"
+    case unitOnNonNumber = "E0231"
+    case attributeWithoutValue = "W0319"
     case unknownRouteTimeInterval = "E0610"
 
     public var defaultSeverity: Severity {
@@ -168,6 +173,10 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
             "a `mute_during` entry's `where` reads telemetry; it may read inventory attributes only"
         case .conflictingTimeInterval: "a time interval is defined in two files with different entries"
         case .unusedTimeInterval: "a time interval is defined but no rule uses it"
+        case .unitlessAttribute: "a number attribute without a unit is compared with or added to a metric that has one"
+        case .unitOnNonNumber: "an attribute that is not a number is given a unit"
+        case .attributeWithoutValue:
+            "a number attribute a rule compares is empty or not a number for some devices (`check --data`), so the rule never holds for them"
         case .unknownRouteTimeInterval:
             "a delivery route names a time interval that the delivery file's `time_intervals:` does not define"
         }
