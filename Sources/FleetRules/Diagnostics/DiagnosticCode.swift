@@ -89,6 +89,9 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case unitlessAttribute = "E0230"
     case unitOnNonNumber = "E0231"
     case attributeWithoutValue = "W0319"
+
+    // Rollout health gates.
+    case abortWithoutStale = "W0320"
     case unknownRouteTimeInterval = "E0610"
 
     public var defaultSeverity: Severity {
@@ -173,6 +176,8 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
             "a `mute_during` entry's `where` reads telemetry; it may read inventory attributes only"
         case .conflictingTimeInterval: "a time interval is defined in two files with different entries"
         case .unusedTimeInterval: "a time interval is defined but no rule uses it"
+        case .abortWithoutStale:
+            "a rollout's `abort` gate without the rule's `stale` cannot count devices that go silent"
         case .unitlessAttribute: "a number attribute without a unit is compared with or added to a metric that has one"
         case .unitOnNonNumber: "an attribute that is not a number is given a unit"
         case .attributeWithoutValue:
