@@ -135,7 +135,8 @@ struct ComplianceDriver: Sendable {
         }
         let episode = AlertEpisode(
             rule: rule.id, kind: .compliance, pack: rule.pack, device: "", severity: .critical, since: t, until: nil,
-            value: Double(gate.failures), summary: summary, labels: rule.labels, evidence: evidence, maintenance: nil)
+            value: Double(gate.failures), summary: summary, labels: rule.labels, evidence: evidence, maintenance: nil,
+            site: RolloutGate.site)
         gate.episode = log.open(episode, at: t)
     }
 

@@ -15,6 +15,8 @@ struct RolloutGate: Sendable {
     var episode: Int32 = -1
 
     static let listed = 10
+    /// The site of the campaign's alert: a campaign spans sites, and routes match on `site`.
+    static let site = "fleet"
 
     init(abort: RolloutAbort, devices n: Int) {
         self.abort = abort
