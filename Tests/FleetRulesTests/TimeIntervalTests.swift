@@ -330,3 +330,24 @@ enum Intervals {
         #expect(TableRenderer.render(report).contains("[muted: maintenance]"))
     }
 }
+
+@Suite struct ScheduleClockTests {
+    @Test func aSilentDeviceIsNoticedWhenItsIntervalStarts() throws {
+        var h = try EngineHarness(
+            rules: """
+                  - alert: silent-at-night
+                    active_during: [night-shift]
+                    when: absent(battery_pct, 1h)
+                """, devices: ["d1", "d2"], extra: ScheduleEvaluationTests.intervals)
+        // Both report Sunday morning; d2 keeps reporting every 30 minutes, d1 falls silent.
+        h.send(0, ["battery_pct": 50], device: "d1")
+        for k in 0..<144 { h.send(Double(k) * 30, ["battery_pct": 50], device: "d2") }
+        let e = h.finish()
+        // Monday 22:00 in Berlin (21:00Z) is the first weeknight: d1 has been silent since
+        // Sunday; it resolves when the night ends and fires again the next night.
+        #expect(e.map(\.device) == ["d1", "d1"])
+        #expect(e.map { Timestamp.format($0.since) } == ["2026-03-02T21:00:00Z", "2026-03-03T21:00:00Z"])
+        #expect(e.first?.until.map { Timestamp.format($0) } == "2026-03-03T05:00:00Z")
+        #expect(e.last?.until == nil)
+    }
+}

@@ -144,7 +144,7 @@ public struct Engine: Sendable {
         compliance = ComplianceDriver(operators: ops, devices: n, typeSlot: program.typeSlot)
         analyses = AnalyzerDriver(metrics: m)
         alertText = AlertText(plan: plan, program: program, inventory: inventory)
-        schedules = RuleSchedules(plan: plan, program: program)
+        schedules = RuleSchedules(plan: plan, program: program, devices: n)
         for (o, op) in program.operators.enumerated() {
             guard let op, op.staticScope, let scope = op.scope else { continue }
             for d in 0..<n {
@@ -613,6 +613,11 @@ public struct Engine: Sendable {
             let (inside, until) = schedules.stretch(op: o, at: t)
             guard inside else {
                 leaveScope(op: o, device: d, at: t)
+                // A rule with `absent`/`age` clocks must look at a silent device when its
+                // interval starts again: one timer at that start per device.
+                if conditions.clockColumn[o] >= 0, schedules.armResume(op: o, device: d, at: until) {
+                    timers.schedule(at: until, device: d, op: o)
+                }
                 return
             }
             activeUntil = until

@@ -10,8 +10,11 @@ struct RuleSchedules: Sendable {
     /// Per operator, its `mute_during` entries with their inventory filters lowered.
     let mutes: [[(interval: NamedTimeInterval, scope: RuntimeExpression?)]]
     let anyMute: Bool
+    /// Per (active set, device): the start of the next stretch a timer is armed for (-inf: none).
+    private var resume: [Double]
+    private let devices: Int
 
-    init(plan: EvaluationPlan, program: EngineProgram) {
+    init(plan: EvaluationPlan, program: EngineProgram, devices n: Int) {
         var index: [Int] = []
         var sets: [TimeIntervalSet] = []
         var mutes: [[(interval: NamedTimeInterval, scope: RuntimeExpression?)]] = []
@@ -30,6 +33,17 @@ struct RuleSchedules: Sendable {
         anyActive = !sets.isEmpty
         self.mutes = mutes
         anyMute = mutes.contains { !$0.isEmpty }
+        devices = n
+        resume = Array(repeating: -.infinity, count: sets.count * n)
+    }
+
+    /// Whether a timer at `t` (the start of operator `o`'s next active stretch) is still to be
+    /// armed for device `d`; marks it armed.
+    mutating func armResume(op o: Int, device d: Int, at t: Double) -> Bool {
+        let k = activeIndex[o] * devices + d
+        guard resume[k] != t else { return false }
+        resume[k] = t
+        return true
     }
 
     /// Whether operator `o` (which has `active_during`) is active at `t`, and the instant that changes.
