@@ -16,6 +16,8 @@ public struct DeliveryAlert: Sendable, Equatable, Codable {
     public var details: [String: String] = [:]
     /// A device alert a firing group rule inhibits (`inhibits:`): never sent while firing.
     public var inhibited = false
+    /// The alert opened inside one of its rule's `mute_during` intervals: never notified.
+    public var muted = false
 
     public var severity: String { labels["severity"] ?? "info" }
     public var rule: String { labels["rule"] ?? "" }
@@ -53,6 +55,7 @@ public struct DeliveryAlert: Sendable, Equatable, Codable {
         summary = e.summary
         details = Self.details(of: e)
         inhibited = e.inhibitedBy != nil
+        muted = e.muted != nil
     }
 
     public init(key: String, status: Status, labels: [String: String], since: Double, until: Double?, summary: String) {
@@ -125,6 +128,8 @@ public struct AlertRouter: Sendable {
         public var notifications = 0
         /// Alerts left out of a notification by a run-time silence or an acknowledgement.
         public var suppressed = 0
+        /// Firing alerts of rules' `mute_during` intervals, and alerts routed while a route's time intervals mute it.
+        public var muted = 0
     }
 
     struct Group {
@@ -179,6 +184,12 @@ public struct AlertRouter: Sendable {
         while let (key, g) = groups.filter({ $0.value.dirty }).min(by: {
             ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key)
         }) {
+            if g.route.muting(at: g.nextFlush).muted {
+                // Past the end of the data a muted group is not held for the interval's end.
+                stats.muted += g.alerts.count
+                groups[key] = nil
+                continue
+            }
             if let n = flush(key, at: g.nextFlush) { out.append(n) }
         }
         return out
@@ -190,6 +201,11 @@ public struct AlertRouter: Sendable {
         while let (key, g) = groups.min(by: { ($0.value.nextFlush, $0.key) < ($1.value.nextFlush, $1.key) }),
             g.nextFlush <= t
         {
+            let muting = g.route.muting(at: g.nextFlush)
+            if muting.muted {
+                holdMuted(key, at: g.nextFlush, until: muting.until)
+                continue
+            }
             if let n = flush(key, at: g.nextFlush) { out.append(n) }
         }
         return out
@@ -227,6 +243,16 @@ public struct AlertRouter: Sendable {
             // updated severity, say) would route it now; one no group holds is not news.
             for key in groups.keys.sorted() where groups[key]?.alerts[alert.key] != nil {
                 guard var g = groups[key] else { continue }
+                if !g.route.muteTimeIntervals.isEmpty || !g.route.activeTimeIntervals.isEmpty,
+                    g.route.muting(at: t).muted
+                {
+                    // Resolved while its route is muted: it leaves the group unsent.
+                    stats.muted += 1
+                    g.alerts[alert.key] = nil
+                    g.order.removeAll { $0 == alert.key }
+                    groups[key] = g.alerts.isEmpty ? nil : g
+                    continue
+                }
                 g.alerts[alert.key] = alert
                 if !g.dirty {
                     g.dirty = true
@@ -238,6 +264,10 @@ public struct AlertRouter: Sendable {
         }
         if config.silences.contains(where: { $0.silences(alert.labels, at: t) }) {
             stats.silenced += 1
+            return
+        }
+        if alert.muted {
+            stats.muted += 1
             return
         }
         if alert.status == .firing && (alert.inhibited || isInhibited(alert)) {
@@ -295,6 +325,23 @@ public struct AlertRouter: Sendable {
             }
         }
         return out.isEmpty ? [(path, route)] : out
+    }
+
+    /// A flush while the group's route is muted sends nothing, as in Alertmanager: resolved
+    /// alerts leave the group, and those still firing are sent at the first flush after the
+    /// interval (at its end, or `group_interval` later, whichever is later).
+    mutating func holdMuted(_ key: String, at t: Double, until end: Double) {
+        guard var g = groups[key] else { return }
+        stats.muted += g.alerts.count
+        for k in g.order where g.alerts[k]?.status == .resolved { g.alerts[k] = nil }
+        g.order.removeAll { g.alerts[$0] == nil }
+        if g.alerts.isEmpty {
+            groups[key] = nil
+            return
+        }
+        g.dirty = true
+        g.nextFlush = max(t + g.route.groupInterval, end)
+        groups[key] = g
     }
 
     /// Sends a group: nil when run-time silences or acknowledgements leave nothing to send (the

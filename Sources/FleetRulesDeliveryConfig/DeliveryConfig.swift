@@ -55,6 +55,25 @@ public struct DeliveryConfig: Sendable {
         public var repeatInterval: Double
         public var `continue`: Bool
         public var routes: [Route]
+        /// Time intervals (the delivery file's `time_intervals:`) during which the route sends
+        /// nothing, and outside which it sends nothing when any are given. Not inherited.
+        public var muteTimeIntervals: [NamedTimeInterval] = []
+        public var activeTimeIntervals: [NamedTimeInterval] = []
+
+        /// Whether the route sends nothing at `t`; when it does not, the instant that may change it.
+        public func muting(at t: Double) -> (muted: Bool, until: Double) {
+            var mute = TimeIntervalSet(muteTimeIntervals)
+            if !muteTimeIntervals.isEmpty {
+                let s = mute.stretch(at: t)
+                if s.inside { return (true, s.until) }
+            }
+            var active = TimeIntervalSet(activeTimeIntervals)
+            if !activeTimeIntervals.isEmpty {
+                let s = active.stretch(at: t)
+                if !s.inside { return (true, s.until) }
+            }
+            return (false, t)
+        }
     }
 
     public struct Silence: Sendable {
@@ -132,6 +151,8 @@ struct ConfigReader {
     let file: String
     let environment: [String: String]
     var bag = DiagnosticBag()
+    /// The file's `time_intervals:`, for the routes' `mute_time_intervals` and `active_time_intervals`.
+    var timeIntervals: [String: NamedTimeInterval] = [:]
 
     init(file: String, environment: [String: String]) {
         self.file = file
@@ -142,9 +163,12 @@ struct ConfigReader {
         guard
             let f = bag.fields(
                 root, in: "the delivery file",
-                known: ["delivery", "receivers", "route", "silences", "inhibit", "outbox"],
+                known: ["delivery", "receivers", "route", "silences", "inhibit", "outbox", "time_intervals"],
                 required: ["delivery", "receivers", "route"])
         else { return nil }
+        if let e = f["time_intervals"] {
+            for interval in TimeIntervalReader.read(e.value, into: &bag) { timeIntervals[interval.name] = interval }
+        }
         if let v = f["delivery"] {
             if case .scalar("1", .plain) = v.value.kind {
             } else {
@@ -319,7 +343,7 @@ struct ConfigReader {
     ) -> DeliveryConfig.Route? {
         let keys = [
             "receiver", "match", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval", "continue",
-            "routes",
+            "routes", "mute_time_intervals", "active_time_intervals",
         ]
         guard
             let f = bag.fields(
@@ -329,6 +353,15 @@ struct ConfigReader {
         r.matchers = []
         r.continue = false
         r.routes = []
+        r.muteTimeIntervals = []
+        r.activeTimeIntervals = []
+        for (key, isMute) in [("mute_time_intervals", true), ("active_time_intervals", false)] {
+            guard let e = f[key] else { continue }
+            let list =
+                TimeIntervalReader.resolve(
+                    e.value, key, in: timeIntervals, code: .unknownRouteTimeInterval, into: &bag) ?? []
+            if isMute { r.muteTimeIntervals = list } else { r.activeTimeIntervals = list }
+        }
         if let e = f["receiver"], let name = bag.string(e.value, "receiver") {
             if known.contains(name) {
                 r.receiver = name

@@ -97,7 +97,7 @@ struct RunCommand: AsyncParsableCommand {
         let added = try pipeline.route(events, inventory: inventory, final: true)
         let st = pipeline.stats
         stderr(
-            "delivery: \(st.events) alert changes, \(st.silenced) silenced, \(st.inhibited) inhibited, "
+            "delivery: \(st.events) alert changes, \(st.silenced) silenced, \(st.inhibited) inhibited, \(st.muted) muted, "
                 + "\(st.notifications) notifications; \(added) new outbox messages in \(path)")
         let seconds = DurationText.seconds(deliverTimeout) ?? 120
         let drained = try await pipeline.drain(within: seconds)

@@ -133,6 +133,9 @@ import Testing
         let alert = try #require(defs["alert"] as? [String: Any])
         let properties = try #require(alert["properties"] as? [String: Any])
         #expect(
-            Set(properties.keys) == Set(["alert"] + AlertRule.fields.map(\.name) + LanguageSpec.commonRule.map(\.name)))
+            Set(properties.keys)
+                == Set(
+                    ["alert"] + AlertRule.fields.map(\.name) + RuleSchedule.fields.map(\.name)
+                        + LanguageSpec.commonRule.map(\.name)))
     }
 }

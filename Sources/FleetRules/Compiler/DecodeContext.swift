@@ -5,6 +5,10 @@ struct DecodeContext {
     var diagnostics = DiagnosticBag()
     var checker: ExpressionChecker
     var sourceLines: [Substring]
+    /// The policy's `time_intervals:`, by name, for `active_during` and `mute_during`.
+    var timeIntervals: [String: NamedTimeInterval] = [:]
+    /// Names of the intervals rules used, for the unused-interval warning.
+    var usedTimeIntervals: Set<String> = []
 
     init(scope: Scope, sourceLines: [Substring]) {
         checker = ExpressionChecker(scope: scope)

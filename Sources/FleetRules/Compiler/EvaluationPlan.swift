@@ -97,6 +97,7 @@ extension Policy {
             let lowering = rule.lowering(metrics: metrics)
             let evaluation = lowering.evaluation
             steps += lowering.steps
+            if let s = rule.schedule { steps += s.planSteps }
             var ids: [Int] = []
             var timeDependent = false
             var bytes = 0

@@ -623,6 +623,21 @@ struct ExpressionChecker {
         return (ua ?? "dimensionless", ub ?? "dimensionless")
     }
 
+    /// E0230 when a number attribute declared without a unit meets a value that has one: the
+    /// threshold would be read in an unknown unit.
+    private func unitlessAttribute(_ a: Checked, _ b: Checked, _ e: Expression, _ d: inout DiagnosticBag) -> Bool {
+        for (attribute, other) in [(a, b), (b, a)] {
+            guard case .attribute(let name) = attribute.expr, case .number(nil) = attribute.type,
+                case .number(let unit?) = other.type, !other.adaptable
+            else { continue }
+            d.error(
+                .unitlessAttribute, "attribute '\(name)' has no unit; it cannot be compared with \(unit)", at: e.range,
+                hint: "declare its unit: attributes: { \(name): { type: number, unit: \(unit) } }")
+            return true
+        }
+        return false
+    }
+
     /// A `30%` literal facing a dimensionless value becomes the ratio 0.30.
     private func adapt(_ literal: Checked, to other: Checked) -> Checked {
         guard literal.percent, case .number(let unit) = other.type, unit == nil || unit == "ratio", !other.percent
@@ -645,6 +660,7 @@ struct ExpressionChecker {
         let ordering = op != .equal && op != .notEqual
         switch (a.type, b.type) {
         case (.number, .number):
+            if unitlessAttribute(a, b, e, &d) { return nil }
             if let (ua, ub) = unitMismatch(a, b) {
                 d.error(
                     .unitMismatch, "cannot compare \(ua) with \(ub)", at: e.range,
@@ -745,6 +761,7 @@ struct ExpressionChecker {
         case (.number(let ua), .number(let ub)):
             switch op {
             case .add, .subtract:
+                if unitlessAttribute(a, b, e, &d) { return nil }
                 if let (x, y) = unitMismatch(a, b) {
                     d.error(
                         .unitMismatch, "cannot \(op == .add ? "add" : "subtract") \(x) and \(y)", at: e.range,

@@ -47,6 +47,12 @@ public enum LanguageSpec {
         FieldSpec("description", .text, "what the metric measures"),
     ]
 
+    /// An attribute declared as a mapping: `{ type: number, unit: celsius }`.
+    public static let attribute: [FieldSpec] = [
+        FieldSpec("type", .choice(["string", "number", "version"]), required: true, "the column's type"),
+        FieldSpec("unit", .text, "a number's unit, so that it compares with metrics of that unit"),
+    ]
+
     public static let defaults: [FieldSpec] = [
         FieldSpec("for", .duration, "default `for` of alert and limit rules in this file"),
         FieldSpec("severity", .severity, "default severity of rules in this file"),
@@ -86,13 +92,16 @@ public enum LanguageSpec {
         FieldSpec("description", .text, "what the pack is for"),
         FieldSpec("metrics", .map(.object(metric)), "declared telemetry fields with unit and range"),
         FieldSpec(
-            "attributes", .map(.choice(["string", "number", "version"])),
-            "inventory columns beyond the standard ones, with their type"),
+            "attributes", .map(.oneOf([.choice(["string", "number", "version"]), .object(attribute)])),
+            "inventory columns beyond the standard ones, with their type (and a number's unit)"),
         FieldSpec("lists", .map(.list(.oneOf([.text, .number]))), "named constant lists, used with `in`"),
         FieldSpec("macros", .map(.condition), "named boolean expressions, reusable in conditions"),
         FieldSpec("defaults", .object(defaults), "defaults for the rules of this file"),
         FieldSpec("schedule", .object(schedule), "how maintenance tasks are grouped into site visits"),
         FieldSpec("rules", .list(.text), "the rules; each starts with its kind: alert, forecast, …"),
+        FieldSpec(
+            "time_intervals", .map(.list(.object(TimeIntervalReader.entryFields))),
+            "named recurring intervals in a time zone, for `active_during` and `mute_during`"),
     ]
 
     /// Every rule kind with the keys it accepts beyond `commonRule` (the kind key itself excluded).

@@ -142,6 +142,25 @@ public struct PolicyLoader: Sendable {
             }
         }
 
+        // Time intervals are fleet-wide: a name defined in two files must mean the same.
+        var timeIntervals: [String: NamedTimeInterval] = [:]
+        for pf in parsed {
+            for interval in pf.timeIntervals {
+                if let first = timeIntervals[interval.name] {
+                    if first.entries != interval.entries {
+                        bag.error(
+                            .conflictingTimeInterval,
+                            "time interval '\(interval.name)' is defined again with different entries",
+                            at: interval.location, hint: "define each interval once, or identically",
+                            notes: [Diagnostic.Note(message: "first defined here", range: first.location)])
+                    }
+                    continue
+                }
+                timeIntervals[interval.name] = interval
+            }
+        }
+        var usedTimeIntervals: Set<String> = []
+
         // Pass 2: per pack, its namespace, macros, then rules.
         var rules: [Rule] = []
         var ruleIds: [String: SourceRange] = [:]
@@ -173,6 +192,7 @@ public struct PolicyLoader: Sendable {
                 }
             }
             var ctx = DecodeContext(scope: scope, sourceLines: [])
+            ctx.timeIntervals = timeIntervals
             for pf in files {
                 ctx.sourceLines = pf.lines
                 for macro in pf.macros where scope.macros[macro.name]?.location == macro.location {
@@ -224,6 +244,7 @@ public struct PolicyLoader: Sendable {
                     rules.append(rule)
                 }
             }
+            usedTimeIntervals.formUnion(ctx.usedTimeIntervals)
             let reachable = ctx.checker.reachableMacros()
             checkingWork += ctx.checker.work
             for pf in files {
@@ -245,6 +266,13 @@ public struct PolicyLoader: Sendable {
         }
 
         Self.checkInhibits(rules, &bag)
+        for interval in timeIntervals.values.sorted(by: { $0.name < $1.name })
+        where !usedTimeIntervals.contains(interval.name) && !tooMany {
+            bag.warning(
+                .unusedTimeInterval, "time interval '\(interval.name)' is never used", at: interval.location,
+                hint: "name it in a rule's `active_during` or `mute_during`, or remove it")
+        }
+
         let diagnostics = bag.sorted
         let hasErrors = diagnostics.contains { $0.severity == .error }
         let policy =
@@ -254,7 +282,8 @@ public struct PolicyLoader: Sendable {
                 packs: packOrder.compactMap { packs[$0] }.map {
                     Policy.Pack(name: $0.name, description: $0.description, files: $0.files)
                 },
-                metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options)
+                metrics: metrics, attributes: attributes, rules: rules, schedule: schedule?.options,
+                timeIntervals: timeIntervals)
         var result = PolicyCheck(
             policy: policy, diagnostics: diagnostics, sources: texts, files: sources.map(\.file), ruleCount: ruleCount)
         result.checkingWork = checkingWork
@@ -290,6 +319,7 @@ public struct PolicyLoader: Sendable {
         var defaults = RuleDefaults()
         var ruleNodes: [YAMLNode] = []
         var schedule: (options: ScheduleOptions, range: SourceRange)?
+        var timeIntervals: [NamedTimeInterval] = []
     }
 
     /// Top-level keys of one file: version, pack, metrics, attributes, lists, macros, defaults.
@@ -365,10 +395,8 @@ public struct PolicyLoader: Sendable {
         }
         if let e = f["attributes"], let entries = ctx.mapping(e.value, "attributes") {
             for entry in entries {
-                guard let t = ctx.choice(entry.value, "attribute type", ["string", "number", "version"]) else {
-                    continue
-                }
-                let type: ValueType = t == "number" ? .number(unit: nil) : t == "version" ? .version : .string
+                guard let (t, unit) = attributeType(entry, &ctx) else { continue }
+                let type: ValueType = t == "number" ? .number(unit: unit) : t == "version" ? .version : .string
                 if let existing = attributes[entry.name], existing != type {
                     if Scope.standardAttributes[entry.name] != nil {
                         ctx.diagnostics.error(
@@ -459,6 +487,9 @@ public struct PolicyLoader: Sendable {
             }
             pf.schedule = (options, e.key.range)
         }
+        if let e = f["time_intervals"] {
+            pf.timeIntervals = TimeIntervalReader.read(e.value, into: &ctx.diagnostics)
+        }
         if let e = f["rules"] {
             if e.value.isNull {
                 pf.ruleNodes = []
@@ -469,6 +500,33 @@ public struct PolicyLoader: Sendable {
             }
         }
         return pf
+    }
+
+    /// An attribute's type: `number`, or `{ type: number, unit: celsius }` so that it compares
+    /// with metrics of that unit.
+    private func attributeType(_ entry: YAMLEntry, _ ctx: inout DecodeContext) -> (String, String?)? {
+        let types = ["string", "number", "version"]
+        guard case .mapping = entry.value.kind else {
+            return ctx.choice(entry.value, "attribute type", types).map { ($0, nil) }
+        }
+        guard let f = ctx.fields(entry.value, LanguageSpec.attribute, in: "attribute '\(entry.name)'"),
+            let t = f["type"].flatMap({ ctx.choice($0.value, "attribute type", types) })
+        else { return nil }
+        guard let u = f["unit"] else { return (t, nil) }
+        guard let unit = ctx.string(u.value, "unit") else { return nil }
+        guard t == "number" else {
+            ctx.diagnostics.error(
+                .unitOnNonNumber, "attribute '\(entry.name)' is a \(t); only number attributes take a unit",
+                at: u.key.range, hint: "write `type: number`, or remove the unit")
+            return nil
+        }
+        if !KnownUnits.all.contains(unit) {
+            ctx.diagnostics.warning(
+                .unknownUnit, "unknown unit '\(unit)' for attribute '\(entry.name)'", at: u.value.range,
+                hint: Suggestion.hint(for: unit, in: KnownUnits.all)
+                    ?? "units are compared by name; known units include percent, celsius, dBm, g, volt")
+        }
+        return (t, unit)
     }
 
     /// Metric, list and macro names are read inside expressions, where `-` is subtraction.

@@ -34,6 +34,8 @@ public struct Rule: Sendable {
     public var summary: String?
     public var maintenance: MaintenanceSpec?
     public var body: RuleBody
+    /// `active_during` and `mute_during` (alert and limit rules); nil when the rule has neither.
+    public var schedule: RuleSchedule? = nil
 
     public var kind: RuleKind {
         switch body {
@@ -76,4 +78,6 @@ public struct Policy: Sendable {
     public var rules: [Rule]
     /// The `schedule:` section (any file may carry it; all that do must agree).
     public var schedule: ScheduleOptions? = nil
+    /// The `time_intervals:` of every file, by name.
+    public var timeIntervals: [String: NamedTimeInterval] = [:]
 }

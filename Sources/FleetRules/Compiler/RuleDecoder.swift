@@ -70,10 +70,13 @@ extension DecodeContext {
                 "`lead` only applies to forecast rules; \(kind == .alert ? "an" : "a") \(kind.rawValue) rule schedules its task when it fires",
                 at: e.value.range)
         }
-        guard ok, let body else { return nil }
-        return Rule(
+        let schedule = self.schedule(f)
+        guard ok, let body, let schedule else { return nil }
+        var rule = Rule(
             id: id, pack: pack, location: first.value.range, description: description, scope: scope,
             severity: severity ?? .warning, labels: labels, summary: summary, maintenance: maintenance, body: body)
+        rule.schedule = schedule
+        return rule
     }
 
     static let commonPlaceholders = ["rule", "pack", "severity", "kind"]

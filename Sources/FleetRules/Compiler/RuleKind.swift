@@ -20,11 +20,11 @@ public enum RuleKind: String, Sendable, Hashable, CaseIterable, Codable {
     /// Keys this kind accepts beyond the common ones.
     public var fields: [FieldSpec] {
         switch self {
-        case .alert: AlertRule.fields
+        case .alert: AlertRule.fields + RuleSchedule.fields
         case .forecast: ForecastRule.fields
         case .compliance: ComplianceRule.fields
         case .drift: DriftRule.fields
-        case .limit: LimitRule.fields
+        case .limit: LimitRule.fields + RuleSchedule.fields
         case .correlation: CorrelationRule.fields
         case .balance: BalanceRule.fields
         case .group: GroupRule.fields

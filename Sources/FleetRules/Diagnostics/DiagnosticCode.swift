@@ -83,6 +83,23 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case weakSecret = "W0605"
     case invalidMatcher = "E0606"
 
+    // Schedules (`time_intervals:`, `active_during`, `mute_during`, routes' time intervals).
+    case unknownTimeInterval = "E0140"
+    case invalidTimeZone = "E0141"
+    case invalidTimeRange = "E0142"
+    case muteScopeReadsTelemetry = "E0143"
+    case conflictingTimeInterval = "E0144"
+    case unusedTimeInterval = "W0318"
+
+    // Inventory thresholds: numeric attributes with units.
+    case unitlessAttribute = "E0230"
+    case unitOnNonNumber = "E0231"
+    case attributeWithoutValue = "W0319"
+
+    // Rollout health gates.
+    case abortWithoutStale = "W0320"
+    case unknownRouteTimeInterval = "E0610"
+
     public var defaultSeverity: Severity {
         rawValue.hasPrefix("W") ? .warning : rawValue.hasPrefix("I") ? .info : .error
     }
@@ -163,6 +180,22 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .weakSecret: "a webhook signing secret is shorter than 16 bytes"
         case .invalidMatcher:
             "a delivery matcher is malformed: an unknown operator, a bad label name or a regular expression that does not compile"
+        case .unknownTimeInterval: "a rule names a time interval that `time_intervals:` does not define"
+        case .invalidTimeZone: "a time interval's `location` is not an IANA time zone of the system's tz database"
+        case .invalidTimeRange:
+            "a time interval's times, weekdays, days, months, years or dates are malformed or end before they start"
+        case .muteScopeReadsTelemetry:
+            "a `mute_during` entry's `where` reads telemetry; it may read inventory attributes only"
+        case .conflictingTimeInterval: "a time interval is defined in two files with different entries"
+        case .unusedTimeInterval: "a time interval is defined but no rule uses it"
+        case .abortWithoutStale:
+            "a rollout's `abort` gate without the rule's `stale` cannot count devices that go silent"
+        case .unitlessAttribute: "a number attribute without a unit is compared with or added to a metric that has one"
+        case .unitOnNonNumber: "an attribute that is not a number is given a unit"
+        case .attributeWithoutValue:
+            "a number attribute a rule compares is empty or not a number for some devices (`check --data`), so the rule never holds for them"
+        case .unknownRouteTimeInterval:
+            "a delivery route names a time interval that the delivery file's `time_intervals:` does not define"
         }
     }
 }

@@ -30,6 +30,8 @@ public struct AlertEpisode: Sendable {
     public var due: Double? = nil
     /// The firing group whose rule inhibits this device alert: kept in the report, not delivered.
     public var inhibitedBy: AlertInhibition? = nil
+    /// The `mute_during` interval the alert opened in: reported, never delivered.
+    public var muted: String? = nil
 }
 
 /// A group rule's finding that inhibits a device alert (`inhibits:`).

@@ -3,6 +3,8 @@
 /// arms the timer of the next time-driven change.
 struct ComplianceDriver: Sendable {
     private(set) var trackers: [ComplianceTracker] = []
+    /// Per tracker, its rollout's health gate (nil: no `rollout.abort`).
+    private var gates: [RolloutGate?] = []
     /// Per operator, its index in `trackers` (-1 for other kinds).
     private var index: [Int]
     /// The time of the first event: staleness counts from it for devices that never reported.
@@ -21,6 +23,7 @@ struct ComplianceDriver: Sendable {
     mutating func add(_ tracker: ComplianceTracker) {
         index[tracker.operatorIndex] = trackers.count
         trackers.append(tracker)
+        gates.append(tracker.rule.rollout?.abort.map { RolloutGate(abort: $0, devices: devices) })
     }
 
     /// The tracker of operator `o`, -1 when it is not a compliance rule.
@@ -80,6 +83,9 @@ struct ComplianceDriver: Sendable {
             trackers[c].alerting[d] = finding
             if finding { openFinding(c, device: d, result, at: t, row: row, text: text, log: &log) }
         }
+        if gates[c] != nil, let rollout = trackers[c].rule.rollout, trackers[c].target(for: type) != nil {
+            gate(c, device: d, at: t, stale: result.state == .stale, started: rollout.started, text: text, log: &log)
+        }
         var next = Double.infinity
         if let stale = trackers[c].rule.stale {
             let reported = trackers[c].reportedAt[d]
@@ -98,6 +104,40 @@ struct ComplianceDriver: Sendable {
             timers.schedule(at: next, device: d, op: trackers[c].operatorIndex)
             trackers[c].armed[d] = next
         }
+    }
+
+    /// Notes a device under the rollout's health gate; opens the campaign's critical alert when
+    /// the failed share reaches the gate, and keeps its counts current once open.
+    private mutating func gate(
+        _ c: Int, device d: Int, at t: Double, stale: Bool, started: Double, text: AlertText, log: inout EpisodeLog
+    ) {
+        guard var gate = gates[c] else { return }
+        let failedNow = gate.note(
+            d, at: t, started: started, reachedTarget: trackers[c].reachedTarget[d],
+            fallbacks: trackers[c].fallbacks[d], reportedAt: trackers[c].reportedAt[d], stale: trackers[c].rule.stale,
+            isStale: stale)
+        defer { gates[c] = gate }
+        guard gate.episode >= 0 || gate.tripped else { return }
+        guard gate.episode < 0 || failedNow else { return }
+        let rule = text.plan.operators[trackers[c].operatorIndex].rule
+        let names = gate.firstFailed.map { text.inventory.rows[$0][0] }
+        let share = JSONValue.format((Double(gate.failures) / Double(max(gate.took, 1)) * 1000).rounded() / 10)
+        let summary =
+            "rollout of \(rule.id) aborted: \(gate.failures) of \(gate.took) devices that took the target failed "
+            + "(\(share)%, gate \(JSONValue.format(gate.abort.failed * 100))%); first failed: "
+            + names.joined(separator: ", ")
+        let evidence = gate.evidence { text.inventory.rows[$0][0] }
+        if gate.episode >= 0 {
+            log.revise(
+                Int(gate.episode), severity: .critical, value: Double(gate.failures), summary: summary,
+                evidence: evidence, maintenance: nil, due: nil, at: t)
+            return
+        }
+        let episode = AlertEpisode(
+            rule: rule.id, kind: .compliance, pack: rule.pack, device: "", severity: .critical, since: t, until: nil,
+            value: Double(gate.failures), summary: summary, labels: rule.labels, evidence: evidence, maintenance: nil,
+            site: RolloutGate.site)
+        gate.episode = log.open(episode, at: t)
     }
 
     private mutating func openFinding(

@@ -61,6 +61,8 @@ public struct Engine: Sendable {
     private(set) var analyses: AnalyzerDriver
     /// Alert summaries from the rules' templates.
     private let alertText: AlertText
+    /// The rules' `active_during` and `mute_during` intervals.
+    private var schedules: RuleSchedules
 
     /// What is accepted of a reading, and the reorder buffer it waits in for its event time.
     private var limits: InputLimits
@@ -144,6 +146,7 @@ public struct Engine: Sendable {
         compliance = ComplianceDriver(operators: ops, devices: n, typeSlot: program.typeSlot)
         analyses = AnalyzerDriver(metrics: m)
         alertText = AlertText(plan: plan, program: program, inventory: inventory)
+        schedules = RuleSchedules(plan: plan, program: program, devices: n)
         for (o, op) in program.operators.enumerated() {
             guard let op, op.staticScope, let scope = op.scope else { continue }
             for d in 0..<n {
@@ -609,6 +612,23 @@ public struct Engine: Sendable {
                 return
             }
         }
+        // Outside its `active_during` intervals the rule does not apply; a timer at the end of
+        // the interval resolves what it left firing or pending there.
+        var activeUntil = Double.infinity
+        if schedules.anyActive, schedules.activeIndex[o] >= 0 {
+            let (inside, until) = schedules.stretch(op: o, at: t)
+            guard inside else {
+                leaveScope(op: o, device: d, at: t)
+                // A rule with `absent`/`age` clocks must look at a silent device when its
+                // interval starts again: one timer at that start per device.
+                if conditions.clockColumn[o] >= 0, schedules.armResume(op: o, device: d, at: until) {
+                    timers.schedule(at: until, device: d, op: o)
+                }
+                return
+            }
+            activeUntil = until
+        }
+        let wasIdle = activeUntil.isFinite && conditions.phase[k] == .idle
         let holding: Bool
         let threshold = conditions.thresholdAggregate[o]
         if threshold >= 0 {
@@ -627,6 +647,7 @@ public struct Engine: Sendable {
         case .checkClear:
             if let clear = conditions.clear[o], holds(clear, device: d, at: t) { resolve(op: o, device: d, at: t) }
         }
+        if wasIdle, conditions.phase[k] != .idle { timers.schedule(at: activeUntil, device: d, op: o) }
         if conditions.clockColumn[o] >= 0 {
             conditions.armClock(op: o, device: d, at: t, metrics: metrics, timers: &timers)
         }
@@ -665,13 +686,25 @@ public struct Engine: Sendable {
         }
         // Fields are read through `plan.operators[o].rule` rather than a copy of the rule.
         let text = alertText.summary(op: o, device: d, row: attributes[d], value: v, duration: valueIsDuration)
-        let episode = AlertEpisode(
+        var episode = AlertEpisode(
             rule: plan.operators[o].rule.id, kind: plan.operators[o].rule.kind, pack: plan.operators[o].rule.pack,
             device: inventory.rows[d][0], severity: plan.operators[o].rule.severity, since: start, until: nil, value: v,
             summary: text, labels: plan.operators[o].rule.labels, evidence: program.ruleEvidence[o],
             maintenance: plan.operators[o].rule.maintenance,
             inhibitedBy: analyses.inhibitsAny ? analyses.inhibition(op: o, device: d, log: log) : nil)
+        if schedules.anyMute { episode.muted = mutingInterval(op: o, device: d, at: start) }
         conditions.markFiring(opKey(o, d), since: start, episode: log.open(episode, at: start))
+    }
+
+    /// The `mute_during` interval that mutes an alert of operator `o` opening at `t` for device `d`.
+    private mutating func mutingInterval(op o: Int, device d: Int, at t: Double) -> String? {
+        for (interval, scope) in schedules.mutes[o] where interval.contains(t) {
+            if let scope {
+                guard case .bool(true)? = value(scope, device: d, at: t) else { continue }
+            }
+            return interval.name
+        }
+        return nil
     }
 
     private mutating func resolve(op o: Int, device d: Int, at t: Double) {

@@ -12,6 +12,8 @@ enum RuntimeValue: Sendable {
     var number: Double? {
         switch self {
         case .number(let n), .duration(let n), .timestamp(let n): n
+        // A number attribute is inventory text; an empty or non-numeric column has no value.
+        case .string(let s): Double(s).flatMap { $0.isFinite ? $0 : nil }
         default: nil
         }
     }

@@ -71,6 +71,30 @@ public enum DataChecks {
             }
         }
 
+        // Number attributes the rules read whose column is empty (or not a number) for some
+        // devices: the rule has no value for them and never holds.
+        for (o, op) in plan.operators.enumerated() {
+            for name in attributesRead(by: op).sorted() where columns.contains(name) {
+                guard case .number? = plan.policy.attributes[name] else { continue }
+                let missing = engine.inventory.rows.indices.filter { d in
+                    engine.applies[d * plan.operators.count + o]
+                        && RuntimeValue.string(engine.attribute(name, device: engine.inventory.rows[d][0])).number
+                            == nil
+                }
+                guard !missing.isEmpty else { continue }
+                let ids = missing.prefix(10).map { engine.inventory.rows[$0][0] }
+                let more = missing.count > ids.count ? ", … (\(missing.count - ids.count) more)" : ""
+                out.append(
+                    Diagnostic(
+                        .attributeWithoutValue,
+                        "rule '\(op.rule.id)' reads number attribute '\(name)', which has no value for \(missing.count) device\(missing.count == 1 ? "" : "s"): \(ids.joined(separator: ", "))\(more)",
+                        at: op.rule.location,
+                        hint:
+                            "fill the '\(name)' column of these devices in the inventory; until then the rule never holds for them"
+                    ))
+            }
+        }
+
         // Fields in the data that no rule reads.
         let readMetrics = Set(readers.keys)
         var readAttributes: Set<String> = []

@@ -114,6 +114,7 @@ public enum HTMLRenderer {
             if let i = e.inhibitedBy {
                 summary += "<div class=\"related\">inhibited by \(esc(i.rule)) (\(esc(i.group)))</div>"
             }
+            if let muted = e.muted { summary += " <span class=\"muted\">(muted: \(esc(muted)))</span>" }
             if !a.related.isEmpty {
                 summary +=
                     "<div class=\"related\">related: "

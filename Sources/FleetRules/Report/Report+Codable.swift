@@ -80,6 +80,8 @@ extension Report.Alert: Codable {
             ("related", .array(related.map { $0.json() })),
             ("grouped_under", groupedUnder.map { $0.json() } ?? .null),
         ]
+        // Present only on muted alerts, so reports of rules without `mute_during` keep their shape.
+        if let muted = e.muted { fields.append(("muted", .string(muted))) }
         // Present only on device alerts a firing group rule inhibits (`inhibits:`).
         if let i = e.inhibitedBy {
             fields.append(("inhibited_by", .object([("rule", .string(i.rule)), ("group", .string(i.group))])))

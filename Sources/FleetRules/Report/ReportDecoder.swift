@@ -135,6 +135,7 @@ extension Report {
             zone: try a.optional("zone")?.string() ?? "", priority: try a.member("priority").number())
         alert.related = try (a.optional("related")?.items() ?? []).map { try ref($0) }
         alert.groupedUnder = try a.optional("grouped_under").map { try ref($0) }
+        alert.episode.muted = try a.optional("muted")?.string()
         if let i = a.optional("inhibited_by") {
             alert.episode.inhibitedBy = AlertInhibition(
                 rule: try i.member("rule").string(), group: try i.member("group").string())

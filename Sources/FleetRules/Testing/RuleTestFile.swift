@@ -47,6 +47,8 @@ public struct ExpectedAlert: Sendable, Hashable {
     public var inhibited: Bool? = nil
     /// When set, the group of a group rule's finding.
     public var group: String? = nil
+    /// When set, the `mute_during` interval the alert must be muted by ("": it must not be muted).
+    public var muted: String?
 }
 
 public struct ExpectedForecast: Sendable, Hashable {
@@ -524,6 +526,7 @@ struct TestDecoder {
             FieldSpec("group", .text, "group of a group rule's finding (the `by` values joined with /)"),
             FieldSpec(
                 "inhibited", .choice(["true", "false"]), "whether a firing group rule inhibits the alert (true/false)"),
+            FieldSpec("muted", .text, "the mute_during interval that mutes the alert, or false for none"),
         ]
         guard let f = ctx.fields(node, spec, in: "an expected alert") else { return nil }
         guard let rule = rule(f["rule"]), let device = device(f["device"], inventory, required: false) else {
@@ -534,6 +537,13 @@ struct TestDecoder {
         if let s = f["site"] { alert.site = ctx.string(s.value, "site") }
         if let s = f["group"] { alert.group = ctx.string(s.value, "group") }
         if let s = f["inhibited"] { alert.inhibited = ctx.bool(s.value, "inhibited") }
+        if let m = f["muted"] {
+            if case .scalar("false", .plain) = m.value.kind {
+                alert.muted = ""
+            } else {
+                alert.muted = ctx.string(m.value, "muted")
+            }
+        }
         if let l = f["labels"], let entries = ctx.mapping(l.value, "labels") {
             var labels: [String: String] = [:]
             for e in entries { labels[e.name] = ctx.string(e.value, "label '\(e.name)'") }

@@ -184,6 +184,7 @@ public struct RuleTestRunner: Sendable {
         if let g = e.evidence.first(where: { $0.0 == "group" }), case .string(let name) = g.1 { s += " group=\(name)" }
         if let i = e.inhibitedBy { s += " inhibited by \(i.rule)" }
         s += " since \(Timestamp.format(e.since))"
+        if let m = e.muted { s += " muted=\(m)" }
         return s
     }
 
@@ -195,6 +196,7 @@ public struct RuleTestRunner: Sendable {
         if let l = x.labels {
             s += " labels={\(l.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))}"
         }
+        if let m = x.muted { s += m.isEmpty ? " not muted" : " muted=\(m)" }
         return s
     }
 
@@ -206,6 +208,7 @@ public struct RuleTestRunner: Sendable {
         if let l = x.labels, l != e.labels { return false }
         if let i = x.inhibited, i != (e.inhibitedBy != nil) { return false }
         if let g = x.group, !e.evidence.contains(where: { $0.0 == "group" && $0.1 == .string(g) }) { return false }
+        if let m = x.muted, m != (e.muted ?? "") { return false }
         return true
     }
 

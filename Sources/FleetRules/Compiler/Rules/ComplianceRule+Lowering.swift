@@ -2,6 +2,9 @@ extension ComplianceRule {
     /// Version text (16), parsed version (~40), reported-at (8), state, flags and episode (16).
     static let stateBytesPerDevice = 80
 
+    /// With a health gate, each device also keeps when it took the target (8) and whether it failed (1).
+    var stateBytesPerDevice: Int { Self.stateBytesPerDevice + (rollout?.abort != nil ? 9 : 0) }
+
     var planSteps: [String] {
         var steps: [String] = []
         steps.append("track \(attribute) per device (newest reported value wins, inventory as the start)")
@@ -21,6 +24,7 @@ extension ComplianceRule {
                     + r.target.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                     + " from \(Timestamp.format(r.started)), deadline \(DurationText.format(r.deadline))")
         }
+        if let a = rollout?.abort { steps.append(a.planStep(stale: stale)) }
         if let m = maxVersions { steps.append("consistency: at most \(m) versions per type and site") }
         steps.append("emit a finding per non-compliant device")
         return steps

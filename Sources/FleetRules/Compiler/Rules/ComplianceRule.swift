@@ -14,6 +14,8 @@ public struct ComplianceRule: Sendable {
         public var target: [String: Version]
         public var started: Double
         public var deadline: Double
+        /// The health gate: one campaign-level critical alert when too many devices fail.
+        public var abort: RolloutAbort? = nil
     }
 
     public var attribute: String
@@ -35,6 +37,9 @@ public struct ComplianceRule: Sendable {
         FieldSpec("target", .oneOf([.version, .map(.version)]), required: true, "target version, or per device type"),
         FieldSpec("started", .timestamp, required: true, "when the rollout started (RFC 3339)"),
         FieldSpec("deadline", .duration, required: true, "how long after `started` every device must be on target"),
+        FieldSpec(
+            "abort", .object(RolloutAbort.fields),
+            "the health gate: a critical alert for the campaign when too many devices that took the target fail"),
     ]
 
     static let fields: [FieldSpec] = [
@@ -118,6 +123,15 @@ public struct ComplianceRule: Sendable {
                     ok = false
                 }
                 rollout = Rollout(target: target, started: started, deadline: deadline)
+                if let a = r["abort"] {
+                    if let gate = RolloutAbort.decode(a.value, &ctx) { rollout?.abort = gate } else { ok = false }
+                    if f["stale"] == nil {
+                        ctx.diagnostics.warning(
+                            .abortWithoutStale,
+                            "without `stale`, the rollout's health gate counts only devices that fall back, not those that go silent",
+                            at: a.key.range, hint: "add e.g. stale: 24h to the rule")
+                    }
+                }
             } else {
                 ok = false
             }

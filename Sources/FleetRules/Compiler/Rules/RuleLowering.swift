@@ -25,7 +25,7 @@ extension Rule {
                 stateBytesPerDevice: f.stateBytesPerDevice(rangeDeclared: metrics[f.metric]?.range != nil))
         case .compliance(let c):
             return RuleLowering(
-                evaluation: .compliance, steps: c.planSteps, stateBytesPerDevice: ComplianceRule.stateBytesPerDevice)
+                evaluation: .compliance, steps: c.planSteps, stateBytesPerDevice: c.stateBytesPerDevice)
         case .drift(let d):
             return RuleLowering(evaluation: .analysis, steps: d.planSteps, stateBytesPerDevice: d.stateBytesPerDevice)
         case .correlation(let c):
