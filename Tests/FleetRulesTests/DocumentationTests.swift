@@ -113,6 +113,7 @@ enum Docs {
         let names = files.map { URL(fileURLWithPath: $0).lastPathComponent }
         for expected in [
             "00-fleet.yaml", "battery.yaml", "firmware.yaml", "drift.yaml", "environment.yaml", "gateways.yaml",
+            "alerting.yaml",
         ] {
             #expect(names.contains(expected), "rules/\(expected) is missing")
         }

@@ -28,6 +28,9 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case invalidTimestamp = "E0113"
     case invalidTemplate = "E0114"
     case conflictingSchedule = "E0119"
+    case levelsConflict = "E0120"
+    case invalidLevels = "E0121"
+    case overlappingLevels = "E0122"
 
     // Expressions.
     case expressionSyntax = "E0201"
@@ -105,6 +108,10 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .invalidName: "a rule id or name is not lowercase letters, digits, `-` or `_`"
         case .invalidValue: "a value is not one of the accepted values or out of its range"
         case .conflictingSchedule: "two files declare different `schedule:` sections"
+        case .levelsConflict:
+            "an alert with `levels` also gives `when`, `clear` or `severity`, which belong to each level"
+        case .invalidLevels: "`levels` is empty, or its levels are not in ascending severity, one per severity"
+        case .overlappingLevels: "a more severe level's threshold is reached before a milder level's"
         case .conflictingMetric: "a metric is declared twice with different units or ranges"
         case .invalidDuration: "a duration is malformed or not positive"
         case .invalidTimestamp: "a timestamp is not RFC 3339"

@@ -96,6 +96,7 @@ public enum HTMLRenderer {
         for a in primary.prefix(maxAlertRows) {
             let e = a.episode
             var summary = esc(e.summary)
+            if let levels = e.severityPathText { summary += "<div class=\"levels\">\(esc(levels))</div>" }
             if !a.related.isEmpty {
                 summary +=
                     "<div class=\"related\">related: "

@@ -18,7 +18,8 @@ public enum TableRenderer {
         let primary = r.alerts.filter { $0.groupedUnder == nil }
         let rows = primary.prefix(limit ?? primary.count).map { a -> [String] in
             let e = a.episode
-            let related = a.related.isEmpty ? "" : "  [+\(a.related.map(\.rule).joined(separator: ", "))]"
+            var related = a.related.isEmpty ? "" : "  [+\(a.related.map(\.rule).joined(separator: ", "))]"
+            if let levels = e.severityPathText { related += "  [\(levels)]" }
             return [
                 Engine.format(a.priority), e.severity.rawValue.uppercased(), e.rule, e.device, a.site,
                 short(e.since), e.until.map(short) ?? "firing", e.summary + related,

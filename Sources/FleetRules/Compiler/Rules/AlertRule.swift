@@ -5,16 +5,20 @@ public struct AlertRule: Sendable {
     public var forDuration: Double
     /// Hysteresis: once firing, the alert resolves only when this holds (default: `not condition`).
     public var clear: TypedExpression?
+    /// Severity levels, mildest first (empty: the rule's one severity); `condition` is then any level's.
+    public var levels: [AlertLevel] = []
 
     static let fields: [FieldSpec] = [
-        FieldSpec("when", .condition, required: true, "the condition, e.g. last(battery_pct) < 20"),
+        FieldSpec("when", .condition, "the condition, e.g. last(battery_pct) < 20 (required unless `levels` is given)"),
         FieldSpec("for", .duration, "how long `when` must hold before the alert fires"),
         FieldSpec("clear", .condition, "once firing, resolve only when this holds (hysteresis)"),
+        AlertLevel.spec,
     ]
 
     static let placeholders = ["value"]
 
     static func decode(_ f: [String: YAMLEntry], _ ctx: inout DecodeContext, _ defaults: RuleDefaults) -> AlertRule? {
+        if let e = f["levels"] { return decodeLevels(e, f, &ctx, defaults) }
         // Every field is checked even after an error, so one run reports all of the rule's mistakes.
         let when = f["when"].flatMap { ctx.condition($0.value, "when") }
         if let when { ctx.warnIfConstant(when, what: "the alert") }
@@ -31,6 +35,26 @@ public struct AlertRule: Sendable {
         }
         guard let when, let forDuration, clearOK else { return nil }
         return AlertRule(condition: when.expr, forDuration: forDuration, clear: clear)
+    }
+
+    /// An alert with `levels:`: `when`, `clear` and `severity` belong to each level (E0120); the
+    /// rule's `for` is the levels' default.
+    private static func decodeLevels(
+        _ entry: YAMLEntry, _ f: [String: YAMLEntry], _ ctx: inout DecodeContext, _ defaults: RuleDefaults
+    ) -> AlertRule? {
+        var ok = true
+        for key in ["when", "clear", "severity"] {
+            guard let e = f[key] else { continue }
+            ctx.diagnostics.error(
+                .levelsConflict, "`\(key)` is given per level in an alert with `levels`", at: e.key.range,
+                hint: "move it into each level: - { severity: …, when: …, clear: … }")
+            ok = false
+        }
+        var forDuration: Double? = defaults.forDuration ?? 0
+        if let e = f["for"] { forDuration = ctx.duration(e.value, "for", allowZero: true) }
+        guard let forDuration else { return nil }
+        guard let levels = AlertLevel.decode(entry.value, &ctx, defaultFor: forDuration), ok else { return nil }
+        return AlertRule(condition: anyLevel(levels), forDuration: 0, clear: nil, levels: levels)
     }
 }
 
