@@ -117,6 +117,7 @@ extension Policy {
                 if rule.levels.isEmpty {
                     steps.append("when \(condition)")
                     if forDuration > 0 { steps.append("for \(DurationText.format(forDuration))") }
+                    steps += rule.debounceSteps
                     if let clear { steps.append("clear \(clear)") }
                     steps.append("emit \(rule.severity.rawValue) alert")
                 } else {
@@ -124,7 +125,7 @@ extension Policy {
                 }
                 if let m = rule.maintenance { steps.append("schedule \(m.task)") }
                 // Phase (1 byte, padded to 8), pending/firing start (8), open episode index (8).
-                bytes = 24 + rule.levelStateBytes
+                bytes = 24 + rule.levelStateBytes + (rule.debounce.isEmpty ? 0 : Debounce.stateBytes)
             case .compliance, .analysis:
                 bytes = lowering.stateBytesPerDevice
             case .notEvaluated(let reason):

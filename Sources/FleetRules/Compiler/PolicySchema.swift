@@ -100,6 +100,8 @@ public enum PolicySchema {
             if !required.isEmpty { members.append(("required", .array(required))) }
         case .oneOf(let options):
             members.append(("anyOf", .array(options.map { schema($0) })))
+        case .readings:
+            members += [("type", "string"), ("pattern", .string(Debounce.readingsPattern))]
         case .numberRange:
             members += [
                 ("type", "array"), ("minItems", 2), ("maxItems", 2),

@@ -43,6 +43,10 @@ public struct Engine: Sendable {
     private(set) var conditions: ConditionOperators
     /// The levels of the alerts with `levels:`.
     private(set) var severityLevels: SeverityLevels
+    /// The alerts with a `for` counted in readings or a `clear_for`.
+    private(set) var debounce: DebounceCounters
+    /// Whether the evaluation in progress is a timer's rather than a reading's (counts skip it).
+    private var timerEvaluation = false
     /// When the engine must look at a (device, rule) without a reading.
     private var timers = TimerQueue()
     /// Every alert episode opened, and the changes not drained yet.
@@ -142,6 +146,7 @@ public struct Engine: Sendable {
         opCount = ops
         conditions = ConditionOperators(program: program, devices: n)
         severityLevels = SeverityLevels(program: program, devices: n)
+        debounce = DebounceCounters(program: program, devices: n)
         compliance = ComplianceDriver(operators: ops, devices: n, typeSlot: program.typeSlot)
         analyses = AnalyzerDriver(metrics: m)
         alertText = AlertText(plan: plan, program: program, inventory: inventory)
@@ -498,7 +503,9 @@ public struct Engine: Sendable {
             return
         }
         conditions.timerFired(op: timer.op, device: timer.device, at: timer.time)
+        timerEvaluation = true
         evaluate(op: timer.op, device: timer.device, at: timer.time)
+        timerEvaluation = false
     }
 
     private mutating func process(_ r: ReorderBuffer.Pending) {
@@ -615,7 +622,11 @@ public struct Engine: Sendable {
                 threshold, conditions.thresholdOperator[o], conditions.thresholdValue[o], device: d, at: t)
         } else {
             guard let condition = conditions.condition[o] else {
-                if severityLevels.column[o] >= 0 { evaluateLevels(op: o, device: d, at: t) }
+                if severityLevels.column[o] >= 0 {
+                    evaluateLevels(op: o, device: d, at: t)
+                } else if debounce.column[o] >= 0 {
+                    evaluateDebounced(op: o, device: d, at: t)
+                }
                 return
             }
             holding = holds(condition, device: d, at: t)
@@ -663,10 +674,33 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Moves an alert with a counted `for` or a `clear_for` for a device (`DebounceCounters`).
+    private mutating func evaluateDebounced(op o: Int, device d: Int, at t: Double) {
+        let c = debounce.column[o]
+        let holding = holds(debounce.condition[c], device: d, at: t)
+        let cleared = debounce.clear[c].map { holds($0, device: d, at: t) } ?? !holding
+        let outcome = debounce.step(
+            column: c, op: o, device: d, holding: holding, cleared: cleared, reading: !timerEvaluation, at: t,
+            timers: &timers)
+        switch outcome {
+        case .stay: break
+        case .fire(let start):
+            fire(op: o, device: d, since: start, at: t)
+            debounce.markFiring(column: c, device: d)
+        case .resolve:
+            resolve(op: o, device: d, at: t)
+            debounce.reset(column: c, device: d)
+        }
+        if conditions.clockColumn[o] >= 0 {
+            conditions.armClock(op: o, device: d, at: t, metrics: metrics, timers: &timers)
+        }
+    }
+
     /// A device leaving a rule's scope: its alert resolves, a pending `for` starts over.
     private mutating func leaveScope(op o: Int, device d: Int, at t: Double) {
         let k = opKey(o, d)
         if severityLevels.column[o] >= 0 { severityLevels.reset(column: severityLevels.column[o], device: d) }
+        if debounce.column[o] >= 0 { debounce.reset(column: debounce.column[o], device: d) }
         if conditions.phase[k] == .firing {
             resolve(op: o, device: d, at: t)
         } else {

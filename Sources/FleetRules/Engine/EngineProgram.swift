@@ -31,6 +31,8 @@ final class EngineProgram: Sendable {
         var clocks: [(metric: Int, after: Double)]
         /// An alert's severity levels, mildest first (empty: one severity, `condition` decides).
         var levels: [Level] = []
+        /// A `for` counted in readings and the `clear_for` (empty: decided by `forDuration` alone).
+        var debounce = Debounce()
     }
 
     /// One severity level of an alert, lowered.
@@ -195,7 +197,7 @@ final class EngineProgram: Sendable {
                         Level(
                             severity: $0.severity, condition: kernel($0.condition), clear: $0.clear.map(kernel),
                             forDuration: $0.forDuration)
-                    }))
+                    }, debounce: op.rule.debounce))
             for id in op.aggregates where !forMetric[plan.aggregates[id].metric].contains(o) {
                 forMetric[plan.aggregates[id].metric].append(o)
             }
@@ -210,6 +212,7 @@ final class EngineProgram: Sendable {
                 if a.forDuration > 0 { evidence.append(("for_seconds", .number(a.forDuration))) }
                 if let clear = a.clear { evidence.append(("clear", .string(clear.description))) }
                 if !a.levels.isEmpty { evidence.append(("levels", AlertLevel.evidence(a.levels))) }
+                evidence += op.rule.debounceEvidence
             case .limit(let l):
                 evidence.append(("metric", .string(l.metric)))
                 evidence.append(

@@ -7,12 +7,17 @@ public struct AlertRule: Sendable {
     public var clear: TypedExpression?
     /// Severity levels, mildest first (empty: the rule's one severity); `condition` is then any level's.
     public var levels: [AlertLevel] = []
+    /// A `for` counted in readings and the `clear_for` (empty: `forDuration` alone).
+    public var debounce = Debounce()
 
     static let fields: [FieldSpec] = [
         FieldSpec("when", .condition, "the condition, e.g. last(battery_pct) < 20 (required unless `levels` is given)"),
-        FieldSpec("for", .duration, "how long `when` must hold before the alert fires"),
+        FieldSpec(
+            "for", Debounce.forType,
+            "how long `when` must hold before the alert fires, or on how many consecutive readings (`3 readings`)"),
         FieldSpec("clear", .condition, "once firing, resolve only when this holds (hysteresis)"),
         AlertLevel.spec,
+        Debounce.clearForSpec,
     ]
 
     static let placeholders = ["value"]
@@ -23,9 +28,26 @@ public struct AlertRule: Sendable {
         let when = f["when"].flatMap { ctx.condition($0.value, "when") }
         if let when { ctx.warnIfConstant(when, what: "the alert") }
         var forDuration: Double? = defaults.forDuration ?? 0
+        var debounce = Debounce()
         if let e = f["for"] {
-            forDuration = ctx.duration(e.value, "for", allowZero: true)
-            if let v = forDuration, let when { ctx.warnIfShorterThanInterval(v, node: e.value, reading: when.expr) }
+            switch ctx.span(e.value, "for", allowZero: true) {
+            case .duration(let v)?:
+                forDuration = v
+                if let when { ctx.warnIfShorterThanInterval(v, node: e.value, reading: when.expr) }
+            case .readings(let n)?:
+                forDuration = 0
+                debounce.forReadings = n
+            case nil:
+                forDuration = nil
+            }
+        }
+        var clearForOK = true
+        if let e = f["clear_for"] {
+            if let span = ctx.span(e.value, "clear_for", allowZero: false) {
+                debounce.clearFor = span
+            } else {
+                clearForOK = false
+            }
         }
         var clear: TypedExpression?
         var clearOK = true
@@ -33,8 +55,8 @@ public struct AlertRule: Sendable {
             clear = ctx.condition(e.value, "clear")?.expr
             clearOK = clear != nil
         }
-        guard let when, let forDuration, clearOK else { return nil }
-        return AlertRule(condition: when.expr, forDuration: forDuration, clear: clear)
+        guard let when, let forDuration, clearOK, clearForOK else { return nil }
+        return AlertRule(condition: when.expr, forDuration: forDuration, clear: clear, debounce: debounce)
     }
 
     /// An alert with `levels:`: `when`, `clear` and `severity` belong to each level (E0120); the
@@ -51,7 +73,23 @@ public struct AlertRule: Sendable {
             ok = false
         }
         var forDuration: Double? = defaults.forDuration ?? 0
-        if let e = f["for"] { forDuration = ctx.duration(e.value, "for", allowZero: true) }
+        if let e = f["for"] {
+            switch ctx.span(e.value, "for", allowZero: true) {
+            case .duration(let v)?: forDuration = v
+            case .readings?:
+                ctx.diagnostics.error(
+                    .debounceWithLevels, "an alert with `levels` waits a duration, not a count of readings",
+                    at: e.value.range, hint: "give `for` as a duration, e.g. for: 15m")
+                forDuration = nil
+            case nil: forDuration = nil
+            }
+        }
+        if let e = f["clear_for"] {
+            ctx.diagnostics.error(
+                .debounceWithLevels, "`clear_for` does not combine with `levels`", at: e.key.range,
+                hint: "give each level its own `clear` condition instead")
+            ok = false
+        }
         guard let forDuration else { return nil }
         guard let levels = AlertLevel.decode(entry.value, &ctx, defaultFor: forDuration), ok else { return nil }
         return AlertRule(condition: anyLevel(levels), forDuration: 0, clear: nil, levels: levels)
