@@ -242,3 +242,35 @@ import Testing
         #expect(e.map(\.until) == expected.map(\.1))
     }
 }
+
+@Suite struct DebounceRepeatedRuleTests {
+    @Test func rulesThatDifferOnlyInCountsOrLevelsAreNotRepeats() {
+        let source = """
+            fleetrules: 1
+            pack: t
+            metrics:
+              battery_pct: { unit: percent, range: [0, 100], interval: 5m }
+            rules:
+              - alert: a
+                when: last(battery_pct) < 20
+                for: 3 readings
+              - alert: b
+                when: last(battery_pct) < 20
+                for: 5 readings
+              - alert: c
+                levels:
+                  - { severity: warning, when: last(battery_pct) < 20, for: 10m }
+              - alert: d
+                levels:
+                  - { severity: warning, when: last(battery_pct) < 20, for: 30m }
+              - alert: e
+                when: last(battery_pct) < 20
+                for: 3 readings
+            """
+        let r = PolicyLoader().check(sources: [(file: "t.yaml", bytes: Array(source.utf8))])
+        #expect(
+            r.diagnostics.map(\.headline) == [
+                "t.yaml:18:12: warning[W0305]: rule 'e' repeats the condition of rule 'a'"
+            ])
+    }
+}

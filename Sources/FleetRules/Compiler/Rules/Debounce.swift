@@ -89,3 +89,16 @@ extension Rule {
         return out
     }
 }
+
+extension AlertRule {
+    /// What besides its condition and `for` tells two alerts apart for the repeated-rule
+    /// warning (W0305): the levels and the debounce; empty for a plain alert.
+    var signatureSuffix: String {
+        var out = ""
+        for l in levels {
+            out += "|\(l.severity.rawValue):\(l.condition):\(l.clear?.description ?? "-"):\(l.forDuration)"
+        }
+        if !debounce.isEmpty { out += "|\(debounce.forReadings):\(String(describing: debounce.clearFor))" }
+        return out
+    }
+}
