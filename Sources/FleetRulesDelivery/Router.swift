@@ -237,6 +237,9 @@ public struct AlertRouter: Sendable {
         // engine, rebuilt from the journal's recent readings, may date it later.
         var alert = incoming
         if let known = firing[alert.key], known.since < alert.since { alert.since = known.since }
+        if alert.status == .firing, let old = firing[alert.key], old.labels != alert.labels {
+            endLabels(of: old, at: t)
+        }
         if alert.status == .firing { firing[alert.key] = alert } else { firing[alert.key] = nil }
         if alert.status == .resolved {
             // A resolve goes to every group that holds the alert, wherever its labels (an
@@ -295,6 +298,26 @@ public struct AlertRouter: Sendable {
                 g.alerts[alert.key] = alert
                 groups[key] = g
             }
+        }
+    }
+
+    /// An alert whose labels changed while firing (a new severity) is, for receivers that tell
+    /// alerts apart by their labels (Alertmanager), a new alert: the groups that sent the old
+    /// label set also send it resolved, once, beside the alert as it is now.
+    private mutating func endLabels(of old: DeliveryAlert, at t: Double) {
+        var ended = old
+        ended.status = .resolved
+        ended.until = t
+        ended.key = old.key + "|" + old.severity
+        for key in groups.keys.sorted() where groups[key]?.alerts[old.key] != nil {
+            guard var g = groups[key] else { continue }
+            if g.alerts[ended.key] == nil { g.order.append(ended.key) }
+            g.alerts[ended.key] = ended
+            if !g.dirty {
+                g.dirty = true
+                g.nextFlush = max(t, (g.lastFlush ?? t) + g.route.groupInterval)
+            }
+            groups[key] = g
         }
     }
 

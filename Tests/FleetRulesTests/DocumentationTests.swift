@@ -114,6 +114,7 @@ enum Docs {
         for expected in [
             "00-fleet.yaml", "battery.yaml", "firmware.yaml", "drift.yaml", "environment.yaml", "gateways.yaml",
             "site-health.yaml",
+            "alerting.yaml",
         ] {
             #expect(names.contains(expected), "rules/\(expected) is missing")
         }

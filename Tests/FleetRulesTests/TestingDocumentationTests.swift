@@ -78,7 +78,11 @@ import Testing
         let r = try CLI.run(["test", "rules/tests/", "--coverage"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("ok  \trules/tests/plant-health.test.yaml\t"))
-        #expect(r.stdout.contains("coverage:\n  battery-low (alert): 7/7 branches (100%)"))
+        #expect(r.stdout.contains("ok  \trules/tests/alerting.test.yaml\t3 passed, 0 failed"))
+        #expect(
+            r.stdout.contains(
+                "coverage:\n  cold-store-warming (alert): 7/7 branches (100%)\n  cold-store-door (alert): 3/3 branches (100%)\n  battery-low (alert): 7/7 branches (100%)"
+            ))
     }
 
     @Test func failuresExitOneAndJUnitIsXML() throws {

@@ -105,6 +105,7 @@ extension Policy {
             case .condition(let condition, let forDuration, let clear):
                 var exprs = [condition]
                 if let clear { exprs.append(clear) }
+                exprs += rule.levelExpressions
                 if let scope = rule.scope { exprs.append(scope) }
                 for e in exprs {
                     for ref in e.windows {
@@ -114,13 +115,18 @@ extension Policy {
                     e.visit { if case .now = $0 { timeDependent = true } }
                 }
                 steps += ids.map { "read \(aggregates[$0].ref)" }
-                steps.append("when \(condition)")
-                if forDuration > 0 { steps.append("for \(DurationText.format(forDuration))") }
-                if let clear { steps.append("clear \(clear)") }
-                steps.append("emit \(rule.severity.rawValue) alert")
+                if rule.levels.isEmpty {
+                    steps.append("when \(condition)")
+                    if forDuration > 0 { steps.append("for \(DurationText.format(forDuration))") }
+                    steps += rule.debounceSteps
+                    if let clear { steps.append("clear \(clear)") }
+                    steps.append("emit \(rule.severity.rawValue) alert")
+                } else {
+                    steps += rule.levelSteps
+                }
                 if let m = rule.maintenance { steps.append("schedule \(m.task)") }
                 // Phase (1 byte, padded to 8), pending/firing start (8), open episode index (8).
-                bytes = 24
+                bytes = 24 + rule.levelStateBytes + (rule.debounce.isEmpty ? 0 : Debounce.stateBytes)
             case .compliance, .analysis:
                 bytes = lowering.stateBytesPerDevice
                 for e in lowering.reads {

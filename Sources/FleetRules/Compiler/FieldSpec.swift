@@ -33,6 +33,8 @@ public indirect enum FieldType: Sendable {
     case object([FieldSpec])
     case oneOf([FieldType])
     case numberRange
+    /// A count of readings: `3 readings`.
+    case readings
 
     public static let severity = FieldType.choice(["info", "warning", "critical"])
 }

@@ -294,7 +294,7 @@ public struct PolicyLoader: Sendable {
     static func signature(_ rule: Rule) -> String? {
         let scope = rule.scope?.description ?? "*"
         switch rule.body {
-        case .alert(let a): return "alert|\(scope)|\(a.condition)|\(a.forDuration)"
+        case .alert(let a): return "alert|\(scope)|\(a.condition)|\(a.forDuration)" + a.signatureSuffix
         case .limit(let l):
             return
                 "limit|\(scope)|\(l.metric)|\(String(describing: l.low))|\(String(describing: l.high))|\(l.forDuration)"

@@ -46,13 +46,15 @@ public enum PolicySchema {
         ]
         properties += fields.map { ($0.name, schema($0.type, doc: $0.doc)) }
         let required = [kind.rawValue] + fields.filter(\.required).map(\.name)
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("description", .string("\(kind.rawValue) rule: \(kind.summary)")),
             ("type", "object"),
             ("required", .array(required.map { .string($0) })),
             ("additionalProperties", false),
             ("properties", .object(properties)),
-        ])
+        ]
+        if kind == .alert { members.append(("oneOf", AlertRule.conditionSchema)) }
+        return .object(members)
     }
 
     static let durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w))+$"
@@ -98,6 +100,8 @@ public enum PolicySchema {
             if !required.isEmpty { members.append(("required", .array(required))) }
         case .oneOf(let options):
             members.append(("anyOf", .array(options.map { schema($0) })))
+        case .readings:
+            members += [("type", "string"), ("pattern", .string(Debounce.readingsPattern))]
         case .numberRange:
             members += [
                 ("type", "array"), ("minItems", 2), ("maxItems", 2),

@@ -27,6 +27,9 @@ extension DecodeContext {
         for common in LanguageSpec.commonRule where !spec.contains(where: { $0.name == common.name }) {
             spec.append(common)
         }
+        if kind == .alert, !entries.contains(where: { $0.name == "levels" }) {
+            spec = AlertRule.fieldsWithoutLevels(spec)
+        }
         guard let f = fields(node, spec, in: "\(kind.rawValue) rule '\(id)'", also: [kind.rawValue]) else { return nil }
 
         var ok = true
@@ -72,6 +75,7 @@ extension DecodeContext {
         }
         let schedule = self.schedule(f)
         guard ok, let body, let schedule else { return nil }
+        if let top = body.levels.last { severity = top.severity }
         var rule = Rule(
             id: id, pack: pack, location: first.value.range, description: description, scope: scope,
             severity: severity ?? .warning, labels: labels, summary: summary, maintenance: maintenance, body: body)

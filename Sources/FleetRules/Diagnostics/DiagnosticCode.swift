@@ -32,6 +32,11 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
     case groupFunctionOutsideGroup = "E0130"
     case perDeviceInGroup = "E0131"
     case unknownInhibitedRule = "E0132"
+    case levelsConflict = "E0120"
+    case invalidLevels = "E0121"
+    case overlappingLevels = "E0122"
+    case debounceWithLevels = "E0123"
+    case invalidReadingCount = "E0124"
 
     // Expressions.
     case expressionSyntax = "E0201"
@@ -134,6 +139,13 @@ public enum DiagnosticCode: String, Sendable, Hashable, Codable, CaseIterable {
         case .unknownInhibitedRule: "a group rule's `inhibits` names no per-device alert or limit rule"
         case .groupFunctionArgument: "a group function gets the wrong number or kind of arguments"
         case .groupForShorterThanTick: "a group rule's `for` is shorter than its tick `every`"
+        case .levelsConflict:
+            "an alert with `levels` also gives `when`, `clear` or `severity`, which belong to each level"
+        case .invalidLevels: "`levels` is empty, or its levels are not in ascending severity, one per severity"
+        case .overlappingLevels: "a more severe level's threshold is reached before a milder level's"
+        case .debounceWithLevels:
+            "an alert with `levels` counts `for` in readings or has `clear_for`, which levels do not take"
+        case .invalidReadingCount: "a count of readings in `for` or `clear_for` is not between 1 and 1,000,000"
         case .conflictingMetric: "a metric is declared twice with different units or ranges"
         case .invalidDuration: "a duration is malformed or not positive"
         case .invalidTimestamp: "a timestamp is not RFC 3339"

@@ -69,7 +69,9 @@ struct ConditionOperators: Sendable {
         devices = n
         self.program = ops
         active = ops.map { $0 != nil }
-        condition = ops.map { $0?.condition }
+        // Alerts with levels are decided level by level (`SeverityLevels`), never by the one condition.
+        // So are alerts with a counted `for` or a `clear_for` (`DebounceCounters`).
+        condition = ops.map { op in op.flatMap { $0.levels.isEmpty && $0.debounce.isEmpty ? $0.condition : nil } }
         clear = ops.map { $0?.clear }
         dynamicScope = ops.map { op in op.flatMap { $0.staticScope ? nil : $0.scope } }
         forDuration = ops.map { $0?.forDuration ?? 0 }
@@ -89,7 +91,9 @@ struct ConditionOperators: Sendable {
         var comparison: [ComparisonOperator] = []
         var value: [Double] = []
         for op in ops {
-            if case .threshold(let a, let cmp, let v)? = op?.condition {
+            if case .threshold(let a, let cmp, let v)? = op?.condition, op?.levels.isEmpty == true,
+                op?.debounce.isEmpty == true
+            {
                 aggregate.append(a)
                 comparison.append(cmp)
                 value.append(v)

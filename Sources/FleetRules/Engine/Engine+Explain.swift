@@ -129,6 +129,12 @@ extension Engine {
                     }
                 }
             }
+            if severityLevels.column[o] >= 0, out.state != .outOfScope {
+                out.notes += severityLevels.notes(column: severityLevels.column[o], device: d, at: t)
+            }
+            if debounce.column[o] >= 0, out.state != .outOfScope {
+                out.notes += debounce.notes(column: debounce.column[o], device: d, at: t)
+            }
             if node.truth == nil {
                 out.notes.append(
                     "the condition has no data (a window is empty or an attribute is missing), which never fires")

@@ -41,6 +41,12 @@ public struct Engine: Sendable {
     private var metrics: MetricStore
     /// The condition rules' state machines (scope flags, phases, clocks).
     private(set) var conditions: ConditionOperators
+    /// The levels of the alerts with `levels:`.
+    private(set) var severityLevels: SeverityLevels
+    /// The alerts with a `for` counted in readings or a `clear_for`.
+    private(set) var debounce: DebounceCounters
+    /// Whether the evaluation in progress is a timer's rather than a reading's (counts skip it).
+    private var timerEvaluation = false
     /// When the engine must look at a (device, rule) without a reading.
     private var timers = TimerQueue()
     /// Every alert episode opened, and the changes not drained yet.
@@ -143,6 +149,8 @@ public struct Engine: Sendable {
         let ops = plan.operators.count
         opCount = ops
         conditions = ConditionOperators(program: program, devices: n)
+        severityLevels = SeverityLevels(program: program, devices: n)
+        debounce = DebounceCounters(program: program, devices: n)
         compliance = ComplianceDriver(operators: ops, devices: n, typeSlot: program.typeSlot)
         analyses = AnalyzerDriver(metrics: m)
         alertText = AlertText(plan: plan, program: program, inventory: inventory)
@@ -503,7 +511,9 @@ public struct Engine: Sendable {
             return
         }
         conditions.timerFired(op: timer.op, device: timer.device, at: timer.time)
+        timerEvaluation = true
         evaluate(op: timer.op, device: timer.device, at: timer.time)
+        timerEvaluation = false
     }
 
     private mutating func process(_ r: ReorderBuffer.Pending) {
@@ -637,7 +647,14 @@ public struct Engine: Sendable {
             holding = thresholdHolds(
                 threshold, conditions.thresholdOperator[o], conditions.thresholdValue[o], device: d, at: t)
         } else {
-            guard let condition = conditions.condition[o] else { return }
+            guard let condition = conditions.condition[o] else {
+                if severityLevels.column[o] >= 0 {
+                    evaluateLevels(op: o, device: d, at: t)
+                } else if debounce.column[o] >= 0 {
+                    evaluateDebounced(op: o, device: d, at: t)
+                }
+                return
+            }
             holding = holds(condition, device: d, at: t)
         }
         switch conditions.step(op: o, key: k, device: d, holding: holding, at: t, timers: &timers) {
@@ -653,9 +670,64 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Moves an alert's levels for a device (`SeverityLevels`): the alert opens at the first
+    /// level reached, changes severity with the highest level reached, resolves with none.
+    private mutating func evaluateLevels(op o: Int, device d: Int, at t: Double) {
+        let c = severityLevels.column[o]
+        var when: UInt32 = 0
+        var clear: UInt32 = 0
+        for (i, level) in severityLevels.levels[c].enumerated() {
+            if holds(level.condition, device: d, at: t) { when |= 1 << i }
+            if let cl = level.clear, holds(cl, device: d, at: t) { clear |= 1 << i }
+        }
+        switch severityLevels.step(column: c, op: o, device: d, when: when, clear: clear, at: t, timers: &timers) {
+        case .stay: break
+        case .open(let i, let start):
+            fire(op: o, device: d, since: start, at: t, severity: severityLevels.levels[c][i].severity)
+        case .change(let i, let at):
+            let e = Int(conditions.openEpisode[opKey(o, d)])
+            let severity = severityLevels.levels[c][i].severity
+            if e >= 0 {
+                let (v, isDuration) = alertValue(op: o, device: d, at: t)
+                let text = alertText.summary(
+                    op: o, device: d, row: attributes[d], value: v, duration: isDuration,
+                    extra: ["severity": severity.rawValue])
+                log.changeSeverity(e, to: severity, value: v, summary: text, at: at)
+            }
+        case .resolve: resolve(op: o, device: d, at: t)
+        }
+        if conditions.clockColumn[o] >= 0 {
+            conditions.armClock(op: o, device: d, at: t, metrics: metrics, timers: &timers)
+        }
+    }
+
+    /// Moves an alert with a counted `for` or a `clear_for` for a device (`DebounceCounters`).
+    private mutating func evaluateDebounced(op o: Int, device d: Int, at t: Double) {
+        let c = debounce.column[o]
+        let holding = holds(debounce.condition[c], device: d, at: t)
+        let cleared = debounce.clear[c].map { holds($0, device: d, at: t) } ?? !holding
+        let outcome = debounce.step(
+            column: c, op: o, device: d, holding: holding, cleared: cleared, reading: !timerEvaluation, at: t,
+            timers: &timers)
+        switch outcome {
+        case .stay: break
+        case .fire(let start):
+            fire(op: o, device: d, since: start, at: t)
+            debounce.markFiring(column: c, device: d)
+        case .resolve:
+            resolve(op: o, device: d, at: t)
+            debounce.reset(column: c, device: d)
+        }
+        if conditions.clockColumn[o] >= 0 {
+            conditions.armClock(op: o, device: d, at: t, metrics: metrics, timers: &timers)
+        }
+    }
+
     /// A device leaving a rule's scope: its alert resolves, a pending `for` starts over.
     private mutating func leaveScope(op o: Int, device d: Int, at t: Double) {
         let k = opKey(o, d)
+        if severityLevels.column[o] >= 0 { severityLevels.reset(column: severityLevels.column[o], device: d) }
+        if debounce.column[o] >= 0 { debounce.reset(column: debounce.column[o], device: d) }
         if conditions.phase[k] == .firing {
             resolve(op: o, device: d, at: t)
         } else {
@@ -672,23 +744,18 @@ public struct Engine: Sendable {
 
     // MARK: alerts
 
-    private mutating func fire(op o: Int, device d: Int, since start: Double, at t: Double) {
-        var v: Double?
-        var valueIsDuration = false
-        if let a = program.operators[o]?.valueAggregate {
-            switch aggregateValueUpdating(a, device: d, at: t) {
-            case .number(let n)?: v = n
-            case .duration(let s)?:
-                v = s
-                valueIsDuration = true
-            default: break
-            }
-        }
+    private mutating func fire(
+        op o: Int, device d: Int, since start: Double, at t: Double, severity: AlertSeverity? = nil
+    ) {
+        let (v, valueIsDuration) = alertValue(op: o, device: d, at: t)
         // Fields are read through `plan.operators[o].rule` rather than a copy of the rule.
-        let text = alertText.summary(op: o, device: d, row: attributes[d], value: v, duration: valueIsDuration)
+        let text = alertText.summary(
+            op: o, device: d, row: attributes[d], value: v, duration: valueIsDuration,
+            extra: severity.map { ["severity": $0.rawValue] } ?? [:])
         var episode = AlertEpisode(
             rule: plan.operators[o].rule.id, kind: plan.operators[o].rule.kind, pack: plan.operators[o].rule.pack,
-            device: inventory.rows[d][0], severity: plan.operators[o].rule.severity, since: start, until: nil, value: v,
+            device: inventory.rows[d][0], severity: severity ?? plan.operators[o].rule.severity, since: start,
+            until: nil, value: v,
             summary: text, labels: plan.operators[o].rule.labels, evidence: program.ruleEvidence[o],
             maintenance: plan.operators[o].rule.maintenance,
             inhibitedBy: analyses.inhibitsAny ? analyses.inhibition(op: o, device: d, log: log) : nil)
@@ -705,6 +772,16 @@ public struct Engine: Sendable {
             return interval.name
         }
         return nil
+    }
+
+    /// The value an alert shows: its condition's first window, and whether it is a duration.
+    private mutating func alertValue(op o: Int, device d: Int, at t: Double) -> (Double?, Bool) {
+        guard let a = program.operators[o]?.valueAggregate else { return (nil, false) }
+        switch aggregateValueUpdating(a, device: d, at: t) {
+        case .number(let n)?: return (n, false)
+        case .duration(let s)?: return (s, true)
+        default: return (nil, false)
+        }
     }
 
     private mutating func resolve(op o: Int, device d: Int, at t: Double) {

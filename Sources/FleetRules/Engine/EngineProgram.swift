@@ -29,6 +29,18 @@ final class EngineProgram: Sendable {
         var valueAggregate: Int?
         /// (metric, duration) pairs whose elapsing can flip the condition (absent/age).
         var clocks: [(metric: Int, after: Double)]
+        /// An alert's severity levels, mildest first (empty: one severity, `condition` decides).
+        var levels: [Level] = []
+        /// A `for` counted in readings and the `clear_for` (empty: decided by `forDuration` alone).
+        var debounce = Debounce()
+    }
+
+    /// One severity level of an alert, lowered.
+    struct Level: Sendable {
+        var severity: AlertSeverity
+        var condition: Kernel
+        var clear: Kernel?
+        var forDuration: Double
     }
 
     let operators: [Operator?]
@@ -180,7 +192,12 @@ final class EngineProgram: Sendable {
                     condition: kernel(condition), clear: clear.map(kernel),
                     scope: op.rule.scope.map { RuntimeExpression($0, attributeSlot: slot, aggregateId: aggregate) },
                     staticScope: staticScope, forDuration: forDuration, valueAggregate: firstWindow.map(aggregate),
-                    clocks: clocks))
+                    clocks: clocks,
+                    levels: op.rule.levels.map {
+                        Level(
+                            severity: $0.severity, condition: kernel($0.condition), clear: $0.clear.map(kernel),
+                            forDuration: $0.forDuration)
+                    }, debounce: op.rule.debounce))
             for id in op.aggregates where !forMetric[plan.aggregates[id].metric].contains(o) {
                 forMetric[plan.aggregates[id].metric].append(o)
             }
@@ -194,6 +211,8 @@ final class EngineProgram: Sendable {
                 evidence.append(("condition", .string(a.condition.description)))
                 if a.forDuration > 0 { evidence.append(("for_seconds", .number(a.forDuration))) }
                 if let clear = a.clear { evidence.append(("clear", .string(clear.description))) }
+                if !a.levels.isEmpty { evidence.append(("levels", AlertLevel.evidence(a.levels))) }
+                evidence += op.rule.debounceEvidence
             case .limit(let l):
                 evidence.append(("metric", .string(l.metric)))
                 evidence.append(

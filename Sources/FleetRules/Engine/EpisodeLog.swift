@@ -42,6 +42,26 @@ struct EpisodeLog: Sendable {
         pending.append(AlertEvent(change: .updated, time: t, episode: episodes[e]))
     }
 
+    /// An open episode of an alert with levels changes severity at `t`: an `updated` event, and
+    /// the change in its evidence (`severity_changes`).
+    mutating func changeSeverity(_ e: Int, to severity: AlertSeverity, value: Double?, summary: String, at t: Double) {
+        let change = JSONValue.object([
+            ("time", .string(Timestamp.format(t))), ("from", .string(episodes[e].severity.rawValue)),
+            ("to", .string(severity.rawValue)),
+        ])
+        episodes[e].severity = severity
+        episodes[e].value = value
+        episodes[e].summary = summary
+        if let i = episodes[e].evidence.firstIndex(where: { $0.0 == "severity_changes" }),
+            case .array(let list) = episodes[e].evidence[i].1
+        {
+            episodes[e].evidence[i].1 = .array(list + [change])
+        } else {
+            episodes[e].evidence.append(("severity_changes", .array([change])))
+        }
+        pending.append(AlertEvent(change: .updated, time: t, episode: episodes[e]))
+    }
+
     /// The changes since the last call.
     mutating func drain() -> [AlertEvent] {
         defer { pending.removeAll() }

@@ -115,6 +115,7 @@ public enum HTMLRenderer {
                 summary += "<div class=\"related\">inhibited by \(esc(i.rule)) (\(esc(i.group)))</div>"
             }
             if let muted = e.muted { summary += " <span class=\"muted\">(muted: \(esc(muted)))</span>" }
+            if let levels = e.severityPathText { summary += "<div class=\"levels\">\(esc(levels))</div>" }
             if !a.related.isEmpty {
                 summary +=
                     "<div class=\"related\">related: "

@@ -21,6 +21,7 @@ public enum TableRenderer {
             var related = a.related.isEmpty ? "" : "  [+\(a.related.map(\.rule).joined(separator: ", "))]"
             if let i = e.inhibitedBy { related += "  [inhibited by \(i.rule) \(i.group)]" }
             if let muted = e.muted { related += "  [muted: \(muted)]" }
+            if let levels = e.severityPathText { related += "  [\(levels)]" }
             return [
                 Engine.format(a.priority), e.severity.rawValue.uppercased(), e.rule, e.device, a.site,
                 short(e.since), e.until.map(short) ?? "firing", e.summary + related,
