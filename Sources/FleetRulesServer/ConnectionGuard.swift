@@ -25,6 +25,14 @@ public enum ConnectionLimits {
         return max(1, sockets - overflow(maxConnections: sockets))
     }
 
+    /// The connections served at once for a `--max-connections`: at most what the descriptor
+    /// limit leaves (`defaultMaxConnections`). The process must never run out of descriptors:
+    /// beyond refused sockets and files, the dispatch library under Swift concurrency traps when
+    /// it cannot open the `/proc` files through which it watches its worker threads.
+    public static func servedConnections(maxConnections: Int, descriptorLimit: Int = descriptorLimit()) -> Int {
+        min(maxConnections, defaultMaxConnections(descriptorLimit: descriptorLimit))
+    }
+
     /// Sockets (served and overflow) that fit the descriptor limit with the reserve kept free.
     public static func socketBudget(descriptorLimit: Int = descriptorLimit()) -> Int {
         max(2, descriptorLimit - reserved(descriptorLimit: descriptorLimit))
