@@ -25,12 +25,15 @@ public enum ConnectionLimits {
         return max(1, sockets - overflow(maxConnections: sockets))
     }
 
-    /// The connections served at once for a `--max-connections`: at most what the descriptor
-    /// limit leaves (`defaultMaxConnections`). The process must never run out of descriptors:
-    /// beyond refused sockets and files, the dispatch library under Swift concurrency traps when
-    /// it cannot open the `/proc` files through which it watches its worker threads.
+    /// The connections served at once for a `--max-connections`: when its sockets would not fit
+    /// `socketBudget`, what the descriptor limit leaves (`defaultMaxConnections`). The process
+    /// must never run out of descriptors: beyond refused sockets and files, the dispatch library
+    /// under Swift concurrency traps when it cannot open the `/proc` files through which it
+    /// watches its worker threads.
     public static func servedConnections(maxConnections: Int, descriptorLimit: Int = descriptorLimit()) -> Int {
-        min(maxConnections, defaultMaxConnections(descriptorLimit: descriptorLimit))
+        guard maxConnections + overflow(maxConnections: maxConnections) > socketBudget(descriptorLimit: descriptorLimit)
+        else { return maxConnections }
+        return min(maxConnections, defaultMaxConnections(descriptorLimit: descriptorLimit))
     }
 
     /// Sockets (served and overflow) that fit the descriptor limit with the reserve kept free.
