@@ -9,9 +9,10 @@ import NIOHTTPTypes
 /// process's file descriptors (the journal, the outbox database, the event loops and the log
 /// need some too; a process out of descriptors stops answering `/healthz`).
 public enum ConnectionLimits {
-    /// Descriptors kept free of connections: a quarter of the limit, at least 32 (the process
-    /// itself holds about 20: event loops, log, journal, outbox) and at most 256.
-    public static func reserved(descriptorLimit: Int) -> Int { min(256, max(32, descriptorLimit / 4)) }
+    /// Descriptors kept free of connections: a quarter of the limit, at least 48 (the process
+    /// itself holds about 25: event loops, log, journal, outbox; delivery's HTTP connections and
+    /// the few sockets one accept pass takes past the limit need the rest) and at most 256.
+    public static func reserved(descriptorLimit: Int) -> Int { min(256, max(48, descriptorLimit / 4)) }
 
     /// Connections accepted beyond `maxConnections` only to be answered 503 and closed; past
     /// `maxConnections + overflow` the server stops accepting and new ones wait in the
@@ -23,6 +24,17 @@ public enum ConnectionLimits {
     public static func defaultMaxConnections(descriptorLimit: Int = descriptorLimit()) -> Int {
         let sockets = max(2, descriptorLimit - reserved(descriptorLimit: descriptorLimit))
         return max(1, sockets - overflow(maxConnections: sockets))
+    }
+
+    /// The connections served at once for a `--max-connections`: when its sockets would not fit
+    /// `socketBudget`, what the descriptor limit leaves (`defaultMaxConnections`). The process
+    /// must never run out of descriptors: beyond refused sockets and files, the dispatch library
+    /// under Swift concurrency traps when it cannot open the `/proc` files through which it
+    /// watches its worker threads.
+    public static func servedConnections(maxConnections: Int, descriptorLimit: Int = descriptorLimit()) -> Int {
+        guard maxConnections + overflow(maxConnections: maxConnections) > socketBudget(descriptorLimit: descriptorLimit)
+        else { return maxConnections }
+        return min(maxConnections, defaultMaxConnections(descriptorLimit: descriptorLimit))
     }
 
     /// Sockets (served and overflow) that fit the descriptor limit with the reserve kept free.

@@ -53,7 +53,8 @@ public struct FleetRulesServer: Sendable {
     /// The Hummingbird application: the router behind a connection guard, bounded connections
     /// and idle timeouts. `run(delivery:onListening:)` runs it with the service's lifecycle.
     func application(onListening: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
-        let counter = ConnectionCounter(limit: configuration.maxConnections)
+        let limit = ConnectionLimits.servedConnections(maxConnections: configuration.maxConnections)
+        let counter = ConnectionCounter(limit: limit)
         let idle = TimeAmount(configuration.idleTimeout)
         let settings = ConnectionGuard.Settings(
             readTimeout: idle, overCapacityGrace: min(idle, .seconds(1)), maxBodyBytes: configuration.maxBodyBytes)
@@ -63,7 +64,6 @@ public struct FleetRulesServer: Sendable {
             idleTimeout: idle)
         // Past the served connections and the few answered 503, the server stops accepting
         // (Hummingbird stops reading the listening socket) so sockets never exhaust descriptors.
-        let limit = configuration.maxConnections
         let sockets = limit + ConnectionLimits.overflow(maxConnections: limit)
         return Application(
             router: makeRouter(),

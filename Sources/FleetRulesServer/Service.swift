@@ -156,16 +156,19 @@ public enum FleetRulesService {
         }
     }
 
-    /// More connections than the descriptor limit leaves sockets for: accepting may fail.
+    /// More connections than the descriptor limit leaves sockets for: fewer are served.
     static func warnAboutDescriptors(maxConnections: Int, logger: Logger) {
         let budget = ConnectionLimits.socketBudget()
         guard maxConnections + ConnectionLimits.overflow(maxConnections: maxConnections) > budget else { return }
         logger.warning(
             """
-            --max-connections is over what the descriptor limit leaves for sockets: accepting may \
-            fail (EMFILE) and files may fail to open; raise `ulimit -n` or lower --max-connections
+            --max-connections is over what the descriptor limit leaves for sockets: at most \
+            max_connections are served at once; raise `ulimit -n` to serve more
             """,
-            metadata: ["descriptor_limit": "\(ConnectionLimits.descriptorLimit())", "sockets": "\(budget)"])
+            metadata: [
+                "descriptor_limit": "\(ConnectionLimits.descriptorLimit())", "sockets": "\(budget)",
+                "max_connections": "\(ConnectionLimits.servedConnections(maxConnections: maxConnections))",
+            ])
     }
 
     /// The bearer token: the file's text without surrounding white space.
