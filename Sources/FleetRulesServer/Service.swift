@@ -115,7 +115,8 @@ public enum FleetRulesService {
         // Silences, acknowledgements and the routing state live in the outbox's database; with
         // a state directory and no delivery, that is outbox.sqlite in the state directory.
         let sync = configuration.journalSync
-        let controlsPath = configuration.delivery?.outboxPath ?? configuration.stateDirectory.map { "\($0)/outbox.sqlite" }
+        let controlsPath =
+            configuration.delivery?.outboxPath ?? configuration.stateDirectory.map { "\($0)/outbox.sqlite" }
         var delivery: DeliveryService?
         do {
             let controls = try DeliveryControls(path: controlsPath, sync: sync)

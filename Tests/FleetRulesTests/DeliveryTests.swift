@@ -587,7 +587,7 @@ enum DeliveryFixture {
         let store = try CLI.temporaryFile("received.jsonl", "")
         try FileManager.default.removeItem(atPath: store)
         let receiver = try Served([
-            "webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--delay", "40ms",
+            "webhook-receiver", "--secret", DeliveryFixture.secret, "--store", store, "--delay", "100ms",
         ])
         defer { receiver.stop() }
         let config = try CLI.temporaryFile(

@@ -47,7 +47,8 @@ let benchmarks: @Sendable () -> Void = {
         }
         Benchmark("embedding API ingest with handles, 1M readings") { benchmark in
             for _ in benchmark.scaledIterations {
-                let engine = Workloads.ingestWithHandles(threshold, inventory: inventory, devices: devices, batch: batch)
+                let engine = Workloads.ingestWithHandles(
+                    threshold, inventory: inventory, devices: devices, batch: batch)
                 blackHole(engine?.episodes.count)
             }
         }

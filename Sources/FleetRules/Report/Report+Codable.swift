@@ -32,14 +32,18 @@ extension Report: Codable {
     /// Per rule kind, the order the engine writes evidence keys in; keys not listed follow in
     /// alphabetical order. Used only when a decoder did not keep the document's key order.
     static let evidenceOrder: [RuleKind: [String]] = [
-        .alert: ["condition", "for_seconds", "clear"],
+        .alert: [
+            "condition", "for_seconds", "clear", "levels", "for_readings", "clear_for_seconds", "clear_for_readings",
+            "severity_changes",
+        ],
         .limit: ["scope", "zone", "device_count", "devices", "episodes", "metric", "range", "for_seconds"],
         .forecast: [
             "state", "detail", "level", "slope_per_day", "crossing_at", "interval_low", "interval_high",
             "time_left_seconds", "points", "model", "threshold", "replaced_at",
         ],
         .compliance: [
-            "state", "type", "versions", "max_versions", "attribute", "version", "reported_at", "advisory", "reason",
+            "state", "took_target", "failed", "failed_share", "abort_at", "min_devices", "first_failed", "type",
+            "versions", "max_versions", "attribute", "version", "reported_at", "advisory", "reason",
             "denied", "baseline", "target", "overdue_seconds", "failed_updates",
         ],
         .drift: [
@@ -52,15 +56,37 @@ extension Report: Codable {
         .balance: [
             "finding", "site", "group", "gateway", "load", "mean", "deviation", "direction", "window_start",
         ],
+        .group: ["group", "condition", "members", "matching", "matching_devices", "for_seconds"],
     ]
+
+    /// Objects inside evidence (the entries of these keys' lists) whose keys are not written in
+    /// alphabetical order: the order the engine writes them in.
+    static let nestedEvidenceOrder: [String: [String]] = [
+        "levels": ["severity", "condition", "for_seconds", "clear"],
+        "severity_changes": ["time", "from", "to"],
+    ]
+
+    /// An object's members in `order`; keys not listed follow in alphabetical order.
+    static func ordered(_ members: [(String, JSONValue)], _ order: [String]) -> [(String, JSONValue)] {
+        func rank(_ key: String) -> Int { order.firstIndex(of: key) ?? order.count }
+        return members.sorted { a, b in
+            let (ra, rb) = (rank(a.0), rank(b.0))
+            return ra != rb ? ra < rb : a.0 < b.0
+        }
+    }
 
     /// Evidence in the engine's key order for its rule kind (`evidenceOrder`).
     static func engineOrder(_ evidence: [(String, JSONValue)], kind: RuleKind) -> [(String, JSONValue)] {
-        let order = evidenceOrder[kind] ?? []
-        func rank(_ key: String) -> Int { order.firstIndex(of: key) ?? order.count }
-        return evidence.sorted { a, b in
-            let (ra, rb) = (rank(a.0), rank(b.0))
-            return ra != rb ? ra < rb : a.0 < b.0
+        ordered(evidence, evidenceOrder[kind] ?? []).map { key, value in
+            guard let order = nestedEvidenceOrder[key], case .array(let items) = value else { return (key, value) }
+            return (
+                key,
+                .array(
+                    items.map { item in
+                        guard case .object(let members) = item else { return item }
+                        return .object(ordered(members, order))
+                    })
+            )
         }
     }
 }

@@ -72,7 +72,8 @@ extension Report {
     /// The top-level keys `json()` writes from typed fields; others are passed through.
     static let typedKeys: Set<String> = [
         "format", "pack", "window", "input", "alerts", "maintenance", "maintenance_unmet", "schedule", "rebalancing",
-        "compliance", "forecasts", "forecast_curves", "forecast_series", "drift_series", "evaluated", "not_evaluated", "rebalancing_groups", "drift",
+        "compliance", "forecasts", "forecast_curves", "forecast_series", "drift_series", "evaluated", "not_evaluated",
+        "rebalancing_groups", "drift",
         "correlations",
     ]
 
