@@ -172,15 +172,7 @@ public final class DeliveryControls: @unchecked Sendable {
     /// `path`: the SQLite file (the outbox's, typically); nil keeps them in memory only.
     public init(path: String?, sync: SyncMode = .batch) throws {
         if let path {
-            let dir = (path as NSString).deletingLastPathComponent
-            if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            var config = Configuration()
-            config.busyMode = .timeout(10)
-            config.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = \(sync.sqliteSynchronous)")
-            }
-            db = try DatabaseQueue(path: path, configuration: config)
+            db = try Outbox.openDatabase(path: path, sync: sync)
         } else {
             db = try DatabaseQueue()
         }

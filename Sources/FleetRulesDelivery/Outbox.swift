@@ -103,15 +103,7 @@ public final class Outbox: Sendable {
 
     public init(path: String, sync: SyncMode = .batch) throws {
         self.path = path
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = \(sync.sqliteSynchronous)")
-        }
-        db = try DatabaseQueue(path: path, configuration: config)
+        db = try Self.openDatabase(path: path, sync: sync)
         try db.write { db in
             try db.execute(
                 sql: """
@@ -382,5 +374,21 @@ public struct CarriedAlert: Sendable, Equatable, Codable {
         id = alert.alertID
         status = alert.status
         labels = alert.labels
+    }
+}
+
+extension Outbox {
+    /// The outbox's SQLite file (its folder created when missing), in WAL mode with `sync`'s
+    /// durability; the silences and acknowledgements open the same file this way.
+    static func openDatabase(path: String, sync: SyncMode) throws -> DatabaseQueue {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = \(sync.sqliteSynchronous)")
+        }
+        return try DatabaseQueue(path: path, configuration: config)
     }
 }
