@@ -15,8 +15,9 @@ public enum FuzzSupport {
         .deletingLastPathComponent()
 
     /// The pack in rules/, compiled once, with its reading-by-reading rules only (alert, limit,
-    /// compliance). Forecast, drift, correlation and balance rules tick over the data's whole time
-    /// span, which costs about 100 ms an input under the sanitizers: ten times fewer inputs.
+    /// compliance). Forecast, drift, correlation, balance and group rules tick over the data's
+    /// whole time span, which costs about 100 ms an input under the sanitizers: ten times fewer
+    /// inputs.
     public static let plan: EvaluationPlan = {
         let rules = root.appendingPathComponent("rules").path
         guard let files = try? PolicyLoader.files(for: [rules]), var policy = PolicyLoader().check(files: files).policy
@@ -24,7 +25,7 @@ public enum FuzzSupport {
         policy.rules.removeAll { rule in
             switch rule.body {
             case .alert, .limit, .compliance: false
-            case .forecast, .drift, .correlation, .balance: true
+            case .forecast, .drift, .correlation, .balance, .group: true
             }
         }
         return policy.compile()
