@@ -253,7 +253,7 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 }
 
-struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
+struct UnkeyedNodeContainer: UnkeyedEncodingContainer, PrimitivePutting {
     let node: JSONNode
     var codingPath: [CodingKey]
     var count: Int { node.items?.count ?? 0 }
@@ -264,23 +264,7 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
         return c
     }
 
-    private func put(_ v: JSONValue) { child().value = v }
-
-    mutating func encodeNil() throws { put(.null) }
-    mutating func encode(_ v: Bool) throws { put(.bool(v)) }
-    mutating func encode(_ v: String) throws { put(.string(v)) }
-    mutating func encode(_ v: Double) throws { put(.number(v)) }
-    mutating func encode(_ v: Float) throws { put(.number(Double(v))) }
-    mutating func encode(_ v: Int) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: Int8) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: Int16) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: Int32) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: Int64) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: UInt) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: UInt8) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: UInt16) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: UInt32) throws { put(JSONNode.number(v)) }
-    mutating func encode(_ v: UInt64) throws { put(JSONNode.number(v)) }
+    func put(_ v: JSONValue) { child().value = v }
 
     mutating func encode<T: Encodable>(_ v: T) throws {
         try JSONNode.encode(v, into: child(), path: codingPath + [AnyCodingKey(intValue: count)])
@@ -299,12 +283,13 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     mutating func superEncoder() -> Encoder { JSONNodeEncoder(node: child(), codingPath: codingPath) }
 }
 
-struct SingleNodeContainer: SingleValueEncodingContainer {
-    let node: JSONNode
-    var codingPath: [CodingKey]
+/// The primitive `encode` methods of the unkeyed and single-value containers: each puts its
+/// value where the container writes next.
+protocol PrimitivePutting {
+    func put(_ v: JSONValue)
+}
 
-    private func put(_ v: JSONValue) { node.value = v }
-
+extension PrimitivePutting {
     mutating func encodeNil() throws { put(.null) }
     mutating func encode(_ v: Bool) throws { put(.bool(v)) }
     mutating func encode(_ v: String) throws { put(.string(v)) }
@@ -320,6 +305,14 @@ struct SingleNodeContainer: SingleValueEncodingContainer {
     mutating func encode(_ v: UInt16) throws { put(JSONNode.number(v)) }
     mutating func encode(_ v: UInt32) throws { put(JSONNode.number(v)) }
     mutating func encode(_ v: UInt64) throws { put(JSONNode.number(v)) }
+}
+
+struct SingleNodeContainer: SingleValueEncodingContainer, PrimitivePutting {
+    let node: JSONNode
+    var codingPath: [CodingKey]
+
+    func put(_ v: JSONValue) { node.value = v }
+
     mutating func encode<T: Encodable>(_ v: T) throws { try JSONNode.encode(v, into: node, path: codingPath) }
 }
 
